@@ -1,0 +1,1 @@
+"""Pure data and maths: numpy, pydicom, opencv. No Qt, no torch, no onnxruntime (tests enforce it)."""

@@ -1,0 +1,1 @@
+"""Qt only: main window, canvas, layer panel, findings, worklist, training dialog, workers."""

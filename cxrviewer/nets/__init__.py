@@ -1,0 +1,1 @@
+"""PyTorch architectures from the source papers. Importing this package imports torch."""
