@@ -1,1 +1,80 @@
-"""PyTorch architectures from the source papers. Importing this package imports torch."""
+"""PyTorch architectures from the source papers, and the registry that builds them by name.
+
+The registry itself does not import torch: `ARCHITECTURES` can be listed by code that must not pull
+torch in, and `build` imports the architecture's module only when it is called.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from cxrviewer.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+Task = Literal["classification", "bone_suppression", "segmentation"]
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """What an architecture is, without building it.
+
+    `input_size` is the (H, W) a classifier takes, or the working size of an image-to-image net;
+    `in_channels` is the default number of input channels; `builder` is "module:function" of the
+    factory, imported only by `build`.
+    """
+
+    name: str
+    task: Task
+    input_size: tuple[int, int]
+    in_channels: int
+    source: str
+    description: str
+    builder: str = field(repr=False)
+
+
+PASA_2019 = "Pasa et al. 2019, Sci Rep 9:6268"
+RAJARAMAN_2018 = "Rajaraman et al. 2018, Visualizing abnormalities in chest radiographs"
+RAJARAMAN_2021 = "Rajaraman et al. 2021, Diagnostics 11:840"
+
+_SPECS = (
+    ArchSpec(
+        "tbnet", "classification", (512, 512), 1, PASA_2019,
+        "tiny TB screening CNN: 5 blocks of 16-80 filters, GAP, dense (~0.23 M parameters)",
+        "cxrviewer.nets.tbnet:build_tbnet",
+    ),
+)
+
+ARCHITECTURES: dict[str, ArchSpec] = {spec.name: spec for spec in _SPECS}
+
+
+def build(arch: str, *, num_classes: int = 2, in_channels: int | None = None, **kw) -> nn.Module:
+    """A freshly initialised network of architecture `arch` (weights random, never downloaded).
+
+    `num_classes` is the number of logits of a classifier or of sigmoid channels of a segmentation
+    net, and is ignored for bone suppression (1 image out). `in_channels` defaults to the spec's.
+    Extra keyword arguments go to the architecture's factory. Raises ConfigError for an unknown
+    architecture or an argument the factory does not take.
+    """
+    spec = ARCHITECTURES.get(arch)
+    if spec is None:
+        raise ConfigError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}")
+    if num_classes < 1:
+        raise ConfigError(f"architecture {arch!r}: num_classes must be at least 1, got {num_classes}")
+    channels = spec.in_channels if in_channels is None else in_channels
+    if channels < 1:
+        raise ConfigError(f"architecture {arch!r}: in_channels must be at least 1, got {channels}")
+    module_name, function_name = spec.builder.split(":")
+    factory = getattr(importlib.import_module(module_name), function_name)
+    kwargs = dict(kw, in_channels=channels)
+    if spec.task != "bone_suppression":
+        kwargs["num_classes"] = num_classes
+    try:
+        inspect.signature(factory).bind(**kwargs)
+    except TypeError as error:
+        raise ConfigError(f"architecture {arch!r}: {error}") from None
+    return factory(**kwargs)
