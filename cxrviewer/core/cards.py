@@ -1,0 +1,417 @@
+"""Model cards: what a model file is, what it expects, what it was checked against.
+
+A card is `models/<name>.card.json` beside the files it lists (`<name>.onnx`, `<name>.saliency.onnx`,
+`<name>.head.safetensors`, `<name>.safetensors`). `load_card` refuses any card whose schema is wrong
+or whose files are missing or differ from their recorded sha256, so a tampered or half-copied model
+is never run. Pure: json, hashlib, numpy and `safetensors.numpy` only (no torch, no onnxruntime).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from cxrviewer.core.errors import ModelError
+
+SCHEMA = "cxrviewer.card/1"
+CARD_SUFFIX = ".card.json"
+TASKS = ("classification", "multilabel", "bone_suppression", "segmentation", "gate")
+CLASSIFIER_TASKS = ("classification", "multilabel", "gate")
+FILE_ROLES = ("onnx", "saliency_onnx", "head", "weights")
+HEAD_KINDS = ("gap_linear", "mlp")
+HEAD_OPS = ("mean_hw", "maxpool2d", "flatten", "linear", "relu", "dropout")
+RESIZE_POLICIES = ("none", "tile", "resize")
+# Values this far outside the contract's range mean the caller skipped or doubled the scaling
+# (0..255 given to a [0, 1] model), not rounding.
+RANGE_SLACK = 1e-3
+
+
+@dataclass(frozen=True)
+class PreprocessStep:
+    """One named step of the preprocessing chain, e.g. ("clahe", {"clip_limit": 2.0, "tile": 8})."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InputContract:
+    """The tensor a model takes: (N, channels, height, width) float32 within value_range.
+
+    For image-to-image models (height, width) is the working size; `resize_policy` says how the
+    runtime fits other sizes to it ("tile" keeps full resolution, "resize" scales the whole image).
+    """
+
+    height: int
+    width: int
+    channels: int
+    value_range: tuple[float, float] = (0.0, 1.0)
+    scaling: str = "display pixels [0, 1], air dark"
+    preprocessing: tuple[PreprocessStep, ...] = ()
+    resize_policy: str = "none"
+
+
+@dataclass(frozen=True)
+class HeadLayer:
+    """One layer of the head after the features. `weight`/`bias` are keys in the head file."""
+
+    op: str
+    params: dict[str, Any] = field(default_factory=dict)
+    weight: str | None = None
+    bias: str | None = None
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """The head that maps the `features` output to `logits`; weights live in `file` (safetensors)."""
+
+    kind: str
+    file: str
+    layers: tuple[HeadLayer, ...]
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    role: str
+    path: str  # relative to the card's folder
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Provenance:
+    data: tuple[str, ...] = ()
+    split: str = ""
+    command: str = ""
+    commit: str = ""
+    date: str = ""
+    wall_time_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    value: float
+    split: str
+
+
+@dataclass(frozen=True)
+class ParityFigure:
+    """max|onnx - reference| / max|reference| of one output on one kind of input."""
+
+    output: str
+    inputs: str  # "random" or "real:<file name>"
+    max_rel_diff: float
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    version: str
+    task: str
+    arch: str
+    labels: tuple[str, ...]
+    thresholds: tuple[float, ...]  # operating threshold per label, same order as labels
+    input: InputContract
+    outputs: tuple[str, ...]
+    files: tuple[FileEntry, ...]
+    head: HeadSpec | None = None
+    saliency_file: str | None = None
+    arch_params: dict[str, Any] = field(default_factory=dict)  # kwargs of nets.build
+    provenance: Provenance = Provenance()
+    metrics: tuple[Metric, ...] = ()
+    parity: tuple[ParityFigure, ...] = ()
+    limits: tuple[str, ...] = ()
+    schema: str = SCHEMA
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task in CLASSIFIER_TASKS
+
+    def file(self, role: str) -> FileEntry | None:
+        return next((f for f in self.files if f.role == role), None)
+
+
+def card_path(models_dir: Path, name: str) -> Path:
+    return Path(models_dir) / f"{name}{CARD_SUFFIX}"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_entry(role: str, path: Path) -> FileEntry:
+    """Describe (and hash now) a file that will sit beside the card under the same name."""
+    return FileEntry(role=role, path=path.name, sha256=file_sha256(path), size=path.stat().st_size)
+
+
+def card_to_dict(card: ModelCard) -> dict[str, Any]:
+    return asdict(card)
+
+
+def write_card(card: ModelCard, path: Path) -> None:
+    """Write atomically: a temp file in the same folder, then os.replace, so readers never see half."""
+    path = Path(path)
+    text = json.dumps(card_to_dict(card), indent=2, sort_keys=False, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class _Reader:
+    """Typed access to one JSON object; every problem becomes a ModelError naming card and key."""
+
+    def __init__(self, model: str, data: Any, where: str = ""):
+        if not isinstance(data, dict):
+            raise ModelError(model, f"card field {where or 'root'} must be an object")
+        self.model, self.data, self.where = model, data, where
+
+    def _fail(self, key: str, problem: str) -> ModelError:
+        return ModelError(self.model, f"card field {self.where}{key} {problem}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        if key not in self.data:
+            if default is ...:
+                raise self._fail(key, "is missing")
+            return default
+        value = self.data[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise self._fail(key, f"has the wrong type ({type(value).__name__})")
+        return value
+
+    def choice(self, key: str, allowed: tuple[str, ...], default: Any = ...) -> str:
+        value = self.get(key, str, default)
+        if value not in allowed:
+            raise self._fail(key, f"is {value!r}; expected one of {', '.join(allowed)}")
+        return value
+
+    def child(self, key: str) -> _Reader:
+        return _Reader(self.model, self.get(key, dict), f"{self.where}{key}.")
+
+    def children(self, key: str, default: Any = ...) -> list[_Reader]:
+        items = self.get(key, list, [] if default is not ... else ...)
+        return [_Reader(self.model, item, f"{self.where}{key}[{i}].") for i, item in enumerate(items)]
+
+    def strings(self, key: str, default: Any = ...) -> tuple[str, ...]:
+        items = self.get(key, list, default)
+        if not all(isinstance(item, str) for item in items):
+            raise self._fail(key, "must be a list of strings")
+        return tuple(items)
+
+    def numbers(self, key: str, default: Any = ...) -> tuple[float, ...]:
+        items = self.get(key, list, default)
+        if not all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in items):
+            raise self._fail(key, "must be a list of numbers")
+        return tuple(float(item) for item in items)
+
+
+def _parse(model: str, data: Any) -> ModelCard:
+    root = _Reader(model, data)
+    if root.get("schema", str) != SCHEMA:
+        raise ModelError(model, f"card schema is {root.data['schema']!r}, this program reads {SCHEMA!r}")
+    contract = root.child("input")
+    value_range = contract.numbers("value_range", [0.0, 1.0])
+    if len(value_range) != 2 or value_range[0] >= value_range[1]:
+        raise ModelError(model, "card field input.value_range must be [low, high] with low < high")
+    size = [contract.get(k, int) for k in ("height", "width", "channels")]
+    if min(size) < 1:
+        raise ModelError(model, "card field input height/width/channels must be positive")
+    input_contract = InputContract(
+        height=size[0],
+        width=size[1],
+        channels=size[2],
+        value_range=(value_range[0], value_range[1]),
+        scaling=contract.get("scaling", str, ""),
+        preprocessing=tuple(
+            PreprocessStep(step.get("name", str), step.get("params", dict, {}))
+            for step in contract.children("preprocessing", [])
+        ),
+        resize_policy=contract.choice("resize_policy", RESIZE_POLICIES, "none"),
+    )
+    head = None
+    if root.data.get("head") is not None:
+        spec = root.child("head")
+        head = HeadSpec(
+            kind=spec.choice("kind", HEAD_KINDS),
+            file=spec.get("file", str),
+            layers=tuple(
+                HeadLayer(
+                    op=layer.choice("op", HEAD_OPS),
+                    params=layer.get("params", dict, {}),
+                    weight=layer.get("weight", (str, type(None)), None),
+                    bias=layer.get("bias", (str, type(None)), None),
+                )
+                for layer in spec.children("layers")
+            ),
+        )
+    files = tuple(
+        FileEntry(
+            role=entry.choice("role", FILE_ROLES),
+            path=entry.get("path", str),
+            sha256=entry.get("sha256", str),
+            size=entry.get("size", int),
+        )
+        for entry in root.children("files")
+    )
+    prov = root.child("provenance") if "provenance" in root.data else _Reader(model, {}, "provenance.")
+    labels = root.strings("labels")
+    thresholds = root.numbers("thresholds", [])
+    if thresholds and len(thresholds) != len(labels):
+        raise ModelError(model, f"card has {len(labels)} labels but {len(thresholds)} thresholds")
+    return ModelCard(
+        name=root.get("name", str),
+        version=root.get("version", str),
+        task=root.choice("task", TASKS),
+        arch=root.get("arch", str),
+        labels=labels,
+        thresholds=thresholds,
+        input=input_contract,
+        outputs=root.strings("outputs"),
+        files=files,
+        head=head,
+        saliency_file=root.get("saliency_file", (str, type(None)), None),
+        arch_params=root.get("arch_params", dict, {}),
+        provenance=Provenance(
+            data=prov.strings("data", []),
+            split=prov.get("split", str, ""),
+            command=prov.get("command", str, ""),
+            commit=prov.get("commit", str, ""),
+            date=prov.get("date", str, ""),
+            wall_time_s=prov.get("wall_time_s", (float, type(None)), None),
+        ),
+        metrics=tuple(
+            Metric(m.get("name", str), m.get("value", float), m.get("split", str))
+            for m in root.children("metrics", [])
+        ),
+        parity=tuple(
+            ParityFigure(p.get("output", str), p.get("inputs", str), p.get("max_rel_diff", float))
+            for p in root.children("parity", [])
+        ),
+        limits=root.strings("limits", []),
+    )
+
+
+def _check_consistency(card: ModelCard) -> None:
+    listed = {f.path for f in card.files}
+    if len(listed) != len(card.files):
+        raise ModelError(card.name, "card lists the same file twice")
+    if card.file("onnx") is None and card.file("weights") is None:
+        raise ModelError(card.name, "card lists neither an ONNX file nor PyTorch weights")
+    for needed in filter(None, (card.saliency_file, card.head.file if card.head else None)):
+        if needed not in listed:
+            raise ModelError(card.name, f"card refers to {needed} but does not list its checksum")
+    if card.is_classifier and card.head is None:
+        raise ModelError(card.name, f"a {card.task} card needs a head (the explanations use it)")
+
+
+def load_card(path: str | Path, *, verify_files: bool = True) -> ModelCard:
+    """Read, validate and (by default) checksum-verify a card and every file it lists.
+
+    Raises ModelError naming the model (or the card path when the name is unreadable) and the problem.
+    """
+    path = Path(path)
+    model = path.name.removesuffix(CARD_SUFFIX)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(path, "card file not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(path, f"card is not readable JSON ({error})") from error
+    card = _parse(model, data)
+    if card.name != model:
+        raise ModelError(path, f"card names the model {card.name!r}, but its file name says {model!r}")
+    _check_consistency(card)
+    if verify_files:
+        verify_card_files(card, path.parent)
+    return card
+
+
+def verify_card_files(card: ModelCard, card_dir: Path, *, missing_ok: tuple[str, ...] = ()) -> list[FileEntry]:
+    """Check every listed file against its size and sha256; raise ModelError on any difference.
+
+    Files whose role is in `missing_ok` may be absent (the runtime can fall back without them); they
+    are returned. Any other absent file, and any file that is present but differs, is refused.
+    """
+    missing = []
+    for entry in card.files:
+        target = Path(card_dir) / entry.path
+        if Path(entry.path).name != entry.path:
+            raise ModelError(card.name, f"file {entry.path!r} must sit beside the card, not in another folder")
+        if not target.is_file():
+            if entry.role in missing_ok:
+                missing.append(entry)
+                continue
+            raise ModelError(card.name, f"file {target} ({entry.role}) is missing")
+        if target.stat().st_size != entry.size or file_sha256(target) != entry.sha256:
+            raise ModelError(
+                card.name, f"file {target} ({entry.role}) does not match its checksum: altered or incomplete"
+            )
+    return missing
+
+
+def check_input(card: ModelCard, array: npt.NDArray[Any], *, any_size: bool = False) -> None:
+    """Refuse a model tensor that does not meet the card's input contract.
+
+    array: (N, C, H, W) float32 within card.input.value_range. With `any_size` (image-to-image
+        models after tiling is decided) only N, C, dtype and range are checked.
+    """
+    contract = card.input
+    expected = f"(N, {contract.channels}, {contract.height}, {contract.width}) float32"
+    if not isinstance(array, np.ndarray):
+        raise ModelError(card.name, f"input must be a numpy array {expected}, not {type(array).__name__}")
+    if array.dtype != np.float32:
+        raise ModelError(card.name, f"input dtype is {array.dtype}; expected {expected}")
+    if array.ndim != 4 or array.shape[0] < 1:
+        raise ModelError(card.name, f"input shape is {array.shape}; expected {expected}")
+    if array.shape[1] != contract.channels:
+        raise ModelError(
+            card.name, f"input has {array.shape[1]} channels; the model takes {contract.channels} ({expected})"
+        )
+    if not any_size and array.shape[2:] != (contract.height, contract.width):
+        raise ModelError(
+            card.name, f"input is {array.shape[2]}x{array.shape[3]} pixels; the model takes {expected}"
+        )
+    if not np.isfinite(array).all():
+        raise ModelError(card.name, "input contains NaN or infinite values")
+    low, high = contract.value_range
+    if array.min() < low - RANGE_SLACK or array.max() > high + RANGE_SLACK:
+        raise ModelError(
+            card.name,
+            f"input values span [{array.min():.4g}, {array.max():.4g}] but the model takes [{low:g}, {high:g}] "
+            f"({contract.scaling})",
+        )
+
+
+def load_head_weights(card: ModelCard, card_dir: Path) -> dict[str, npt.NDArray[np.float32]]:
+    """The head's tensors by key (float32), read with safetensors' numpy loader (never pickle)."""
+    from safetensors.numpy import load_file
+
+    if card.head is None:
+        raise ModelError(card.name, "card has no head")
+    tensors = load_file(str(Path(card_dir) / card.head.file))
+    for layer in card.head.layers:
+        for key in filter(None, (layer.weight, layer.bias)):
+            if key not in tensors:
+                raise ModelError(card.name, f"head file {card.head.file} has no tensor {key!r}")
+    return {key: value.astype(np.float32, copy=False) for key, value in tensors.items()}

@@ -1,0 +1,50 @@
+"""The one interface the viewer, `analyze` and the tests run models through.
+
+Two implementations: `OnnxBackend` (onnxruntime, the normal path) and `TorchBackend` (PyTorch on the
+exported safetensors weights, for a model whose ONNX file is missing). Both take and return numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from cxrviewer.core.cards import ModelCard
+
+
+class Backend(Protocol):
+    card: ModelCard
+
+    @property
+    def provider(self) -> str:
+        """What runs the model, for the UI: "CUDA", "CPU" (onnxruntime) or "PyTorch CPU"."""
+        ...
+
+    def classify(
+        self, x: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """x (N, C, H, W) float32 per the card's input contract → (logits (N, K), features (N, F, h, w)).
+
+        Logits are raw (no softmax/sigmoid); features are the last conv feature map.
+        """
+        ...
+
+    def saliency(self, x: npt.NDArray[np.float32], class_index: int) -> npt.NDArray[np.float32]:
+        """∂logit[class_index]/∂x: x (N, C, H, W) float32 → gradient of the same shape, float32."""
+        ...
+
+    def transform(self, image: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Image-to-image: (H, W) or (C, H, W) float32, ANY H and W → (C_out, H, W) float32."""
+        ...
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified card, the backend that runs it, and the provider label to show the reader."""
+
+    card: ModelCard
+    backend: Backend
+    provider: str

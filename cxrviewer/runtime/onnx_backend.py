@@ -1,0 +1,121 @@
+"""Run a model card's ONNX graphs with onnxruntime.
+
+Sessions are cached per model file (path, size, mtime, providers, threads), so the viewer, `analyze`
+and the workers share one session per graph; onnxruntime's `run` is thread-safe, and the cache is
+guarded by a lock so two threads never build the same session twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from cxrviewer.core.cards import ModelCard, check_input
+from cxrviewer.core.errors import ModelError
+from cxrviewer.runtime.providers import choose_providers, provider_label, session_options
+from cxrviewer.runtime.tiling import transform_any_size
+
+INPUT = "image"
+ONEHOT = "class_onehot"
+
+_lock = threading.Lock()
+_sessions: dict[tuple, ort.InferenceSession] = {}
+
+
+def cached_session(
+    path: Path, providers: Sequence[str], intra_op_threads: int = 0, *, model: str = ""
+) -> ort.InferenceSession:
+    """One InferenceSession per (file version, providers, threads), built on first use."""
+    path = Path(path).resolve()
+    try:
+        stat = path.stat()
+    except OSError as error:
+        raise ModelError(model or path, f"ONNX file {path} is not readable ({error.strerror})") from None
+    key = (str(path), stat.st_size, stat.st_mtime_ns, tuple(providers), intra_op_threads)
+    with _lock:
+        session = _sessions.get(key)
+        if session is None:
+            try:
+                session = ort.InferenceSession(
+                    str(path), sess_options=session_options(intra_op_threads), providers=list(providers)
+                )
+            except Exception as error:  # onnxruntime raises its own untyped exceptions
+                raise ModelError(model or path, f"onnxruntime cannot load {path.name}: {error}") from error
+            _sessions[key] = session
+        return session
+
+
+def clear_session_cache() -> None:
+    """Release every cached session (tests, or after models were re-exported in place)."""
+    with _lock:
+        _sessions.clear()
+
+
+class OnnxBackend:
+    """The `Backend` protocol on onnxruntime, for the model described by `card` in `model_dir`."""
+
+    def __init__(
+        self,
+        card: ModelCard,
+        model_dir: Path,
+        providers: Sequence[str] | None = None,
+        intra_op_threads: int = 0,
+    ):
+        entry = card.file("onnx")
+        if entry is None:
+            raise ModelError(card.name, "card lists no ONNX file")
+        self.card = card
+        self.model_dir = Path(model_dir)
+        self._threads = intra_op_threads
+        self._providers = list(providers) if providers is not None else choose_providers()
+        self._main = cached_session(self.model_dir / entry.path, self._providers, intra_op_threads, model=card.name)
+
+    @property
+    def provider(self) -> str:
+        return provider_label(self._main.get_providers())
+
+    def classify(
+        self, x: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """x (N, C, H, W) float32 per the card → (logits (N, K) float32, features (N, F, h, w) float32)."""
+        self._require_classifier()
+        check_input(self.card, x)
+        logits, features = self._main.run(["logits", "features"], {INPUT: x})
+        return logits, features
+
+    def saliency(self, x: npt.NDArray[np.float32], class_index: int) -> npt.NDArray[np.float32]:
+        """∂logit[class_index]/∂x by the exported gradient graph; x (N, C, H, W) float32 → same shape."""
+        self._require_classifier()
+        check_input(self.card, x)
+        classes = len(self.card.labels)
+        if not 0 <= class_index < classes:
+            raise ModelError(self.card.name, f"class index {class_index} outside 0..{classes - 1}")
+        if self.card.saliency_file is None:
+            raise ModelError(self.card.name, "card has no saliency graph")
+        session = cached_session(
+            self.model_dir / self.card.saliency_file, self._providers, self._threads, model=self.card.name
+        )
+        onehot = np.zeros((1, classes), np.float32)
+        onehot[0, class_index] = 1.0
+        # The gradient graph is traced at batch 1.
+        return np.concatenate(
+            [session.run(["saliency"], {INPUT: x[i : i + 1], ONEHOT: onehot})[0] for i in range(len(x))]
+        )
+
+    def transform(self, image: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """(H, W) or (C, H, W) float32, any size → (C_out, H, W) float32 (tiled or resized per card)."""
+
+        def run(tile: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+            check_input(self.card, tile)
+            return self._main.run(["output"], {INPUT: tile})[0]
+
+        return transform_any_size(self.card, run, image)
+
+    def _require_classifier(self) -> None:
+        if not self.card.is_classifier:
+            raise ModelError(self.card.name, f"a {self.card.task} model has no logits; use transform")
