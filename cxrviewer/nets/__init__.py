@@ -40,12 +40,44 @@ class ArchSpec:
 PASA_2019 = "Pasa et al. 2019, Sci Rep 9:6268"
 RAJARAMAN_2018 = "Rajaraman et al. 2018, Visualizing abnormalities in chest radiographs"
 RAJARAMAN_2021 = "Rajaraman et al. 2021, Diagnostics 11:840"
+CHEXNET = "Rajpurkar et al. 2017, CheXNet (DenseNet-121 + Grad-CAM)"
+GROUP_Q = "Group-Q report (ResNet-34, MobileNetV3-Large, EfficientNet-B1)"
 
 _SPECS = (
     ArchSpec(
         "tbnet", "classification", (512, 512), 1, PASA_2019,
         "tiny TB screening CNN: 5 blocks of 16-80 filters, GAP, dense (~0.23 M parameters)",
         "cxrviewer.nets.tbnet:build_tbnet",
+    ),
+    ArchSpec(
+        "seqcnn", "classification", (227, 227), 3, RAJARAMAN_2018,
+        "AlexNet-like sequential CNN: 5 conv (7x7/2 then 3x3), LRN, 3 FC of 4096/4096/classes",
+        "cxrviewer.nets.seqcnn:build_seqcnn",
+    ),
+    ArchSpec(
+        "densenet121", "classification", (224, 224), 3, CHEXNET,
+        "torchvision DenseNet-121 features + ReLU, GAP -> linear head",
+        "cxrviewer.nets.backbones:build_densenet121",
+    ),
+    ArchSpec(
+        "resnet34", "classification", (224, 224), 3, GROUP_Q,
+        "torchvision ResNet-34 features, GAP -> linear head",
+        "cxrviewer.nets.backbones:build_resnet34",
+    ),
+    ArchSpec(
+        "mobilenetv3_large", "classification", (224, 224), 3, GROUP_Q,
+        "torchvision MobileNetV3-Large features (960 ch), GAP -> dropout 0.2 -> linear head",
+        "cxrviewer.nets.backbones:build_mobilenetv3_large",
+    ),
+    ArchSpec(
+        "efficientnet_b1", "classification", (240, 240), 3, GROUP_Q,
+        "torchvision EfficientNet-B1 features (1280 ch), GAP -> dropout 0.2 -> linear head",
+        "cxrviewer.nets.backbones:build_efficientnet_b1",
+    ),
+    ArchSpec(
+        "vgg16_gap", "classification", (224, 224), 3, RAJARAMAN_2021,
+        "torchvision VGG-16 cut at conv5_3, GAP -> dropout 0.5 -> linear head",
+        "cxrviewer.nets.backbones:build_vgg16_gap",
     ),
 )
 
