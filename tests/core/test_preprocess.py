@@ -123,11 +123,13 @@ def test_saturate_clips_one_percent_each_end_and_stretches():
 
 def test_histeq_blur_flattens_the_histogram_and_smooths():
     rng = np.random.default_rng(1)
-    image = (rng.random((128, 128)) ** 4).astype(np.float32)  # skewed dark
+    image = (rng.random((128, 128)) ** 2).astype(np.float32)  # skewed dark
     out = apply_steps(image, [Step("histeq_blur")])
-    assert image.mean() < 0.25 and out.mean() == pytest.approx(0.5, abs=0.05)
-    # A 5x5 blur of white noise lowers pixel-to-pixel differences several-fold.
     eq_only = apply_steps(image, [Step("histeq_blur", {"kernel": 1})])
+    quartiles = np.histogram(eq_only, bins=4, range=(0, 1))[0] / eq_only.size
+    assert np.histogram(image, bins=4, range=(0, 1))[0][0] / image.size == pytest.approx(0.5, abs=0.02)
+    np.testing.assert_allclose(quartiles, 0.25, atol=0.04)  # 8-bit bins are not split
+    # A 5x5 blur of white noise lowers pixel-to-pixel differences several-fold.
     assert np.abs(np.diff(out, axis=1)).mean() < 0.35 * np.abs(np.diff(eq_only, axis=1)).mean()
 
 
