@@ -55,7 +55,7 @@ class ImageMeta:
     voi_luts: tuple[VoiLut, ...] = ()
     pixel_spacing_mm: tuple[float, float] | None = None  # (row spacing, column spacing)
     spacing_source: SpacingSource | None = None
-    inverted_for_display: bool = False  # MONOCHROME1 xor Presentation LUT Shape INVERSE
+    inverted_for_display: bool = False  # MONOCHROME1 or Presentation LUT Shape INVERSE (counted once)
     number_of_frames: int = 1
     notes: tuple[str, ...] = ()  # things the reader should know, e.g. "frame 1 of 12 shown"
     tags: tuple[tuple[str, str, str, str], ...] = field(default=(), repr=False)  # (tag, name, VR, value)
