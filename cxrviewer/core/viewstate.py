@@ -16,7 +16,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-WINDOW_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
+from cxrviewer.core.display.voi import VOI_FUNCTIONS
+from cxrviewer.core.image import WindowPreset
+
 ROTATIONS = (0, 90, 180, 270)
 MIN_ZOOM = 1 / 64
 MAX_ZOOM = 64.0
@@ -25,21 +27,20 @@ MAX_ZOOM = 64.0
 DRAG_PIXELS_PER_RANGE = 600.0
 
 
-@dataclass(frozen=True)
-class Window:
-    """A VOI window in modality units; `function` is the DICOM VOILUTFunction."""
-
-    center: float
-    width: float
-    function: str = "LINEAR"
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.center) and math.isfinite(self.width)):
-            raise ValueError(f"window centre and width must be finite, got {self.center}, {self.width}")
-        if self.width <= 0:
-            raise ValueError(f"window width must be > 0, got {self.width}")
-        if self.function not in WINDOW_FUNCTIONS:
-            raise ValueError(f"window function must be one of {WINDOW_FUNCTIONS}, got {self.function!r}")
+def validated_window(window: WindowPreset) -> WindowPreset:
+    """`window` itself, after checking it is a window the display pipeline can apply."""
+    if not isinstance(window, WindowPreset):
+        raise TypeError(f"window must be a WindowPreset, got {type(window).__name__}")
+    center, width = window.center, window.width
+    if not (math.isfinite(center) and math.isfinite(width)):
+        raise ValueError(f"window centre and width must be finite, got {center}, {width}")
+    # The standard's LINEAR formula divides by (width - 1), so it needs width >= 1.
+    minimum = 1.0 if window.function == "LINEAR" else 0.0
+    if width <= 0 or width < minimum:
+        raise ValueError(f"window width must be > 0 (>= 1 for LINEAR), got {width}")
+    if window.function not in VOI_FUNCTIONS:
+        raise ValueError(f"window function must be one of {VOI_FUNCTIONS}, got {window.function!r}")
+    return window
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,15 @@ def ruler_label(ruler: Ruler, spacing_mm: tuple[float, float] | None, at_detecto
     return f"{ruler.length_px(spacing_mm):.1f} mm{suffix}"
 
 
-def drag_window(start: Window, dx: float, dy: float, value_range: float) -> Window:
+def drag_window(start: WindowPreset, dx: float, dy: float, value_range: float) -> WindowPreset:
     """The window after a left-drag of (dx, dy) screen pixels from `start`.
 
     Right widens the window (less contrast), down raises the centre (darker image), each by the
     image's value range per DRAG_PIXELS_PER_RANGE pixels; the width never drops below 1 unit.
     """
     step = max(value_range, 1.0) / DRAG_PIXELS_PER_RANGE
-    return replace(start, center=start.center + dy * step, width=max(start.width + dx * step, 1.0))
+    width = max(start.width + dx * step, 1.0)
+    return replace(start, center=start.center + dy * step, width=width, name="")
 
 
 Listener = Callable[[str], None]
@@ -89,7 +91,11 @@ class ViewState:
     VOI LUT or invert), "geometry" (zoom, centre, rotation, flips) or "ruler".
     """
 
-    def __init__(self, image_width: int, image_height: int, window: Window, voi_lut_index: int | None = None):
+    def __init__(
+        self, image_width: int, image_height: int, window: WindowPreset, voi_lut_index: int | None = None
+    ):
+        """`window` and `voi_lut_index` are the file's first VOI, where `reset_window` returns."""
+        validated_window(window)
         if image_width <= 0 or image_height <= 0:
             raise ValueError(f"image size must be positive, got {image_width} x {image_height}")
         self.image_width = image_width
@@ -103,7 +109,8 @@ class ViewState:
         self._rotation = 0
         self._flip_h = False
         self._flip_v = False
-        self._fitted = False
+        # A new view fits the image as soon as the canvas tells it the viewport size.
+        self._fitted = True
         self._viewport = (0.0, 0.0)
         self._ruler: Ruler | None = None
         self._listeners: list[Listener] = []
@@ -120,15 +127,14 @@ class ViewState:
 
     # -- window ----------------------------------------------------------------------------------
     @property
-    def window(self) -> Window:
+    def window(self) -> WindowPreset:
+        """The current window; while a VOI LUT is in use, the window a drag starts from."""
         return self._window
 
     @window.setter
-    def window(self, value: Window) -> None:
+    def window(self, value: WindowPreset) -> None:
         """A window replaces any VOI LUT in use."""
-        if not isinstance(value, Window):
-            raise TypeError(f"window must be a Window, got {type(value).__name__}")
-        self._window, self._voi_lut_index = value, None
+        self._window, self._voi_lut_index = validated_window(value), None
         self._changed("window")
 
     @property
@@ -214,15 +220,17 @@ class ViewState:
         if viewport_width <= 0 or viewport_height <= 0:
             return
         self._viewport = (float(viewport_width), float(viewport_height))
+        self._fitted = True
         self._fit_to_viewport()
         self._changed("geometry")
 
     def _fit_to_viewport(self) -> None:
         viewport_width, viewport_height = self._viewport
         width, height = self.oriented_size()
-        self._zoom = min(max(min(viewport_width / width, viewport_height / height), MIN_ZOOM), MAX_ZOOM)
         self._center = (width / 2, height / 2)
-        self._fitted = True
+        if viewport_width <= 0 or viewport_height <= 0:
+            return
+        self._zoom = min(max(min(viewport_width / width, viewport_height / height), MIN_ZOOM), MAX_ZOOM)
 
     def actual_size(self) -> None:
         """One image pixel per screen pixel, keeping the centre."""

@@ -6,28 +6,42 @@ import math
 
 import pytest
 
+from cxrviewer.core.image import WindowPreset
 from cxrviewer.core.viewstate import (
     DRAG_PIXELS_PER_RANGE,
     MAX_ZOOM,
     Ruler,
     ViewState,
-    Window,
     drag_window,
     ruler_label,
+    validated_window,
 )
 
 
 def make_state(width=40, height=30) -> ViewState:
-    return ViewState(width, height, Window(100.0, 50.0))
+    return ViewState(width, height, WindowPreset(100.0, 50.0))
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(center=0, width=0), dict(center=0, width=-3), dict(center=math.nan, width=5), dict(center=0, width=5, function="CUBIC")],
+    [
+        dict(center=0, width=0, function="SIGMOID"),
+        dict(center=0, width=-3),
+        dict(center=0, width=0.5),  # LINEAR divides by width - 1
+        dict(center=math.nan, width=5),
+        dict(center=0, width=5, function="CUBIC"),
+    ],
 )
-def test_window_rejects_invalid_values(kwargs):
+def test_window_validation_rejects_invalid_values(kwargs):
     with pytest.raises(ValueError):
-        Window(**kwargs)
+        validated_window(WindowPreset(**kwargs))
+    with pytest.raises(ValueError):
+        ViewState(10, 10, WindowPreset(**kwargs))
+
+
+def test_window_validation_accepts_narrow_exact_windows():
+    narrow = WindowPreset(0, 0.5, function="LINEAR_EXACT")
+    assert validated_window(narrow) is narrow
 
 
 def test_setters_validate():
@@ -42,7 +56,9 @@ def test_setters_validate():
     with pytest.raises(TypeError):
         state.window = (1, 2)
     with pytest.raises(ValueError):
-        ViewState(0, 10, Window(1, 1))
+        ViewState(0, 10, WindowPreset(1, 1))
+    with pytest.raises(ValueError):
+        state.window = WindowPreset(1, 0)
     state.zoom = 1e6
     assert state.zoom == MAX_ZOOM
 
@@ -51,7 +67,7 @@ def test_listeners_hear_each_change_and_can_unsubscribe():
     state = make_state()
     heard = []
     unsubscribe = state.subscribe(heard.append)
-    state.window = Window(10, 20)
+    state.window = WindowPreset(10, 20)
     state.invert = True
     state.zoom = 2
     state.ruler = Ruler(0, 0, 1, 1)
@@ -61,7 +77,7 @@ def test_listeners_hear_each_change_and_can_unsubscribe():
 
 
 def test_drag_window_right_widens_and_down_raises_centre():
-    start = Window(100.0, 50.0)
+    start = WindowPreset(100.0, 50.0)
     value_range = 1200.0
     step = value_range / DRAG_PIXELS_PER_RANGE
     after = drag_window(start, dx=30, dy=-10, value_range=value_range)
@@ -71,16 +87,19 @@ def test_drag_window_right_widens_and_down_raises_centre():
 
 
 def test_reset_window_restores_first_voi_and_polarity():
-    state = ViewState(10, 10, Window(5, 5), voi_lut_index=0)
-    state.window = Window(1, 2)
+    state = ViewState(10, 10, WindowPreset(5, 5), voi_lut_index=0)
+    state.window = WindowPreset(1, 2)
     state.invert = True
     assert state.voi_lut_index is None
     state.reset_window()
-    assert (state.window, state.voi_lut_index, state.invert) == (Window(5, 5), 0, False)
+    assert (state.window, state.voi_lut_index, state.invert) == (WindowPreset(5, 5), 0, False)
 
 
 def test_fit_then_zoom_about_anchor_keeps_anchor_fixed():
     state = make_state(400, 200)
+    assert state.fitted  # a new view waits for its viewport to fit
+    state.zoom = 5.0
+    assert not state.fitted
     state.fit(800, 800)
     assert (state.zoom, state.center, state.fitted) == (2.0, (200.0, 100.0), True)
     anchor = (300.0, 50.0)
