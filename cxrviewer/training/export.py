@@ -1,0 +1,259 @@
+"""Checkpoint → installed model: ONNX graphs, head and weights, parity check, card, atomic install.
+
+Parity is measured as max|onnx − torch| / max|torch| over each whole output tensor (one number per
+output and input): relative to the output's largest magnitude, not element-wise, because near-zero
+elements of a saliency map or of a feature map make element-wise ratios meaningless. The saliency
+graph is compared with autograd's ∂logit_c/∂x on the same weights. Any figure above the tolerance
+(1e-4 for float32) fails the export.
+
+Everything is written into a staging folder beside the target and checked there (the card is read
+back with its checksums); only then are the files moved into place with os.replace, the card last,
+so the previous model stays complete until the new one is. Between the moves a reader sees either
+the old card (whose checksums then refuse the new files) or the new one: refused, never mixed.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+
+from cxrviewer import paths
+from cxrviewer.core.cards import (
+    CARD_SUFFIX,
+    SCHEMA,
+    ModelCard,
+    card_from_dict,
+    card_path,
+    file_entry,
+    load_card,
+    write_card,
+)
+from cxrviewer.core.errors import ModelError
+from cxrviewer.training import onnx_graphs
+from cxrviewer.training.checkpoint import Checkpoint, build_from_checkpoint, read_checkpoint
+
+log = logging.getLogger(__name__)
+
+TOLERANCE = 1e-4
+# Real radiographs for the parity check, relative to the shared data folder (first found are used).
+REAL_IMAGES = (
+    "rsna_pneumonia/images/00a05408-8291-4231-886e-13763e103161.jpg",
+    "jsrt_bse/512_Originals/JPCLN001.png",
+)
+
+
+def max_rel_diff(actual: npt.NDArray[np.float32], reference: npt.NDArray[np.float32]) -> float:
+    """max|actual − reference| / max|reference|; 0 when both are all zero, inf when only reference is."""
+    scale = float(np.abs(reference).max())
+    error = float(np.abs(actual.astype(np.float64) - reference).max())
+    if scale == 0.0:
+        return 0.0 if error == 0.0 else float("inf")
+    return error / scale
+
+
+def default_real_images() -> list[Path]:
+    root = paths.shared_data_dir()
+    return [root / rel for rel in REAL_IMAGES if (root / rel).is_file()]
+
+
+def model_tensor_from_file(path: Path, shape: tuple[int, int, int], value_range: tuple[float, float]) -> npt.NDArray[np.float32]:
+    """An 8-bit grey image file as a (1, C, H, W) float32 tensor scaled into value_range."""
+    grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if grey is None:
+        raise ModelError(path, "cannot read the parity image")
+    channels, height, width = shape
+    small = cv2.resize(grey, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    low, high = value_range
+    scaled = low + small * (high - low)
+    return np.repeat(scaled[None, None], channels, axis=1).astype(np.float32)
+
+
+def head_spec(head: nn.Module) -> tuple[dict[str, Any], dict[str, npt.NDArray[np.float32]]]:
+    """The card's head description and its tensors, for a GapLinearHead or an MLP nn.Sequential."""
+    from cxrviewer.nets.base import GapLinearHead
+
+    def tensor(t: torch.Tensor) -> npt.NDArray[np.float32]:
+        return t.detach().cpu().numpy().astype(np.float32)
+
+    if isinstance(head, GapLinearHead):
+        layers = [
+            {"op": "mean_hw"},
+            {"op": "dropout", "params": {"p": head.dropout.p}},
+            {"op": "linear", "weight": "linear.weight", "bias": "linear.bias"},
+        ]
+        return {"kind": "gap_linear", "layers": layers}, {
+            "linear.weight": tensor(head.linear.weight), "linear.bias": tensor(head.linear.bias)
+        }
+    if not isinstance(head, nn.Sequential):
+        raise ModelError(type(head).__name__, "head is neither GapLinearHead nor an nn.Sequential MLP")
+    layers, tensors = [], {}
+    for index, layer in enumerate(head):
+        if isinstance(layer, nn.Linear):
+            tensors[f"{index}.weight"], tensors[f"{index}.bias"] = tensor(layer.weight), tensor(layer.bias)
+            layers.append({"op": "linear", "weight": f"{index}.weight", "bias": f"{index}.bias"})
+        elif isinstance(layer, nn.MaxPool2d):
+            params = {k: getattr(layer, k) for k in ("kernel_size", "stride", "padding", "dilation", "ceil_mode")}
+            layers.append({"op": "maxpool2d", "params": params})
+        elif isinstance(layer, nn.Flatten):
+            layers.append({"op": "flatten", "params": {"start_dim": layer.start_dim}})
+        elif isinstance(layer, nn.ReLU):
+            layers.append({"op": "relu"})
+        elif isinstance(layer, nn.Dropout):
+            layers.append({"op": "dropout", "params": {"p": layer.p}})
+        else:
+            raise ModelError(type(head).__name__, f"head layer {index} ({type(layer).__name__}) is not supported")
+    return {"kind": "mlp", "layers": layers}, tensors
+
+
+def _parity(
+    net: nn.Module, staging: Path, name: str, classifier: bool, inputs: list[tuple[str, npt.NDArray[np.float32]]]
+) -> list[dict[str, Any]]:
+    import onnxruntime as ort
+
+    def session(path: Path) -> Any:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+
+    main = session(staging / f"{name}.onnx")
+    saliency = session(staging / f"{name}.saliency.onnx") if classifier else None
+    figures = []
+    for label, x in inputs:
+        with torch.no_grad():
+            if classifier:
+                features = net.features(torch.from_numpy(x))
+                reference = {"logits": net.head(features).numpy(), "features": features.numpy()}
+            else:
+                reference = {"output": net(torch.from_numpy(x)).numpy()}
+        got = dict(zip(reference, main.run(list(reference), {"image": x}), strict=True))
+        figures += [{"output": k, "inputs": label, "max_rel_diff": max_rel_diff(got[k], v)} for k, v in reference.items()]
+        if saliency is None:
+            continue
+        logits = reference["logits"][0]
+        for cls in sorted({int(np.argmax(logits)), int(np.argmin(logits))}):
+            image = torch.from_numpy(x.copy()).requires_grad_(True)
+            net(image)[0, cls].backward()
+            onehot = np.zeros((1, logits.size), np.float32)
+            onehot[0, cls] = 1.0
+            graph = saliency.run(["saliency"], {"image": x, "class_onehot": onehot})[0]
+            figures.append(
+                {"output": f"saliency[{cls}]", "inputs": label, "max_rel_diff": max_rel_diff(graph, image.grad.numpy())}
+            )
+    return figures
+
+
+def _install(staging: Path, folder: Path, name: str) -> None:
+    """Move the checked files into `folder`, card last; then drop files only the old card listed."""
+    old_card = card_path(folder, name)
+    old_files = set()
+    if old_card.is_file():
+        try:
+            old_files = {f.path for f in load_card(old_card, verify_files=False).files}
+        except ModelError as error:
+            log.warning("replacing an unreadable card: %s", error)
+    new_card = load_card(card_path(staging, name))
+    # Temp files are created owner-only; installed models are read by every user of the machine.
+    for entry in new_card.files:
+        (staging / entry.path).chmod(0o644)
+        (staging / entry.path).replace(folder / entry.path)
+    card_path(staging, name).chmod(0o644)
+    card_path(staging, name).replace(old_card)
+    for stale in old_files - {f.path for f in new_card.files}:
+        (folder / stale).unlink(missing_ok=True)
+
+
+def export_model(
+    checkpoint: Path | Checkpoint,
+    out: Path,
+    *,
+    real_images: Sequence[Path] | None = None,
+    random_inputs: int = 1,
+    tolerance: float = TOLERANCE,
+    seed: int = 0,
+) -> ModelCard:
+    """Export `checkpoint` as model `out.name` into folder `out.parent`; return the installed card.
+
+    real_images: grey image files for the parity check (default: the shared data's, when present).
+    Raises ModelError if any export step fails or any parity figure exceeds `tolerance`; the
+    previously installed model of that name is then left exactly as it was.
+    """
+    started = time.perf_counter()
+    checkpoint = checkpoint if isinstance(checkpoint, Checkpoint) else read_checkpoint(Path(checkpoint))
+    meta = checkpoint.meta
+    out = Path(out)
+    name, folder = out.name, out.parent
+    if not name or name.endswith(CARD_SUFFIX) or "." in name:
+        raise ModelError(out, "the output is models/NAME: a model name without dots or suffixes")
+    net = build_from_checkpoint(checkpoint)
+    classifier = meta["task"] in ("classification", "multilabel", "gate")
+    height, width = net.input_size if classifier else net.working_size
+    channels = net.in_channels
+    contract = {"resize_policy": "none" if classifier else ("resize" if meta["task"] == "segmentation" else "tile")}
+    contract.update(meta.get("input", {}))
+    contract.update(height=height, width=width, channels=channels)
+    low, high = contract.get("value_range", (0.0, 1.0))
+
+    rng = np.random.default_rng(seed)
+    inputs = [
+        (f"random:{i}", (low + rng.random((1, channels, height, width)) * (high - low)).astype(np.float32))
+        for i in range(random_inputs)
+    ]
+    images = default_real_images() if real_images is None else list(real_images)
+    inputs += [(f"real:{p.name}", model_tensor_from_file(p, (channels, height, width), (low, high))) for p in images]
+    example = torch.from_numpy(inputs[0][1])
+
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.export-", dir=folder))
+    try:
+        from safetensors.numpy import save_file as save_numpy
+        from safetensors.torch import save_file as save_torch
+
+        files = [("onnx", staging / f"{name}.onnx"), ("weights", staging / f"{name}.safetensors")]
+        card: dict[str, Any] = {}
+        if classifier:
+            onnx_graphs.export_classifier(net, files[0][1], example)
+            onnx_graphs.export_saliency(net, staging / f"{name}.saliency.onnx", example, len(meta["labels"]))
+            head, tensors = head_spec(net.head)
+            save_numpy(tensors, str(staging / f"{name}.head.safetensors"))
+            files += [("saliency_onnx", staging / f"{name}.saliency.onnx"), ("head", staging / f"{name}.head.safetensors")]
+            card.update(outputs=["logits", "features"], saliency_file=f"{name}.saliency.onnx",
+                        head={**head, "file": f"{name}.head.safetensors"})
+        else:
+            onnx_graphs.export_image_to_image(net, files[0][1], example)
+            card.update(outputs=["output"])
+        save_torch({k: v.detach().contiguous() for k, v in net.state_dict().items()}, str(files[1][1]))
+
+        figures = _parity(net, staging, name, classifier, inputs)
+        worst = max(figures, key=lambda f: f["max_rel_diff"])
+        log.info("model %s: worst parity %s on %s = %.3g", name, worst["output"], worst["inputs"], worst["max_rel_diff"])
+        if not worst["max_rel_diff"] <= tolerance:
+            raise ModelError(
+                name,
+                f"export parity failed: {worst['output']} on {worst['inputs']} differs by {worst['max_rel_diff']:.3g} "
+                f"(max relative difference; limit {tolerance:g}); the installed model was not changed",
+            )
+        card.update(
+            schema=SCHEMA, name=name, version=str(meta.get("version", "1")), task=meta["task"], arch=checkpoint.arch,
+            arch_params=meta.get("arch_params", {}), labels=meta["labels"], thresholds=meta.get("thresholds", []),
+            input=contract, files=[vars(file_entry(role, path)) for role, path in files],
+            provenance=meta.get("provenance", {}), metrics=meta.get("metrics", []), parity=figures,
+            limits=meta.get("limits", []),
+        )
+        validated = card_from_dict(name, card)
+        write_card(validated, card_path(staging, name))
+        _install(staging, folder, name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("model %s exported to %s in %.1f s", name, folder, time.perf_counter() - started)
+    return load_card(card_path(folder, name))
