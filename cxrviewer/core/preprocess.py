@@ -275,7 +275,7 @@ def prepare(
     canvas = np.zeros((mh, mw), dtype=np.float32)
     canvas[pad_y : pad_y + nh, pad_x : pad_x + nw] = content
     tensor = np.repeat(canvas[None], contract.channels, axis=0)
-    tensor = _scale(tensor, contract, (pad_y, pad_x, pad_y + nh, pad_x + nw))
+    tensor = scale_values(tensor, contract, (pad_y, pad_x, pad_y + nh, pad_x + nw))
     geometry = Geometry(
         image_shape=(height, width),
         crop_box=(y0, x0, y1, x1),
@@ -286,9 +286,12 @@ def prepare(
     return tensor.astype(np.float32), geometry
 
 
-def _scale(
+def scale_values(
     tensor: npt.NDArray[np.float32], contract: InputContract, content_box: tuple[int, int, int, int]
 ) -> npt.NDArray[np.float32]:
+    """tensor: (C, h, w) float32 in [0, 1] -> the contract's value scaling; zscore statistics are
+    taken inside content_box (y0, x0, y1, x1) so letterbox pad does not count. Training calls this
+    after augmenting unit-range arrays."""
     if contract.scaling == "unit":
         return tensor
     if contract.scaling == "imagenet":

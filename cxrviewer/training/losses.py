@@ -1,0 +1,70 @@
+"""Losses: cross-entropy (optionally class-weighted), class-weighted BCE for multi-label (Group-Q),
+0.16*MAE + 0.84*(1 - MS-SSIM) for bone suppression (Rajaraman 2021), BCE + Dice for lung masks.
+
+MS-SSIM comes from pytorch-msssim rather than being written again.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from pytorch_msssim import ms_ssim
+from torch import nn
+
+from cxrviewer.core.errors import ConfigError
+
+MAE_WEIGHT = 0.16  # Rajaraman 2021: 0.16 * MAE + 0.84 * (1 - MS-SSIM)
+
+
+def msssim_window(size: int) -> int:
+    """The largest odd Gaussian window <= 11 that MS-SSIM's four downsamplings allow at `size`."""
+    for win in (11, 9, 7, 5, 3):
+        if size > (win - 1) * 16:
+            return win
+    raise ConfigError(f"MS-SSIM needs images larger than 32 pixels a side, got {size}")
+
+
+class BoneSuppressionLoss(nn.Module):
+    """pred, target: (N, 1, H, W) float32 about [0, 1]; mask: (N, 1, H, W) {0, 1} or None.
+
+    With a mask, MAE is averaged inside it, and MS-SSIM is computed on pred*mask vs target*mask:
+    outside the mask both are 0, so only agreement inside is rewarded (the constant outside raises
+    the absolute value, not the gradient's direction)."""
+
+    def __init__(self, mae_weight: float = MAE_WEIGHT):
+        super().__init__()
+        self.mae_weight = mae_weight
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if mask is None:
+            mask = torch.ones_like(target)
+        inside = mask.sum().clamp_min(1.0)
+        mae = ((pred - target).abs() * mask).sum() / inside
+        win = msssim_window(min(pred.shape[-2:]))
+        similarity = ms_ssim((pred * mask).clamp(0, 1), target * mask, data_range=1.0, win_size=win)
+        return self.mae_weight * mae + (1 - self.mae_weight) * (1 - similarity)
+
+
+class SegmentationLoss(nn.Module):
+    """logits, target: (N, C, H, W); BCE-with-logits + (1 - soft Dice), the usual pair for masks."""
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        bce = F.binary_cross_entropy_with_logits(logits, target)
+        prob = torch.sigmoid(logits)
+        dims = (0, 2, 3)
+        dice = (2 * (prob * target).sum(dims) + 1) / (prob.sum(dims) + target.sum(dims) + 1)
+        return bce + (1 - dice.mean())
+
+
+def build_loss(task: str, class_weights: torch.Tensor | None = None) -> nn.Module:
+    """class_weights: (num_classes,) float32 or None. For "multilabel" they are BCE `pos_weight`
+    (negatives / positives per class), for "classification" CE class weights."""
+    if task == "classification":
+        return nn.CrossEntropyLoss(weight=class_weights)
+    if task == "multilabel":
+        return nn.BCEWithLogitsLoss(pos_weight=class_weights)
+    if task == "bone_suppression":
+        return BoneSuppressionLoss()
+    if task == "segmentation":
+        return SegmentationLoss()
+    raise ConfigError(f"no loss for task {task!r}")

@@ -1,0 +1,169 @@
+"""Metrics on held-out data: classification (scikit-learn) and image-to-image (pytorch-msssim).
+
+Classification: accuracy, AUC with a bootstrap 95 % CI, sensitivity, specificity, precision, F1
+(macro for multi-class), MCC, confusion matrix, ROC; the operating threshold is chosen on
+validation data (Youden's J or a target sensitivity) and only applied to test data.
+Image-to-image: PSNR, SSIM, MS-SSIM, MAE inside a mask, for the model and for the identity baseline
+(input vs target), so a model that learnt nothing is visible at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from pytorch_msssim import ms_ssim, ssim
+from sklearn import metrics as skm
+
+from cxrviewer.training.losses import msssim_window
+
+
+def bootstrap_auc(
+    y_true: npt.NDArray[np.int64], score: npt.NDArray[np.float64], *, n_boot: int = 1000, seed: int = 0,
+    multi_class: bool = False,
+) -> tuple[float, float, float]:
+    """(AUC, low, high): AUC and the 2.5/97.5 percentiles over `n_boot` resamples of the cases
+    (resamples missing a class are redrawn). score: (N,) for binary, (N, K) probabilities for multi-class."""
+    def auc(y, s):
+        return skm.roc_auc_score(y, s, multi_class="ovr", average="macro") if multi_class else skm.roc_auc_score(y, s)
+
+    point = float(auc(y_true, score))
+    rng = np.random.default_rng(seed)
+    n, classes = len(y_true), np.unique(y_true)
+    values = []
+    while len(values) < n_boot:
+        idx = rng.integers(0, n, n)
+        if len(np.unique(y_true[idx])) == len(classes):
+            values.append(auc(y_true[idx], score[idx]))
+    low, high = np.percentile(values, [2.5, 97.5])
+    return point, float(low), float(high)
+
+
+def choose_threshold(
+    y_true: npt.NDArray[np.int64], score: npt.NDArray[np.float64], method: str = "youden",
+    target_sensitivity: float = 0.9,
+) -> float:
+    """A positive-class probability threshold from validation data: Youden's J (max sens + spec - 1)
+    or the highest threshold whose sensitivity reaches `target_sensitivity`."""
+    fpr, tpr, thresholds = skm.roc_curve(y_true, score)
+    finite = np.isfinite(thresholds)
+    fpr, tpr, thresholds = fpr[finite], tpr[finite], thresholds[finite]
+    if method == "youden":
+        return float(thresholds[np.argmax(tpr - fpr)])
+    reaching = np.flatnonzero(tpr >= target_sensitivity)
+    return float(thresholds[reaching[0]]) if reaching.size else float(thresholds[-1])
+
+
+def binary_metrics(
+    y_true: npt.NDArray[np.int64], score: npt.NDArray[np.float64], threshold: float, *, n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """y_true: (N,) {0, 1}; score: (N,) positive-class probability in [0, 1]."""
+    pred = (score >= threshold).astype(np.int64)
+    tn, fp, fn, tp = skm.confusion_matrix(y_true, pred, labels=[0, 1]).ravel()
+    auc, low, high = bootstrap_auc(y_true, score, n_boot=n_boot, seed=seed)
+    fpr, tpr, _ = skm.roc_curve(y_true, score)
+    return {
+        "n": int(len(y_true)),
+        "threshold": float(threshold),
+        "accuracy": float(skm.accuracy_score(y_true, pred)),
+        "auc": auc,
+        "auc_ci95": [low, high],
+        "sensitivity": float(tp / max(tp + fn, 1)),
+        "specificity": float(tn / max(tn + fp, 1)),
+        "precision": float(tp / max(tp + fp, 1)),
+        "f1": float(skm.f1_score(y_true, pred, zero_division=0)),
+        "mcc": float(skm.matthews_corrcoef(y_true, pred)),
+        "confusion": [[int(tn), int(fp)], [int(fn), int(tp)]],
+        "roc": {"fpr": fpr.tolist(), "tpr": tpr.tolist()},
+    }
+
+
+def multiclass_metrics(
+    y_true: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], *, n_boot: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """y_true: (N,) class indices; prob: (N, K) softmax probabilities. Macro averages over classes."""
+    k = prob.shape[1]
+    pred = prob.argmax(axis=1)
+    confusion = skm.confusion_matrix(y_true, pred, labels=list(range(k)))
+    tp = np.diag(confusion)
+    fn = confusion.sum(axis=1) - tp
+    fp = confusion.sum(axis=0) - tp
+    tn = confusion.sum() - tp - fn - fp
+    auc, low, high = bootstrap_auc(y_true, prob, n_boot=n_boot, seed=seed, multi_class=True)
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(skm.accuracy_score(y_true, pred)),
+        "auc": auc,
+        "auc_ci95": [low, high],
+        "sensitivity": float(np.mean(tp / np.maximum(tp + fn, 1))),
+        "specificity": float(np.mean(tn / np.maximum(tn + fp, 1))),
+        "precision": float(skm.precision_score(y_true, pred, average="macro", zero_division=0)),
+        "f1": float(skm.f1_score(y_true, pred, average="macro", zero_division=0)),
+        "mcc": float(skm.matthews_corrcoef(y_true, pred)),
+        "confusion": confusion.tolist(),
+        "roc": {
+            str(c): dict(zip(("fpr", "tpr"), (a.tolist() for a in skm.roc_curve(y_true == c, prob[:, c])[:2]), strict=True))
+            for c in range(k)
+        },
+    }
+
+
+def multilabel_metrics(y_true: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], classes) -> dict[str, Any]:
+    """y_true: (N, K) {0, 1}; prob: (N, K) sigmoid probabilities; per-class AUC, macro AUC and F1 at 0.5."""
+    per_class = {}
+    for c, name in enumerate(classes):
+        if len(np.unique(y_true[:, c])) == 2:
+            per_class[name] = float(skm.roc_auc_score(y_true[:, c], prob[:, c]))
+    pred = (prob >= 0.5).astype(np.int64)
+    return {
+        "n": int(len(y_true)),
+        "auc_per_class": per_class,
+        "auc": float(np.mean(list(per_class.values()))) if per_class else float("nan"),
+        "f1": float(skm.f1_score(y_true, pred, average="macro", zero_division=0)),
+    }
+
+
+def _masked_pair(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return (a * mask).clamp(0, 1), (b * mask).clamp(0, 1)
+
+
+def image_metrics(
+    pred: npt.NDArray[np.float32], target: npt.NDArray[np.float32], source: npt.NDArray[np.float32],
+    mask: npt.NDArray[np.float32] | None = None,
+) -> dict[str, dict[str, float]]:
+    """pred, target, source: (N, 1, H, W) float32 [0, 1]; mask (N, 1, H, W) {0, 1} or None.
+    PSNR and MAE are over mask pixels; SSIM and MS-SSIM over the masked images (0 outside).
+    Returns {"model": {...}, "identity": {...}} where identity compares the input with the target."""
+    t = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32))
+    m = torch.ones_like(t) if mask is None else torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))
+    win = msssim_window(min(t.shape[-2:]))
+    out = {}
+    for name, arr in (("model", pred), ("identity", source)):
+        p = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+        inside = m.sum().clamp_min(1.0)
+        mse = float((((p - t) ** 2) * m).sum() / inside)
+        a, b = _masked_pair(p, t, m)
+        out[name] = {
+            "psnr": float(10 * np.log10(1.0 / max(mse, 1e-12))),
+            "mae": float(((p - t).abs() * m).sum() / inside),
+            "ssim": float(ssim(a, b, data_range=1.0, win_size=min(win, 11))),
+            "ms_ssim": float(ms_ssim(a, b, data_range=1.0, win_size=win)),
+        }
+    return out
+
+
+def segmentation_metrics(prob: npt.NDArray[np.float32], target: npt.NDArray[np.float32]) -> dict[str, float]:
+    """prob, target: (N, 1, H, W); prob thresholded at 0.5. Mean per-image Dice and IoU."""
+    pred = prob >= 0.5
+    truth = target >= 0.5
+    inter = (pred & truth).reshape(len(pred), -1).sum(1)
+    union = (pred | truth).reshape(len(pred), -1).sum(1)
+    sizes = pred.reshape(len(pred), -1).sum(1) + truth.reshape(len(pred), -1).sum(1)
+    return {
+        "n": int(len(pred)),
+        "dice": float(np.mean(2 * inter / np.maximum(sizes, 1))),
+        "iou": float(np.mean(inter / np.maximum(union, 1))),
+    }

@@ -1,0 +1,126 @@
+"""Patient-grouped splits: hold-out (train/val/test) and k-fold, stratified where labels allow.
+
+No patient ever sits on two sides: every split is made on patients (sklearn `StratifiedGroupKFold`
+for labelled data, `GroupShuffleSplit` otherwise) and checked before it is returned. The split is
+saved with the run (`Split.save`) so the card can name it and evaluation can reproduce it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
+
+from cxrviewer.core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Split:
+    """Indices into a catalog's samples. `test` may be empty (k-fold: the held-out fold is `test`)."""
+
+    train: tuple[int, ...]
+    val: tuple[int, ...]
+    test: tuple[int, ...]
+    method: str
+
+    def check_disjoint(self, patients: Sequence[str]) -> None:
+        """Raise if any patient appears in two parts (a guard on our own code, not user input)."""
+        sets = {name: {patients[i] for i in getattr(self, name)} for name in ("train", "val", "test")}
+        for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+            shared = sets[a] & sets[b]
+            if shared:
+                raise AssertionError(f"patients in both {a} and {b}: {sorted(shared)[:5]}")
+
+    def to_dict(self, paths: Sequence[str] = (), patients: Sequence[str] = ()) -> dict:
+        d: dict = {"method": self.method}
+        for name in ("train", "val", "test"):
+            idx = getattr(self, name)
+            d[name] = {"index": list(idx)}
+            if paths:
+                d[name]["paths"] = [paths[i] for i in idx]
+            if patients:
+                d[name]["patients"] = sorted({patients[i] for i in idx})
+        return d
+
+    def save(self, path: Path, paths: Sequence[str] = (), patients: Sequence[str] = ()) -> None:
+        path.write_text(json.dumps(self.to_dict(paths, patients), indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Split:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        return cls(*(tuple(d[name]["index"]) for name in ("train", "val", "test")), method=d["method"])
+
+
+def _strata(labels: Sequence[tuple[int, ...]]) -> npt.NDArray[np.int64] | None:
+    """One stratum per distinct label set; None when nothing to stratify (image-to-image)."""
+    if not labels or all(len(lab) == 0 for lab in labels):
+        return None
+    keys = {lab: i for i, lab in enumerate(sorted(set(labels)))}
+    return np.array([keys[lab] for lab in labels], dtype=np.int64)
+
+
+def _one_cut(
+    indices: npt.NDArray[np.int64], strata: npt.NDArray[np.int64] | None, groups: npt.NDArray,
+    fraction: float, seed: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(rest, held) with about `fraction` of `indices` held out, grouped by patient."""
+    n_groups = len(set(groups[indices]))
+    folds = max(2, round(1 / fraction))
+    if strata is not None and n_groups >= folds:
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        rest, held = next(splitter.split(indices, strata[indices], groups[indices]))
+    else:
+        splitter = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        rest, held = next(splitter.split(indices, groups=groups[indices]))
+    return indices[rest], indices[held]
+
+
+def holdout_split(
+    labels: Sequence[tuple[int, ...]], patients: Sequence[str], *, val_fraction: float, test_fraction: float,
+    seed: int,
+) -> Split:
+    """Train / validation / test by patient, stratified by label set where there are labels."""
+    groups = np.asarray(patients)
+    if len(set(patients)) < 3:
+        raise ConfigError(f"only {len(set(patients))} patient(s): at least 3 are needed for train/val/test")
+    strata = _strata(labels)
+    all_idx = np.arange(len(patients))
+    rest, test = (all_idx, all_idx[:0]) if test_fraction == 0 else _one_cut(all_idx, strata, groups, test_fraction, seed)
+    train, val = _one_cut(rest, strata, groups, val_fraction / (1 - test_fraction), seed + 1)
+    split = Split(tuple(sorted(train.tolist())), tuple(sorted(val.tolist())), tuple(sorted(test.tolist())),
+                  method=f"holdout by patient val={val_fraction} test={test_fraction} seed={seed}")
+    split.check_disjoint(patients)
+    return split
+
+
+def kfold_splits(
+    labels: Sequence[tuple[int, ...]], patients: Sequence[str], *, folds: int, val_fraction: float, seed: int
+) -> list[Split]:
+    """k folds by patient (Rajaraman 2021 used 4): fold i tests on part i; its validation set is cut
+    from the remaining patients, so model selection never sees the test fold."""
+    groups = np.asarray(patients)
+    if len(set(patients)) < folds:
+        raise ConfigError(f"{folds}-fold split needs at least {folds} patients, got {len(set(patients))}")
+    strata = _strata(labels)
+    all_idx = np.arange(len(patients))
+    if strata is not None:
+        parts = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(all_idx, strata, groups)
+    else:
+        rng = np.random.default_rng(seed)
+        unique = rng.permutation(np.unique(groups))
+        fold_of = {g: i % folds for i, g in enumerate(unique)}
+        parts = [(all_idx[[fold_of[g] != f for g in groups]], all_idx[[fold_of[g] == f for g in groups]])
+                 for f in range(folds)]
+    splits = []
+    for f, (rest, test) in enumerate(parts):
+        train, val = _one_cut(np.asarray(rest), strata, groups, val_fraction, seed + 1 + f)
+        split = Split(tuple(sorted(train.tolist())), tuple(sorted(val.tolist())), tuple(sorted(np.asarray(test).tolist())),
+                      method=f"fold {f} of {folds} by patient seed={seed}")
+        split.check_disjoint(patients)
+        splits.append(split)
+    return splits
