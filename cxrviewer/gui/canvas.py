@@ -1,0 +1,297 @@
+"""The image canvas: a pyqtgraph ViewBox with one ImageItem for the study and room for overlays.
+
+It draws what the study's `ViewState` says and turns the mouse into calls on that state:
+- left-drag: window/level (or, with the ruler tool on, draw the ruler);
+- middle- or right-drag, or Space + left-drag: pan;
+- wheel: zoom about the cursor.
+Keys are bound by the main window's actions; only Space (held for panning) is read here.
+
+Items that belong to the image (the base image, overlay layers, the ruler line) sit in one group
+whose transform is the state's rotation and flips, so overlays later added with `add_overlay` turn
+with the image. Text labels sit in view coordinates so they stay upright.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QPen, QTransform
+from PySide6.QtWidgets import QGraphicsLineItem
+
+from cxrviewer.core.image import Image
+from cxrviewer.core.viewstate import Ruler, ViewState, drag_window, ruler_label
+from cxrviewer.gui.display_lut import IndexedImage, display_table
+
+RULER_COLOUR = QColor(255, 214, 10)
+# Wheel angle delta for one notch is 120; one notch zooms by 2**(1/4), four notches double.
+WHEEL_NOTCH = 120.0
+ZOOM_PER_NOTCH = 2 ** 0.25
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What is under the cursor: pixel (row, column), its modality value and shown grey (0..1)."""
+
+    row: int
+    column: int
+    modality_value: float
+    shown: float
+
+
+class _GestureViewBox(pg.ViewBox):
+    """A ViewBox that hands mouse drags and the wheel to the canvas instead of panning itself."""
+
+    def __init__(self, canvas: Canvas):
+        super().__init__(enableMenu=False, invertY=True, defaultPadding=0.0)
+        self.setMouseEnabled(False, False)
+        self.disableAutoRange()
+        self._canvas = canvas
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (pyqtgraph's name)
+        ev.accept()
+        self._canvas._on_drag(ev)
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802 (pyqtgraph's name)
+        ev.accept()
+        self._canvas._on_wheel(ev.delta(), ev.pos())
+
+
+class Canvas(pg.GraphicsView):
+    probe_changed = Signal(object)  # Probe, or None when the cursor is off the image
+    view_changed = Signal()  # window, polarity, zoom, pan or orientation changed
+    ruler_changed = Signal(str)  # the ruler's label, "" when there is none
+
+    def __init__(self, parent=None):
+        super().__init__(parent, background="k")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._view_box = _GestureViewBox(self)
+        self.setCentralItem(self._view_box)
+        self.image_space = pg.ItemGroup()
+        self._view_box.addItem(self.image_space)
+        self.base_item = pg.ImageItem(axisOrder="row-major")
+        self.image_space.addItem(self.base_item)
+        self._ruler_line = QGraphicsLineItem()
+        pen = QPen(RULER_COLOUR, 2)
+        pen.setCosmetic(True)
+        self._ruler_line.setPen(pen)
+        self._ruler_line.setZValue(1000)
+        self._ruler_line.setParentItem(self.image_space)
+        self._ruler_ends = pg.ScatterPlotItem(size=7, pen=pg.mkPen(RULER_COLOUR), brush=pg.mkBrush(None))
+        self._ruler_ends.setZValue(1000)
+        self.image_space.addItem(self._ruler_ends)
+        self._ruler_text = pg.TextItem(color=RULER_COLOUR, fill=pg.mkBrush(0, 0, 0, 170), anchor=(0, 1))
+        self._ruler_text.setZValue(1001)
+        self._view_box.addItem(self._ruler_text, ignoreBounds=True)
+        self._message = pg.TextItem(color=(220, 220, 220), anchor=(0.5, 0.5))
+        self._view_box.addItem(self._message, ignoreBounds=True)
+        self._hide_ruler()
+
+        self._image: Image | None = None
+        self._indexed: IndexedImage | None = None
+        self._table: npt.NDArray[np.uint8] | None = None
+        self._state: ViewState | None = None
+        self._unsubscribe = None
+        self._drag_start_window = None
+        self._space_held = False
+        self.ruler_tool = False
+        self._view_box.sigResized.connect(self._on_resized)
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.show_message("No study open")
+
+    # -- what is shown ---------------------------------------------------------------------------
+    @property
+    def state(self) -> ViewState | None:
+        return self._state
+
+    @property
+    def image(self) -> Image | None:
+        return self._image
+
+    def show_study(self, image: Image, indexed: IndexedImage, state: ViewState) -> None:
+        """Show a study with its own view state (kept by the caller, so returning restores it)."""
+        self._detach_state()
+        self._image, self._indexed, self._state = image, indexed, state
+        self._unsubscribe = state.subscribe(self._on_state_changed)
+        self._message.setVisible(False)
+        self.base_item.setVisible(True)
+        self.base_item.setLookupTable(None, update=False)
+        if indexed.indices.dtype == np.uint8:
+            self.base_item.setImage(indexed.indices, autoLevels=False)
+        if state.fitted:
+            self._fit_if_sized()
+        self._render_window()
+        self._apply_geometry()
+        self._draw_ruler()
+
+    def show_message(self, text: str) -> None:
+        """Replace the image by a centred message (no study, or why a study cannot be shown)."""
+        self._detach_state()
+        self._image = self._indexed = self._table = None
+        self.base_item.setVisible(False)
+        self._hide_ruler()
+        self._message.setText(text)
+        self._message.setVisible(True)
+        self._view_box.setRange(xRange=(-1, 1), yRange=(-1, 1), padding=0)
+        self._message.setPos(0, 0)
+        self.view_changed.emit()
+
+    def displayed_image(self) -> npt.NDArray[np.uint8] | None:
+        """(H, W) uint8 grey levels as shown (before rotation and flips), or None without a study."""
+        if self._indexed is None or self._table is None:
+            return None
+        return self._table[self._indexed.indices]
+
+    def add_overlay(self, item: pg.GraphicsObject, z: float) -> None:
+        """Lay an item drawn in image coordinates over the study; z > 0 puts it above the image."""
+        item.setZValue(z)
+        self.image_space.addItem(item)
+
+    def remove_overlay(self, item: pg.GraphicsObject) -> None:
+        item.setParentItem(None)
+        if item.scene() is not None:
+            item.scene().removeItem(item)
+
+    def viewport_size(self) -> tuple[float, float]:
+        size = self._view_box.size()
+        return size.width(), size.height()
+
+    def set_ruler_tool(self, on: bool) -> None:
+        self.ruler_tool = on
+        self.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+
+    # -- state -> items --------------------------------------------------------------------------
+    def _detach_state(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._unsubscribe = None
+        self._state = None
+
+    def _on_state_changed(self, what: str) -> None:
+        if what == "window":
+            self._render_window()
+        elif what == "geometry":
+            self._apply_geometry()
+        self._draw_ruler()
+        if what != "ruler":
+            self.view_changed.emit()
+
+    def _render_window(self) -> None:
+        state, image, indexed = self._state, self._image, self._indexed
+        if state is None or image is None or indexed is None:
+            return
+        voi = state.window if state.voi_lut_index is None else image.meta.voi_luts[state.voi_lut_index]
+        self._table = display_table(indexed, voi, invert=image.meta.inverted_for_display != state.invert)
+        if indexed.indices.dtype == np.uint8:
+            # An 8-bit source: the table becomes the indexed image's colour table; no pixel changes.
+            self.base_item.setLookupTable(self._table)
+        else:
+            self.base_item.setImage(self._table[indexed.indices], autoLevels=False)
+
+    def _apply_geometry(self) -> None:
+        state = self._state
+        if state is None:
+            return
+        a, b, c, d, tx, ty = state.image_to_view_affine()
+        # QTransform(m11, m12, m21, m22, dx, dy) maps x' = m11 x + m21 y + dx, y' = m12 x + m22 y + dy.
+        self.image_space.setTransform(QTransform(a, c, b, d, tx, ty))
+        width, height = self.viewport_size()
+        cx, cy = state.center
+        half_w, half_h = width / (2 * state.zoom), height / (2 * state.zoom)
+        self._view_box.setRange(xRange=(cx - half_w, cx + half_w), yRange=(cy - half_h, cy + half_h), padding=0)
+
+    def _fit_if_sized(self) -> None:
+        width, height = self.viewport_size()
+        if self._state is not None and width > 0 and height > 0:
+            self._state.fit(width, height)
+
+    def _on_resized(self) -> None:
+        if self._state is None:
+            return
+        if self._state.fitted:
+            self._fit_if_sized()
+        else:
+            self._apply_geometry()
+
+    def _hide_ruler(self) -> None:
+        self._ruler_line.setVisible(False)
+        self._ruler_ends.setData([], [])
+        self._ruler_text.setVisible(False)
+
+    def _draw_ruler(self) -> None:
+        state, image = self._state, self._image
+        ruler = state.ruler if state is not None else None
+        if ruler is None or image is None:
+            self._hide_ruler()
+            self.ruler_changed.emit("")
+            return
+        self._ruler_line.setLine(ruler.x0, ruler.y0, ruler.x1, ruler.y1)
+        self._ruler_line.setVisible(True)
+        self._ruler_ends.setData([ruler.x0, ruler.x1], [ruler.y0, ruler.y1])
+        label = ruler_label(ruler, image.meta.pixel_spacing_mm, image.meta.spacing_is_at_detector)
+        self._ruler_text.setText(label)
+        self._ruler_text.setPos(*state.image_to_view(ruler.x1, ruler.y1))
+        self._ruler_text.setVisible(True)
+        self.ruler_changed.emit(label)
+
+    # -- mouse -> state --------------------------------------------------------------------------
+    def to_view(self, local: QPointF) -> tuple[float, float]:
+        """View coordinates of a point in canvas pixels (the ViewBox's own coordinates)."""
+        state = self._state
+        width, height = self.viewport_size()
+        cx, cy = state.center
+        return cx + (local.x() - width / 2) / state.zoom, cy + (local.y() - height / 2) / state.zoom
+
+    def _on_drag(self, ev) -> None:
+        state = self._state
+        if state is None:
+            return
+        button = ev.button()
+        pan = button in (Qt.MouseButton.MiddleButton, Qt.MouseButton.RightButton) or self._space_held
+        if pan:
+            delta = ev.pos() - ev.lastPos()
+            state.pan_by(delta.x(), delta.y())
+        elif button == Qt.MouseButton.LeftButton and self.ruler_tool:
+            x0, y0 = state.view_to_image(*self.to_view(ev.buttonDownPos()))
+            x1, y1 = state.view_to_image(*self.to_view(ev.pos()))
+            state.ruler = Ruler(x0, y0, x1, y1)
+        elif button == Qt.MouseButton.LeftButton:
+            if ev.isStart() or self._drag_start_window is None:
+                self._drag_start_window = state.window
+            total = ev.pos() - ev.buttonDownPos()
+            state.window = drag_window(self._drag_start_window, total.x(), total.y(), self._indexed.value_range)
+            if ev.isFinish():
+                self._drag_start_window = None
+
+    def _on_wheel(self, delta: float, local: QPointF) -> None:
+        if self._state is not None and delta:
+            self._state.zoom_about(ZOOM_PER_NOTCH ** (delta / WHEEL_NOTCH), self.to_view(local))
+
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
+        if self._state is None or self._indexed is None or self._table is None:
+            return
+        pixel = self._state.pixel_at(*self.to_view(self._view_box.mapFromScene(scene_pos)))
+        if pixel is None:
+            self.probe_changed.emit(None)
+            return
+        row, col = pixel
+        index = int(self._indexed.indices[row, col])
+        value = float(self._image.modality_values[row, col])
+        self.probe_changed.emit(Probe(row, col, value, self._table[index] / 255.0))
+
+    def keyPressEvent(self, ev):  # noqa: N802 (Qt's name)
+        if ev.key() == Qt.Key.Key_Space and not ev.isAutoRepeat():
+            self._space_held = True
+            ev.accept()
+            return
+        super().keyPressEvent(ev)
+
+    def keyReleaseEvent(self, ev):  # noqa: N802 (Qt's name)
+        if ev.key() == Qt.Key.Key_Space and not ev.isAutoRepeat():
+            self._space_held = False
+            ev.accept()
+            return
+        super().keyReleaseEvent(ev)

@@ -1,0 +1,224 @@
+"""The main window: study list, canvas, tag browser, findings and layer docks, status bar, actions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QWidget
+
+from cxrviewer.core.viewstate import ViewState
+from cxrviewer.gui.canvas import Canvas
+from cxrviewer.gui.findings_panel import FindingsPanel
+from cxrviewer.gui.layer_panel import LayerPanel
+from cxrviewer.gui.session import LoadedStudy, StudySession, size_text
+from cxrviewer.gui.shortcuts import BINDINGS, PRESET_KEYS, HelpDialog
+from cxrviewer.gui.status_bar import ViewerStatusBar
+from cxrviewer.gui.study_list import StudyList
+from cxrviewer.gui.tag_browser import TagBrowser
+
+log = logging.getLogger(__name__)
+
+MAX_RECENT = 10
+KEY_ZOOM_STEP = 1.25
+IMAGE_FILTER = "Studies (*.dcm *.dicom *.DCM *.png *.jpg *.jpeg *.tif *.tiff DICOMDIR);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None, max_megapixels: float | None = None):
+        super().__init__()
+        self.settings = settings if settings is not None else QSettings("cxrviewer", "cxrviewer")
+        self.setWindowTitle("cxrviewer")
+        self.setAcceptDrops(True)
+        self.session = StudySession(max_megapixels, parent=self)
+        self.canvas = Canvas()
+        self.canvas.setAcceptDrops(False)  # drops over the image go to the window
+        self.setCentralWidget(self.canvas)
+        self.study_list = StudyList()
+        self.tag_browser = TagBrowser()
+        self.findings_panel = FindingsPanel()
+        self.layer_panel = LayerPanel()
+        self._add_dock("Studies", self.study_list, Qt.DockWidgetArea.LeftDockWidgetArea)
+        findings = self._add_dock("Findings", self.findings_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        layers = self._add_dock("Layers", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        tags = self._add_dock("DICOM tags", self.tag_browser, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(layers, tags)
+        layers.raise_()
+        self.resizeDocks([findings, layers], [1, 2], Qt.Orientation.Vertical)
+        self.status = ViewerStatusBar()
+        self.setStatusBar(self.status)
+        self.actions_by_name: dict[str, QAction] = {}
+        self._build_actions()
+
+        self.study_list.study_selected.connect(self.session.select)
+        self.session.study_added.connect(lambda study, path: self.study_list.add_study(path))
+        self.session.study_loaded.connect(self._on_study_loaded)
+        self.session.study_failed.connect(self.study_list.set_failed)
+        self.session.current_changed.connect(self._on_current_changed)
+        self.session.current_ready.connect(self._show_study)
+        self.session.current_failed.connect(self._show_failure)
+        self.session.files_skipped.connect(self._on_files_skipped)
+        self.canvas.probe_changed.connect(lambda probe: self.status.show_probe(probe, self.canvas.image))
+        self.canvas.view_changed.connect(lambda: self.status.show_view(self.canvas.state, self.canvas.image))
+        self.canvas.ruler_changed.connect(self._on_ruler_changed)
+
+    # -- opening ---------------------------------------------------------------------------------
+    def open_paths(self, paths: Iterable[str | Path], *, remember: bool = True) -> None:
+        paths = [Path(p) for p in paths]
+        if not paths:
+            return
+        if remember:
+            self._remember(paths)
+        self.session.open_paths(paths)
+
+    def _open_file_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open studies", self._last_folder(), IMAGE_FILTER)
+        self.open_paths(files)
+
+    def _open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of studies", self._last_folder())
+        if folder:
+            self.open_paths([folder])
+
+    def _last_folder(self) -> str:
+        recent = self.recent_paths()
+        return str(Path(recent[0]).parent) if recent else ""
+
+    def recent_paths(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember(self, paths: list[Path]) -> None:
+        recent = [str(p.resolve()) for p in paths]
+        recent += [p for p in self.recent_paths() if p not in recent]
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self._fill_recent_menu()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_paths():
+            self.recent_menu.addAction(path, lambda p=path: self.open_paths([p]))
+        self.recent_menu.setEnabled(bool(self.recent_paths()))
+
+    def dragEnterEvent(self, event):  # noqa: N802 (Qt's name)
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802 (Qt's name)
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # -- session -> widgets ----------------------------------------------------------------------
+    def _on_study_loaded(self, study: int, image) -> None:
+        self.study_list.set_loaded(study, image.meta.modality or image.meta.format, size_text(image))
+
+    def _on_current_changed(self, study: int) -> None:
+        self.study_list.blockSignals(True)
+        self.study_list.select(study)
+        self.study_list.blockSignals(False)
+        if self.canvas.state is not None:
+            self.canvas.show_message("Loading…")
+
+    def _show_study(self, study: int, loaded: LoadedStudy, state: ViewState) -> None:
+        self.canvas.show_study(loaded.image, loaded.indexed, state)
+        self.tag_browser.show_tags(loaded.image.meta.tags)
+        self.setWindowTitle(f"cxrviewer — {loaded.image.meta.path.name}")
+        self.status.show_view(state, loaded.image)
+        notes = "; ".join(loaded.image.meta.notes)
+        self.status.showMessage(f"{loaded.image.meta.path.name}" + (f": {notes}" if notes else ""), 10000)
+
+    def _show_failure(self, study: int, message: str) -> None:
+        self.canvas.show_message(f"Cannot show this study:\n{message}")
+        self.tag_browser.show_tags(())
+        self.setWindowTitle("cxrviewer")
+        self.status.showMessage(message)
+
+    def _on_files_skipped(self, skipped: list) -> None:
+        for path, reason in skipped:
+            log.info("skipped %s: %s", path, reason)
+        self.status.showMessage(f"{len(skipped)} file(s) in the folder(s) are not images and were skipped", 10000)
+
+    def _on_ruler_changed(self, label: str) -> None:
+        if label:
+            self.status.showMessage(f"ruler: {label}")
+
+    # -- actions ---------------------------------------------------------------------------------
+    def _build_actions(self) -> None:
+        handlers = {
+            "open_file": self._open_file_dialog,
+            "open_folder": self._open_folder_dialog,
+            "quit": self.close,
+            "next_study": lambda: self.study_list.step(1),
+            "previous_study": lambda: self.study_list.step(-1),
+            "reset_window": lambda: self._on_state(ViewState.reset_window),
+            "invert": lambda: self._on_state(lambda s: setattr(s, "invert", not s.invert)),
+            "zoom_in": lambda: self._zoom_by(KEY_ZOOM_STEP),
+            "zoom_out": lambda: self._zoom_by(1 / KEY_ZOOM_STEP),
+            "fit": lambda: self._on_state(lambda s: s.fit(*self.canvas.viewport_size())),
+            "actual_size": lambda: self._on_state(ViewState.actual_size),
+            "rotate_left": lambda: self._on_state(lambda s: s.rotate_clockwise(-1)),
+            "rotate_right": lambda: self._on_state(lambda s: s.rotate_clockwise(1)),
+            "flip_horizontal": lambda: self._on_state(ViewState.flip_screen_horizontal),
+            "flip_vertical": lambda: self._on_state(ViewState.flip_screen_vertical),
+            "ruler_tool": lambda: self.canvas.set_ruler_tool(self.actions_by_name["ruler_tool"].isChecked()),
+            "clear_ruler": lambda: self._on_state(lambda s: setattr(s, "ruler", None)),
+            "help": lambda: HelpDialog(self).exec(),
+        }
+        file_menu = self.menuBar().addMenu("&File")
+        view_menu = self.menuBar().addMenu("&View")
+        help_menu = self.menuBar().addMenu("&Help")
+        for binding in BINDINGS:
+            action = QAction(binding.text, self)
+            action.setShortcuts([QKeySequence(key) for key in binding.keys])
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(handlers[binding.name])
+            self.addAction(action)
+            self.actions_by_name[binding.name] = action
+            menu = {"open_file": file_menu, "open_folder": file_menu, "quit": file_menu, "help": help_menu}
+            menu.get(binding.name, view_menu).addAction(action)
+        self.actions_by_name["ruler_tool"].setCheckable(True)
+        self.recent_menu = QMenu("Open &recent", self)
+        file_menu.insertMenu(self.actions_by_name["quit"], self.recent_menu)
+        file_menu.insertSeparator(self.actions_by_name["quit"])
+        self._fill_recent_menu()
+        for number, key in enumerate(PRESET_KEYS):
+            action = QAction(f"Window preset {key}", self)
+            action.setShortcut(QKeySequence(key))
+            action.triggered.connect(lambda _checked=False, n=number: self.apply_preset(n))
+            self.addAction(action)
+
+    def _on_state(self, change) -> None:
+        if self.canvas.state is not None:
+            change(self.canvas.state)
+
+    def _zoom_by(self, factor: float) -> None:
+        self._on_state(lambda s: s.zoom_about(factor, s.center))
+
+    def apply_preset(self, number: int) -> None:
+        """The file's window presets, then its VOI LUTs, numbered from 0 (key 1)."""
+        state, image = self.canvas.state, self.canvas.image
+        if state is None or image is None:
+            return
+        presets, luts = image.meta.window_presets, image.meta.voi_luts
+        if number < len(presets):
+            state.window = presets[number]
+        elif number < len(presets) + len(luts):
+            state.use_voi_lut(number - len(presets), len(luts))
+        else:
+            self.status.showMessage(f"this study has {len(presets) + len(luts)} window preset(s)", 5000)
+
+    def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def closeEvent(self, event):  # noqa: N802 (Qt's name)
+        self.session.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,58 @@
+"""The status bar: cursor position in pixels and mm, the value under it, the window and the zoom."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QStatusBar
+
+from cxrviewer.core.image import Image
+from cxrviewer.core.viewstate import ViewState
+from cxrviewer.gui.canvas import Probe
+
+
+def position_text(probe: Probe, image: Image) -> str:
+    text = f"x {probe.column}  y {probe.row} px"
+    spacing = image.meta.pixel_spacing_mm
+    if spacing is not None:
+        # The centre of the pixel, as the ruler measures between points.
+        x_mm, y_mm = (probe.column + 0.5) * spacing[1], (probe.row + 0.5) * spacing[0]
+        where = " at detector" if image.meta.spacing_is_at_detector else ""
+        text += f"  ({x_mm:.1f}, {y_mm:.1f} mm{where})"
+    return text
+
+
+def window_text(state: ViewState, image: Image) -> str:
+    if state.voi_lut_index is not None:
+        lut = image.meta.voi_luts[state.voi_lut_index]
+        text = f"VOI LUT {state.voi_lut_index + 1}" + (f" ({lut.name})" if lut.name else "")
+    else:
+        text = f"C {state.window.center:g}  W {state.window.width:g}"
+        if state.window.function != "LINEAR":
+            text += f" {state.window.function}"
+    return text + ("  inverted" if state.invert else "")
+
+
+class ViewerStatusBar(QStatusBar):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.position = QLabel()
+        self.value = QLabel()
+        self.window = QLabel()
+        self.zoom = QLabel()
+        for label in (self.position, self.value, self.window, self.zoom):
+            self.addPermanentWidget(label)
+
+    def show_probe(self, probe: Probe | None, image: Image | None) -> None:
+        if probe is None or image is None:
+            self.position.setText("")
+            self.value.setText("")
+            return
+        self.position.setText(position_text(probe, image))
+        self.value.setText(f"value {probe.modality_value:g} → shown {probe.shown:.3f}")
+
+    def show_view(self, state: ViewState | None, image: Image | None) -> None:
+        if state is None or image is None:
+            self.window.setText("")
+            self.zoom.setText("")
+            return
+        self.window.setText(window_text(state, image))
+        self.zoom.setText(f"zoom {state.zoom * 100:.0f}%")

@@ -1,0 +1,250 @@
+"""The real main window, driven offscreen with keys and mouse events."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import (
+    BAND_VALUES,
+    COLUMNS,
+    ROWS,
+    band_pixels,
+    drag,
+    image_to_widget,
+    open_and_wait,
+    wheel,
+    write_dicom,
+)
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from cxrviewer.core.display.voi import apply_window
+from cxrviewer.core.image import WindowPreset
+from cxrviewer.core.viewstate import DRAG_PIXELS_PER_RANGE, Ruler
+
+
+def expected_display(center: float, width: float, *, invert: bool = False) -> np.ndarray:
+    shown = apply_window(band_pixels(), center, width, invert=invert)
+    return np.rint(shown * 255).astype(np.uint8)
+
+
+def rendered_band_greys(window) -> list[int]:
+    """Grey level on screen at the middle of each band, read from a grab of the canvas."""
+    picture = window.canvas.grab().toImage()
+    ratio = picture.devicePixelRatio()
+    greys = []
+    for band in range(4):
+        point = image_to_widget(window, band * 50 + 25, ROWS / 2)
+        greys.append(picture.pixelColor(int(point.x() * ratio), int(point.y() * ratio)).red())
+    return greys
+
+
+def press(qtbot, window, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    qtbot.keyClick(window.canvas, key, modifier)
+
+
+def test_open_study_shows_it_with_its_first_window(qtbot, viewer, band_study):
+    open_and_wait(qtbot, viewer, band_study)
+    assert viewer.study_list.rowCount() == 1
+    assert viewer.study_list.status(0) == "ok"
+    assert viewer.study_list.item(0, 1).text() == "CR"
+    assert viewer.study_list.item(0, 2).text() == f"{COLUMNS} × {ROWS}"
+    state = viewer.canvas.state
+    assert (state.window.center, state.window.width) == (2000, 4000)
+    np.testing.assert_array_equal(viewer.canvas.displayed_image(), expected_display(2000, 4000))
+    assert rendered_band_greys(viewer) == [int(v) for v in expected_display(2000, 4000)[0, 25::50]]
+    assert "bands.dcm" in viewer.windowTitle()
+    viewer.tag_browser.filter.setText("PixelSpacing")
+    assert viewer.tag_browser.visible_rows() >= 1
+    assert "C 2000  W 4000" in viewer.status.window.text()
+
+
+def test_left_drag_windows_and_the_render_follows(qtbot, viewer, band_study):
+    open_and_wait(qtbot, viewer, band_study)
+    state = viewer.canvas.state
+    value_range = BAND_VALUES[-1] - BAND_VALUES[0]
+    start = image_to_widget(viewer, 100, 60)
+    drag(viewer.canvas.viewport(), start, start + QPointF(-120, 60))
+    step = value_range / DRAG_PIXELS_PER_RANGE
+    assert state.window.width == pytest.approx(4000 - 120 * step)
+    assert state.window.center == pytest.approx(2000 + 60 * step)
+    expected = expected_display(state.window.center, state.window.width)
+    np.testing.assert_array_equal(viewer.canvas.displayed_image(), expected)
+    assert rendered_band_greys(viewer) == [int(v) for v in expected[0, 25::50]]
+    assert not np.array_equal(expected, expected_display(2000, 4000))
+
+
+def test_presets_on_number_keys_and_reset(qtbot, viewer, band_study):
+    open_and_wait(qtbot, viewer, band_study)
+    state = viewer.canvas.state
+    press(qtbot, viewer, Qt.Key.Key_2)
+    assert (state.window.center, state.window.width) == (1500, 1000)
+    np.testing.assert_array_equal(viewer.canvas.displayed_image(), expected_display(1500, 1000))
+    press(qtbot, viewer, Qt.Key.Key_I)
+    press(qtbot, viewer, Qt.Key.Key_0)
+    assert (state.window.center, state.window.width, state.invert) == (2000, 4000, False)
+
+
+def test_invert_turns_each_grey_v_into_1_minus_v(qtbot, viewer, band_study):
+    open_and_wait(qtbot, viewer, band_study)
+    before = rendered_band_greys(viewer)
+    press(qtbot, viewer, Qt.Key.Key_I)
+    assert viewer.canvas.state.invert
+    after = rendered_band_greys(viewer)
+    assert [255 - grey for grey in before] == pytest.approx(after, abs=1)
+    np.testing.assert_array_equal(viewer.canvas.displayed_image(), expected_display(2000, 4000, invert=True))
+    assert "inverted" in viewer.status.window.text()
+
+
+def test_zoom_keys_wheel_fit_and_actual_size(qtbot, viewer, band_study):
+    open_and_wait(qtbot, viewer, band_study)
+    state = viewer.canvas.state
+    width, height = viewer.canvas.viewport_size()
+    fit = min(width / COLUMNS, height / ROWS)
+    assert state.zoom == pytest.approx(fit)
+    press(qtbot, viewer, Qt.Key.Key_Plus)
+    assert state.zoom == pytest.approx(fit * 1.25)
+    press(qtbot, viewer, Qt.Key.Key_Minus)
+    press(qtbot, viewer, Qt.Key.Key_Minus)
+    assert state.zoom == pytest.approx(fit / 1.25)
+    press(qtbot, viewer, Qt.Key.Key_Z)
+    assert state.zoom == 1.0
+    # The wheel zooms about the cursor: the image point under it stays under it. (Qt hands the
+    # scene whole-pixel wheel positions, so the cursor sits on a whole pixel.)
+    anchor = image_to_widget(viewer, 30, 40).toPoint().toPointF()
+    under_cursor = state.view_to_image(*viewer.canvas.to_view(anchor))
+    wheel(viewer.canvas.viewport(), anchor, notches=2)
+    assert state.zoom == pytest.approx(2**0.5)
+    assert image_to_widget(viewer, *under_cursor).x() == pytest.approx(anchor.x(), abs=1e-6)
+    assert image_to_widget(viewer, *under_cursor).y() == pytest.approx(anchor.y(), abs=1e-6)
+    press(qtbot, viewer, Qt.Key.Key_Equal)
+    assert state.zoom == pytest.approx(fit) and state.fitted
+    assert "zoom" in viewer.status.zoom.text()
+
+
+def test_pan_with_right_drag(qtbot, viewer, band_study):
+    open_and_wait(qtbot, viewer, band_study)
+    state = viewer.canvas.state
+    before = image_to_widget(viewer, 100, 60)
+    drag(viewer.canvas.viewport(), before, before + QPointF(40, -25), button=Qt.MouseButton.RightButton)
+    after = image_to_widget(viewer, 100, 60)
+    assert (after.x() - before.x(), after.y() - before.y()) == pytest.approx((40, -25))
+    assert (state.window.center, state.window.width) == (2000, 4000)  # panning is not windowing
+
+
+def test_rotate_and_flip_turn_the_image_on_screen(qtbot, viewer, band_study):
+    open_and_wait(qtbot, viewer, band_study)
+    state = viewer.canvas.state
+    press(qtbot, viewer, Qt.Key.Key_BracketRight)
+    assert state.rotation == 90
+    transform = viewer.canvas.image_space.transform()
+    assert transform.map(QPointF(0, 0)) == QPointF(ROWS, 0)  # top-left corner to the top-right
+    width, height = viewer.canvas.viewport_size()
+    assert state.zoom == pytest.approx(min(width / ROWS, height / COLUMNS))  # refitted to the turned image
+    press(qtbot, viewer, Qt.Key.Key_BracketLeft)
+    press(qtbot, viewer, Qt.Key.Key_H)
+    assert (state.rotation, state.flip_h) == (0, True)
+    # Flipped left-right, the brightest band (image columns 150-199) is now on the left of the screen.
+    greys = rendered_band_greys(viewer)
+    assert viewer.canvas.image_space.transform().map(QPointF(0, 0)) == QPointF(COLUMNS, 0)
+    left = viewer.canvas.grab().toImage().pixelColor(int(image_to_widget(viewer, 175, 60).x()), 300).red()
+    assert left == max(greys)
+    press(qtbot, viewer, Qt.Key.Key_V)
+    assert state.flip_v
+
+
+def test_ruler_drag_measures_in_mm(qtbot, viewer, band_study):
+    open_and_wait(qtbot, viewer, band_study)
+    press(qtbot, viewer, Qt.Key.Key_Z)  # 1:1, so 100 screen pixels are 100 image pixels
+    press(qtbot, viewer, Qt.Key.Key_M)
+    assert viewer.canvas.ruler_tool
+    start = image_to_widget(viewer, 40, 60)
+    labels = []
+    viewer.canvas.ruler_changed.connect(labels.append)
+    drag(viewer.canvas.viewport(), start, start + QPointF(100, 0))
+    ruler = viewer.canvas.state.ruler
+    assert ruler.length_px() == pytest.approx(100.0)
+    assert labels[-1] == "20.0 mm"
+    assert viewer.status.currentMessage() == "ruler: 20.0 mm"
+    assert viewer.canvas._ruler_text.textItem.toPlainText() == "20.0 mm"
+    assert viewer.canvas.state.window == WindowPreset(2000, 4000, name=viewer.canvas.state.window.name)
+    press(qtbot, viewer, Qt.Key.Key_Delete)
+    assert viewer.canvas.state.ruler is None
+
+
+def test_ruler_says_at_detector_for_imager_pixel_spacing(qtbot, viewer, detector_study):
+    open_and_wait(qtbot, viewer, detector_study)
+    with qtbot.waitSignal(viewer.canvas.ruler_changed) as blocker:
+        viewer.canvas.state.ruler = Ruler(0, 0, 0, 100)
+    assert blocker.args == ["50.0 mm at detector"]
+
+
+def test_next_and_previous_study_with_arrow_keys(qtbot, viewer, band_study, detector_study):
+    open_and_wait(qtbot, viewer, band_study, detector_study)
+    assert viewer.canvas.image.meta.path.name == "bands.dcm"
+    with qtbot.waitSignal(viewer.session.current_ready):
+        press(qtbot, viewer, Qt.Key.Key_Right)
+    assert viewer.canvas.image.meta.path.name == "detector.dcm"
+    assert viewer.study_list.currentRow() == 1
+    press(qtbot, viewer, Qt.Key.Key_Left)
+    qtbot.waitUntil(lambda: viewer.canvas.image is not None and viewer.canvas.image.meta.path.name == "bands.dcm")
+    press(qtbot, viewer, Qt.Key.Key_PageDown)
+    qtbot.waitUntil(lambda: viewer.study_list.currentRow() == 1)
+
+
+def test_broken_file_shows_its_message_and_the_good_one_stays_usable(qtbot, viewer, band_study, broken_study):
+    open_and_wait(qtbot, viewer, band_study, broken_study)
+    rows = {viewer.study_list.item(r, 0).text(): r for r in range(viewer.study_list.rowCount())}
+    bad = rows["broken.dcm"]
+    status = viewer.study_list.status(bad)
+    assert status.startswith("failed: ") and "broken.dcm" in status
+    assert viewer.study_list.item(bad, 3).toolTip() in status
+    viewer.study_list.select(bad)
+    assert viewer.canvas.image is None
+    assert "broken.dcm" in viewer.status.currentMessage()
+    assert "broken.dcm" in viewer.canvas._message.textItem.toPlainText()
+    with qtbot.waitSignal(viewer.session.current_ready):
+        viewer.study_list.select(rows["bands.dcm"])
+    press(qtbot, viewer, Qt.Key.Key_I)
+    np.testing.assert_array_equal(viewer.canvas.displayed_image(), expected_display(2000, 4000, invert=True))
+
+
+def test_drop_opens_files_and_they_become_recent(qtbot, viewer, band_study, tmp_path):
+    second = write_dicom(tmp_path / "second.dcm", band_pixels())
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(second))])
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(viewer.session.idle, timeout=15000):
+        viewer.dropEvent(drop)
+    assert viewer.study_list.item(0, 0).text() == "second.dcm"
+    assert viewer.recent_paths() == [str(second.resolve())]
+    open_and_wait(qtbot, viewer, band_study)
+    assert viewer.recent_paths() == [str(band_study.resolve()), str(second.resolve())]
+    assert [a.text() for a in viewer.recent_menu.actions()] == viewer.recent_paths()
+
+
+def test_space_drag_pans(qtbot, viewer, band_study):
+    open_and_wait(qtbot, viewer, band_study)
+    viewer.canvas.setFocus()
+    before = image_to_widget(viewer, 100, 60)
+    qtbot.keyPress(viewer.canvas, Qt.Key.Key_Space)
+    drag(viewer.canvas.viewport(), before, before + QPointF(30, 0))
+    qtbot.keyRelease(viewer.canvas, Qt.Key.Key_Space)
+    assert image_to_widget(viewer, 100, 60).x() - before.x() == pytest.approx(30)
+    assert viewer.canvas.state.window.width == 4000
+
+
+def test_status_bar_reports_pixel_value_and_mm_under_the_cursor(qtbot, viewer, band_study):
+    open_and_wait(qtbot, viewer, band_study)
+    point = image_to_widget(viewer, 160.5, 20.5)  # pixel row 20, column 160, in the 3500 band
+    scene_point = viewer.canvas.mapToScene(QPoint(int(point.x()), int(point.y())))
+    with qtbot.waitSignal(viewer.canvas.probe_changed) as blocker:
+        viewer.canvas.scene().sigMouseMoved.emit(scene_point)
+    probe = blocker.args[0]
+    assert (probe.row, probe.column, probe.modality_value) == (20, 160, 3500)
+    assert "x 160  y 20 px" in viewer.status.position.text()
+    assert "32.1, 4.1 mm" in viewer.status.position.text()
+    assert "value 3500" in viewer.status.value.text()
+    QApplication.processEvents()
