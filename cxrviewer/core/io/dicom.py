@@ -9,9 +9,18 @@ import numpy as np
 import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import get_frame
 from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, get_decoder
-from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import (
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000TransferSyntaxes,
+    JPEGLSTransferSyntaxes,
+    JPEGTransferSyntaxes,
+)
 
 from cxrviewer.core.display.voi import apply_voi, apply_window, default_window, full_range_window
 from cxrviewer.core.errors import (
@@ -30,6 +39,10 @@ log = logging.getLogger(__name__)
 
 _GREY = ("MONOCHROME1", "MONOCHROME2")
 _COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
+# Codestreams of these syntaxes (JPEG, JPEG-LS, JPEG 2000, HTJ2K) end with the marker FF D9 (EOI or
+# EOC). Checking for it refuses a cut frame before a decoder sees it: some decoders return a partial
+# picture from a cut stream, and CharLS was seen to stall for seconds on one.
+_MARKER_CODECS = frozenset(JPEGTransferSyntaxes + JPEGLSTransferSyntaxes + JPEG2000TransferSyntaxes)
 _PIXEL_DATA_TAG_BYTES = (b"\xe0\x7f\x10\x00", b"\x7f\xe0\x00\x10")
 
 
@@ -60,6 +73,8 @@ def read_dicom(path: Path, *, max_megapixels: float, has_meta_header: bool = Tru
         )
     if not transfer_syntax.is_compressed:
         _check_native_length(path, ds, rows * columns * samples * frames, bits_allocated)
+    elif transfer_syntax in _MARKER_CODECS:
+        _check_frame_ends_with_marker(path, ds, frames)
     if frames > 1:
         notes.append(f"multi-frame: frame 1 of {frames} shown")
 
@@ -165,6 +180,16 @@ def _check_native_length(path: Path, ds: Dataset, samples_total: int, bits_alloc
         raise TruncatedFileError(
             path, f"pixel data has {actual} bytes but the header promises {expected}; the file is cut short"
         )
+
+
+def _check_frame_ends_with_marker(path: Path, ds: Dataset, frames: int) -> None:
+    try:
+        frame = get_frame(ds.PixelData, 0, number_of_frames=frames)
+    except Exception as error:  # malformed item tags or offset table; pydicom raises several types
+        raise TruncatedFileError(path, f"compressed pixel data is damaged ({error})") from error
+    # Fragments are padded to an even length with a zero byte.
+    if not frame.rstrip(b"\0").endswith(b"\xff\xd9"):
+        raise TruncatedFileError(path, "frame 1 of the compressed pixel data could not be decoded: its end marker is missing (cut short)")
 
 
 def _decode_first_frame(path: Path, ds: Dataset, transfer_syntax: UID) -> npt.NDArray[np.generic]:
