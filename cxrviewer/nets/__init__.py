@@ -42,6 +42,7 @@ RAJARAMAN_2018 = "Rajaraman et al. 2018, Visualizing abnormalities in chest radi
 RAJARAMAN_2021 = "Rajaraman et al. 2021, Diagnostics 11:840"
 CHEXNET = "Rajpurkar et al. 2017, CheXNet (DenseNet-121 + Grad-CAM)"
 GROUP_Q = "Group-Q report (ResNet-34, MobileNetV3-Large, EfficientNet-B1)"
+CXRVIEWER = "cxrviewer's own design"
 
 _SPECS = (
     ArchSpec(
@@ -78,6 +79,36 @@ _SPECS = (
         "vgg16_gap", "classification", (224, 224), 3, RAJARAMAN_2021,
         "torchvision VGG-16 cut at conv5_3, GAP -> dropout 0.5 -> linear head",
         "cxrviewer.nets.backbones:build_vgg16_gap",
+    ),
+    ArchSpec(
+        "ae_bs", "bone_suppression", (256, 256), 1, RAJARAMAN_2021,
+        "AE-BS: conv autoencoder 16-32-64 with two 2x downsamplings, sigmoid output",
+        "cxrviewer.nets.bonesup:AeBs",
+    ),
+    ArchSpec(
+        "convnet_bs", "bone_suppression", (256, 256), 1, RAJARAMAN_2021,
+        "ConvNet-BS: seven full-resolution convs 16-32-64-128-256-512-1, sigmoid output",
+        "cxrviewer.nets.bonesup:ConvNetBs",
+    ),
+    ArchSpec(
+        "rl_bs", "bone_suppression", (256, 256), 1, RAJARAMAN_2021,
+        "RL-BS: eight convs 8-...-512-1 predicting the bone residual; output = input - residual",
+        "cxrviewer.nets.bonesup:RlBs",
+    ),
+    ArchSpec(
+        "resnet_bs", "bone_suppression", (256, 256), 1, RAJARAMAN_2021,
+        "ResNet-BS: EDSR-style, 64 filters x 16 residual blocks scaled 0.1, global skip (~1.2 M)",
+        "cxrviewer.nets.bonesup:ResNetBs",
+    ),
+    ArchSpec(
+        "dwres_bs", "bone_suppression", (512, 512), 1, CXRVIEWER,
+        "CPU-efficient BS: pixel-unshuffle x4, 12 depthwise-separable residual blocks, input - bones",
+        "cxrviewer.nets.bonesup:DwResBs",
+    ),
+    ArchSpec(
+        "unet_small", "segmentation", (256, 256), 1, CXRVIEWER,
+        "small U-Net 16-32-64-128-256, sigmoid channels lungs, heart (~1.9 M)",
+        "cxrviewer.nets.unet:UNetSmall",
     ),
 )
 

@@ -8,6 +8,8 @@ graph can output both and the head can be evaluated again from its weights outsi
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
@@ -73,6 +75,9 @@ class ImageToImage(nn.Module):
         out_channels: channels of the output (1 for bone suppression, `num_classes` for segmentation).
         working_size: (H, W) the net is trained and exported at; the runtime tiles or resizes to it.
         size_multiple: H and W must be multiples of this (the product of the net's downsamplings).
+        output_activation: what the consumer still applies to the raw output: "none" (the output is
+            the image itself) or "sigmoid" (the output is per-channel logits, as a segmentation
+            net's are so training can use a numerically stable BCE-with-logits).
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class ImageToImage(nn.Module):
         out_channels: int,
         working_size: tuple[int, int],
         size_multiple: int,
+        output_activation: Literal["none", "sigmoid"] = "none",
     ):
         super().__init__()
         self.arch = arch
@@ -90,3 +96,4 @@ class ImageToImage(nn.Module):
         self.out_channels = out_channels
         self.working_size = working_size
         self.size_multiple = size_multiple
+        self.output_activation = output_activation
