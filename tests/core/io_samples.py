@@ -8,6 +8,7 @@ import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     UID,
+    BasicTextSRStorage,
     ComputedRadiographyImageStorage,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
@@ -57,6 +58,14 @@ def rgb_dataset(rgb: np.ndarray) -> Dataset:
     ds.HighBit = 7
     ds.PixelRepresentation = 0
     ds.PixelData = np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
+    return ds
+
+
+def report_dataset() -> Dataset:
+    """A Basic Text SR: a DICOM file with patient and study but no image."""
+    ds = _base(BasicTextSRStorage)
+    ds.Modality = "SR"
+    ds.ContentDate = "20240102"
     return ds
 
 

@@ -205,14 +205,15 @@ def _decode_first_frame(path: Path, ds: Dataset, transfer_syntax: UID) -> npt.ND
 def _raise_no_pixels(path: Path, ds: Dataset) -> None:
     if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
         raise UnsupportedFormatError(path, "float pixel data (parametric maps) is not supported")
-    # pydicom drops an encapsulated Pixel Data element whose file ends before the delimiter; the tag
-    # still in the bytes tells a cut file from one that never had an image.
-    raw = path.read_bytes()
-    if any(tag in raw for tag in _PIXEL_DATA_TAG_BYTES):
-        raise TruncatedFileError(path, "the file ends inside its compressed pixel data")
+    # pydicom stops quietly at the end of a cut file, dropping the element it was reading. The Pixel
+    # Data tag still in the bytes, image attributes, or an image SOP class all say an image was meant.
+    if any(tag in path.read_bytes() for tag in _PIXEL_DATA_TAG_BYTES):
+        raise TruncatedFileError(path, "the file ends inside its pixel data")
     sop_class = ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID")
-    what = f" ({UID(str(sop_class)).name})" if sop_class else ""
-    raise NoPixelDataError(path, f"DICOM without pixel data{what}")
+    sop_name = UID(str(sop_class)).name if sop_class else ""
+    if len(ds) == 0 or "Rows" in ds or "BitsAllocated" in ds or sop_name.endswith("Image Storage"):
+        raise TruncatedFileError(path, "the file ends before its pixel data (cut short or damaged)")
+    raise NoPixelDataError(path, f"DICOM without pixel data ({sop_name})" if sop_name else "DICOM without pixel data")
 
 
 def _default_presets(

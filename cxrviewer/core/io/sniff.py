@@ -45,8 +45,8 @@ def looks_like_acr_nema(head: bytes) -> bool:
     Checking the group, a small element number and then either two upper-case VR letters (explicit
     VR) or a small even length (implicit VR) rejects text, images and random binary files.
     """
-    if len(head) < 8:
-        return False
+    if len(head) < 8 or not any(head[:8]):
+        return False  # zero-filled junk (or a bare preamble) is not a data element
     for order in "<>":
         group, element = struct.unpack(order + "HH", head[:4])
         if group not in _FIRST_GROUPS or element > 0x00FF:
