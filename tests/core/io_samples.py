@@ -66,6 +66,10 @@ def report_dataset() -> Dataset:
     ds = _base(BasicTextSRStorage)
     ds.Modality = "SR"
     ds.ContentDate = "20240102"
+    ds.ContentTime = "101010"
+    ds.CompletionFlag = "COMPLETE"
+    ds.VerificationFlag = "UNVERIFIED"
+    ds.ConceptNameCodeSequence = []
     return ds
 
 
