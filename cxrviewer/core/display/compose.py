@@ -1,0 +1,210 @@
+"""Explanation overlays: normalisation, thresholds, opacity, contours, and the ONE compositing rule
+shared by the canvas and every export.
+
+The fast path follows pyqtgraph's ImageItem: a raw map is turned into a uint8 index image once
+(`index_map`, under an explicit `Normalisation`); a threshold, opacity or colour-map change then only
+rebuilds a 256-entry RGBA table (`build_lut`), whose alpha carries both the threshold (0 below it)
+and the opacity. The canvas shows `index` through that table on an item at opacity 1; `compose` draws
+exactly the same thing in numpy for exports, with 8-bit source-over blending, layer by layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from cxrviewer.core.display.colormaps import COLORMAPS, colormap
+
+Lut = npt.NDArray[np.uint8]  # (256, 4) RGBA
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """Which map values index 0 and 255 stand for.
+
+    "per_image" (default): [min(0, map min), map max] of each map, so every map uses the full colour
+    range but colours are not comparable across studies. "fixed": [low, high] for every map of a
+    worklist (see `across`), so equal colours mean equal values; values outside are clipped.
+    """
+
+    mode: Literal["per_image", "fixed"] = "per_image"
+    low: float = 0.0
+    high: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("per_image", "fixed"):
+            raise ValueError(f"normalisation mode must be 'per_image' or 'fixed', got {self.mode!r}")
+        if self.mode == "fixed" and not self.high > self.low:
+            raise ValueError(f"fixed normalisation needs high > low, got [{self.low}, {self.high}]")
+
+    @classmethod
+    def across(cls, maps: Iterable[npt.NDArray]) -> Normalisation:
+        """A fixed scale covering every map of a worklist: [min(0, least value), greatest value]."""
+        arrays = [np.asarray(m) for m in maps]
+        if not arrays:
+            raise ValueError("a fixed normalisation needs at least one map")
+        low = min(0.0, min(float(a.min()) for a in arrays))
+        high = max(float(a.max()) for a in arrays)
+        return cls("fixed", low, high if high > low else low + 1.0)
+
+    def range_for(self, values: npt.NDArray) -> tuple[float, float]:
+        if self.mode == "fixed":
+            return self.low, self.high
+        low, high = min(0.0, float(values.min())), float(values.max())
+        return low, (high if high > low else low + 1.0)
+
+    def describe(self) -> str:
+        """What the UI shows beside the colour bar."""
+        if self.mode == "per_image":
+            return "per image: 0 to this map's maximum"
+        return f"fixed across worklist: {self.low:.4g} to {self.high:.4g}"
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """Which values are drawn: "fraction" of the map's maximum (Kim 2019 show CRM above 0.2),
+    "percentile" of the map's values (0–100), or "none" (everything)."""
+
+    mode: Literal["fraction", "percentile", "none"] = "fraction"
+    value: float = 0.2
+
+    def __post_init__(self) -> None:
+        limits = {"fraction": 1.0, "percentile": 100.0, "none": np.inf}
+        if self.mode not in limits:
+            raise ValueError(f"threshold mode must be 'fraction', 'percentile' or 'none', got {self.mode!r}")
+        if not 0 <= self.value <= limits[self.mode]:
+            raise ValueError(f"{self.mode} threshold {self.value} is outside [0, {limits[self.mode]:g}]")
+
+
+CRM_THRESHOLD = Threshold("fraction", 0.2)
+
+
+@dataclass(frozen=True)
+class OverlayStyle:
+    """A layer's display choices; changing any of them rebuilds only the 256-entry table."""
+
+    colormap: str = "jet"
+    threshold: Threshold = Threshold()
+    opacity: float = 0.5
+    contour: bool = False
+    contour_rgb: tuple[int, int, int] = (255, 255, 255)
+
+    def __post_init__(self) -> None:
+        if self.colormap not in COLORMAPS:
+            raise ValueError(f"unknown colour map {self.colormap!r}; known: {', '.join(COLORMAPS)}")
+        if not 0.0 <= self.opacity <= 1.0:
+            raise ValueError(f"opacity must be within [0, 1], got {self.opacity}")
+
+
+@dataclass(frozen=True, eq=False)
+class IndexedMap:
+    """A map quantised once for display.
+
+    index: (H, W) uint8, value v at round((v − low) / (high − low) · 255), clipped to 0..255.
+    histogram: (256,) int64 counts of `index` (percentile thresholds without touching pixels).
+    maximum: the raw map's largest value (fraction-of-maximum thresholds).
+    """
+
+    index: npt.NDArray[np.uint8]
+    low: float
+    high: float
+    maximum: float
+    histogram: npt.NDArray[np.int64]
+    normalisation: Normalisation
+
+    def index_of(self, value: float) -> int:
+        return int(np.clip(np.round((value - self.low) / (self.high - self.low) * 255.0), 0, 255))
+
+
+def index_map(values: npt.NDArray[np.float32], normalisation: Normalisation = Normalisation()) -> IndexedMap:
+    """values (H, W) float32 raw map (any range) → its IndexedMap (done once per map and scale)."""
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2:
+        raise ValueError(f"a map to display must be 2-D, got shape {values.shape}")
+    low, high = normalisation.range_for(values)
+    scaled = (values - np.float32(low)) * np.float32(255.0 / (high - low))
+    index = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    histogram = np.bincount(index.ravel(), minlength=256).astype(np.int64)
+    return IndexedMap(index, low, high, float(values.max()), histogram, normalisation)
+
+
+def threshold_index(indexed: IndexedMap, threshold: Threshold) -> int:
+    """The smallest index drawn; pixels with a lower index are fully transparent. Thresholds are
+    resolved at display resolution (1/255 of the normalisation range)."""
+    if threshold.mode == "none":
+        return 0
+    if threshold.mode == "fraction":
+        # A zero threshold still hides the map's zeros (a rectified map's background).
+        return max(indexed.index_of(threshold.value * indexed.maximum), indexed.index_of(0.0) + 1)
+    cumulative = np.cumsum(indexed.histogram)
+    rank = threshold.value / 100.0 * cumulative[-1]
+    return int(np.searchsorted(cumulative, rank, side="left"))
+
+
+def build_lut(style: OverlayStyle, first_shown: int) -> Lut:
+    """(256, 4) uint8 RGBA: the colour map, alpha = opacity·255 from `first_shown` up, 0 below."""
+    lut = colormap(style.colormap).copy()
+    lut[:, 3] = 0
+    lut[first_shown:, 3] = int(round(style.opacity * 255))
+    return lut
+
+
+def apply_lut(index: npt.NDArray[np.uint8], lut: Lut) -> npt.NDArray[np.uint8]:
+    """index (H, W) uint8 through lut (256, 4) → (H, W, 4) uint8 RGBA (one 32-bit gather per pixel)."""
+    packed = np.ascontiguousarray(lut).view(np.uint32).reshape(256)
+    return packed[index].view(np.uint8).reshape(*index.shape, 4)
+
+
+def contour_mask(index: npt.NDArray[np.uint8], first_shown: int) -> npt.NDArray[np.bool_]:
+    """(H, W) bool: the one-pixel inner rim of the region drawn at this threshold."""
+    shown = (index >= first_shown).astype(np.uint8)
+    return (shown - cv2.erode(shown, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)) > 0
+
+
+@dataclass(frozen=True, eq=False)
+class Layer:
+    """One overlay ready to draw: index (H, W) uint8 through lut (256, 4), plus an optional contour
+    (H, W) bool drawn opaque in contour_rgb on top."""
+
+    index: npt.NDArray[np.uint8]
+    lut: Lut
+    contour: npt.NDArray[np.bool_] | None = None
+    contour_rgb: tuple[int, int, int] = (255, 255, 255)
+
+
+def layer(indexed: IndexedMap, style: OverlayStyle) -> Layer:
+    """The Layer of an indexed map under a style (cheap: a 256-entry table, and the rim if asked)."""
+    first = threshold_index(indexed, style.threshold)
+    rim = contour_mask(indexed.index, first) if style.contour else None
+    return Layer(indexed.index, build_lut(style, first), rim, style.contour_rgb)
+
+
+def blend(base_rgb: npt.NDArray[np.uint8], rgba: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """8-bit source-over: (base·(255 − α) + colour·α) / 255, rounded to nearest. (H, W, 3) uint8 out."""
+    alpha = rgba[..., 3:4].astype(np.uint32)
+    mixed = base_rgb.astype(np.uint32) * (255 - alpha) + rgba[..., :3].astype(np.uint32) * alpha
+    return ((mixed + 127) // 255).astype(np.uint8)
+
+
+def compose(base_grey: npt.NDArray[np.uint8], layers: Sequence[Layer]) -> npt.NDArray[np.uint8]:
+    """base_grey (H, W) uint8 display pixels with `layers` drawn over it in order → (H, W, 3) uint8.
+
+    The single compositing rule of the application: the canvas draws the same tables with the same
+    blending, and exports call this.
+    """
+    base_grey = np.asarray(base_grey)
+    if base_grey.dtype != np.uint8 or base_grey.ndim != 2:
+        raise ValueError(f"base must be (H, W) uint8, got {base_grey.dtype} {base_grey.shape}")
+    out = np.repeat(base_grey[..., None], 3, axis=2)
+    for item in layers:
+        if item.index.shape != base_grey.shape:
+            raise ValueError(f"layer {item.index.shape} does not match the base {base_grey.shape}")
+        out = blend(out, apply_lut(item.index, item.lut))
+        if item.contour is not None:
+            out[item.contour] = item.contour_rgb
+    return out
