@@ -7,14 +7,21 @@ import pytest
 from io_samples import RAMP_12, grey_dataset, linear_window, rgb_dataset, save
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
 
 from cxrviewer.core.io import read_image
 
 WINDOW = {"WindowCenter": 2048, "WindowWidth": 4096}
 
 
-@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian])
+@pytest.mark.parametrize(
+    "syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian]
+)
 def test_native_encodings_give_the_same_golden_pixels(tmp_path, syntax):
     path = save(grey_dataset(RAMP_12, bits_stored=12, **WINDOW), tmp_path / "x.dcm", syntax)
     image = read_image(path)

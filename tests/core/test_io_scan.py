@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import PIL.Image
+import pytest
 from io_samples import RAMP_12, grey_dataset, report_dataset, save
 from pydicom.fileset import FileSet
 
+from cxrviewer.core.errors import NoPixelDataError
 from cxrviewer.core.io import read_image, scan_studies
 
 
@@ -72,6 +74,12 @@ def test_dicomdir_is_expanded_into_its_image_files(tmp_path):
         ds.SOPInstanceUID for ds in images
     )
     assert len(result.skipped) == 1 and "lists it as SR DOCUMENT, not an image" in result.skipped[0][1]
+
+
+def test_reading_a_dicomdir_as_an_image_says_what_it_is(tmp_path):
+    dicomdir = _write_fileset(tmp_path / "media", [grey_dataset(RAMP_12, bits_stored=12)])
+    with pytest.raises(NoPixelDataError, match=r"DICOMDIR: a DICOMDIR \(an index of other files\), not an image"):
+        read_image(dicomdir)
 
 
 def test_dicomdir_inside_a_scanned_folder_and_lower_case_copies(tmp_path):

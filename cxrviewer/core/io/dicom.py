@@ -205,6 +205,8 @@ def _decode_first_frame(path: Path, ds: Dataset, transfer_syntax: UID) -> npt.ND
 def _raise_no_pixels(path: Path, ds: Dataset) -> None:
     if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
         raise UnsupportedFormatError(path, "float pixel data (parametric maps) is not supported")
+    if "DirectoryRecordSequence" in ds:
+        raise NoPixelDataError(path, "a DICOMDIR (an index of other files), not an image; open its folder")
     # pydicom stops quietly at the end of a cut file, dropping the element it was reading. The Pixel
     # Data tag still in the bytes, image attributes, or an image SOP class all say an image was meant.
     if any(tag in path.read_bytes() for tag in _PIXEL_DATA_TAG_BYTES):
