@@ -182,3 +182,16 @@ def test_acr_nema_sniffing_rejects_a_lookalike(tmp_path):
     path.write_bytes(b"\x08\x00\x18\x00" + b"\xff" * 60)
     with pytest.raises(CxrError, match=r"odd\.bin"):
         read_image(path)
+
+
+def test_an_unexpected_library_failure_still_names_the_file(tmp_path, monkeypatch, caplog):
+    import cxrviewer.core.io.dicom as dicom_reader
+
+    def broken(ds):
+        raise KeyError("something deep inside a library")
+
+    monkeypatch.setattr(dicom_reader, "flatten_tags", broken)
+    path = save(grey_dataset(RAMP_12, bits_stored=12), tmp_path / "x.dcm")
+    with pytest.raises(UnsupportedFormatError, match=r"x\.dcm: could not be read \(KeyError"):
+        read_image(path)
+    assert "unexpected failure reading" in caplog.text
