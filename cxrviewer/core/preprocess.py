@@ -305,3 +305,28 @@ def scale_values(
     y0, x0, y1, x1 = content_box
     content = tensor[0, y0:y1, x0:x1]
     return (tensor - content.mean()) / max(float(content.std()), 1e-6)
+
+
+# Value ranges the card states for each scaling, so the runtime can refuse doubled or skipped scaling.
+SCALING_RANGES = {"unit": (0.0, 1.0), "imagenet": (-2.2, 2.7), "zscore": (-50.0, 50.0)}
+
+
+def card_input(contract: InputContract) -> dict[str, Any]:
+    """The contract as a model card's `input` fields (height/width/channels are added by export).
+    The card's `scaling` string carries "<scaling>/<resize>", e.g. "unit/stretch"."""
+    return {
+        "value_range": list(SCALING_RANGES[contract.scaling]),
+        "scaling": f"{contract.scaling}/{contract.resize}",
+        "preprocessing": [step.to_dict() for step in contract.steps],
+    }
+
+
+def contract_from_card_input(
+    height: int, width: int, channels: int, scaling: str, preprocessing: Sequence[Mapping[str, Any]]
+) -> InputContract:
+    """Inverse of `card_input`; a card written by other tools without "/<resize>" means "stretch"."""
+    value_scaling, _, resize = scaling.partition("/")
+    return InputContract(
+        height, width, channels, resize or "stretch", value_scaling if value_scaling in SCALINGS else "unit",
+        tuple(Step(s["name"], dict(s.get("params", {}))) for s in preprocessing),
+    )

@@ -275,3 +275,26 @@ def load_catalog(cfg: DataConfig) -> Catalog:
     if not catalog.samples:
         raise ConfigError(f"{cfg.root}: the {cfg.source} source found no images")
     return catalog
+
+
+def subsample(catalog: Catalog, cfg: DataConfig, *, seed: int) -> Catalog:
+    """A seeded subsample: at most `limit_per_class` images per (first) label, then at most `limit`
+    images in all. Whole catalogs pass through unchanged when both are 0."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    chosen = list(range(len(catalog.samples)))
+    if cfg.limit_per_class:
+        by_class: dict[int, list[int]] = defaultdict(list)
+        for i in chosen:
+            by_class[catalog.samples[i].labels[0] if catalog.samples[i].labels else -1].append(i)
+        chosen = sorted(
+            j for members in by_class.values()
+            for j in rng.permutation(members)[: cfg.limit_per_class].tolist()
+        )
+    if cfg.limit and len(chosen) > cfg.limit:
+        chosen = sorted(rng.permutation(chosen)[: cfg.limit].tolist())
+    if len(chosen) == len(catalog.samples):
+        return catalog
+    return Catalog(tuple(catalog.samples[i] for i in chosen), catalog.classes,
+                   f"{catalog.description}; seeded subsample of {len(chosen)}")

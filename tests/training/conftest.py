@@ -1,0 +1,83 @@
+"""Tiny generated data sets in the real layouts, made fresh in each test's tmp folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _two_threads():
+    torch.set_num_threads(2)
+
+
+def blob_image(rng: np.random.Generator, positive: bool, size: int = 64) -> np.ndarray:
+    """A noisy grey 'radiograph'; positives carry a bright disc, so a tiny net can learn them."""
+    img = 0.35 + 0.1 * rng.standard_normal((size, size))
+    if positive:
+        cy, cx = rng.integers(size // 4, 3 * size // 4, 2)
+        yy, xx = np.mgrid[:size, :size]
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < (size // 8) ** 2] += 0.45
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
+@pytest.fixture
+def folder_dataset(tmp_path: Path) -> Path:
+    """root/normal/*.png and root/disease/*.png, 24 each."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "folders"
+    for name, positive in (("normal", False), ("disease", True)):
+        (root / name).mkdir(parents=True)
+        for i in range(24):
+            cv2.imwrite(str(root / name / f"{name}{i:02d}.png"), blob_image(rng, positive))
+    return root
+
+
+@pytest.fixture
+def pairs_dataset(tmp_path: Path) -> Path:
+    """root/input, root/target (input with its bright 'bones' removed), root/mask."""
+    rng = np.random.default_rng(1)
+    root = tmp_path / "pairs"
+    for sub in ("input", "target", "mask"):
+        (root / sub).mkdir(parents=True)
+    for i in range(16):
+        soft = cv2.GaussianBlur(rng.random((64, 64)).astype(np.float32), (0, 0), 6)
+        soft = (soft - soft.min()) / (soft.max() - soft.min()) * 0.6 + 0.2
+        ribs = np.zeros_like(soft)
+        ribs[(np.arange(64) + i) % 12 < 3] = 0.2
+        cv2.imwrite(str(root / "input" / f"p{i:02d}.png"), (np.clip(soft + ribs, 0, 1) * 255).astype(np.uint8))
+        cv2.imwrite(str(root / "target" / f"p{i:02d}.png"), (soft * 255).astype(np.uint8))
+        mask = np.zeros((64, 64), np.uint8)
+        mask[8:56, 8:56] = 255
+        cv2.imwrite(str(root / "mask" / f"p{i:02d}.png"), mask)
+    return root
+
+
+def tiny_config(root: Path, out: Path, **changes):
+    from cxrviewer.training.config import config_from_dict
+
+    d = {
+        "name": "tiny",
+        "task": "classification",
+        "arch": "tbnet",
+        "data": {"source": "folders", "root": str(root)},
+        "input": {"height": 64, "width": 64, "channels": 1},
+        "split": {"val_fraction": 0.25, "test_fraction": 0.25},
+        "augment": {"hflip": 0.5, "rotation_deg": 5},
+        "optim": {"lr": 0.01},
+        "epochs": 3,
+        "batch_size": 8,
+        "out_dir": str(out),
+        "seed": 3,
+        "threads": 2,
+    }
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(d.get(key), dict):
+            d[key] = {**d[key], **value}
+        else:
+            d[key] = value
+    return config_from_dict(d, origin="test config")
