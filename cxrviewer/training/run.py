@@ -349,7 +349,13 @@ def _finish(config, catalog, split, model, device, info, cancelled, started, rep
     meta["limits"] = [f"trained on {catalog.description} only; not validated on other sources"]
     _save_model(best.parent, "best", model, meta)
     exported = None
-    if config.export_to:
+    net_size = tuple(getattr(model, "input_size", None) or getattr(model, "working_size", ()))
+    if config.export_to and net_size != (config.input.height, config.input.width):
+        # Export writes the net's own size into the card; a model trained at another size would be
+        # fed the wrong scale by the viewer, so it is not installed.
+        log.warning("run %s: not exported: trained at %dx%d but %s is exported at %s", config.name,
+                    config.input.height, config.input.width, config.arch, "x".join(map(str, net_size)))
+    elif config.export_to:
         from cxrviewer.training.export import export_model
 
         report(Progress("export", info["epoch"], config.epochs, 0, 0, elapsed_s=time.perf_counter() - started,

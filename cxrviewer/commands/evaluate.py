@@ -1,0 +1,44 @@
+"""`cxrviewer evaluate --model NAME DATA...`: metrics.json and plots of an installed model on data.
+
+DATA is one folder (or more) in a layout `cxrviewer.training.sources` reads; `--source` names the
+layout (default: a folder per class). The model runs through the runtime (ONNX when installed), on
+inputs prepared with the contract recorded in its card, exactly as the viewer prepares them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from cxrviewer.core.errors import CxrError
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="measure an installed model on labelled data: metrics.json + plots")
+    p.add_argument("data", nargs="+", type=Path, metavar="DATA", help="data folder(s)")
+    p.add_argument("--model", required=True, help="installed model name (see `cxrviewer models`)")
+    p.add_argument("--source", default="folders", help="data layout: folders, csv, kermany, shenzhen, rsna, ...")
+    p.add_argument("--label-column", default="label", help="label column for csv/kermany layouts")
+    p.add_argument("--out", type=Path, default=Path("evaluation"), help="folder for metrics.json and plots")
+    p.add_argument("--models-dir", type=Path, default=None, help="where installed models are (default: models/)")
+    p.add_argument("--limit-per-class", type=int, default=0, help="seeded subsample per class (0: all)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cxrviewer.training.evaluate import evaluate_installed
+
+    try:
+        results = evaluate_installed(
+            args.model, args.data, source=args.source, label_column=args.label_column, out=args.out,
+            models_dir=args.models_dir, limit_per_class=args.limit_per_class,
+        )
+    except CxrError as error:
+        log.error("%s", error)
+        return 1
+    numbers = " ".join(f"{k}={v:.4g}" for k, v in results["headline"].items())
+    log.info("%s on %d images: %s; written to %s", args.model, results["data"]["n"], numbers, args.out)
+    return 0
