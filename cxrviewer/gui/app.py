@@ -65,7 +65,6 @@ def run_viewer(
                 log.info("screenshot saved to %s", screenshot)
             outcome["code"] = 0 if saved and loaded else 1
         if quit_after_load:
-            main.close()
             app.exit(outcome["code"])
 
     if screenshot is not None or quit_after_load:
@@ -73,8 +72,16 @@ def run_viewer(
     main.show()
     targets = [Path(p) for p in paths] or [demo_study()]
     main.open_paths(targets, remember=bool(paths) and screenshot is None)
-    code = app.exec()
-    main.close()
+    # Leaving after the screenshot must not queue a "last window closed" quit for whatever event
+    # loop runs next in this process (a test's, for instance).
+    quit_on_close = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(not quit_after_load)
+    try:
+        code = app.exec()
+    finally:
+        app.setQuitOnLastWindowClosed(quit_on_close)
+    main.session.shutdown()
+    main.hide()
     main.deleteLater()
     return outcome["code"] if quit_after_load else code
 

@@ -187,7 +187,8 @@ class Canvas(pg.GraphicsView):
         self._table = display_table(indexed, voi, invert=image.meta.inverted_for_display != state.invert)
         if indexed.indices.dtype == np.uint8:
             # An 8-bit source: the table becomes the indexed image's colour table; no pixel changes.
-            self.base_item.setLookupTable(self._table)
+            # pyqtgraph stretches a shorter table over 0..255, so it must have all 256 entries.
+            self.base_item.setLookupTable(np.pad(self._table, (0, 256 - len(self._table)), mode="edge"))
         else:
             self.base_item.setImage(self._table[indexed.indices], autoLevels=False)
 

@@ -74,6 +74,14 @@ def broken_study(tmp_path) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def private_settings_folder(tmp_path_factory):
+    """Settings made without an explicit file (as `run_viewer` does) go to a temporary folder."""
+    folder = str(tmp_path_factory.mktemp("qsettings"))
+    for kind in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(kind, QSettings.Scope.UserScope, folder)
+
+
 @pytest.fixture
 def settings(tmp_path) -> QSettings:
     """Private settings, so tests never read or write the user's recent files."""

@@ -15,6 +15,7 @@ from conftest import (
     wheel,
     write_dicom,
 )
+from PIL import Image as PilImage
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -248,3 +249,22 @@ def test_status_bar_reports_pixel_value_and_mm_under_the_cursor(qtbot, viewer, b
     assert "32.1, 4.1 mm" in viewer.status.position.text()
     assert "value 3500" in viewer.status.value.text()
     QApplication.processEvents()
+
+
+def test_8_bit_study_windows_through_the_colour_table_then_a_12_bit_one_renders_plainly(
+    qtbot, viewer, band_study, tmp_path
+):
+    png = tmp_path / "a_bands8.png"  # listed before bands.dcm
+    PilImage.fromarray((band_pixels() // 16).astype(np.uint8)).save(png)  # 31, 93, 156, 218
+    open_and_wait(qtbot, viewer, png, band_study)
+    assert viewer.canvas._indexed.indices.dtype == np.uint8
+    state = viewer.canvas.state
+    state.window = WindowPreset(125, 100)
+    expected = np.rint(apply_window(band_pixels() // 16, 125, 100) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(viewer.canvas.displayed_image(), expected)
+    assert rendered_band_greys(viewer) == [int(v) for v in expected[0, 25::50]]
+    press(qtbot, viewer, Qt.Key.Key_I)
+    assert rendered_band_greys(viewer) == [255 - int(v) for v in expected[0, 25::50]]
+    with qtbot.waitSignal(viewer.session.current_ready):
+        press(qtbot, viewer, Qt.Key.Key_Right)
+    assert rendered_band_greys(viewer) == [int(v) for v in expected_display(2000, 4000)[0, 25::50]]
