@@ -163,6 +163,14 @@ def _maxpool_backward(layer: MaxPool2d, x: Array, grad: Array) -> Array:
     return out.reshape(x.shape)
 
 
+def _square(value: object, name: str, key: str) -> int:
+    """A pooling parameter given as n or (n, n) (PyTorch allows both; JSON turns tuples into lists)."""
+    values = list(value) if isinstance(value, list | tuple) else [value]
+    if len(set(values)) != 1:
+        raise ModelError(name, f"head maxpool2d {key} {value} is not square")
+    return int(values[0])
+
+
 def head_from_spec(
     ops: list[tuple[str, Mapping[str, object]]], tensors: Mapping[str, npt.NDArray], *, name: str = "head"
 ) -> Head:
@@ -176,10 +184,13 @@ def head_from_spec(
         if op == "mean_hw":
             layers.append(MeanHW())
         elif op == "maxpool2d":
-            kernel = int(params.get("kernel", params.get("kernel_size", 0)))
-            if kernel < 1:
-                raise ModelError(name, f"head maxpool2d has no kernel size in {dict(params)}")
-            layers.append(MaxPool2d(kernel, int(params.get("stride", kernel)), int(params.get("padding", 0))))
+            kernel, stride, padding = (
+                _square(params.get(key, default), name, key)
+                for key, default in (("kernel_size", 0), ("stride", params.get("kernel_size", 0)), ("padding", 0))
+            )
+            if kernel < 1 or _square(params.get("dilation", 1), name, "dilation") != 1 or params.get("ceil_mode"):
+                raise ModelError(name, f"head maxpool2d {dict(params)} is not a plain floor-mode pool")
+            layers.append(MaxPool2d(kernel, stride, padding))
         elif op == "flatten":
             layers.append(Flatten())
         elif op == "linear":

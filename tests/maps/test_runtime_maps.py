@@ -1,0 +1,70 @@
+"""Maps through the real runtime: a random-weight tb-net exported to ONNX (logits, features, the
+saliency graph, the card's head), then every map from ONNX outputs against PyTorch autograd."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch_reference import (
+    autograd_references,
+    bruteforce_crm,
+    calibrate_batch_norm,
+    model_input,
+    rel_diff,
+)
+
+from cxrviewer.analysis.study_maps import compute_study_maps, model_head, model_space_maps
+from cxrviewer.core.maps import cam
+from cxrviewer.nets import build
+from cxrviewer.runtime.registry import load_model
+from cxrviewer.training.checkpoint import save_checkpoint
+from cxrviewer.training.export import export_model
+
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.manual_seed(3)
+    net = build("tbnet")
+    calibrate_batch_norm(net, torch.from_numpy(model_input("tbnet", "random", seed=1)))
+    net.eval()
+    folder = tmp_path_factory.mktemp("maps_models")
+    meta = {
+        "format": "cxrviewer.checkpoint/1", "arch": "tbnet", "arch_params": {"num_classes": 2, "in_channels": 1},
+        "task": "classification", "labels": ["normal", "tb"], "thresholds": [0.5, 0.5], "version": "1",
+        "input": {"value_range": [0, 1], "scaling": "unit/stretch", "preprocessing": [], "resize_policy": "none"},
+    }
+    checkpoint = save_checkpoint(net, folder / "ckpt" / "tbnet_maps.safetensors", meta)
+    export_model(checkpoint, folder / "models" / "tbnet_maps", real_images=[], random_inputs=1)
+    return net, load_model("tbnet_maps", folder / "models", intra_op_threads=2), folder / "models"
+
+
+@pytest.mark.parametrize("kind", ["random", "real"])
+def test_onnx_maps_equal_autograd(exported, kind):
+    net, loaded, models_dir = exported
+    x = model_input("tbnet", kind)
+    references = autograd_references(net, torch.from_numpy(x))
+    with torch.no_grad():
+        features = net.features(torch.from_numpy(x))
+    for c in range(2):
+        ours, logits = model_space_maps(
+            loaded, x[0], ["saliency", "gradcam", "cam", "crm"], class_index=c, models_dir=models_dir
+        )
+        gradcam_ref, gradient_ref = references[c]
+        assert rel_diff(ours["saliency"], np.abs(gradient_ref).max(axis=0)) < TOLERANCE
+        assert rel_diff(ours["gradcam"], gradcam_ref) < TOLERANCE
+        cam_ref = torch.einsum("k,khw->hw", net.head.linear.weight[c].detach(), features[0]).numpy()
+        assert rel_diff(ours["cam"], cam_ref) < TOLERANCE
+    assert rel_diff(ours["crm"], bruteforce_crm(net.head, features)) < TOLERANCE
+    head = model_head(loaded, models_dir)
+    assert rel_diff(cam(features[0].numpy(), head, 1), ours["cam"]) < TOLERANCE
+
+
+def test_study_maps_land_on_the_image_grid(exported):
+    _, loaded, models_dir = exported
+    pixels = np.random.default_rng(5).random((300, 420), dtype=np.float32)
+    maps = compute_study_maps(loaded, pixels, ["saliency", "gradcam", "crm"], models_dir=models_dir)
+    assert set(maps) == {"saliency", "gradcam", "crm"}
+    assert all(m.shape == (300, 420) and m.dtype == np.float32 for m in maps.values())
