@@ -66,7 +66,9 @@ def choose_threshold(
 ) -> float:
     """A positive-class probability threshold from validation data: Youden's J (max sens + spec - 1)
     or the highest threshold whose sensitivity reaches `target_sensitivity`."""
-    fpr, tpr, thresholds = skm.roc_curve(y_true, score)
+    # Every distinct score is a candidate: the default drop_intermediate would hide the highest
+    # threshold that just reaches the target sensitivity.
+    fpr, tpr, thresholds = skm.roc_curve(y_true, score, drop_intermediate=False)
     finite = np.isfinite(thresholds)
     fpr, tpr, thresholds = fpr[finite], tpr[finite], thresholds[finite]
     if method == "youden":
