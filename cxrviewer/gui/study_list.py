@@ -25,9 +25,16 @@ class StudyList(QTableWidget):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.verticalHeader().setVisible(False)
         header = self.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, len(COLUMNS)):
+        # The status column takes what is left, so a long error is elided, not scrolled out of sight;
+        # the whole message is in its tooltip and in the status bar.
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(0, 140)
+        for column in (1, 2):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.setWordWrap(False)
         # Arrow keys step through studies from anywhere in the window, so the list must not eat them.
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.currentCellChanged.connect(self._on_current_changed)
@@ -53,7 +60,10 @@ class StudyList(QTableWidget):
         self._set_status(row, "ok", tooltip="", failed=False)
 
     def set_failed(self, row: int, message: str) -> None:
-        self._set_status(row, f"failed: {message}", tooltip=message, failed=True)
+        """Show why the study failed; the row already names the file, so the status starts with the
+        problem, and the whole message (path included) is the tooltip."""
+        problem = message.removeprefix(f"{self.path(row)}: ")
+        self._set_status(row, f"failed: {problem}", tooltip=message, failed=True)
 
     def status(self, row: int) -> str:
         return self.item(row, 3).text()

@@ -198,9 +198,9 @@ def test_broken_file_shows_its_message_and_the_good_one_stays_usable(qtbot, view
     open_and_wait(qtbot, viewer, band_study, broken_study)
     rows = {viewer.study_list.item(r, 0).text(): r for r in range(viewer.study_list.rowCount())}
     bad = rows["broken.dcm"]
-    status = viewer.study_list.status(bad)
-    assert status.startswith("failed: ") and "broken.dcm" in status
-    assert viewer.study_list.item(bad, 3).toolTip() in status
+    status, message = viewer.study_list.status(bad), viewer.study_list.item(bad, 3).toolTip()
+    assert message.startswith(str(broken_study)) and "not DICOM" in message
+    assert status == "failed: " + message.removeprefix(f"{broken_study}: ")
     viewer.study_list.select(bad)
     assert viewer.canvas.image is None
     assert "broken.dcm" in viewer.status.currentMessage()
