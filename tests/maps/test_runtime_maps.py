@@ -36,7 +36,7 @@ def exported(tmp_path_factory):
         "task": "classification", "labels": ["normal", "tb"], "thresholds": [0.5, 0.5], "version": "1",
         "input": {"value_range": [0, 1], "scaling": "unit/stretch", "preprocessing": [], "resize_policy": "none"},
     }
-    checkpoint = save_checkpoint(net, folder / "ckpt" / "tbnet_maps.safetensors", meta)
+    checkpoint = save_checkpoint(net, folder / "tbnet_maps.safetensors", meta)
     export_model(checkpoint, folder / "models" / "tbnet_maps", real_images=[], random_inputs=1)
     return net, load_model("tbnet_maps", folder / "models", intra_op_threads=2), folder / "models"
 
