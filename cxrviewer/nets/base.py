@@ -69,6 +69,9 @@ class GapLinearHead(nn.Module):
 class ImageToImage(nn.Module):
     """Base of nets that map an image to an image of the same height and width.
 
+    Subclasses name their forward argument `image`, the graph input name export uses
+    (`torch.export` matches dynamic shapes to argument names).
+
     Attributes:
         arch: registry name of the architecture.
         in_channels: C of the input (1 for a radiograph).

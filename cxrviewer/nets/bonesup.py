@@ -1,6 +1,6 @@
 """Bone-suppression networks of Rajaraman et al. 2021 (Diagnostics 11:840), and a CPU-efficient one.
 
-All take a radiograph x (N, 1, H, W) float32 scaled to [0, 1] and return the soft-tissue image of
+All take a radiograph image (N, 1, H, W) float32 scaled to [0, 1] and return the soft-tissue image of
 the same shape and scale. H and W must be multiples of the net's `size_multiple`. The paper trains at
 256×256; its text gives filter counts but not kernel sizes, so every conv here is 3×3 with zero
 padding ("zero paddings ... preserve the dimensions").
@@ -51,9 +51,9 @@ class AeBs(ImageToImage):
             _conv(16, in_channels), nn.Sigmoid(),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (N, C, H, W) in [0, 1], H and W multiples of 4 → soft tissue (N, C, H, W) in (0, 1)."""
-        return self.decoder(self.encoder(x))
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """image (N, C, H, W) in [0, 1], H and W multiples of 4 → soft tissue (N, C, H, W) in (0, 1)."""
+        return self.decoder(self.encoder(image))
 
 
 class ConvNetBs(ImageToImage):
@@ -72,9 +72,9 @@ class ConvNetBs(ImageToImage):
             nn.Sigmoid(),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (N, C, H, W) in [0, 1] → soft tissue (N, C, H, W) in (0, 1)."""
-        return self.body(x)
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """image (N, C, H, W) in [0, 1] → soft tissue (N, C, H, W) in (0, 1)."""
+        return self.body(image)
 
 
 class RlBs(ImageToImage):
@@ -92,9 +92,9 @@ class RlBs(ImageToImage):
             _conv(512, in_channels),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (N, C, H, W) in [0, 1] → soft tissue (N, C, H, W), about [0, 1] (not clamped)."""
-        return x - self.bones(x)
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """image (N, C, H, W) in [0, 1] → soft tissue (N, C, H, W), about [0, 1] (not clamped)."""
+        return image - self.bones(image)
 
 
 class ResidualBlock(nn.Module):
@@ -127,9 +127,9 @@ class ResNetBs(ImageToImage):
         self.body = nn.Sequential(*[ResidualBlock(width) for _ in range(blocks)], _conv(width, width))
         self.tail = _conv(width, in_channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (N, C, H, W) in [0, 1] → soft tissue (N, C, H, W), about [0, 1] (not clamped)."""
-        shallow = self.head(x)
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """image (N, C, H, W) in [0, 1] → soft tissue (N, C, H, W), about [0, 1] (not clamped)."""
+        shallow = self.head(image)
         return self.tail(shallow + self.body(shallow))
 
 
@@ -179,8 +179,8 @@ class DwResBs(ImageToImage):
         self.tail = _conv(width, packed)
         self.shuffle = nn.PixelShuffle(factor)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (N, C, H, W) in [0, 1], H and W multiples of 4 → soft tissue (N, C, H, W), about
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """image (N, C, H, W) in [0, 1], H and W multiples of 4 → soft tissue (N, C, H, W), about
         [0, 1] (not clamped)."""
-        shallow = self.head(self.unshuffle(x))
-        return x - self.shuffle(self.tail(shallow + self.body(shallow)))
+        shallow = self.head(self.unshuffle(image))
+        return image - self.shuffle(self.tail(shallow + self.body(shallow)))

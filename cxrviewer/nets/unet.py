@@ -46,7 +46,7 @@ class _Up(nn.Module):
 class UNetSmall(ImageToImage):
     """U-Net with 16-32-64-128-256 channels (four 2× downsamplings), 256×256 working size.
 
-    x (N, in_channels, H, W) float32, H and W multiples of 16 → logits (N, num_classes, H, W).
+    image (N, in_channels, H, W) float32, H and W multiples of 16 → logits (N, num_classes, H, W).
     """
 
     def __init__(self, *, num_classes: int = len(LABELS), in_channels: int = 1):
@@ -65,8 +65,8 @@ class UNetSmall(ImageToImage):
         )
         self.classify = nn.Conv2d(WIDTHS[0], num_classes, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = [self.stem(x)]
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        skips = [self.stem(image)]
         for down in self.down:
             skips.append(down(skips[-1]))
         y = skips.pop()
