@@ -84,10 +84,6 @@ class StudySession(QObject):
         self._priorities: dict[int, int] = {}
         self.current: int | None = None
 
-    @property
-    def busy(self) -> bool:
-        return self.runner.busy
-
     def open_paths(self, paths: Iterable[str | Path]) -> None:
         """Scan files and folders (DICOMDIR included) in the background, then load what they hold."""
         requested = [Path(p) for p in paths]
@@ -110,11 +106,6 @@ class StudySession(QObject):
             self.current_ready.emit(study, self._cache[study], self.states[study])
         else:
             self._queue_load(study, SELECTED_PRIORITY)
-
-    def reload(self, study: int) -> None:
-        self.errors.pop(study, None)
-        self._cache.pop(study, None)
-        self._queue_load(study, SELECTED_PRIORITY if study == self.current else 0)
 
     def shutdown(self) -> None:
         self.runner.cancel_all()

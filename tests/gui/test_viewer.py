@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from conftest import (
     BAND_VALUES,
@@ -16,6 +17,7 @@ from conftest import (
     write_dicom,
 )
 from PIL import Image as PilImage
+from pydicom.dataset import Dataset
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -268,3 +270,37 @@ def test_8_bit_study_windows_through_the_colour_table_then_a_12_bit_one_renders_
     with qtbot.waitSignal(viewer.session.current_ready):
         press(qtbot, viewer, Qt.Key.Key_Right)
     assert rendered_band_greys(viewer) == [int(v) for v in expected_display(2000, 4000)[0, 25::50]]
+
+
+def test_overlays_turn_with_the_image_and_can_be_removed(qtbot, viewer, band_study):
+    open_and_wait(qtbot, viewer, band_study)
+    overlay = pg.ImageItem(np.zeros((ROWS, COLUMNS), np.uint8), axisOrder="row-major")
+    viewer.canvas.add_overlay(overlay, z=10)
+    assert overlay.zValue() == 10 and overlay.zValue() > viewer.canvas.base_item.zValue()
+    press(qtbot, viewer, Qt.Key.Key_BracketRight)
+    press(qtbot, viewer, Qt.Key.Key_H)
+    corner = QPointF(COLUMNS, ROWS)
+    assert overlay.sceneTransform().map(corner) == viewer.canvas.base_item.sceneTransform().map(corner)
+    viewer.canvas.remove_overlay(overlay)
+    assert overlay.scene() is None and overlay.parentItem() is None
+
+
+def test_voi_lut_study_starts_with_its_lut_and_a_drag_switches_to_a_window(qtbot, viewer, tmp_path):
+    item = Dataset()
+    item.LUTDescriptor = [4096, 0, 12]
+    # A falling table, so it is plain to see that the LUT and not a window is applied.
+    item.LUTData = np.arange(4095, -1, -1, dtype="<u2").tobytes()
+    item.LUTExplanation = "falling"
+    path = write_dicom(tmp_path / "lut.dcm", band_pixels(), VOILUTSequence=[item])
+    open_and_wait(qtbot, viewer, path)
+    state = viewer.canvas.state
+    assert state.voi_lut_index == 0
+    expected = np.rint((4095 - band_pixels()) / 4095 * 255).astype(np.uint8)
+    np.testing.assert_array_equal(viewer.canvas.displayed_image(), expected)
+    assert viewer.status.window.text() == "VOI LUT 1 (falling)"
+    start = image_to_widget(viewer, 100, 60)
+    drag(viewer.canvas.viewport(), start, start + QPointF(0, 30))
+    assert state.voi_lut_index is None
+    assert state.window.width == BAND_VALUES[-1] - BAND_VALUES[0] + 1  # the data range, then moved down
+    press(qtbot, viewer, Qt.Key.Key_1)
+    assert state.voi_lut_index == 0
