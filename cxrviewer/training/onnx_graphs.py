@@ -92,11 +92,20 @@ def _avg_pool_backward(grad_output, input, kernel, stride, padding, ceil_mode, c
     return grad_input.reshape(*batch_shape, *grad_input.shape[-spatial:])
 
 
+def _max_pool2d_backward(grad_output, input, kernel, stride, padding, dilation, ceil_mode, indices):
+    """grad_input of a max pool: each output's gradient added at the input position it came from."""
+    batch, channels = input.shape[0], input.shape[1]
+    flat = torch.zeros((batch, channels, input.shape[2] * input.shape[3]), dtype=grad_output.dtype)
+    flat = flat.scatter_add(2, indices.reshape(batch, channels, -1), grad_output.reshape(batch, channels, -1))
+    return flat.reshape(input.shape)
+
+
 def _decompositions() -> dict:
     table = dict(core_aten_decompositions())
     table[aten.convolution_backward.default] = _convolution_backward
     table[aten.avg_pool2d_backward.default] = _avg_pool_backward
     table[aten.avg_pool3d_backward.default] = _avg_pool_backward
+    table[aten.max_pool2d_with_indices_backward.default] = _max_pool2d_backward
     return table
 
 

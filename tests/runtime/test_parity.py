@@ -1,0 +1,78 @@
+"""ONNX vs PyTorch for every registered architecture at its input size, and saliency vs autograd.
+
+References are the same weights in float64 (see `cxrviewer.training.export`): float32 autograd of a
+deep random ReLU net is itself percent-level off the exact gradient, so it cannot judge 1e-4.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from cxrviewer import paths
+from cxrviewer.nets import ARCHITECTURES
+from cxrviewer.runtime.onnx_backend import OnnxBackend
+from cxrviewer.runtime.providers import CPU
+from cxrviewer.runtime.torch_backend import TorchBackend, build_network
+from cxrviewer.training.export import TOLERANCE, default_real_images, max_rel_diff, model_tensor_from_file
+
+ARCHS = sorted(ARCHITECTURES)
+
+
+def float64_saliency(card, folder, x: np.ndarray, class_index: int) -> np.ndarray:
+    net = build_network(card, folder / card.file("weights").path).double()
+    image = torch.from_numpy(x).double().requires_grad_(True)
+    net(image)[:, class_index].sum().backward()
+    return image.grad.numpy()
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_export_records_parity_within_tolerance(exported, arch):
+    _, card = exported(arch)
+    outputs = {figure.output.split("[")[0] for figure in card.parity}
+    assert outputs == ({"logits", "features", "saliency"} if card.is_classifier else {"output"})
+    kinds = {figure.inputs.split(":")[0] for figure in card.parity}
+    assert kinds == ({"random", "real"} if default_real_images() else {"random"})
+    worst = max(card.parity, key=lambda figure: figure.max_rel_diff)
+    assert worst.max_rel_diff <= TOLERANCE, worst
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_onnx_and_torch_backends_agree(exported, arch):
+    folder, card = exported(arch)
+    onnx = OnnxBackend(card, folder, providers=[CPU], intra_op_threads=2)
+    eager = TorchBackend(card, folder, threads=2)
+    rng = np.random.default_rng(7)
+    contract = card.input
+    if card.is_classifier:
+        x = rng.random((1, contract.channels, contract.height, contract.width), dtype=np.float32)
+        (logits, features), (ref_logits, ref_features) = onnx.classify(x), eager.classify(x)
+        assert logits.shape == (1, 2) and features.ndim == 4 and features.shape[0] == 1
+        assert max_rel_diff(logits, ref_logits) <= TOLERANCE
+        assert max_rel_diff(features, ref_features) <= TOLERANCE
+        saliency = onnx.saliency(x, 1)
+        assert saliency.shape == x.shape
+        assert max_rel_diff(saliency, float64_saliency(card, folder, x, 1)) <= TOLERANCE
+    else:
+        # Not the working size, so tiling (bone suppression) or resizing (segmentation) is exercised.
+        image = rng.random((contract.height + 37, contract.width + 21), dtype=np.float32)
+        out, ref = onnx.transform(image), eager.transform(image)
+        assert out.shape == (len(card.labels), *image.shape)
+        assert max_rel_diff(out, ref) <= TOLERANCE
+
+
+@pytest.mark.skipif(not paths.shared_data_dir().is_dir(), reason="shared data (../shared/data) is absent")
+def test_saliency_graph_equals_autograd_on_a_real_radiograph(exported):
+    folder, card = exported("tbnet")
+    image_file = paths.shared_data_dir() / "jsrt_bse/512_Originals/JPCLN001.png"
+    x = model_tensor_from_file(image_file, (1, 512, 512), (0.0, 1.0))
+    onnx = OnnxBackend(card, folder, providers=[CPU], intra_op_threads=2)
+    eager = TorchBackend(card, folder, threads=2)
+    for class_index in (0, 1):
+        graph = onnx.saliency(x, class_index)
+        exact = float64_saliency(card, folder, x, class_index)
+        assert max_rel_diff(graph, exact) <= TOLERANCE
+        assert max_rel_diff(graph, eager.saliency(x, class_index)) <= TOLERANCE
+    # The two classes' maps differ: the selector really selects.
+    assert max_rel_diff(onnx.saliency(x, 0), onnx.saliency(x, 1)) > 0.1
