@@ -35,8 +35,8 @@ def write_report(
             written.append(plots.roc(roc, out / f"roc_{split}.png", title=f"ROC ({split})"))
             written.append(plots.confusion(scores["confusion"], classes, out / f"confusion_{split}.png"))
             p = preds[split]
-            # t-SNE costs seconds: drawn for the held-out split only (test, else validation).
-            tsne_split = "test" if "test" in preds else "val"
+            # t-SNE costs seconds: drawn for one held-out split only.
+            tsne_split = next(k for k in ("test", "evaluation", "val") if k in preds)
             if split == tsne_split and p.features is not None and len(p.features) >= 5:
                 written.append(plots.tsne(p.features, p.truth, classes, out / f"tsne_{split}.png"))
         elif task in ("bone_suppression", "segmentation"):

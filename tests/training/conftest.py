@@ -27,13 +27,13 @@ def blob_image(rng: np.random.Generator, positive: bool, size: int = 64) -> np.n
 
 @pytest.fixture
 def folder_dataset(tmp_path: Path) -> Path:
-    """root/normal/*.png and root/disease/*.png, 24 each."""
+    """root/normal/*.png and root/disease/*.png, 16 each, 32x32."""
     rng = np.random.default_rng(0)
     root = tmp_path / "folders"
     for name, positive in (("normal", False), ("disease", True)):
         (root / name).mkdir(parents=True)
-        for i in range(24):
-            cv2.imwrite(str(root / name / f"{name}{i:02d}.png"), blob_image(rng, positive))
+        for i in range(16):
+            cv2.imwrite(str(root / name / f"{name}{i:02d}.png"), blob_image(rng, positive, size=32))
     return root
 
 
@@ -65,7 +65,7 @@ def tiny_config(root: Path, out: Path, **changes):
         "task": "classification",
         "arch": "tbnet",
         "data": {"source": "folders", "root": str(root)},
-        "input": {"height": 64, "width": 64, "channels": 1},
+        "input": {"height": 32, "width": 32, "channels": 1},
         "split": {"val_fraction": 0.25, "test_fraction": 0.25},
         "augment": {"hflip": 0.5, "rotation_deg": 5},
         "optim": {"lr": 0.01},
