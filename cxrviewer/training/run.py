@@ -138,13 +138,13 @@ def _train_loader(config: TrainConfig, dataset: PreparedDataset, ctx: ddp.DistCo
     generator = torch.Generator().manual_seed(config.seed)
     if ctx.active:
         sampler = DistributedSampler(dataset, num_replicas=ctx.world_size, rank=ctx.rank, seed=config.seed)
-        return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler), sampler
+        return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler), sampler, generator
     if config.balance == "sampler" and config.task == "classification":
         counts = class_counts(dataset.labels(), num_classes)
         weights = [1.0 / counts[lab[0]] for lab in dataset.labels()]
         sampler = WeightedRandomSampler(weights, len(weights), replacement=True, generator=generator)
-        return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler), None
-    return DataLoader(dataset, batch_size=config.batch_size, shuffle=True, generator=generator), None
+        return DataLoader(dataset, batch_size=config.batch_size, sampler=sampler), None, generator
+    return DataLoader(dataset, batch_size=config.batch_size, shuffle=True, generator=generator), None, generator
 
 
 def _class_weights(config: TrainConfig, dataset: PreparedDataset, num_classes: int) -> torch.Tensor | None:
@@ -229,7 +229,7 @@ def train(
     train_set = PreparedDataset(catalog, split.train, config.input, config.task, augment_cfg=config.augment,
                                 seed=config.seed)
     val_set = PreparedDataset(catalog, split.val, config.input, config.task)
-    loader, dist_sampler = _train_loader(config, train_set, ctx, num_classes)
+    loader, dist_sampler, loader_generator = _train_loader(config, train_set, ctx, num_classes)
     val_loader = DataLoader(val_set, batch_size=config.batch_size)
     net_kwargs = {"in_channels": config.input.channels}
     if config.task != "bone_suppression":
@@ -253,6 +253,7 @@ def train(
             log.info("run %s: early stop, no better validation loss for %d epochs", config.name, info["bad_epochs"])
             break
         train_set.set_epoch(epoch)
+        loader_generator.manual_seed(config.seed * 1000 + epoch)  # the epoch's order survives a resume
         if dist_sampler is not None:
             dist_sampler.set_epoch(epoch)
         train_model.train()
