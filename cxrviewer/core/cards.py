@@ -105,11 +105,16 @@ class Metric:
 
 @dataclass(frozen=True)
 class ParityFigure:
-    """max|onnx - reference| / max|reference| of one output on one kind of input."""
+    """max|onnx - reference| / max|reference| of one output on one input ("random:<i>" or "real:<file>").
+
+    For saliency, `float32_autograd` is the same figure for PyTorch's own float32 autograd: how well
+    float32 can do on this input at all (see `cxrviewer.training.export`).
+    """
 
     output: str
-    inputs: str  # "random" or "real:<file name>"
+    inputs: str
     max_rel_diff: float
+    float32_autograd: float | None = None
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,8 @@ class _Reader:
         return tuple(float(item) for item in items)
 
 
-def _parse(model: str, data: Any) -> ModelCard:
+def card_from_dict(model: str, data: Any) -> ModelCard:
+    """Validate a card as parsed from JSON; ModelError names `model` and the offending field."""
     root = _Reader(model, data)
     if root.get("schema", str) != SCHEMA:
         raise ModelError(model, f"card schema is {root.data['schema']!r}, this program reads {SCHEMA!r}")
@@ -305,7 +311,12 @@ def _parse(model: str, data: Any) -> ModelCard:
             for m in root.children("metrics", [])
         ),
         parity=tuple(
-            ParityFigure(p.get("output", str), p.get("inputs", str), p.get("max_rel_diff", float))
+            ParityFigure(
+                p.get("output", str),
+                p.get("inputs", str),
+                p.get("max_rel_diff", float),
+                p.get("float32_autograd", (float, type(None)), None),
+            )
             for p in root.children("parity", [])
         ),
         limits=root.strings("limits", []),
@@ -338,7 +349,7 @@ def load_card(path: str | Path, *, verify_files: bool = True) -> ModelCard:
         raise ModelError(path, "card file not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelError(path, f"card is not readable JSON ({error})") from error
-    card = _parse(model, data)
+    card = card_from_dict(model, data)
     if card.name != model:
         raise ModelError(path, f"card names the model {card.name!r}, but its file name says {model!r}")
     _check_consistency(card)

@@ -4,7 +4,9 @@ Parity is measured as max|onnx − reference| / max|reference| over each whole o
 number per output and input): relative to the output's largest magnitude, not element-wise, because
 near-zero elements of a saliency map or of a feature map make element-wise ratios meaningless. The
 reference is the same network in float64; the saliency graph is compared with float64 autograd's
-∂logit_c/∂x. Any figure above the tolerance (1e-4 for float32 ONNX) fails the export.
+∂logit_c/∂x. Any figure above the tolerance (1e-4 for float32 ONNX) fails the export, with one
+documented exception for saliency on inputs where float32 autograd itself cannot reach it
+(`parity_limit`); both figures are then written into the card.
 
 Everything is written into a staging folder beside the target and checked there (the card is read
 back with its checksums); only then are the files moved into place with os.replace, the card last,
@@ -33,6 +35,7 @@ from cxrviewer.core.cards import (
     CARD_SUFFIX,
     SCHEMA,
     ModelCard,
+    ParityFigure,
     card_from_dict,
     card_path,
     file_entry,
@@ -46,6 +49,8 @@ from cxrviewer.training.checkpoint import Checkpoint, build_from_checkpoint, rea
 log = logging.getLogger(__name__)
 
 TOLERANCE = 1e-4
+# Saliency on float32-ill-conditioned inputs: how much worse than PyTorch float32 autograd ONNX may be.
+FLOAT32_FACTOR = 2.0
 # Real radiographs for the parity check, relative to the shared data folder (first found are used).
 REAL_IMAGES = (
     "rsna_pneumonia/images/00a05408-8291-4231-886e-13763e103161.jpg",
@@ -157,10 +162,32 @@ def _parity(
             onehot = np.zeros((1, logits.size), np.float32)
             onehot[0, cls] = 1.0
             graph = saliency.run(["saliency"], {"image": x, "class_onehot": onehot})[0]
-            figures.append(
-                {"output": f"saliency[{cls}]", "inputs": label, "max_rel_diff": max_rel_diff(graph, image.grad.numpy())}
-            )
+            image32 = torch.from_numpy(x.copy()).requires_grad_(True)
+            net(image32)[0, cls].backward()
+            figures.append({
+                "output": f"saliency[{cls}]",
+                "inputs": label,
+                "max_rel_diff": max_rel_diff(graph, image.grad.numpy()),
+                "float32_autograd": max_rel_diff(image32.grad.numpy(), image.grad.numpy()),
+            })
     return figures
+
+
+def parity_limit(figure: ParityFigure | dict[str, Any], tolerance: float = TOLERANCE) -> float:
+    """The largest acceptable max relative difference for one parity figure.
+
+    `tolerance` for every output, except a saliency map on an input where PyTorch's own float32
+    autograd is farther than that from the exact gradient: there the ONNX graph may be off by up to
+    FLOAT32_FACTOR times as much as float32 autograd is. Such inputs exist: ties in max-pool windows
+    (8-bit plateaus in real images) and ReLU pre-activations within rounding of zero send the
+    gradient down a different path in any float32 implementation (measured: float32 autograd 2 % off
+    for a random-weight ResNet-34 on a random input, 8-9 % for VGG-16 on a real radiograph).
+    """
+    get = figure.get if isinstance(figure, dict) else lambda key: getattr(figure, key)
+    floor = get("float32_autograd")
+    if not get("output").startswith("saliency") or floor is None:
+        return tolerance
+    return max(tolerance, FLOAT32_FACTOR * floor)
 
 
 def _install(staging: Path, folder: Path, name: str) -> None:
@@ -245,13 +272,20 @@ def export_model(
         save_torch({k: v.detach().contiguous() for k, v in net.state_dict().items()}, str(files[1][1]))
 
         figures = _parity(net, staging, name, classifier, inputs)
-        worst = max(figures, key=lambda f: f["max_rel_diff"])
+        worst = max(figures, key=lambda f: f["max_rel_diff"] / parity_limit(f, tolerance))
         log.info("model %s: worst parity %s on %s = %.3g", name, worst["output"], worst["inputs"], worst["max_rel_diff"])
-        if not worst["max_rel_diff"] <= tolerance:
+        for figure in figures:
+            if figure.get("float32_autograd", 0.0) > tolerance:
+                log.warning(
+                    "model %s: %s on %s: float32 autograd itself is %.2g from the exact gradient; ONNX %.2g",
+                    name, figure["output"], figure["inputs"], figure["float32_autograd"], figure["max_rel_diff"],
+                )
+        if not worst["max_rel_diff"] <= parity_limit(worst, tolerance):
             raise ModelError(
                 name,
                 f"export parity failed: {worst['output']} on {worst['inputs']} differs by {worst['max_rel_diff']:.3g} "
-                f"(max relative difference; limit {tolerance:g}); the installed model was not changed",
+                f"(max relative difference; limit {parity_limit(worst, tolerance):.3g}); "
+                "the installed model was not changed",
             )
         card.update(
             schema=SCHEMA, name=name, version=str(meta.get("version", "1")), task=meta["task"], arch=checkpoint.arch,

@@ -1,7 +1,8 @@
 """ONNX vs PyTorch for every registered architecture at its input size, and saliency vs autograd.
 
-References are the same weights in float64 (see `cxrviewer.training.export`): float32 autograd of a
-deep random ReLU net is itself percent-level off the exact gradient, so it cannot judge 1e-4.
+References are the same weights in float64 (see `cxrviewer.training.export`). Logits, features and
+image outputs must agree within 1e-4; a saliency map within 1e-4, or, on an input where PyTorch's
+own float32 autograd is farther than that from the exact gradient, within twice its distance.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from cxrviewer.nets import ARCHITECTURES
 from cxrviewer.runtime.onnx_backend import OnnxBackend
 from cxrviewer.runtime.providers import CPU
 from cxrviewer.runtime.torch_backend import TorchBackend, build_network
-from cxrviewer.training.export import TOLERANCE, default_real_images, max_rel_diff, model_tensor_from_file
+from cxrviewer.training.export import (
+    FLOAT32_FACTOR,
+    TOLERANCE,
+    default_real_images,
+    max_rel_diff,
+    model_tensor_from_file,
+    parity_limit,
+)
 
 ARCHS = sorted(ARCHITECTURES)
 
@@ -34,8 +42,12 @@ def test_export_records_parity_within_tolerance(exported, arch):
     assert outputs == ({"logits", "features", "saliency"} if card.is_classifier else {"output"})
     kinds = {figure.inputs.split(":")[0] for figure in card.parity}
     assert kinds == ({"random", "real"} if default_real_images() else {"random"})
-    worst = max(card.parity, key=lambda figure: figure.max_rel_diff)
-    assert worst.max_rel_diff <= TOLERANCE, worst
+    for figure in card.parity:
+        if figure.output.startswith("saliency"):
+            assert figure.float32_autograd is not None
+            assert figure.max_rel_diff <= parity_limit(figure), figure
+        else:
+            assert figure.max_rel_diff <= TOLERANCE, figure
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -51,9 +63,10 @@ def test_onnx_and_torch_backends_agree(exported, arch):
         assert logits.shape == (1, 2) and features.ndim == 4 and features.shape[0] == 1
         assert max_rel_diff(logits, ref_logits) <= TOLERANCE
         assert max_rel_diff(features, ref_features) <= TOLERANCE
-        saliency = onnx.saliency(x, 1)
+        saliency, exact = onnx.saliency(x, 1), float64_saliency(card, folder, x, 1)
         assert saliency.shape == x.shape
-        assert max_rel_diff(saliency, float64_saliency(card, folder, x, 1)) <= TOLERANCE
+        float32_autograd = max_rel_diff(eager.saliency(x, 1), exact)
+        assert max_rel_diff(saliency, exact) <= max(TOLERANCE, FLOAT32_FACTOR * float32_autograd)
     else:
         # Not the working size, so tiling (bone suppression) or resizing (segmentation) is exercised.
         image = rng.random((contract.height + 37, contract.width + 21), dtype=np.float32)
