@@ -173,6 +173,7 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         view_menu = self.menuBar().addMenu("&View")
         help_menu = self.menuBar().addMenu("&Help")
+        self._build_training_menus(before=help_menu)
         for binding in BINDINGS:
             action = QAction(binding.text, self)
             action.setShortcuts([QKeySequence(key) for key in binding.keys])
@@ -192,6 +193,46 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(key))
             action.triggered.connect(lambda _checked=False, n=number: self.apply_preset(n))
             self.addAction(action)
+
+    def _build_training_menus(self, before: QMenu) -> None:
+        """Models (the installed models, listed afresh each time it opens) and Tools → Train a model…."""
+        self.training_dialog = None
+        self.models_menu = QMenu("&Models", self)
+        self.models_menu.aboutToShow.connect(self._fill_models_menu)
+        tools_menu = QMenu("&Tools", self)
+        self.actions_by_name["train"] = tools_menu.addAction("&Train a model…", self.open_training_dialog)
+        for menu in (self.models_menu, tools_menu):
+            self.menuBar().insertMenu(before.menuAction(), menu)
+
+    def _fill_models_menu(self) -> None:
+        from cxrviewer import paths
+        from cxrviewer.runtime.registry import installed_models
+
+        self.models_menu.clear()
+        for name in installed_models():
+            self.models_menu.addAction(name, lambda n=name: self._show_model_status(n))
+        if self.models_menu.isEmpty():
+            self.models_menu.addAction(f"No models installed in {paths.models_dir()}").setEnabled(False)
+
+    def _show_model_status(self, name: str) -> None:
+        from cxrviewer.runtime.registry import model_status
+
+        status = model_status(name)
+        self.status.showMessage(f"model {name}: {status.status} ({status.provider})", 10000)
+
+    def open_training_dialog(self) -> None:
+        # Imported here: the dialog pulls in the training configuration, which the viewer needs only now.
+        from cxrviewer.gui.training_dialog import TrainingDialog
+
+        if self.training_dialog is None:
+            self.training_dialog = TrainingDialog(self)
+            self.training_dialog.model_installed.connect(self._on_model_installed)
+        self.training_dialog.show()
+        self.training_dialog.raise_()
+
+    def _on_model_installed(self, name: str) -> None:
+        self._fill_models_menu()
+        self.status.showMessage(f"model {name} installed; see the Models menu", 10000)
 
     def _on_state(self, change) -> None:
         if self.canvas.state is not None:
@@ -222,4 +263,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):  # noqa: N802 (Qt's name)
         self.session.shutdown()
+        if self.training_dialog is not None:
+            self.training_dialog.shutdown()
         super().closeEvent(event)

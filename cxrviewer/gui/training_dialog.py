@@ -89,7 +89,7 @@ class TrainingDialog(QDialog):
         self.result: dict[str, Any] | None = None
         self.state = "idle"  # idle, running, cancelling, finished, exporting, unavailable
         self.cancel_grace_s = CANCEL_GRACE_S
-        self._probe: ProcessJob | None = None
+        self.probe_job: ProcessJob | None = None
         self.form = TrainingForm()
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -137,10 +137,10 @@ class TrainingDialog(QDialog):
             return
         self._set_state("idle")
         if probe_devices:
-            self._probe = ProcessJob(probe_entry, name="cxrviewer-device-probe", parent=self)
-            self._probe.finished.connect(lambda found: self.form.set_cuda_devices(found.get("cuda", [])))
-            self._probe.failed.connect(lambda text, _detail: self._log(f"device probe: {text}"))
-            self._probe.start()
+            self.probe_job = ProcessJob(probe_entry, name="cxrviewer-device-probe", parent=self)
+            self.probe_job.finished.connect(lambda found: self.form.set_cuda_devices(found.get("cuda", [])))
+            self.probe_job.failed.connect(lambda text, _detail: self._log(f"device probe: {text}"))
+            self.probe_job.start()
 
     def _build_layout(self) -> None:
         scroll = QScrollArea()
@@ -230,7 +230,7 @@ class TrainingDialog(QDialog):
 
     def shutdown(self) -> None:
         """Stop every child process now (the viewer is closing)."""
-        for job in (self.job, self._probe):
+        for job in (self.job, self.probe_job):
             if job is not None:
                 job.stop()
 
