@@ -178,7 +178,7 @@ class TrainingDialog(QDialog):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(right)
-        splitter.setSizes([430, 870])
+        splitter.setSizes([470, 830])
         QVBoxLayout(self).addWidget(splitter)
 
     # -- actions --------------------------------------------------------------------------------
@@ -197,6 +197,7 @@ class TrainingDialog(QDialog):
         if self.state not in ("idle", "finished") or not self.validate():
             return False
         config = self.form.config_dict(self.runs_dir)
+        self._say("")
         self._clear_run()
         self.job = ProcessJob(train_entry, config, name=f"cxrviewer-train-{config['name']}", parent=self)
         self.job.message.connect(self._on_message)
@@ -303,15 +304,17 @@ class TrainingDialog(QDialog):
 
     # -- display --------------------------------------------------------------------------------
     def _show_results(self, result: dict[str, Any]) -> None:
+        # Qt passes the dict as a QVariantMap, which sorts its keys: put the splits back in their order.
         metrics = result["metrics"]
-        names = sorted({k for scores in metrics.values() for k in scores})
+        splits = [s for s in ("val", "test") if s in metrics]
+        names = sorted({k for s in splits for k in metrics[s]})
         self.metrics_table.setRowCount(len(names))
-        self.metrics_table.setColumnCount(len(metrics))
-        self.metrics_table.setHorizontalHeaderLabels(list(metrics))
+        self.metrics_table.setColumnCount(len(splits))
+        self.metrics_table.setHorizontalHeaderLabels(["validation" if s == "val" else s for s in splits])
         self.metrics_table.setVerticalHeaderLabels(names)
-        for column, scores in enumerate(metrics.values()):
+        for column, split in enumerate(splits):
             for row, name in enumerate(names):
-                value = scores.get(name)
+                value = metrics[split].get(name)
                 self.metrics_table.setItem(row, column, QTableWidgetItem("" if value is None else f"{value:.3f}"))
         for plot in result["plots"]:
             item = QListWidgetItem(QIcon(QPixmap(plot)), Path(plot).stem)

@@ -190,9 +190,13 @@ def test_train_cancel_train_again_finish_and_export(dialog, qtbot, two_class_fol
     assert dialog.val_curve.getData()[0].tolist() == [1.0, 2.0]
     assert dialog.progress.value() == training_dialog.PROGRESS_STEPS
     assert set(result["metrics"]) == {"val", "test"} and 0.0 <= result["metrics"]["test"]["auc"] <= 1.0
-    rows = [dialog.metrics_table.verticalHeaderItem(r).text() for r in range(dialog.metrics_table.rowCount())]
-    assert "auc" in rows and dialog.metrics_table.item(rows.index("auc"), 1).text() == \
-        f"{result['metrics']['test']['auc']:.3f}"
+    table = dialog.metrics_table
+    rows = [table.verticalHeaderItem(r).text() for r in range(table.rowCount())]
+    assert [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())] == ["validation", "test"]
+    assert {"accuracy", "auc", "sensitivity", "specificity"} <= set(rows)
+    for column, split in enumerate(("val", "test")):
+        for row, name in enumerate(rows):
+            assert table.item(row, column).text() == f"{result['metrics'][split][name]:.3f}"
     plots = {dialog.plot_list.item(i).text() for i in range(dialog.plot_list.count())}
     assert {"curves", "roc_test", "confusion_test"} <= plots
     assert dialog.export_button.isEnabled()
