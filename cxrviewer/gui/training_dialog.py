@@ -265,7 +265,7 @@ class TrainingDialog(QDialog):
 
     def _on_run_ended(self, result: dict[str, Any]) -> None:
         self.result = result
-        self.job = None
+        self._release_job()
         if result["cancelled"]:
             kept = f"; epoch {result['epochs_done']} is kept in {result['run_dir']}" if result["epochs_done"] else ""
             self.status.setText(f"Cancelled after {result['epochs_done']} finished epoch(s){kept}.")
@@ -278,7 +278,7 @@ class TrainingDialog(QDialog):
         self.run_ended.emit(result)
 
     def _on_run_failed(self, text: str, detail: str) -> None:
-        self.job = None
+        self._release_job()
         self._say(f"Training stopped: {text}", error=True)
         self.status.setText("Stopped.")
         if detail:
@@ -287,7 +287,7 @@ class TrainingDialog(QDialog):
         self.run_failed.emit(text)
 
     def _on_exported(self, item: dict[str, Any]) -> None:
-        self.job = None
+        self._release_job()
         self._set_state("finished")
         self.export_button.setEnabled(False)
         self.status.setText(f"Installed model {item['name']} in {self.models_dir}; the viewer lists it now.")
@@ -295,7 +295,7 @@ class TrainingDialog(QDialog):
         self.model_installed.emit(item["name"])
 
     def _on_export_failed(self, text: str, detail: str) -> None:
-        self.job = None
+        self._release_job()
         self._set_state("finished")
         self._say(f"Export failed: {text}", error=True)
         if detail:
@@ -353,6 +353,12 @@ class TrainingDialog(QDialog):
         self.cancel_button.setEnabled(state == "running")
         self.export_button.setEnabled(state == "finished" and bool((self.result or {}).get("exportable")))
         self.open_run_button.setEnabled(self.result is not None)
+
+    def _release_job(self) -> None:
+        """Drop the job that just reported its end (deleted once its signal has been delivered)."""
+        if self.job is not None:
+            self.job.deleteLater()
+            self.job = None
 
     def _say(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #d9534f;" if error else "")
