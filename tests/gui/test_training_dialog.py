@@ -4,6 +4,9 @@ in a child process on generated data: progress arrives, cancel, start again, fin
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -236,3 +239,20 @@ def test_viewer_lists_models_and_opens_the_dialog(viewer, qtbot, tmp_path, monke
     dialog.model_installed.emit("tiny")
     assert [a.text() for a in viewer.models_menu.actions()] == ["lungs", "tiny"]
     assert viewer.status.currentMessage() == "model tiny installed; see the Models menu"
+
+
+def test_the_dialog_does_not_import_torch_into_the_viewer(tmp_path, two_class_folder):
+    script = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from cxrviewer.gui.training_dialog import TrainingDialog\n"
+        f"d = TrainingDialog(models_dir={str(tmp_path)!r}, runs_dir={str(tmp_path)!r}, probe_devices=False)\n"
+        f"d.form.set_data({str(two_class_folder)!r})\n"
+        "assert d.validate(), d.message.text()\n"
+        "print(sorted(m for m in ('torch', 'torchvision', 'onnx') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
