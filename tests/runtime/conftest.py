@@ -48,12 +48,18 @@ def exported(tmp_path_factory) -> Callable[[str], tuple[Path, ModelCard]]:
     checkpoints = tmp_path_factory.mktemp("checkpoints")
     real = default_real_images()[:1]
     torch.set_num_threads(2)
-    cache: dict[str, ModelCard] = {}
+    cache: dict[str, ModelCard | Exception] = {}
 
     def get(arch: str) -> tuple[Path, ModelCard]:
         if arch not in cache:
-            cache[arch] = export_model(write_checkpoint(checkpoints, arch), folder / arch, real_images=real)
-        return folder, cache[arch]
+            try:
+                cache[arch] = export_model(write_checkpoint(checkpoints, arch), folder / arch, real_images=real)
+            except Exception as error:  # remembered, so a failing export costs its time only once
+                cache[arch] = error
+        result = cache[arch]
+        if isinstance(result, Exception):
+            raise result
+        return folder, result
 
     return get
 

@@ -99,3 +99,16 @@ def test_models_command_lists_status(models, capsys):
     stream = io.StringIO()
     print_table(table(models), stream)
     assert "tbnet.head.safetensors (head) does not match its checksum" in stream.getvalue()
+
+
+def test_one_session_per_model_file_shared_across_threads(models):
+    from concurrent.futures import ThreadPoolExecutor
+
+    first, second = (load_model("tbnet", models).backend for _ in range(2))
+    assert first._main is second._main
+    x = np.random.default_rng(4).random((1, 1, 512, 512), dtype=np.float32)
+    expected, _ = first.classify(x)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda i: (first, second)[i % 2].classify(x)[0], range(8)))
+    for logits in results:
+        np.testing.assert_array_equal(logits, expected)
