@@ -54,8 +54,20 @@ def test_16_bit_rgb_keeps_its_16_bits(tmp_path):
     path = tmp_path / "rgb16.png"
     assert cv2.imwrite(str(path), rgb16[..., ::-1])
     image = read_image(path)
-    np.testing.assert_allclose(image.modality_values, luma(rgb16.astype(np.float64)), atol=1e-2)
-    np.testing.assert_allclose(image.pixels, luma(rgb16 / 65535), atol=1e-6)
+    grey = luma(rgb16.astype(np.float64))
+    np.testing.assert_allclose(image.modality_values, grey, atol=1e-2)
+    # This data uses under half of the 16-bit scale, so it opens on its own range.
+    np.testing.assert_allclose(image.pixels, (grey - grey.min()) / (grey.max() - grey.min()), atol=1e-5)
+
+
+def test_12_bit_data_in_a_16_bit_png_opens_on_its_data_range(tmp_path):
+    twelve_bit = np.array([[0, 1000, 2000], [3000, 4000, 4095]], dtype=np.uint16)
+    path = tmp_path / "detector12.png"
+    assert cv2.imwrite(str(path), twelve_bit)
+    image = read_image(path)
+    np.testing.assert_allclose(image.pixels, twelve_bit / 4095, atol=1e-6)
+    assert [p.name for p in image.meta.window_presets][1] == "full range"
+    assert "16-bit file using less than half its scale; showing its data range" in image.meta.notes
 
 
 def test_rgba_ignores_alpha(tmp_path):

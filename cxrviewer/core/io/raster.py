@@ -59,7 +59,14 @@ def read_raster(path: Path, *, max_megapixels: float) -> Image:
         window = full_range_window(0.0, white)
     presets: tuple[WindowPreset, ...] = (window,)
     if bits == 16:
-        presets += (default_window(grey),)
+        data_range = default_window(grey)
+        # 10-, 12- and 14-bit detector data is often stored in 16-bit PNG/TIFF; on the full 16-bit
+        # scale it would open almost black, so such files open on their data range instead.
+        if grey.max() < 32768:
+            window, presets = data_range, (data_range, window)
+            notes.append("16-bit file using less than half its scale; showing its data range")
+        else:
+            presets += (data_range,)
     meta = ImageMeta(
         path=path,
         format=file_format,
