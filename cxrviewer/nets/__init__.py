@@ -115,13 +115,27 @@ _SPECS = (
 ARCHITECTURES: dict[str, ArchSpec] = {spec.name: spec for spec in _SPECS}
 
 
-def build(arch: str, *, num_classes: int = 2, in_channels: int | None = None, **kw) -> nn.Module:
+# Architectures whose head flattens the feature map, so they work at their design size only.
+FIXED_SIZE = frozenset({"seqcnn"})
+
+
+def build(
+    arch: str,
+    *,
+    num_classes: int = 2,
+    in_channels: int | None = None,
+    input_size: tuple[int, int] | list[int] | None = None,
+    **kw,
+) -> nn.Module:
     """A freshly initialised network of architecture `arch` (weights random, never downloaded).
 
     `num_classes` is the number of logits of a classifier or of sigmoid channels of a segmentation
     net, and is ignored for bone suppression (1 image out). `in_channels` defaults to the spec's.
+    `input_size` (H, W) is the size the net is trained and exported at (a classifier's input size,
+    an image-to-image net's working size); it defaults to the spec's. GAP-headed classifiers and
+    fully convolutional nets take any size; those in FIXED_SIZE only their own.
     Extra keyword arguments go to the architecture's factory. Raises ConfigError for an unknown
-    architecture or an argument the factory does not take.
+    architecture, an argument the factory does not take, or a size the net cannot take.
     """
     spec = ARCHITECTURES.get(arch)
     if spec is None:
@@ -140,4 +154,23 @@ def build(arch: str, *, num_classes: int = 2, in_channels: int | None = None, **
         inspect.signature(factory).bind(**kwargs)
     except TypeError as error:
         raise ConfigError(f"architecture {arch!r}: {error}") from None
-    return factory(**kwargs)
+    net = factory(**kwargs)
+    if input_size is not None:
+        _set_size(net, spec, (int(input_size[0]), int(input_size[1])))
+    return net
+
+
+def _set_size(net: nn.Module, spec: ArchSpec, size: tuple[int, int]) -> None:
+    if size == spec.input_size:
+        return
+    if spec.name in FIXED_SIZE:
+        raise ConfigError(f"architecture {spec.name!r} takes only {spec.input_size[0]}x{spec.input_size[1]} "
+                          f"input (its head flattens the feature map), not {size[0]}x{size[1]}")
+    multiple = getattr(net, "size_multiple", 32 if spec.task == "classification" else 1)
+    if min(size) < multiple or size[0] % multiple or size[1] % multiple:
+        raise ConfigError(f"architecture {spec.name!r}: input size {size[0]}x{size[1]} must be a multiple "
+                          f"of {multiple} and at least {multiple}")
+    if spec.task == "classification":
+        net.input_size = size
+    else:
+        net.working_size = size

@@ -166,11 +166,20 @@ def _batch_loss(task: str, model, loss_fn, batch, device) -> torch.Tensor:
     return loss_fn(model(x), batch[1].to(device), batch[2].to(device))
 
 
+def _net_kwargs(config: TrainConfig, num_classes: int) -> dict[str, Any]:
+    """The `nets.build` arguments of this run; also written into the checkpoint as `arch_params`."""
+    kwargs: dict[str, Any] = {"in_channels": config.input.channels,
+                              "input_size": [config.input.height, config.input.width]}
+    if config.task != "bone_suppression":
+        kwargs["num_classes"] = num_classes
+    return kwargs
+
+
 def _checkpoint_meta(config: TrainConfig, catalog: Catalog, split: Split, num_classes: int) -> dict[str, Any]:
     contract = config.input
     return {
         "arch": config.arch,
-        "arch_params": {"num_classes": num_classes, "in_channels": contract.channels},
+        "arch_params": _net_kwargs(config, num_classes),
         "task": config.task,
         "labels": list(catalog.classes),
         "version": "1",
@@ -231,9 +240,7 @@ def train(
     val_set = PreparedDataset(catalog, split.val, config.input, config.task)
     loader, dist_sampler, loader_generator = _train_loader(config, train_set, ctx, num_classes)
     val_loader = DataLoader(val_set, batch_size=config.batch_size)
-    net_kwargs = {"in_channels": config.input.channels}
-    if config.task != "bone_suppression":
-        net_kwargs["num_classes"] = num_classes
+    net_kwargs = _net_kwargs(config, num_classes)
     model = build(config.arch, **net_kwargs).to(device)
     optimizer, scheduler = _optimizer(config, model)
     weights = _class_weights(config, train_set, num_classes)
@@ -350,13 +357,7 @@ def _finish(config, catalog, split, model, device, info, cancelled, started, rep
     meta["limits"] = [f"trained on {catalog.description} only; not validated on other sources"]
     _save_model(best.parent, "best", model, meta)
     exported = None
-    net_size = tuple(getattr(model, "input_size", None) or getattr(model, "working_size", ()))
-    if config.export_to and net_size != (config.input.height, config.input.width):
-        # Export writes the net's own size into the card; a model trained at another size would be
-        # fed the wrong scale by the viewer, so it is not installed.
-        log.warning("run %s: not exported: trained at %dx%d but %s is exported at %s", config.name,
-                    config.input.height, config.input.width, config.arch, "x".join(map(str, net_size)))
-    elif config.export_to:
+    if config.export_to:
         from cxrviewer.training.export import export_model
 
         report(Progress("export", info["epoch"], config.epochs, 0, 0, elapsed_s=time.perf_counter() - started,

@@ -32,3 +32,22 @@ def test_every_spec_is_named_by_its_key_and_has_a_known_task():
         assert spec.name == name
         assert spec.task in {"classification", "bone_suppression", "segmentation"}
         assert spec.in_channels in {1, 3}
+
+
+def test_input_size_sets_the_size_a_net_is_trained_and_exported_at():
+    import torch
+
+    tbnet = build("tbnet", input_size=(224, 224))
+    assert tbnet.input_size == (224, 224)
+    with torch.no_grad():
+        assert tbnet(torch.zeros(1, 1, 224, 224)).shape == (1, 2)
+    assert build("unet_small", input_size=[128, 128]).working_size == (128, 128)
+
+
+@pytest.mark.parametrize(("arch", "size", "problem"), [
+    ("seqcnn", (224, 224), "takes only 227x227"),
+    ("tbnet", (100, 100), "multiple of 32"),
+])
+def test_input_size_a_net_cannot_take_is_refused(arch, size, problem):
+    with pytest.raises(ConfigError, match=problem):
+        build(arch, input_size=size)
