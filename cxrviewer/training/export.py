@@ -237,6 +237,7 @@ def export_model(
     height, width = net.input_size if classifier else net.working_size
     channels = net.in_channels
     contract = {"resize_policy": "none" if classifier else ("resize" if meta["task"] == "segmentation" else "tile")}
+    contract["scaling"] = "display pixels (air dark) scaled linearly into value_range"
     contract.update(meta.get("input", {}))
     contract.update(height=height, width=width, channels=channels)
     low, high = contract.get("value_range", (0.0, 1.0))
