@@ -17,7 +17,12 @@ import onnxruntime as ort
 
 from cxrviewer.core.cards import ModelCard, check_input
 from cxrviewer.core.errors import ModelError
-from cxrviewer.runtime.providers import choose_providers, provider_label, session_options
+from cxrviewer.runtime.providers import (
+    SALIENCY_DISABLED_OPTIMIZERS,
+    choose_providers,
+    provider_label,
+    session_options,
+)
 from cxrviewer.runtime.tiling import transform_any_size
 
 INPUT = "image"
@@ -28,21 +33,33 @@ _sessions: dict[tuple, ort.InferenceSession] = {}
 
 
 def cached_session(
-    path: Path, providers: Sequence[str], intra_op_threads: int = 0, *, model: str = ""
+    path: Path,
+    providers: Sequence[str],
+    intra_op_threads: int = 0,
+    *,
+    model: str = "",
+    disabled_optimizers: Sequence[str] = (),
 ) -> ort.InferenceSession:
-    """One InferenceSession per (file version, providers, threads), built on first use."""
+    """One InferenceSession per (file version, providers, threads, disabled optimisers), built on first use.
+
+    `disabled_optimizers` names onnxruntime graph transformers not to apply (see
+    `SALIENCY_DISABLED_OPTIMIZERS`).
+    """
     path = Path(path).resolve()
     try:
         stat = path.stat()
     except OSError as error:
         raise ModelError(model or path, f"ONNX file {path} is not readable ({error.strerror})") from None
-    key = (str(path), stat.st_size, stat.st_mtime_ns, tuple(providers), intra_op_threads)
+    key = (str(path), stat.st_size, stat.st_mtime_ns, tuple(providers), intra_op_threads, tuple(disabled_optimizers))
     with _lock:
         session = _sessions.get(key)
         if session is None:
             try:
                 session = ort.InferenceSession(
-                    str(path), sess_options=session_options(intra_op_threads), providers=list(providers)
+                    str(path),
+                    sess_options=session_options(intra_op_threads),
+                    providers=list(providers),
+                    disabled_optimizers=list(disabled_optimizers),
                 )
             except Exception as error:  # onnxruntime raises its own untyped exceptions
                 raise ModelError(model or path, f"onnxruntime cannot load {path.name}: {error}") from error
@@ -98,7 +115,11 @@ class OnnxBackend:
         if self.card.saliency_file is None:
             raise ModelError(self.card.name, "card has no saliency graph")
         session = cached_session(
-            self.model_dir / self.card.saliency_file, self._providers, self._threads, model=self.card.name
+            self.model_dir / self.card.saliency_file,
+            self._providers,
+            self._threads,
+            model=self.card.name,
+            disabled_optimizers=SALIENCY_DISABLED_OPTIMIZERS,
         )
         onehot = np.zeros((1, classes), np.float32)
         onehot[0, class_index] = 1.0

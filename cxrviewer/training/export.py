@@ -134,14 +134,20 @@ def _parity(
 
     import onnxruntime as ort
 
-    def session(path: Path) -> Any:
+    from cxrviewer.runtime.providers import SALIENCY_DISABLED_OPTIMIZERS
+
+    def session(path: Path, disabled_optimizers: Sequence[str] = ()) -> Any:
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"],
+            disabled_optimizers=list(disabled_optimizers),
+        )
 
     exact = copy.deepcopy(net).double()
     main = session(staging / f"{name}.onnx")
-    saliency = session(staging / f"{name}.saliency.onnx") if classifier else None
+    # Loaded the way the runtime loads it, so the figures hold for the viewer.
+    saliency = session(staging / f"{name}.saliency.onnx", SALIENCY_DISABLED_OPTIMIZERS) if classifier else None
     figures = []
     for label, x in inputs:
         x64 = torch.from_numpy(x).double()

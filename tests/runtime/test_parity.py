@@ -25,19 +25,7 @@ from cxrviewer.training.export import (
     parity_limit,
 )
 
-# DenseNet-121's saliency graph misses the float64 gradient by 0.7 % (max relative) on the random
-# input, where PyTorch float32 autograd happens to be within 6e-7, and by 11 % on a real radiograph,
-# where PyTorch float32 autograd misses by 4.6 %. Bisected: the parts up to dense block 2 agree to
-# 2e-7; dense block 3 (14x14, up to 1024 channels) brings 8e-4. The forward outputs agree to 4e-7,
-# so this looks like float32 decision flips (ReLU masks, max-pool ties) that happen to hit ONNX
-# Runtime harder on these inputs, not a wrong graph; the export refuses it, as it must. Reported.
-KNOWN_SALIENCY_MISMATCH = pytest.mark.xfail(
-    reason="DenseNet-121 saliency graph misses float64 autograd by 0.7 % (export refuses)", strict=True
-)
-ARCHS = [
-    pytest.param(arch, marks=KNOWN_SALIENCY_MISMATCH) if arch == "densenet121" else arch
-    for arch in sorted(ARCHITECTURES)
-]
+ARCHS = sorted(ARCHITECTURES)
 
 
 def float64_saliency(card, folder, x: np.ndarray, class_index: int) -> np.ndarray:
