@@ -68,3 +68,33 @@ def test_study_maps_land_on_the_image_grid(exported):
     maps = compute_study_maps(loaded, pixels, ["saliency", "gradcam", "crm"], models_dir=models_dir)
     assert set(maps) == {"saliency", "gradcam", "crm"}
     assert all(m.shape == (300, 420) and m.dtype == np.float32 for m in maps.values())
+
+
+def test_evaluate_maps_command_writes_the_localisation_table(exported, tmp_path):
+    import json
+
+    import cv2
+
+    from cxrviewer.cli import main
+
+    _, _, models_dir = exported
+    data = tmp_path / "rsna_pneumonia"
+    data.mkdir()
+    rows = ["file,Target,x,y,width,height"]
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        image = (rng.random((512, 512)) * 60).astype(np.uint8)
+        cv2.imwrite(str(data / f"p{i}.png"), image)
+        rows.append(f"p{i}.png,1,{100 + 40 * i},120,150,200")
+    rows.append("p9.png,0,,,,")  # a Target 0 row: no box, not scored
+    (data / "labels.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "evaluation"
+    code = main(["evaluate", "--model", "tbnet_maps", "--models-dir", str(models_dir), "--maps", "gradcam,crm",
+                 "--out", str(out), str(data)])
+    assert code == 0
+    (table,) = json.loads((out / "localisation.json").read_text())
+    methods = {row["method"]: row for row in table["rows"]}
+    assert {"gradcam", "crm"} <= set(methods)
+    assert all(row["images"] == 3 for row in methods.values())
+    assert all(0.0 <= row["mass_in_boxes"] <= 1.0 for row in methods.values())
+    assert "| gradcam | 3 |" in (out / "localisation.md").read_text()
