@@ -98,9 +98,40 @@ class Provenance:
 
 @dataclass(frozen=True)
 class Metric:
+    """One figure on one named split; `ci95` is a bootstrap 95 % interval when one was computed."""
+
     name: str
     value: float
     split: str
+    ci95: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """Counts on one split: rows are the true labels, columns the predicted ones (card.labels order)."""
+
+    split: str
+    matrix: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class Complexity:
+    """What the model costs: parameters, multiply-adds of one forward pass at the input size, and
+    the median ONNX Runtime CPU latency of one image measured at export (threads as noted)."""
+
+    parameters: int
+    macs: int | None = None
+    cpu_ms: float | None = None
+    cpu_note: str = ""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A fixed input and the probabilities the shipped files give for it, so anyone can check that
+    a copy of the model still answers as it did. `input` is relative to the shared data folder."""
+
+    input: str
+    probabilities: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -134,7 +165,13 @@ class ModelCard:
     provenance: Provenance = Provenance()
     metrics: tuple[Metric, ...] = ()
     parity: tuple[ParityFigure, ...] = ()
-    limits: tuple[str, ...] = ()
+    limits: tuple[str, ...] = ()  # what the model was not validated for, in the reader's words
+    # What the displayed probability means and how the operating threshold was chosen, for readers.
+    probability_meaning: str = ""
+    confusion: tuple[Confusion, ...] = ()
+    complexity: Complexity | None = None
+    reference: Reference | None = None
+    notes: tuple[str, ...] = ()  # anything else a reader or researcher should know (small data, ...)
     schema: str = SCHEMA
 
     @property
@@ -307,7 +344,7 @@ def card_from_dict(model: str, data: Any) -> ModelCard:
             wall_time_s=prov.get("wall_time_s", (float, type(None)), None),
         ),
         metrics=tuple(
-            Metric(m.get("name", str), m.get("value", float), m.get("split", str))
+            Metric(m.get("name", str), m.get("value", float), m.get("split", str), _pair(m, "ci95"))
             for m in root.children("metrics", [])
         ),
         parity=tuple(
@@ -320,7 +357,54 @@ def card_from_dict(model: str, data: Any) -> ModelCard:
             for p in root.children("parity", [])
         ),
         limits=root.strings("limits", []),
+        probability_meaning=root.get("probability_meaning", str, ""),
+        confusion=tuple(
+            Confusion(c.get("split", str), _matrix(c, len(labels))) for c in root.children("confusion", [])
+        ),
+        complexity=_complexity(root),
+        reference=_reference(root, len(labels)),
+        notes=root.strings("notes", []),
     )
+
+
+def _pair(reader: _Reader, key: str) -> tuple[float, float] | None:
+    if reader.data.get(key) is None:
+        return None
+    values = reader.numbers(key)
+    if len(values) != 2:
+        raise reader._fail(key, "must be [low, high]")
+    return values[0], values[1]
+
+
+def _matrix(reader: _Reader, size: int) -> tuple[tuple[int, ...], ...]:
+    rows = reader.get("matrix", list)
+    if len(rows) != size or not all(
+        isinstance(r, list) and len(r) == size and all(isinstance(v, int) and v >= 0 for v in r) for r in rows
+    ):
+        raise reader._fail("matrix", f"must be {size}x{size} non-negative counts (one row per label)")
+    return tuple(tuple(r) for r in rows)
+
+
+def _complexity(root: _Reader) -> Complexity | None:
+    if root.data.get("complexity") is None:
+        return None
+    c = root.child("complexity")
+    return Complexity(
+        parameters=c.get("parameters", int),
+        macs=c.get("macs", (int, type(None)), None),
+        cpu_ms=c.get("cpu_ms", (float, type(None)), None),
+        cpu_note=c.get("cpu_note", str, ""),
+    )
+
+
+def _reference(root: _Reader, size: int) -> Reference | None:
+    if root.data.get("reference") is None:
+        return None
+    r = root.child("reference")
+    probabilities = r.numbers("probabilities")
+    if len(probabilities) != size:
+        raise r._fail("probabilities", f"must hold one probability per label ({size})")
+    return Reference(r.get("input", str), probabilities)
 
 
 def _check_consistency(card: ModelCard) -> None:

@@ -102,6 +102,10 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0: the cores this process may use
     out_dir: str = "runs"
     export_to: str = ""  # models folder to export into after training; empty: do not export
+    # Transfer learning: a model's safetensors weights (a card's "weights" file or a run's best
+    # checkpoint) of the same architecture; every tensor whose name and shape match is copied in
+    # before training (the features; a head with another class count is left at its init).
+    init_from: str = ""
     source_file: str = field(default="", compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -221,6 +225,7 @@ def _validate(c: TrainConfig, origin: str) -> None:
     _check(0 < c.target_sensitivity < 1, origin, "target_sensitivity", "must be in (0, 1)")
     _check(c.device in ("auto", "cpu", "cuda"), origin, "device", f"must be auto, cpu or cuda, got {c.device!r}")
     _check(c.threads >= 0, origin, "threads", f"must be >= 0, got {c.threads}")
+    _check(not c.init_from or Path(c.init_from).is_file(), origin, "init_from", f"{c.init_from!r} is not a file")
     _check(c.input.channels == 1 or c.task in ("classification", "multilabel"), origin, "input.channels",
            "must be 1 for image-to-image tasks")
 
@@ -261,7 +266,7 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
         if isinstance(holder.get(key), str):
             holder[key] = str(_resolve(holder[key], base))
     raw["data"] = data
-    for key in ("out_dir", "export_to"):
+    for key in ("out_dir", "export_to", "init_from"):
         if isinstance(raw.get(key), str) and raw[key]:
             raw[key] = str(_resolve(raw[key], base))
     return config_from_dict(raw, origin=origin)

@@ -49,6 +49,8 @@ from cxrviewer.training.checkpoint import Checkpoint, build_from_checkpoint, rea
 log = logging.getLogger(__name__)
 
 TOLERANCE = 1e-4
+# Facts a training run writes into the checkpoint's meta that travel unchanged into the card.
+CARRIED_FACTS = ("probability_meaning", "confusion", "notes", "reference")
 # Saliency on float32-ill-conditioned inputs: how much worse than PyTorch float32 autograd ONNX may be.
 FLOAT32_FACTOR = 2.0
 # Real radiographs for the parity check, relative to the shared data folder (first found are used).
@@ -301,6 +303,11 @@ def export_model(
             provenance=meta.get("provenance", {}), metrics=meta.get("metrics", []), parity=figures,
             limits=meta.get("limits", []),
         )
+        card.update({key: meta[key] for key in CARRIED_FACTS if key in meta})
+        if classifier:
+            from cxrviewer.training.complexity import describe_cost
+
+            card["complexity"] = describe_cost(net, files[0][1], inputs[-1][1])
         validated = card_from_dict(name, card)
         write_card(validated, card_path(staging, name))
         _install(staging, folder, name)

@@ -60,6 +60,36 @@ def bootstrap_auc(
     return point, float(low), float(high)
 
 
+def bootstrap_macro_f1(
+    y_true: npt.NDArray[np.int64], pred: npt.NDArray[np.int64], *, n_boot: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile 95 % interval of the macro F1 over `n_boot` resamples of the cases."""
+    rng = np.random.default_rng(seed)
+    n = len(y_true)
+    values = [
+        skm.f1_score(y_true[idx], pred[idx], average="macro", zero_division=0)
+        for idx in (rng.integers(0, n, n) for _ in range(n_boot))
+    ]
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def calibration(y_true: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], bins: int = 10) -> dict[str, float]:
+    """How far the displayed probabilities are from observed frequencies. y_true: (N,) class
+    indices; prob: (N, K). `ece`: expected calibration error of the top class over `bins` equal-width
+    confidence bins; `brier`: the multi-class Brier score (mean squared error of the one-hot truth)."""
+    confidence = prob.max(axis=1)
+    correct = prob.argmax(axis=1) == y_true
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    ece = sum(
+        abs(correct[which == b].mean() - confidence[which == b].mean()) * np.mean(which == b)
+        for b in range(bins) if np.any(which == b)
+    )
+    onehot = np.eye(prob.shape[1])[y_true]
+    return {"ece": float(ece), "brier": float(np.mean(np.sum((prob - onehot) ** 2, axis=1)))}
+
+
 def choose_threshold(
     y_true: npt.NDArray[np.int64], score: npt.NDArray[np.float64], method: str = "youden",
     target_sensitivity: float = 0.9,
@@ -99,6 +129,7 @@ def binary_metrics(
         "mcc": float(skm.matthews_corrcoef(y_true, pred)),
         "confusion": [[int(tn), int(fp)], [int(fn), int(tp)]],
         "roc": {"fpr": fpr.tolist(), "tpr": tpr.tolist()},
+        **calibration(y_true, np.stack([1.0 - score, score], axis=1)),
     }
 
 
@@ -123,8 +154,12 @@ def multiclass_metrics(
         "specificity": float(np.mean(tn / np.maximum(tn + fp, 1))),
         "precision": float(skm.precision_score(y_true, pred, average="macro", zero_division=0)),
         "f1": float(skm.f1_score(y_true, pred, average="macro", zero_division=0)),
+        "f1_ci95": list(bootstrap_macro_f1(y_true, pred, n_boot=n_boot, seed=seed)),
+        "f1_per_class": [float(v) for v in skm.f1_score(y_true, pred, average=None, labels=list(range(k)),
+                                                         zero_division=0)],
         "mcc": float(skm.matthews_corrcoef(y_true, pred)),
         "confusion": confusion.tolist(),
+        **calibration(y_true, prob),
         "roc": {
             str(c): dict(zip(("fpr", "tpr"), (a.tolist() for a in skm.roc_curve(y_true == c, prob[:, c])[:2]), strict=True))
             for c in range(k)

@@ -33,6 +33,7 @@ from cxrviewer.core.errors import ConfigError
 from cxrviewer.core.preprocess import card_input
 from cxrviewer.nets import build
 from cxrviewer.training import distributed as ddp
+from cxrviewer.training.card_facts import describe
 from cxrviewer.training.config import TrainConfig
 from cxrviewer.training.data import PreparedDataset, class_counts
 from cxrviewer.training.evaluation import headline, predict, score_split
@@ -195,6 +196,26 @@ def _checkpoint_meta(config: TrainConfig, catalog: Catalog, split: Split, num_cl
     }
 
 
+def initialise_from(model: torch.nn.Module, weights: Path) -> int:
+    """Copy into `model` every tensor of the safetensors file `weights` whose name and shape match;
+    returns how many. Refuses a file that shares no feature tensor with the model (another
+    architecture), so a wrong path cannot silently train from scratch."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        source = load_file(str(weights))
+    except (OSError, SafetensorError) as exc:
+        raise ConfigError(f"{weights}: cannot read the weights to initialise from: {exc}") from None
+    own = model.state_dict()
+    matching = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    if not any(k.startswith("features.") for k in matching):
+        raise ConfigError(f"{weights}: no feature tensor matches this architecture; initialise from a model "
+                          "of the same architecture")
+    model.load_state_dict(matching, strict=False)
+    return len(matching)
+
+
 def _save_model(folder: Path, stem: str, model: torch.nn.Module, meta: dict[str, Any]) -> Path:
     """Export-format checkpoint (`training.checkpoint`), written to temporary names then moved."""
     from cxrviewer.training.checkpoint import save_checkpoint
@@ -242,6 +263,9 @@ def train(
     val_loader = DataLoader(val_set, batch_size=config.batch_size)
     net_kwargs = _net_kwargs(config, num_classes)
     model = build(config.arch, **net_kwargs).to(device)
+    if config.init_from and not resume:
+        copied = initialise_from(model, Path(config.init_from))
+        log.info("run %s: %d tensors initialised from %s", config.name, copied, config.init_from)
     optimizer, scheduler = _optimizer(config, model)
     weights = _class_weights(config, train_set, num_classes)
     loss_fn = build_loss(config.task, None if weights is None else weights.to(device))
@@ -256,6 +280,7 @@ def train(
     cancelled = False
     epoch = info["epoch"]
     while epoch < config.epochs and not cancelled:
+        epoch_started = time.perf_counter()
         if config.early_stopping and info["bad_epochs"] >= config.early_stopping:
             log.info("run %s: early stop, no better validation loss for %d epochs", config.name, info["bad_epochs"])
             break
@@ -295,6 +320,7 @@ def train(
             scheduler.step(val_loss) if config.optim.scheduler == "plateau" else scheduler.step()
         epoch += 1
         improved = val_loss < info["best_val"]
+        info["train_seconds"] = info.get("train_seconds", 0.0) + time.perf_counter() - epoch_started
         info.update(epoch=epoch, best_val=min(val_loss, info["best_val"]),
                     best_epoch=epoch if improved else info["best_epoch"],
                     bad_epochs=0 if improved else info["bad_epochs"] + 1)
@@ -323,6 +349,7 @@ def _finish(config, catalog, split, model, device, info, cancelled, started, rep
                             elapsed_s=time.perf_counter() - started, message="stopped; the last finished epoch is kept"))
         return RunResult(run_dir, best if best.exists() else None, {}, history, info["epoch"], cancelled,
                          time.perf_counter() - started)
+    eval_started = time.perf_counter()
     report(Progress("evaluate", info["epoch"], config.epochs, 0, 0, elapsed_s=time.perf_counter() - started,
                     message="evaluating the best epoch on validation and test data"))
     from safetensors.torch import load_file
@@ -343,6 +370,7 @@ def _finish(config, catalog, split, model, device, info, cancelled, started, rep
     results["threshold"] = threshold
     wall = time.perf_counter() - started
     results["wall_time_s"] = wall
+    wall_eval = time.perf_counter() - eval_started
     write_report(run_dir, config.task, catalog.classes, results, history, preds)
     held_out = "test" if "test" in results else "val"
     from cxrviewer.training.checkpoint import read_checkpoint
@@ -351,10 +379,15 @@ def _finish(config, catalog, split, model, device, info, cancelled, started, rep
     meta.pop("format", None)
     if threshold is not None:
         meta["thresholds"] = [1.0 - threshold, threshold]
-    meta["metrics"] = [{"name": k, "value": v, "split": f"{held_out}: {split.method}"}
-                       for k, v in headline(config.task, results[held_out]).items()]
-    meta["provenance"] = {**meta["provenance"], "wall_time_s": wall}
-    meta["limits"] = [f"trained on {catalog.description} only; not validated on other sources"]
+    if config.task == "classification":
+        meta.update(describe(results, catalog.classes, split.method, config.threshold, catalog.description))
+    else:
+        meta["metrics"] = [{"name": k, "value": v, "split": f"{held_out}: {split.method}"}
+                           for k, v in headline(config.task, results[held_out]).items()]
+        meta["limits"] = [f"trained on {catalog.description} only; not validated on other sources"]
+    # Training time summed over every session of a resumed run, plus this evaluation.
+    meta["provenance"] = {**meta["provenance"], "wall_time_s": info.get("train_seconds", 0.0) + wall_eval,
+                          "epochs": info["epoch"], "best_epoch": info["best_epoch"]}
     _save_model(best.parent, "best", model, meta)
     exported = None
     if config.export_to:

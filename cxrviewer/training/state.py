@@ -54,6 +54,10 @@ def _join_optimizer(tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> d
     return {"state": state, "param_groups": info["param_groups"]}
 
 
+# Keys of the state file that describe the saved tensors, not the run: never handed back as `info`.
+STATE_KEYS = ("format", "weights_sha256", "optimizer", "scheduler")
+
+
 def save_state(
     folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, info: dict[str, Any],
     stem: str = "last",
@@ -69,11 +73,11 @@ def save_state(
     save_file(tensors, str(tmp))
     os.replace(tmp, weights)
     payload = {
+        **info,  # first, so a stale key carried in `info` can never shadow the state written now
         "format": FORMAT,
         "weights_sha256": _sha256(weights),
         "optimizer": optim_info,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        **info,
     }
     atomic_write_text(folder / f"{stem}.json", json.dumps(payload, indent=1))
 
@@ -94,4 +98,4 @@ def load_state(
     if scheduler is not None and info.get("scheduler") is not None:
         scheduler.load_state_dict(info["scheduler"])
     torch.set_rng_state(tensors["rng.torch"])
-    return info
+    return {k: v for k, v in info.items() if k not in STATE_KEYS}

@@ -53,21 +53,30 @@ class CancelAfter:
         return self.event.is_set()
 
 
-def test_cancel_keeps_the_last_epoch_and_resume_matches_an_uninterrupted_run(tmp_path, folder_dataset):
-    config = tiny_config(folder_dataset, tmp_path / "a", epochs=2, augment={"elastic": 0.5})
+def test_cancel_keeps_the_last_epoch_and_two_resumes_match_an_uninterrupted_run(tmp_path, folder_dataset):
+    config = tiny_config(folder_dataset, tmp_path / "a", epochs=3, augment={"elastic": 0.5})
     full = train(config)
-    interrupted_cfg = tiny_config(folder_dataset, tmp_path / "b", epochs=2, augment={"elastic": 0.5})
+    interrupted_cfg = tiny_config(folder_dataset, tmp_path / "b", epochs=3, augment={"elastic": 0.5})
     token = CancelAfter(n=3)  # 2 steps per epoch: cancels inside epoch 2
     stopped = train(interrupted_cfg, progress=token.progress, cancel=token)
     assert stopped.cancelled and stopped.epochs_done == 1
     assert json.loads((stopped.run_dir / "checkpoints" / "last.json").read_text())["epoch"] == 1
+    # A second interruption: the state written by a resumed session must itself be resumable
+    # (it once carried the first session's scheduler state and checksum forward).
+    token = CancelAfter(n=3)
+    again = train(interrupted_cfg, progress=token.progress, cancel=token, resume=True)
+    assert again.cancelled and again.epochs_done == 2
+    state = json.loads((again.run_dir / "checkpoints" / "last.json").read_text())
+    assert state["scheduler"]["last_epoch"] == 2
     resumed = train(interrupted_cfg, resume=True)
-    assert not resumed.cancelled and resumed.epochs_done == 2
+    assert not resumed.cancelled and resumed.epochs_done == 3
     a, b = _weights(full.run_dir), _weights(resumed.run_dir)
     for key in a:
         if key.startswith("model."):
             torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
     assert resumed.history[0] == full.history[0]
+    card_time = json.loads((resumed.run_dir / "checkpoints" / "best.json").read_text())["provenance"]["wall_time_s"]
+    assert card_time >= state["train_seconds"] > 0  # the card counts every session's training time
 
 
 def test_same_seed_same_weights(tmp_path, folder_dataset):
