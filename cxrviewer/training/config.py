@@ -106,6 +106,7 @@ class TrainConfig:
     # checkpoint) of the same architecture; every tensor whose name and shape match is copied in
     # before training (the features; a head with another class count is left at its init).
     init_from: str = ""
+    notes: tuple[str, ...] = ()  # copied into the model card's notes (small data, known caveats, ...)
     source_file: str = field(default="", compare=False)
 
     def to_dict(self) -> dict[str, Any]:

@@ -381,6 +381,8 @@ def _finish(config, catalog, split, model, device, info, cancelled, started, rep
         meta["thresholds"] = [1.0 - threshold, threshold]
     if config.task == "classification":
         meta.update(describe(results, catalog.classes, split.method, config.threshold, catalog.description))
+    if config.notes:
+        meta["notes"] = list(config.notes)
     else:
         meta["metrics"] = [{"name": k, "value": v, "split": f"{held_out}: {split.method}"}
                            for k, v in headline(config.task, results[held_out]).items()]
