@@ -5,7 +5,8 @@ what a reader looks at):
 - pointing game: is the map's maximum inside a box (Zhang et al. 2018)?
 - share of map mass inside the boxes (1.0 = all evidence inside);
 - IoU of the map thresholded at a fraction of its maximum (0.2, as CRM is shown) with the boxes;
-- share of map mass inside a lung mask.
+- share of map mass inside a lung mask (data sets with lung masks and no boxes: JSRT's SCR masks,
+  OpenIST), read against the uniform map's share, the lungs' share of the image.
 Each is read against a uniform map, whose mass share and pointing chance both equal the boxes' share
 of the image: that baseline row is reported beside the methods.
 """
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 METHODS = ("saliency", "gradcam", "cam", "crm")
 DATASETS = ("rsna_pneumonia", "tbx11k_tb")
+LUNG_DATASETS = ("jsrt_bse", "openist_lungs")  # radiographs with lung masks, no boxes
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,43 @@ def read_boxes(dataset_dir: Path) -> dict[str, list[Box]]:
     raise ConfigError(f"no box reader for data set {name!r}; known: {', '.join(DATASETS)}")
 
 
+def _read_mask(path: Path, shape: tuple[int, int]) -> npt.NDArray[np.bool_]:
+    """A mask file (GIF/PNG, anti-aliased) as a boolean (H, W) on the image grid `shape`."""
+    import cv2
+    from PIL import Image as PILImage
+
+    try:
+        with PILImage.open(path) as handle:
+            values = np.asarray(handle.convert("L"), dtype=np.uint8)
+    except OSError as error:
+        raise StudyError(path, f"cannot read the lung mask: {error}") from error
+    if values.shape != shape:
+        values = cv2.resize(values, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    return values >= 128  # anti-aliased edges: half-covered pixels count as lung
+
+
+def read_lung_mask_files(dataset_dir: Path) -> dict[str, list[Path]]:
+    """Lung mask files per image (relative path) of a known lung data set: JSRT's SCR left and
+    right lungs (1024², resized to the 512² image) or OpenIST's masks."""
+    folder = Path(dataset_dir)
+    name = folder.name
+    path = folder / ("pairs.csv" if name == "jsrt_bse" else "labels.csv")
+    try:
+        with path.open(newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        if name == "jsrt_bse":
+            return {r["input_inverted"]: [folder / r["scr_left_lung"], folder / r["scr_right_lung"]] for r in rows}
+        if name == "openist_lungs":
+            return {r["image"]: [folder / r["mask"]] for r in rows}
+    except (OSError, KeyError) as error:
+        raise StudyError(path, f"cannot read the lung mask list: {error}") from error
+    raise ConfigError(f"no lung mask reader for data set {name!r}; known: {', '.join(LUNG_DATASETS)}")
+
+
+def lung_mask(files: Sequence[Path], shape: tuple[int, int]) -> npt.NDArray[np.bool_]:
+    return np.logical_or.reduce([_read_mask(f, shape) for f in files])
+
+
 # --- the table ---------------------------------------------------------------------------------
 
 
@@ -150,9 +189,9 @@ def read_boxes(dataset_dir: Path) -> dict[str, list[Box]]:
 class LocalisationRow:
     method: str
     images: int
-    pointing: float  # share of images whose map maximum lies in a box
-    mass_in_boxes: float  # mean share of map mass inside the boxes
-    iou: float  # mean IoU of the map above `fraction` of its maximum with the boxes
+    pointing: float | None  # share of images whose map maximum lies in a box; None without boxes
+    mass_in_boxes: float | None  # mean share of map mass inside the boxes
+    iou: float | None  # mean IoU of the map above `fraction` of its maximum with the boxes
     mass_in_lungs: float | None  # mean share inside the lung mask, None without masks
 
 
@@ -171,39 +210,40 @@ class LocalisationTable:
             "| --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         for row in self.rows:
-            lungs = "n/a" if row.mass_in_lungs is None else f"{row.mass_in_lungs:.3f}"
-            lines.append(
-                f"| {row.method} | {row.images} | {row.pointing:.3f} | {row.mass_in_boxes:.3f} | {row.iou:.3f} | {lungs} |"
-            )
+            cells = ("n/a" if v is None else f"{v:.3f}" for v in (row.pointing, row.mass_in_boxes, row.iou, row.mass_in_lungs))
+            lines.append(f"| {row.method} | {row.images} | {' | '.join(cells)} |")
         return "\n".join(lines)
 
 
 def score_maps(
-    studies: Iterable[tuple[dict[str, npt.NDArray], npt.NDArray[np.bool_], npt.NDArray[np.bool_] | None]],
+    studies: Iterable[tuple[dict[str, npt.NDArray], npt.NDArray[np.bool_] | None, npt.NDArray[np.bool_] | None]],
     *,
     model: str,
     dataset: str,
     fraction: float = 0.2,
 ) -> LocalisationTable:
-    """Aggregate per-study ({method: map (H, W)}, boxes mask (H, W), lung mask or None) into a table,
-    with a "uniform (baseline)" row: a flat map, whose scores are the boxes' share of the image."""
-    sums: dict[str, list[list[float]]] = {}
+    """Aggregate per-study ({method: map (H, W)}, boxes mask (H, W) or None, lung mask or None) into
+    a table, with a "uniform (baseline)" row: a flat map, whose scores are the masks' share of the image."""
+    boxes: dict[str, list[list[float]]] = {}
     lungs: dict[str, list[float]] = {}
+    counts: dict[str, int] = {}
     for maps, mask, lung_mask in studies:
-        baseline = {"uniform (baseline)": np.ones(mask.shape, np.float32)}
-        for method, values in {**maps, **baseline}.items():
+        shape = next(iter(maps.values())).shape
+        for method, values in {**maps, "uniform (baseline)": np.ones(shape, np.float32)}.items():
             flat = method == "uniform (baseline)"
-            area = float(mask.mean())
-            scores = [area if flat else float(pointing_game(values, mask)), mass_share(values, mask),
-                      area if flat else thresholded_iou(values, mask, fraction)]
-            sums.setdefault(method, []).append(scores)
+            counts[method] = counts.get(method, 0) + 1
+            if mask is not None:
+                area = float(mask.mean())
+                boxes.setdefault(method, []).append([
+                    area if flat else float(pointing_game(values, mask)), mass_share(values, mask),
+                    area if flat else thresholded_iou(values, mask, fraction)])
             if lung_mask is not None:
                 lungs.setdefault(method, []).append(mass_share(values, lung_mask))
     rows = []
-    for method, scores in sums.items():
-        means = np.mean(np.asarray(scores), axis=0)
+    for method, images in counts.items():
+        means = np.mean(np.asarray(boxes[method]), axis=0).tolist() if method in boxes else [None] * 3
         lung = float(np.mean(lungs[method])) if method in lungs else None
-        rows.append(LocalisationRow(method, len(scores), float(means[0]), float(means[1]), float(means[2]), lung))
+        rows.append(LocalisationRow(method, images, *means, lung))
     return LocalisationTable(model, dataset, fraction, tuple(rows))
 
 
@@ -236,13 +276,20 @@ def evaluate_maps(
         raise ConfigError(f"unknown map method(s) {sorted(unknown)}; known: {', '.join(METHODS)}")
     loaded = load_model(model_name, models_dir)
     target = len(loaded.card.labels) - 1 if class_index is None else class_index
-    items = sorted(read_boxes(folder).items())[:limit]
+    with_lungs = folder.name in LUNG_DATASETS
+    items = sorted((read_lung_mask_files(folder) if with_lungs else read_boxes(folder)).items())[:limit]
 
     def studies():
-        for done, (relative, boxes) in enumerate(items):
+        for done, (relative, annotation) in enumerate(items):
             image = read_image(folder / relative)
-            maps = compute_study_maps(loaded, image.pixels, methods, class_index=target, models_dir=models_dir)
-            yield maps, boxes_mask(image.shape, boxes), None
+            pixels = image.pixels
+            if folder.name == "jsrt_bse":  # stored intensity-inverted (lungs bright): undo for the model
+                pixels = pixels.max() + pixels.min() - pixels
+            maps = compute_study_maps(loaded, pixels, methods, class_index=target, models_dir=models_dir)
+            if with_lungs:
+                yield maps, None, lung_mask(annotation, image.shape)
+            else:
+                yield maps, boxes_mask(image.shape, annotation), None
             if progress is not None:
                 progress(done + 1, len(items))
 

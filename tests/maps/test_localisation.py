@@ -9,8 +9,10 @@ from cxrviewer import paths
 from cxrviewer.analysis.localisation import (
     Box,
     boxes_mask,
+    lung_mask,
     mass_share,
     pointing_game,
+    read_lung_mask_files,
     read_rsna_boxes,
     read_tbx11k_boxes,
     read_voc_boxes,
@@ -80,3 +82,28 @@ def test_real_box_files_read():
     tbx = read_tbx11k_boxes(data / "tbx11k_tb")
     assert len(tbx) == 599 and all(boxes for boxes in tbx.values())  # tb1199's XML has no box
     assert all(0 <= b.x0 < b.x1 <= 512.5 and 0 <= b.y0 < b.y1 <= 512.5 for boxes in tbx.values() for b in boxes)
+
+
+def test_lungs_only_studies_leave_the_box_columns_empty():
+    lungs = np.zeros(SHAPE, bool)
+    lungs[:, :50] = True  # a quarter of the image
+    half_in = np.zeros(SHAPE, np.float32)
+    half_in[10, 10] = half_in[10, 150] = 1.0
+    table = score_maps([({"cam": half_in}, None, lungs)] * 2, model="m", dataset="jsrt_bse")
+    rows = {row.method: row for row in table.rows}
+    assert rows["cam"].images == 2 and rows["cam"].pointing is None and rows["cam"].iou is None
+    assert rows["cam"].mass_in_lungs == pytest.approx(0.5)
+    assert rows["uniform (baseline)"].mass_in_lungs == pytest.approx(0.25)
+    assert "| cam | 2 | n/a | n/a | n/a | 0.500 |" in table.to_markdown()
+
+
+@pytest.mark.skipif(not paths.shared_data_dir().is_dir(), reason="needs ../shared/data (JSRT SCR lung masks)")
+def test_jsrt_lung_masks_cover_a_plausible_share_of_the_radiograph():
+    folder = paths.shared_data_dir() / "jsrt_bse"
+    files = read_lung_mask_files(folder)
+    assert len(files) == 193
+    relative, masks = sorted(files.items())[0]
+    mask = lung_mask(masks, (512, 512))
+    # Both lungs of an adult PA film: about a quarter to a half of the frame, split by the mediastinum.
+    assert 0.2 < mask.mean() < 0.5
+    assert mask[256, :200].any() and mask[256, 312:].any() and not mask[256, 250:262].all()
