@@ -1,0 +1,150 @@
+"""`cxrviewer analyze PATH... --model NAME`: installed models on files and folders, as CSV and arrays.
+
+CSV (to --csv, or to stdout without it): one row per image and model: `path`, `model`, one column
+per label holding that classifier's probability (the union of every model's labels; a model leaves
+other models' columns empty, and models sharing a label share its column), the summary figures of
+image-to-image models (`<label>_area_fraction` for segmentation: share of pixels with probability
+>= 0.5; `<label>_mean_abs_change` for bone suppression: mean |output - input|), then `prediction`:
+the label chosen at the card's operating threshold (two labels: label 1 when p1 >= its threshold;
+more: the most probable; multilabel: every label reaching its threshold, joined by "+"). A label
+named `path`, `model` or `prediction` becomes `<model>:<label>`.
+
+--out DIR: for each file `<stem>`, `DIR/<stem>/<model>.<output>.npy`, float32 (H, W) on the file's
+own pixel grid: a classifier's --maps (raw, for the predicted class or --class), an image model's
+output channels by label (bone suppression: the suppressed image in the card's value range;
+segmentation: per-pixel probability). Two files with the same stem get `<stem>-2`, `<stem>-3`, ...
+
+Skipped files are named with the reason on stderr; the exit status is non-zero only when no file
+could be analysed, or when a model is unknown or refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from cxrviewer.core.errors import CxrError
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "analyze", help="run installed models on files and folders: CSV of probabilities, maps as .npy",
+        description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files and folders (recursive)")
+    p.add_argument("--model", action="append", required=True, metavar="NAME",
+                   help="installed model (see `cxrviewer models`); repeat for several")
+    p.add_argument("--csv", type=Path, default=None, metavar="OUT.csv", help="write the CSV here (default: stdout)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write maps and output images as .npy here")
+    p.add_argument("--maps", default="", metavar="METHODS",
+                   help="comma-separated maps for classifiers: saliency,gradcam,cam,crm (needs --out)")
+    p.add_argument("--class", dest="explain", default=None, metavar="LABEL",
+                   help="explain this label instead of the predicted one (needs --maps)")
+    p.add_argument("--models-dir", type=Path, default=None, help="where installed models are (default: models/)")
+    p.set_defaults(handler=run, parser=p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cxrviewer.analysis.batch import MAP_METHODS
+
+    args.maps = tuple(m.strip() for m in args.maps.split(",") if m.strip())
+    unknown = [m for m in args.maps if m not in MAP_METHODS]
+    if unknown:
+        args.parser.error(f"unknown map method(s) {', '.join(unknown)}; choose from {','.join(MAP_METHODS)}")
+    if args.maps and args.out is None:
+        args.parser.error("--maps writes .npy files: give --out DIR")
+    if args.explain is not None and not args.maps:
+        args.parser.error("--class chooses the class --maps explain: give --maps")
+    try:
+        models = _load(args)
+    except CxrError as error:
+        log.error("%s", error)
+        return 1
+    if args.csv is None:
+        return _analyse_all(args, models, sys.stdout)
+    args.csv.parent.mkdir(parents=True, exist_ok=True)
+    with open(args.csv, "w", newline="", encoding="utf-8") as stream:
+        return _analyse_all(args, models, stream)
+
+
+def _load(args: argparse.Namespace) -> list:
+    from cxrviewer.analysis.batch import class_index
+    from cxrviewer.runtime.registry import load_model
+
+    models = [load_model(name, args.models_dir) for name in dict.fromkeys(args.model)]
+    for loaded in models:
+        card = loaded.card
+        log.info("model %s: %s, labels %s, on %s", card.name, card.task, ",".join(card.labels), loaded.provider)
+        if card.is_classifier and args.explain is not None:
+            class_index(card, args.explain)
+        if card.is_classifier and args.out is not None and not args.maps:
+            log.info("model %s: no --maps asked, so it writes nothing to %s", card.name, args.out)
+    return models
+
+
+def _analyse_all(args: argparse.Namespace, models: list, stream: TextIO) -> int:
+    from cxrviewer.analysis.batch import analyse, csv_columns
+    from cxrviewer.core.io import read_image, scan_studies
+
+    header, column_of = csv_columns([loaded.card for loaded in models])
+    writer = csv.writer(stream)
+    writer.writerow(header)
+    scan = scan_studies(args.paths)
+    for path, reason in scan.skipped:
+        log.warning("skipped %s: %s", path, reason)
+    stems: dict[str, Path] = {}
+    analysed = 0
+    for path in scan.studies:
+        try:
+            pixels = read_image(path).pixels
+        except CxrError as error:
+            log.warning("skipped %s", error)
+            continue
+        done = 0
+        for loaded in models:
+            name = loaded.card.name
+            try:
+                result = analyse(loaded, pixels, maps=args.maps, explain=args.explain, models_dir=args.models_dir)
+            except CxrError as error:
+                log.warning("skipped %s for %s", path, error)
+                continue
+            cells = dict.fromkeys(header, "")
+            cells.update(path=str(path), model=name, prediction=result.prediction)
+            cells.update({column_of[(name, key)]: f"{value:.7g}" for key, value in result.values.items()})
+            writer.writerow(cells.values())
+            if args.out is not None and result.arrays:
+                _save_arrays(args.out / _stem(path, stems), name, result.arrays)
+            done += 1
+        analysed += done > 0
+    stream.flush()
+    skipped = len(scan.skipped) + len(scan.studies) - analysed
+    if not analysed:
+        log.error("nothing could be analysed in %s (%d file(s) skipped)", ", ".join(map(str, args.paths)), skipped)
+        return 1
+    log.info("analysed %d file(s) with %d model(s); %d skipped", analysed, len(models), skipped)
+    return 0
+
+
+def _stem(path: Path, stems: dict[str, Path]) -> str:
+    """`path.stem`, or `<stem>-<n>` when another file already took it (so no output is overwritten)."""
+    stem, n = path.stem, 1
+    while stems.setdefault(stem, path) != path:
+        n += 1
+        stem = f"{path.stem}-{n}"
+    if n > 1:
+        log.warning("%s writes to %s: another file has the stem %s", path, stem, path.stem)
+    return stem
+
+
+def _save_arrays(folder: Path, model: str, arrays: dict) -> None:
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for output, values in arrays.items():
+        np.save(folder / f"{model}.{output}.npy", np.asarray(values, dtype=np.float32))
