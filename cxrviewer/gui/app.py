@@ -54,6 +54,9 @@ def run_viewer(
     outcome = {"code": 0}
 
     def finish() -> None:
+        if main.findings_panel.busy:  # the picture should show the findings, not "Running…"
+            main.findings_panel.idle.connect(finish, type=Qt.ConnectionType.SingleShotConnection)
+            return
         if screenshot is not None:
             app.processEvents()
             saved = main.grab().save(str(screenshot), "PNG")
@@ -81,6 +84,7 @@ def run_viewer(
     finally:
         app.setQuitOnLastWindowClosed(quit_on_close)
     main.session.shutdown()
+    main.findings_panel.shutdown()
     main.hide()
     main.deleteLater()
     return outcome["code"] if quit_after_load else code

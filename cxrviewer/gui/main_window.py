@@ -47,7 +47,7 @@ class MainWindow(QMainWindow):
         tags = self._add_dock("DICOM tags", self.tag_browser, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(layers, tags)
         layers.raise_()
-        self.resizeDocks([findings, layers], [1, 2], Qt.Orientation.Vertical)
+        self.resizeDocks([findings, layers], [3, 2], Qt.Orientation.Vertical)
         self.resizeDocks([studies, findings], [400, 290], Qt.Orientation.Horizontal)
         self.status = ViewerStatusBar()
         self.setStatusBar(self.status)
@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
     def _show_study(self, study: int, loaded: LoadedStudy, state: ViewState) -> None:
         self.canvas.show_study(loaded.image, loaded.indexed, state)
         self.tag_browser.show_tags(loaded.image.meta.tags)
+        self.findings_panel.show_study(study, loaded.image.pixels)
         self.setWindowTitle(f"cxrviewer — {loaded.image.meta.path.name}")
         self.status.show_view(state, loaded.image)
         notes = "; ".join(loaded.image.meta.notes)
@@ -136,6 +137,7 @@ class MainWindow(QMainWindow):
     def _show_failure(self, study: int, message: str) -> None:
         self.canvas.show_message(f"Cannot show this study:\n{message}")
         self.tag_browser.show_tags(())
+        self.findings_panel.clear_study()
         self.setWindowTitle("cxrviewer")
         self.status.showMessage(message)
 
@@ -232,6 +234,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_installed(self, name: str) -> None:
         self._fill_models_menu()
+        self.findings_panel.refresh_models()
         self.status.showMessage(f"model {name} installed; see the Models menu", 10000)
 
     def _on_state(self, change) -> None:
@@ -263,6 +266,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):  # noqa: N802 (Qt's name)
         self.session.shutdown()
+        self.findings_panel.shutdown()
         if self.training_dialog is not None:
             self.training_dialog.shutdown()
         super().closeEvent(event)

@@ -1,0 +1,116 @@
+"""One study through one installed classifier: its probabilities and the decision the card implies.
+
+The decision follows the card: for two labels, label 1 is called when its probability reaches the
+card's operating threshold `thresholds[1]` (chosen on validation data, not 0.5); for more labels of
+a single-label task, the most probable one; for a multilabel task, every label at or above its own
+threshold. Loaded models are kept per version of their files, so each study does not hash them again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from cxrviewer import paths
+from cxrviewer.core.cards import ModelCard
+from cxrviewer.core.errors import ModelError
+from cxrviewer.core.preprocess import contract_from_card_input, prepare
+from cxrviewer.runtime.backend import LoadedModel
+
+DEFAULT_THRESHOLD = 0.5
+_MODELS_KEPT = 8
+_models: dict[tuple, LoadedModel] = {}
+_models_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one classifier says about one study.
+
+    probabilities: one per card label, in the card's order, each in [0, 1] (softmax over the labels
+        for single-label tasks, an independent sigmoid per label for multilabel).
+    positive: indices of the labels the decision calls (exactly one for single-label tasks).
+    rule: how the decision was made: "threshold" (two labels, label 1 against `threshold`),
+        "argmax" (more labels, one answer) or "multilabel" (each label against its own threshold).
+    threshold: the operating threshold of the "threshold" rule; None for the others.
+    """
+
+    model: str
+    labels: tuple[str, ...]
+    probabilities: tuple[float, ...]
+    positive: tuple[int, ...]
+    rule: str
+    threshold: float | None
+    provider: str
+    seconds: float
+
+
+def probabilities(card: ModelCard, logits: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
+    """logits (K,) raw → (K,) float64 probabilities in [0, 1], as the card's task reads them."""
+    z = np.asarray(logits, dtype=np.float64)
+    if card.task == "multilabel":
+        return 1.0 / (1.0 + np.exp(-z))
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def decide(card: ModelCard, probs: npt.NDArray[np.floating]) -> tuple[tuple[int, ...], str, float | None]:
+    """(indices of the called labels, the rule, the binary operating threshold or None)."""
+    thresholds = card.thresholds or (DEFAULT_THRESHOLD,) * len(card.labels)
+    if card.task == "multilabel":
+        return tuple(i for i, p in enumerate(probs) if p >= thresholds[i]), "multilabel", None
+    if len(card.labels) == 2:
+        return ((1,) if probs[1] >= thresholds[1] else (0,)), "threshold", float(thresholds[1])
+    return (int(np.argmax(probs)),), "argmax", None
+
+
+def classify_pixels(loaded: LoadedModel, pixels: npt.NDArray[np.float32]) -> Finding:
+    """pixels (H, W) float32 [0, 1], display polarity (air dark) → the model's Finding.
+
+    Raises ModelError when the card is not a classifier, ConfigError when its preprocessing cannot
+    be applied to a whole image (a lung crop needs a lung box).
+    """
+    card = loaded.card
+    if not card.is_classifier:
+        raise ModelError(card.name, f"is a {card.task} model, not a classifier")
+    started = time.perf_counter()
+    contract = contract_from_card_input(
+        card.input.height, card.input.width, card.input.channels, card.input.scaling,
+        [{"name": step.name, "params": step.params} for step in card.input.preprocessing],
+    )
+    x, _ = prepare(pixels, contract)
+    logits, _ = loaded.backend.classify(x[None])
+    if logits.shape != (1, len(card.labels)):
+        raise ModelError(card.name, f"returned logits of shape {logits.shape} for {len(card.labels)} labels")
+    probs = probabilities(card, logits[0])
+    positive, rule, threshold = decide(card, probs)
+    return Finding(card.name, tuple(card.labels), tuple(float(p) for p in probs), positive, rule, threshold,
+                   loaded.provider, time.perf_counter() - started)
+
+
+def installed_model(name: str, models_dir: Path | None = None) -> LoadedModel:
+    """`runtime.registry.load_model`, reused while none of the model's files changed on disk."""
+    from cxrviewer.runtime.registry import load_model
+
+    folder = Path(models_dir) if models_dir is not None else paths.models_dir()
+    stamps = tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob(f"{name}.*")))
+    key = (str(folder.resolve()), name, stamps)
+    with _models_lock:
+        loaded = _models.get(key)
+    if loaded is None:
+        loaded = load_model(name, folder)  # verifies every checksum: outside the lock, it may take a while
+        with _models_lock:
+            while len(_models) >= _MODELS_KEPT:
+                _models.pop(next(iter(_models)))
+            _models[key] = loaded
+    return loaded
+
+
+def classify_study(name: str, pixels: npt.NDArray[np.float32], models_dir: Path | None = None) -> Finding:
+    """Installed classifier `name` on pixels (H, W) float32 [0, 1], air dark → its Finding."""
+    return classify_pixels(installed_model(name, models_dir), pixels)

@@ -1,0 +1,181 @@
+"""The findings panel's text: one model's finding, its error, and what its card says, as Qt rich text.
+
+Pure string formatting (no Qt), so what the reader is told can be tested on hand-built cards. Every
+value from a card or an error message is HTML-escaped. Links: "class:<model>/<label>" selects a
+label, "about:<model>" opens or closes the card's details.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import quote
+
+from cxrviewer.analysis.findings import Finding
+from cxrviewer.core.cards import ModelCard
+
+ACRONYMS = {"auc": "AUC", "mcc": "MCC", "f1": "F1", "ppv": "PPV", "npv": "NPV", "iou": "IoU"}
+BAR_COLOUR, CALLED_COLOUR, MUTED, RULE_COLOUR = "#4a90d9", "#d9822b", "#808080", "#c8c8c8"
+FOOTER = "Model outputs are research aids for a reader, not diagnoses."
+
+
+def percent(p: float) -> str:
+    """0.973 → "97.3 %"; never "0.0 %" or "100.0 %", which a rounded probability does not mean."""
+    if p < 0.001:
+        return "&lt;0.1 %"
+    if p > 0.999:
+        return "&gt;99.9 %"
+    return f"{100 * p:.1f} %"
+
+
+def class_link(model: str, label: str) -> str:
+    return f"class:{quote(model, safe='')}/{quote(label, safe='')}"
+
+
+def about_link(model: str) -> str:
+    return f"about:{quote(model, safe='')}"
+
+
+def header_html(name: str, card: ModelCard | None, detail: str = "") -> str:
+    version = f" v{escape(card.version)}" if card is not None else ""
+    extra = f" <span style='color:{MUTED}'>· {escape(detail)}</span>" if detail else ""
+    return f"<p style='margin-bottom:2px'><b>{escape(name)}</b><span style='color:{MUTED}'>{version}</span>{extra}</p>"
+
+
+def decision_html(finding: Finding) -> str:
+    """The call at the card's operating point, in words (bold label first)."""
+    labels, probs = finding.labels, finding.probabilities
+    called = ", ".join(f"<b>{escape(labels[i])}</b>" for i in finding.positive)
+    if finding.rule == "threshold":
+        if 1 in finding.positive:
+            return f"{called} — {percent(probs[1])} is at or above the operating threshold {finding.threshold:.2f}"
+        return (f"{called} — {escape(labels[1])} {percent(probs[1])} is below the operating threshold "
+                f"{finding.threshold:.2f}")
+    if finding.rule == "argmax":
+        return f"{called} — the most probable of {len(labels)} labels (no threshold)"
+    if not finding.positive:
+        return "no label at or above its operating threshold"
+    return f"{called} — at or above {'its' if len(finding.positive) == 1 else 'their'} operating threshold"
+
+
+def finding_html(finding: Finding) -> str:
+    """Probabilities in the card's label order, each with a bar, then the decision."""
+    rows = []
+    for index, (label, p) in enumerate(zip(finding.labels, finding.probabilities, strict=True)):
+        colour = CALLED_COLOUR if index in finding.positive else BAR_COLOUR
+        width = max(1, round(100 * p))
+        bar = (f"<table width='100%' cellspacing='0' cellpadding='0'><tr><td width='{width}%' bgcolor='{colour}'>"
+               f"&nbsp;</td><td></td></tr></table>")
+        name = f"<a href='{class_link(finding.model, label)}'>{escape(label)}</a>"
+        if index in finding.positive:
+            name = f"<b>{name}</b>"
+        rows.append(f"<tr><td>{name}</td><td align='right'>&nbsp;{percent(p)}&nbsp;</td><td width='45%'>{bar}</td></tr>")
+    return (f"<table width='100%' cellspacing='0' cellpadding='1'>{''.join(rows)}</table>"
+            f"<p style='margin-top:4px'>{decision_html(finding)}</p>")
+
+
+def error_html(message: str) -> str:
+    return f"<p style='color:#c0392b'>Could not run: {escape(message)}</p>"
+
+
+def pending_html() -> str:
+    return f"<p style='color:{MUTED}'>Running…</p>"
+
+
+def metric_name(name: str) -> str:
+    return ACRONYMS.get(name.lower(), name.replace("_", " ").capitalize())
+
+
+def metrics_html(card: ModelCard) -> str:
+    """Held-out metrics grouped by the split they were measured on, with their 95 % CI when known."""
+    splits: dict[str, list[str]] = {}
+    for metric in card.metrics:
+        text = f"{metric_name(metric.name)} {metric.value:.3f}"
+        if metric.ci95 is not None:
+            text += f" (95 % CI {metric.ci95[0]:.3f}–{metric.ci95[1]:.3f})"
+        splits.setdefault(metric.split, []).append(escape(text))
+    return "".join(
+        f"<p><i>Measured on {escape(split) or 'an unnamed split'}:</i><br>{'<br>'.join(items)}</p>"
+        for split, items in splits.items()
+    )
+
+
+def confusion_html(card: ModelCard) -> str:
+    blocks = []
+    for confusion in card.confusion:
+        head = "".join(f"<td align='right'><i>{escape(label)}</i></td>" for label in card.labels)
+        rows = "".join(
+            f"<tr><td><i>{escape(label)}</i></td>{''.join(f'<td align=right>{n}</td>' for n in row)}</tr>"
+            for label, row in zip(card.labels, confusion.matrix, strict=True)
+        )
+        blocks.append(f"<p><i>Confusion on {escape(confusion.split)} (rows true, columns predicted):</i></p>"
+                      f"<table cellspacing='0' cellpadding='2'><tr><td></td>{head}</tr>{rows}</table>")
+    return "".join(blocks)
+
+
+def complexity_html(card: ModelCard) -> str:
+    c = card.complexity
+    if c is None:
+        return ""
+    parts = [f"{c.parameters / 1e6:.2f} M parameters"]
+    if c.macs is not None:
+        parts.append(f"{c.macs / 1e9:.2f} GMACs")
+    if c.cpu_ms is not None:
+        parts.append(f"{c.cpu_ms:.0f} ms on CPU" + (f" ({c.cpu_note})" if c.cpu_note else ""))
+    return f"<p><i>Cost:</i> {escape(', '.join(parts))}</p>"
+
+
+def limits_html(card: ModelCard) -> str:
+    """What the model was not validated for: always shown, not hidden in the details."""
+    if not card.limits:
+        return f"<p style='color:{MUTED}'>The card states no limits of validation.</p>"
+    items = "".join(f"<li>{escape(limit)}</li>" for limit in card.limits)
+    return f"<p style='margin-bottom:0'><i>Not validated for / limits:</i></p><ul style='margin-top:0'>{items}</ul>"
+
+
+def about_html(card: ModelCard) -> str:
+    """The card's details: data and split, metrics, what the probability means, notes, cost."""
+    parts = []
+    prov = card.provenance
+    if prov.data:
+        parts.append(f"<p><i>Trained on:</i> {escape('; '.join(prov.data))}</p>")
+    if prov.split:
+        parts.append(f"<p><i>Split:</i> {escape(prov.split)}</p>")
+    if prov.date:
+        parts.append(f"<p><i>Trained:</i> {escape(prov.date[:10])}"
+                     + (f", commit {escape(prov.commit[:8])}" if prov.commit else "") + "</p>")
+    parts.append(metrics_html(card) or "<p>The card reports no held-out metrics.</p>")
+    if card.probability_meaning:
+        parts.append(f"<p><i>What the probability means:</i> {escape(card.probability_meaning)}</p>")
+    parts.append(confusion_html(card))
+    parts += [f"<p><i>Note:</i> {escape(note)}</p>" for note in card.notes]
+    parts.append(complexity_html(card))
+    if card.reference is not None:
+        expected = " / ".join(percent(p) for p in card.reference.probabilities)
+        parts.append(f"<p><i>Self-check:</i> {escape(card.reference.input)} gave {expected} at export</p>")
+    parts.append(f"<p><i>Architecture:</i> {escape(card.arch)}, input {card.input.width}×{card.input.height}"
+                 f"×{card.input.channels}</p>")
+    return f"<div style='margin-left:8px'>{''.join(parts)}</div>"
+
+
+def model_html(name: str, card: ModelCard | None, outcome: Finding | str | None, expanded: bool) -> str:
+    """One model's block: header, finding (or error, or running), limits, and the details link."""
+    if isinstance(outcome, Finding):
+        body = finding_html(outcome)
+        detail = f"{outcome.provider}, {1000 * outcome.seconds:.0f} ms"
+    elif isinstance(outcome, str):
+        body, detail = error_html(outcome), ""
+    else:
+        body, detail = pending_html(), ""
+    parts = [header_html(name, card, detail), body]
+    if card is not None:
+        parts.append(limits_html(card))
+        arrow = "▾" if expanded else "▸"
+        parts.append(f"<p><a href='{about_link(name)}'>About this model {arrow}</a></p>")
+        if expanded:
+            parts.append(about_html(card))
+    return "".join(parts)
+
+
+def panel_html(blocks: list[str]) -> str:
+    rule = f"<hr style='background-color:{RULE_COLOUR}'>"
+    return rule.join(blocks) + f"{rule}<p style='color:{MUTED}'><small>{FOOTER}</small></p>"

@@ -1,0 +1,276 @@
+"""The findings panel: each installed classifier's reading of the shown study, and its card's facts."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QUrl
+
+from cxrviewer import paths
+from cxrviewer.analysis.findings import Finding, decide
+from cxrviewer.core.cards import (
+    Complexity,
+    Confusion,
+    FileEntry,
+    HeadLayer,
+    HeadSpec,
+    InputContract,
+    Metric,
+    ModelCard,
+    Provenance,
+    card_path,
+)
+from cxrviewer.core.io import read_image
+from cxrviewer.core.preprocess import contract_from_card_input, prepare
+from cxrviewer.gui import findings_text
+from cxrviewer.gui.findings_panel import EMPTY_TEXT, FindingsPanel
+from cxrviewer.gui.main_window import MainWindow
+from cxrviewer.runtime.registry import load_model
+
+MODEL = "tbnet-random"
+
+
+def hand_card(labels=("normal", "pneumonia"), thresholds=(0.27, 0.73), task="classification") -> ModelCard:
+    return ModelCard(
+        name="hand", version="3", task=task, arch="tbnet", labels=labels, thresholds=thresholds,
+        input=InputContract(224, 224, 1), outputs=("logits", "features"),
+        files=(FileEntry("onnx", "hand.onnx", "0" * 64, 1),),
+        head=HeadSpec("gap_linear", "hand.head.safetensors", (HeadLayer("linear", {}, "w", "b"),)),
+        provenance=Provenance(data=("Kermany 2018 <train>",), split="by patient, seed 0"),
+        metrics=(Metric("auc", 0.912, "test: by patient", (0.88, 0.94)), Metric("sensitivity", 0.8, "test: by patient")),
+        limits=("not validated on portable AP films",),
+        probability_meaning="softmax score; threshold chosen for 95 % sensitivity on validation",
+        confusion=(Confusion("test: by patient", ((40, 2), (5, 90))),),
+        complexity=Complexity(230_000, 1_500_000_000, 12.0, "1 thread"),
+        notes=("small training set",),
+    )
+
+
+def finding(probs, positive, rule="threshold", threshold=0.73, labels=("normal", "pneumonia")) -> Finding:
+    return Finding("hand", labels, probs, positive, rule, threshold, "CPU", 0.012)
+
+
+# -- the formatter and the decision ---------------------------------------------------------------
+def test_about_block_shows_metrics_with_split_and_ci_limits_and_meaning():
+    card = hand_card()
+    about = findings_text.about_html(card)
+    assert "AUC 0.912 (95 % CI 0.880–0.940)" in about
+    assert "Sensitivity 0.800<" in about  # no CI recorded, none invented
+    assert "Measured on test: by patient" in about
+    assert "Kermany 2018 &lt;train&gt;" in about and "by patient, seed 0" in about
+    assert "95 % sensitivity on validation" in about
+    assert "small training set" in about
+    assert "0.23 M parameters, 1.50 GMACs, 12 ms on CPU (1 thread)" in about
+    assert "<td align=right>90</td>" in about
+    block = findings_text.model_html("hand", card, finding((0.2, 0.8), (1,)), expanded=False)
+    assert "not validated on portable AP films" in block  # limits show without opening the details
+    assert "AUC" not in block and "About this model ▸" in block
+
+
+def test_finding_text_gives_percentages_in_label_order_and_the_call():
+    text = findings_text.finding_html(finding((0.2, 0.8), (1,)))
+    assert text.index("normal") < text.index("pneumonia")
+    assert "20.0 %" in text and "80.0 %" in text
+    assert "<b>pneumonia</b> — 80.0 % is at or above the operating threshold 0.73" in text
+    below = findings_text.decision_html(finding((0.35, 0.65), (0,)))
+    assert below == "<b>normal</b> — pneumonia 65.0 % is below the operating threshold 0.73"
+    three = finding((0.1, 0.6, 0.3), (1,), "argmax", None, ("normal", "bacteria", "virus"))
+    assert findings_text.decision_html(three) == "<b>bacteria</b> — the most probable of 3 labels (no threshold)"
+    assert findings_text.percent(0.0004) == "&lt;0.1 %" and findings_text.percent(0.9996) == "&gt;99.9 %"
+
+
+def test_decision_follows_the_cards_operating_threshold_not_half():
+    binary = hand_card()
+    assert decide(binary, np.array([0.3, 0.7])) == ((0,), "threshold", 0.73)
+    assert decide(binary, np.array([0.27, 0.73])) == ((1,), "threshold", 0.73)
+    three = hand_card(("normal", "bacteria", "virus"), (0.3, 0.3, 0.3))
+    assert decide(three, np.array([0.2, 0.3, 0.5])) == ((2,), "argmax", None)
+    multi = hand_card(("a", "b", "c"), (0.5, 0.2, 0.9), task="multilabel")
+    assert decide(multi, np.array([0.6, 0.1, 0.95])) == ((0, 2), "multilabel", None)
+
+
+def test_error_text_is_escaped():
+    assert findings_text.error_html("model x: <bad> input") == (
+        "<p style='color:#c0392b'>Could not run: model x: &lt;bad&gt; input</p>")
+
+
+# -- the panel on a real exported model -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def models_folder(tmp_path_factory) -> Path:
+    """A models folder with one random-weight tb-net (224²) exported as MODEL."""
+    torch = pytest.importorskip("torch", reason="exporting a test model needs the `ml` extra (torch)")
+    from cxrviewer.nets import build
+    from cxrviewer.training.checkpoint import save_checkpoint
+    from cxrviewer.training.export import export_model
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    work, folder = tmp_path_factory.mktemp("checkpoint"), tmp_path_factory.mktemp("models")
+    net = build("tbnet", num_classes=2, input_size=(224, 224))
+    checkpoint = save_checkpoint(net, work / "tbnet.safetensors", {
+        "arch": "tbnet", "arch_params": {"num_classes": 2, "in_channels": 1, "input_size": [224, 224]},
+        "task": "classification", "labels": ["normal", "abnormal"], "thresholds": [0.4, 0.6], "version": "1",
+        "provenance": {"data": ["none: random weights"], "split": "none", "command": "tests/gui"},
+        "metrics": [{"name": "auc", "value": 0.5, "split": "none (random weights)"}],
+        "limits": ["random weights: for tests only"],
+    })
+    export_model(checkpoint, folder / MODEL, real_images=[])
+    return folder
+
+
+def direct_probabilities(name: str, pixels: np.ndarray, folder: Path | None = None) -> np.ndarray:
+    """The runtime's logits on the card's preprocessing, softmaxed here: what the panel must show."""
+    loaded = load_model(name, folder)
+    inp = loaded.card.input
+    contract = contract_from_card_input(inp.height, inp.width, inp.channels, inp.scaling,
+                                        [{"name": s.name, "params": s.params} for s in inp.preprocessing])
+    logits = loaded.backend.classify(prepare(pixels, contract)[0][None])[0][0].astype(np.float64)
+    e = np.exp(logits - logits.max())
+    return e / e.sum()
+
+
+def study_pixels(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.random((300, 260), dtype=np.float32)
+
+
+def wait_idle(qtbot, panel: FindingsPanel) -> None:
+    qtbot.waitUntil(lambda: not panel.busy, timeout=30000)
+
+
+def test_panel_shows_the_exported_models_probabilities(qtbot, models_folder):
+    panel = FindingsPanel(models_dir=models_folder)
+    qtbot.addWidget(panel)
+    pixels = study_pixels(1)
+    panel.show_study("a", pixels)
+    assert panel.busy and "Running…" in panel.browser.toPlainText()
+    wait_idle(qtbot, panel)
+    result = panel.outcome(MODEL)
+    assert isinstance(result, Finding) and result.provider == "CPU"
+    expected = direct_probabilities(MODEL, pixels, models_folder)
+    np.testing.assert_allclose(result.probabilities, expected, rtol=1e-6)
+    assert result.positive == ((1,) if expected[1] >= 0.6 else (0,))
+    text = panel.browser.toPlainText()
+    assert MODEL in text and f"{100 * expected[1]:.1f} %" in text and "operating threshold 0.60" in text
+    assert "random weights: for tests only" in text
+    panel.shutdown()
+
+
+def test_a_failing_model_shows_its_error_and_the_others_still_run(qtbot, models_folder, tmp_path):
+    for source in models_folder.glob(f"{MODEL}.*"):
+        shutil.copy(source, tmp_path / source.name)
+        shutil.copy(source, tmp_path / source.name.replace(MODEL, "altered"))
+    card_path(tmp_path, "altered").write_text(card_path(models_folder, MODEL).read_text().replace(MODEL, "altered"))
+    with open(tmp_path / "altered.onnx", "ab") as stream:
+        stream.write(b"\0")
+    card_path(tmp_path, "unreadable").write_text("{ not json")
+    panel = FindingsPanel(models_dir=tmp_path)
+    qtbot.addWidget(panel)
+    panel.show_study(0, study_pixels(2))
+    wait_idle(qtbot, panel)
+    assert "does not match its checksum" in panel.outcome("altered")
+    assert isinstance(panel.outcome(MODEL), Finding)
+    text = panel.browser.toPlainText()
+    assert "Could not run: model altered:" in text and "Could not run: model" in text.split("unreadable")[1]
+    panel.shutdown()
+
+
+def test_no_models_shows_the_friendly_empty_text(qtbot, tmp_path):
+    panel = FindingsPanel(models_dir=tmp_path / "absent")
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.show_study(0, study_pixels(3))
+    assert not panel.busy
+    assert panel.empty_label.isVisible() and panel.empty_label.text() == EMPTY_TEXT
+    assert not panel.browser.isVisible()
+
+
+def test_a_previous_studys_late_result_is_not_shown(qtbot, models_folder):
+    release = threading.Event()
+    calls: list[float] = []
+
+    def classify(name, pixels, folder):
+        calls.append(float(pixels[0, 0]))
+        if pixels[0, 0] == 0.25:
+            release.wait(10)  # study "a" is still running when the reader moves to "b"
+        p = float(pixels[0, 0])
+        return Finding(name, ("normal", "abnormal"), (1 - p, p), (0,), "threshold", 0.6, "CPU", 0.0)
+
+    panel = FindingsPanel(models_dir=models_folder, classify=classify)
+    qtbot.addWidget(panel)
+    a, b = np.full((50, 50), 0.25, np.float32), np.full((50, 50), 0.125, np.float32)
+    panel.show_study("a", a)
+    qtbot.waitUntil(lambda: calls == [0.25], timeout=5000)
+    panel.show_study("b", b)
+    release.set()
+    wait_idle(qtbot, panel)
+    qtbot.wait(50)  # let a late signal from the abandoned job arrive, if any were delivered
+    text = panel.browser.toPlainText()
+    assert "12.5 %" in text and "25.0 %" not in text
+    assert panel.outcome(MODEL).probabilities == (0.875, 0.125)
+    panel.show_study("a", a)  # its result was dropped: run again, now unblocked
+    wait_idle(qtbot, panel)
+    assert "25.0 %" in panel.browser.toPlainText() and calls == [0.25, 0.125, 0.25]
+    panel.show_study("b", b)  # cached: shown at once, nothing runs
+    assert not panel.busy and "12.5 %" in panel.browser.toPlainText() and len(calls) == 3
+    panel.shutdown()
+
+
+def test_label_links_select_a_class_and_the_about_link_opens_the_card(qtbot, models_folder):
+    panel = FindingsPanel(models_dir=models_folder)
+    qtbot.addWidget(panel)
+    panel.show_study(0, study_pixels(4))
+    wait_idle(qtbot, panel)
+    with qtbot.waitSignal(panel.classSelected) as signal:
+        panel._on_anchor(QUrl(findings_text.class_link(MODEL, "abnormal")))
+    assert signal.args == [MODEL, "abnormal"]
+    assert "Measured on" not in panel.browser.toPlainText()
+    panel._on_anchor(QUrl(findings_text.about_link(MODEL)))
+    assert "Measured on none (random weights):\nAUC 0.500" in panel.browser.toPlainText()
+    panel.shutdown()
+
+
+def test_the_window_runs_the_models_on_each_study_and_caches_them(qtbot, settings, models_folder, monkeypatch,
+                                                                  band_study, detector_study):
+    monkeypatch.setenv("CXRVIEWER_MODELS", str(models_folder))
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    panel = window.findings_panel
+    with qtbot.waitSignal(window.session.idle, timeout=15000):
+        window.open_paths([band_study, detector_study])
+    wait_idle(qtbot, panel)
+    first = panel.outcome(MODEL)
+    pixels = window.canvas.image.pixels
+    np.testing.assert_allclose(first.probabilities, direct_probabilities(MODEL, pixels, models_folder), rtol=1e-6)
+    window.study_list.step(1)
+    qtbot.waitUntil(lambda: window.canvas.image is not None and window.canvas.image.meta.path == detector_study)
+    wait_idle(qtbot, panel)
+    assert isinstance(panel.outcome(MODEL), Finding)
+    window.study_list.step(-1)
+    qtbot.waitUntil(lambda: window.canvas.image.meta.path == band_study)
+    assert not panel.busy and panel.outcome(MODEL) == first
+    window.session.shutdown()
+    panel.shutdown()
+
+
+@pytest.mark.skipif(not card_path(paths.models_dir(), "pneumonia-kermany").is_file(),
+                    reason="the trained pneumonia-kermany model is not installed in models/")
+def test_the_demo_study_through_the_installed_pneumonia_model(qtbot, settings, monkeypatch):
+    monkeypatch.delenv("CXRVIEWER_MODELS", raising=False)
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.session.idle, timeout=15000):
+        window.open_paths([paths.demo_study()])
+    wait_idle(qtbot, window.findings_panel)
+    result = window.findings_panel.outcome("pneumonia-kermany")
+    assert isinstance(result, Finding), result
+    expected = direct_probabilities("pneumonia-kermany", read_image(paths.demo_study()).pixels)
+    np.testing.assert_allclose(result.probabilities, expected, rtol=1e-6)
+    text = window.findings_panel.browser.toPlainText()
+    assert "pneumonia-kermany" in text and f"{100 * expected[1]:.1f} %" in text
+    window.session.shutdown()
+    window.findings_panel.shutdown()
