@@ -188,7 +188,8 @@ def _checkpoint_meta(config: TrainConfig, catalog: Catalog, split: Split, num_cl
         "provenance": {
             "data": [catalog.description],
             "split": split.method,
-            "command": " ".join(sys.argv),
+            # As a reader would type it: `python -m cxrviewer` and the script both show as `cxrviewer`.
+            "command": " ".join(["cxrviewer", *sys.argv[1:]]),
             "commit": _git_commit(),
             "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "config": config.to_dict(),

@@ -9,6 +9,7 @@ sample carries a patient id so splits can keep a patient on one side.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cxrviewer import paths
 from cxrviewer.core.errors import ConfigError, StudyError
 from cxrviewer.training.config import DataConfig
 
@@ -274,7 +276,9 @@ def load_catalog(cfg: DataConfig) -> Catalog:
         raise StudyError(missing[0], f"listed by the {cfg.source} source but missing ({len(missing)} missing in all)")
     if not catalog.samples:
         raise ConfigError(f"{cfg.root}: the {cfg.source} source found no images")
-    return catalog
+    # Cards travel to other machines: name the shared data by its place beside the checkout, not this disk's path.
+    shared = str(paths.shared_data_dir().resolve())
+    return dataclasses.replace(catalog, description=catalog.description.replace(shared, "../shared/data"))
 
 
 def subsample(catalog: Catalog, cfg: DataConfig, *, seed: int) -> Catalog:
