@@ -98,7 +98,10 @@ def installed_model(name: str, models_dir: Path | None = None) -> LoadedModel:
     from cxrviewer.runtime.registry import load_model
 
     folder = Path(models_dir) if models_dir is not None else paths.models_dir()
-    stamps = tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob(f"{name}.*")))
+    try:
+        stamps = tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob(f"{name}.*")))
+    except OSError as error:  # a file replaced under us by an export in progress
+        raise ModelError(name, f"its files in {folder} are changing ({error.strerror}); try again") from None
     key = (str(folder.resolve()), name, stamps)
     with _models_lock:
         loaded = _models.get(key)
