@@ -135,6 +135,18 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Population:
+    """Who the training images came from, so a reader can see when a study falls outside it.
+
+    `age_years` is (low, high), inclusive; whole-number ends count completed years, as DICOM records
+    ages, so (1, 5) takes in a child of 5 years 11 months. None when the card does not say.
+    """
+
+    description: str = ""  # in the reader's words, e.g. "children aged 1–5, one Guangzhou hospital"
+    age_years: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
 class ParityFigure:
     """max|onnx - reference| / max|reference| of one output on one input ("random:<i>" or "real:<file>").
 
@@ -171,6 +183,7 @@ class ModelCard:
     confusion: tuple[Confusion, ...] = ()
     complexity: Complexity | None = None
     reference: Reference | None = None
+    population: Population | None = None
     notes: tuple[str, ...] = ()  # anything else a reader or researcher should know (small data, ...)
     schema: str = SCHEMA
 
@@ -363,6 +376,7 @@ def card_from_dict(model: str, data: Any) -> ModelCard:
         ),
         complexity=_complexity(root),
         reference=_reference(root, len(labels)),
+        population=_population(root),
         notes=root.strings("notes", []),
     )
 
@@ -405,6 +419,16 @@ def _reference(root: _Reader, size: int) -> Reference | None:
     if len(probabilities) != size:
         raise r._fail("probabilities", f"must hold one probability per label ({size})")
     return Reference(r.get("input", str), probabilities)
+
+
+def _population(root: _Reader) -> Population | None:
+    if root.data.get("population") is None:
+        return None
+    p = root.child("population")
+    ages = _pair(p, "age_years")
+    if ages is not None and not 0 <= ages[0] <= ages[1]:
+        raise p._fail("age_years", "must be [low, high] years with 0 <= low <= high")
+    return Population(p.get("description", str, ""), ages)
 
 
 def _check_consistency(card: ModelCard) -> None:
