@@ -151,13 +151,19 @@ class ParityFigure:
     """max|onnx - reference| / max|reference| of one output on one input ("random:<i>" or "real:<file>").
 
     For saliency, `float32_autograd` is the same figure for PyTorch's own float32 autograd: how well
-    float32 can do on this input at all (see `cxrviewer.training.export`).
+    float32 can do on this input at all. When `max_rel_diff` exceeds the tolerance, `same_piece` is
+    the figure against float64 autograd on the ONNX graph's own linear piece (its ReLU masks and
+    max-pool argmaxes), `kinks` how many of those choices differ from float64's and `kink_margin`
+    the farthest of them from its kink, relative (see `cxrviewer.training.saliency_parity`).
     """
 
     output: str
     inputs: str
     max_rel_diff: float
     float32_autograd: float | None = None
+    same_piece: float | None = None
+    kinks: int | None = None
+    kink_margin: float | None = None
 
 
 @dataclass(frozen=True)
@@ -366,6 +372,9 @@ def card_from_dict(model: str, data: Any) -> ModelCard:
                 p.get("inputs", str),
                 p.get("max_rel_diff", float),
                 p.get("float32_autograd", (float, type(None)), None),
+                p.get("same_piece", (float, type(None)), None),
+                p.get("kinks", (int, type(None)), None),
+                p.get("kink_margin", (float, type(None)), None),
             )
             for p in root.children("parity", [])
         ),

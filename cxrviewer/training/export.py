@@ -5,8 +5,21 @@ number per output and input): relative to the output's largest magnitude, not el
 near-zero elements of a saliency map or of a feature map make element-wise ratios meaningless. The
 reference is the same network in float64; the saliency graph is compared with float64 autograd's
 ∂logit_c/∂x. Any figure above the tolerance (1e-4 for float32 ONNX) fails the export, with one
-documented exception for saliency on inputs where float32 autograd itself cannot reach it
-(`parity_limit`); both figures are then written into the card.
+documented exception for saliency, at inputs where the network has no unique derivative:
+
+A ReLU/max-pool network is piecewise linear. At a ReLU pre-activation within float32 rounding of
+zero, or a max-pool window whose two largest values are within rounding of each other, float32 and
+float64 may land on neighbouring linear pieces, whose gradients differ by a whole path (measured,
+random-weight VGG-16 at 224²: 3 of 15 M ReLU units flipped at 8e-8 of their layer's maximum put the
+ONNX map 1.3e-2 from float64 autograd; on an 8-bit radiograph 8 max-pool ties put it 5e-2 off, and
+PyTorch's own float32 autograd is 1.5e-2 / 9.5e-2 off there). A saliency figure above the tolerance
+therefore passes only if (`parity_ok`): the ONNX map agrees within the tolerance with float64
+autograd evaluated on the graph's own piece (its masks and argmaxes, read from the graph), and every
+choice where that piece differs from float64's is within the tolerance of its kink (relative to the
+compared tensor's largest magnitude: the same 1e-4 the forward outputs are held to) — so a wrong
+forward value or index still fails. VGG-16 above: 4.6e-7 / 5.3e-7 on the piece, kinks at ≤ 3.3e-7.
+The plain figure, the piece figure, the number of kinks and their largest margin are all in the card,
+as is float32 autograd's own plain figure for comparison.
 
 Everything is written into a staging folder beside the target and checked there (the card is read
 back with its checksums); only then are the files moved into place with os.replace, the card last,
@@ -51,8 +64,6 @@ log = logging.getLogger(__name__)
 TOLERANCE = 1e-4
 # Facts a training run writes into the checkpoint's meta that travel unchanged into the card.
 CARRIED_FACTS = ("probability_meaning", "confusion", "notes", "reference")
-# Saliency on float32-ill-conditioned inputs: how much worse than PyTorch float32 autograd ONNX may be.
-FLOAT32_FACTOR = 2.0
 # Real radiographs for the parity check, relative to the shared data folder (first found are used).
 REAL_IMAGES = (
     "rsna_pneumonia/images/00a05408-8291-4231-886e-13763e103161.jpg",
@@ -124,31 +135,41 @@ def head_spec(head: nn.Module) -> tuple[dict[str, Any], dict[str, npt.NDArray[np
 
 
 def _parity(
-    net: nn.Module, staging: Path, name: str, classifier: bool, inputs: list[tuple[str, npt.NDArray[np.float32]]]
+    net: nn.Module,
+    staging: Path,
+    name: str,
+    inputs: list[tuple[str, npt.NDArray[np.float32]]],
+    gradient: torch.fx.GraphModule | None,
+    tolerance: float = TOLERANCE,
 ) -> list[dict[str, Any]]:
     """Each ONNX output vs the same network evaluated in float64 (saliency: float64 autograd).
 
     float64, because float32 autograd is itself not a reference to 1e-4: in deep ReLU nets a
     pre-activation within rounding of zero flips its ReLU mask, and PyTorch's own float32 saliency
-    of a random-weight ResNet-34 is 2 % (max relative) away from the exact gradient.
+    of a random-weight ResNet-34 is 2 % (max relative) away from the exact gradient. `gradient` is
+    the traced saliency graph of a classifier (None for image-to-image nets); a saliency figure above
+    `tolerance` gets the piece check of the module docstring.
     """
     import copy
 
+    import onnx
     import onnxruntime as ort
 
     from cxrviewer.runtime.providers import SALIENCY_DISABLED_OPTIMIZERS
+    from cxrviewer.training.saliency_parity import piece_check
 
-    def session(path: Path, disabled_optimizers: Sequence[str] = ()) -> Any:
+    def session(path: Path | bytes, disabled_optimizers: Sequence[str] = ()) -> Any:
         options = ort.SessionOptions()
         options.log_severity_level = 3
         return ort.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"],
-            disabled_optimizers=list(disabled_optimizers),
+            path if isinstance(path, bytes) else str(path), sess_options=options,
+            providers=["CPUExecutionProvider"], disabled_optimizers=list(disabled_optimizers),
         )
 
     exact = copy.deepcopy(net).double()
     main = session(staging / f"{name}.onnx")
     # Loaded the way the runtime loads it, so the figures hold for the viewer.
+    classifier = gradient is not None
     saliency = session(staging / f"{name}.saliency.onnx", SALIENCY_DISABLED_OPTIMIZERS) if classifier else None
     figures = []
     for label, x in inputs:
@@ -172,30 +193,36 @@ def _parity(
             graph = saliency.run(["saliency"], {"image": x, "class_onehot": onehot})[0]
             image32 = torch.from_numpy(x.copy()).requires_grad_(True)
             net(image32)[0, cls].backward()
-            figures.append({
+            figure = {
                 "output": f"saliency[{cls}]",
                 "inputs": label,
                 "max_rel_diff": max_rel_diff(graph, image.grad.numpy()),
                 "float32_autograd": max_rel_diff(image32.grad.numpy(), image.grad.numpy()),
-            })
+            }
+            if figure["max_rel_diff"] > tolerance:
+                model = onnx.load(str(staging / f"{name}.saliency.onnx"))
+                piece = piece_check(
+                    gradient, model, lambda data: session(data, SALIENCY_DISABLED_OPTIMIZERS), x, onehot, graph
+                )
+                figure.update(same_piece=piece.max_rel_diff, kinks=piece.kinks, kink_margin=piece.worst_margin)
+            figures.append(figure)
     return figures
 
 
-def parity_limit(figure: ParityFigure | dict[str, Any], tolerance: float = TOLERANCE) -> float:
-    """The largest acceptable max relative difference for one parity figure.
+def parity_ok(figure: ParityFigure | dict[str, Any], tolerance: float = TOLERANCE) -> bool:
+    """Whether one parity figure passes: within `tolerance`, or (saliency) the piece rule above.
 
-    `tolerance` for every output, except a saliency map on an input where PyTorch's own float32
-    autograd is farther than that from the exact gradient: there the ONNX graph may be off by up to
-    FLOAT32_FACTOR times as much as float32 autograd is. Such inputs exist: ties in max-pool windows
-    (8-bit plateaus in real images) and ReLU pre-activations within rounding of zero send the
-    gradient down a different path in any float32 implementation (measured: float32 autograd 2 % off
-    for a random-weight ResNet-34 on a random input, 8-9 % for VGG-16 on a real radiograph).
+    The piece rule: `same_piece` within `tolerance` and every kink where the graph's piece differs
+    from float64's within `tolerance` of its threshold (`kink_margin`); see the module docstring.
     """
     get = figure.get if isinstance(figure, dict) else lambda key: getattr(figure, key)
-    floor = get("float32_autograd")
-    if not get("output").startswith("saliency") or floor is None:
-        return tolerance
-    return max(tolerance, FLOAT32_FACTOR * floor)
+    if get("max_rel_diff") <= tolerance:
+        return True
+    piece, margin = get("same_piece"), get("kink_margin")
+    return (
+        get("output").startswith("saliency") and piece is not None and margin is not None
+        and piece <= tolerance and margin <= tolerance
+    )
 
 
 def _install(staging: Path, folder: Path, name: str) -> None:
@@ -267,9 +294,10 @@ def export_model(
 
         files = [("onnx", staging / f"{name}.onnx"), ("weights", staging / f"{name}.safetensors")]
         card: dict[str, Any] = {}
+        gradient = None
         if classifier:
             onnx_graphs.export_classifier(net, files[0][1], example)
-            onnx_graphs.export_saliency(net, staging / f"{name}.saliency.onnx", example, len(meta["labels"]))
+            gradient = onnx_graphs.export_saliency(net, staging / f"{name}.saliency.onnx", example, len(meta["labels"]))
             head, tensors = head_spec(net.head)
             save_numpy(tensors, str(staging / f"{name}.head.safetensors"))
             files += [("saliency_onnx", staging / f"{name}.saliency.onnx"), ("head", staging / f"{name}.head.safetensors")]
@@ -280,21 +308,26 @@ def export_model(
             card.update(outputs=["output"])
         save_torch({k: v.detach().contiguous() for k, v in net.state_dict().items()}, str(files[1][1]))
 
-        figures = _parity(net, staging, name, classifier, inputs)
-        worst = max(figures, key=lambda f: f["max_rel_diff"] / parity_limit(f, tolerance))
+        figures = _parity(net, staging, name, inputs, gradient, tolerance)
+        worst = max(figures, key=lambda f: f["max_rel_diff"])
         log.info("model %s: worst parity %s on %s = %.3g", name, worst["output"], worst["inputs"], worst["max_rel_diff"])
         for figure in figures:
-            if figure.get("float32_autograd", 0.0) > tolerance:
+            if "same_piece" in figure:
                 log.warning(
-                    "model %s: %s on %s: float32 autograd itself is %.2g from the exact gradient; ONNX %.2g",
-                    name, figure["output"], figure["inputs"], figure["float32_autograd"], figure["max_rel_diff"],
+                    "model %s: %s on %s is %.2g from float64 autograd (float32 autograd %.2g): %d choices at "
+                    "kinks (farthest %.2g from its kink); on the graph's own piece %.2g",
+                    name, figure["output"], figure["inputs"], figure["max_rel_diff"], figure["float32_autograd"],
+                    figure["kinks"], figure["kink_margin"], figure["same_piece"],
                 )
-        if not worst["max_rel_diff"] <= parity_limit(worst, tolerance):
+        failed = [figure for figure in figures if not parity_ok(figure, tolerance)]
+        if failed:
+            bad = failed[0]
+            piece = f", {bad['same_piece']:.3g} on the graph's own piece, kinks up to {bad['kink_margin']:.3g}" \
+                if "same_piece" in bad else ""
             raise ModelError(
                 name,
-                f"export parity failed: {worst['output']} on {worst['inputs']} differs by {worst['max_rel_diff']:.3g} "
-                f"(max relative difference; limit {parity_limit(worst, tolerance):.3g}); "
-                "the installed model was not changed",
+                f"export parity failed: {bad['output']} on {bad['inputs']} differs by {bad['max_rel_diff']:.3g} "
+                f"(max relative difference{piece}; limit {tolerance:.3g}); the installed model was not changed",
             )
         card.update(
             schema=SCHEMA, name=name, version=str(meta.get("version", "1")), task=meta["task"], arch=checkpoint.arch,

@@ -186,8 +186,11 @@ def trace_saliency(net: nn.Module, example: torch.Tensor, num_classes: int) -> t
         ) from error
 
 
-def export_saliency(net: nn.Module, path: Path, example: torch.Tensor, num_classes: int) -> None:
-    """ONNX of (image (1, C, H, W), class_onehot (1, K)) → saliency (1, C, H, W) = ∂Σ(logits·onehot)/∂image."""
+def export_saliency(net: nn.Module, path: Path, example: torch.Tensor, num_classes: int) -> torch.fx.GraphModule:
+    """ONNX of (image (1, C, H, W), class_onehot (1, K)) → saliency (1, C, H, W) = ∂Σ(logits·onehot)/∂image.
+
+    Returns the traced FX graph the file was exported from (for `saliency_parity.piece_check`).
+    """
     graph = trace_saliency(net, example, num_classes)
     onehot = torch.zeros(1, num_classes)
     # onnxscript's optimiser takes minutes on a gradient graph of DenseNet's size (measured 284 s vs
@@ -196,3 +199,4 @@ def export_saliency(net: nn.Module, path: Path, example: torch.Tensor, num_class
         _GraphModuleWrapper(graph), (example[:1], onehot), path, ["image", "class_onehot"], ["saliency"],
         optimize=False,
     )
+    return graph

@@ -1,31 +1,42 @@
 """ONNX vs PyTorch for every registered architecture at its input size, and saliency vs autograd.
 
 References are the same weights in float64 (see `cxrviewer.training.export`). Logits, features and
-image outputs must agree within 1e-4; a saliency map within 1e-4, or, on an input where PyTorch's
-own float32 autograd is farther than that from the exact gradient, within twice its distance.
+image outputs must agree within 1e-4; a saliency map within 1e-4, or, where the network has no
+unique derivative (ReLU pre-activations or max-pool ties within float32 rounding of a kink), within
+1e-4 of float64 autograd on the graph's own linear piece with every differing choice within 1e-4 of
+its kink (`cxrviewer.training.saliency_parity`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import onnx as onnx_proto
+import onnxruntime as ort
 import pytest
 import torch
 
 from cxrviewer import paths
 from cxrviewer.nets import ARCHITECTURES
 from cxrviewer.runtime.onnx_backend import OnnxBackend
-from cxrviewer.runtime.providers import CPU
+from cxrviewer.runtime.providers import CPU, SALIENCY_DISABLED_OPTIMIZERS, session_options
 from cxrviewer.runtime.torch_backend import TorchBackend, build_network
 from cxrviewer.training.export import (
-    FLOAT32_FACTOR,
     TOLERANCE,
     default_real_images,
     max_rel_diff,
     model_tensor_from_file,
-    parity_limit,
+    parity_ok,
 )
+from cxrviewer.training.onnx_graphs import trace_saliency
+from cxrviewer.training.saliency_parity import piece_check
 
 ARCHS = sorted(ARCHITECTURES)
+
+
+def _saliency_session(model: bytes) -> ort.InferenceSession:
+    return ort.InferenceSession(
+        model, session_options(2), providers=[CPU], disabled_optimizers=list(SALIENCY_DISABLED_OPTIMIZERS)
+    )
 
 
 def float64_saliency(card, folder, x: np.ndarray, class_index: int) -> np.ndarray:
@@ -45,7 +56,10 @@ def test_export_records_parity_within_tolerance(exported, arch):
     for figure in card.parity:
         if figure.output.startswith("saliency"):
             assert figure.float32_autograd is not None
-            assert figure.max_rel_diff <= parity_limit(figure), figure
+            assert parity_ok(figure), figure
+            if figure.max_rel_diff > TOLERANCE:  # the piece rule, with its figures in the card
+                assert figure.same_piece <= TOLERANCE and figure.kink_margin <= TOLERANCE, figure
+                assert figure.kinks > 0, figure
         else:
             assert figure.max_rel_diff <= TOLERANCE, figure
 
@@ -65,8 +79,12 @@ def test_onnx_and_torch_backends_agree(exported, arch):
         assert max_rel_diff(features, ref_features) <= TOLERANCE
         saliency, exact = onnx.saliency(x, 1), float64_saliency(card, folder, x, 1)
         assert saliency.shape == x.shape
-        float32_autograd = max_rel_diff(eager.saliency(x, 1), exact)
-        assert max_rel_diff(saliency, exact) <= max(TOLERANCE, FLOAT32_FACTOR * float32_autograd)
+        if max_rel_diff(saliency, exact) > TOLERANCE:
+            model = onnx_proto.load(str(folder / card.saliency_file))
+            net = build_network(card, folder / card.file("weights").path)
+            onehot = np.array([[0.0, 1.0]], np.float32)
+            piece = piece_check(trace_saliency(net, torch.from_numpy(x), 2), model, _saliency_session, x, onehot, saliency)
+            assert piece.max_rel_diff <= TOLERANCE and piece.worst_margin <= TOLERANCE, piece
     else:
         # Not the working size, so tiling (bone suppression) or resizing (segmentation) is exercised.
         image = rng.random((contract.height + 37, contract.width + 21), dtype=np.float32)
