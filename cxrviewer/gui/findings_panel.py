@@ -23,6 +23,8 @@ from cxrviewer import paths
 from cxrviewer.analysis.findings import Finding, classify_study
 from cxrviewer.core.cards import ModelCard, card_path, load_card
 from cxrviewer.core.errors import ModelError
+from cxrviewer.core.image import ImageMeta
+from cxrviewer.core.suitability import model_cautions, study_cautions
 from cxrviewer.gui import findings_text
 from cxrviewer.gui.workers import JobRunner
 from cxrviewer.runtime.registry import installed_models
@@ -89,6 +91,7 @@ class FindingsPanel(QWidget):
         self._next_job = 0
         self._study: object | None = None
         self._pixels: npt.NDArray[np.float32] | None = None
+        self._meta: ImageMeta | None = None
         self._expanded: set[str] = set()
         self._rescan = QTimer(self, singleShot=True, interval=RESCAN_DELAY_MS, timeout=self.refresh_models)
         self._watcher = QFileSystemWatcher(self)
@@ -103,17 +106,20 @@ class FindingsPanel(QWidget):
     def busy(self) -> bool:
         return bool(self._jobs)
 
-    def show_study(self, study: object, pixels: npt.NDArray[np.float32]) -> None:
-        """Read `pixels` (H, W) float32 [0, 1], air dark, with every classifier; `study` keys the cache."""
+    def show_study(self, study: object, pixels: npt.NDArray[np.float32], meta: ImageMeta | None = None) -> None:
+        """Read `pixels` (H, W) float32 [0, 1], air dark, with every classifier; `study` keys the cache.
+
+        `meta` (the study's metadata) decides the cautions shown above the findings; None shows none.
+        """
         if study != self._study:
             self._cancel_other_studies(study)
-        self._study, self._pixels = study, pixels
+        self._study, self._pixels, self._meta = study, pixels, meta
         self.refresh_models()
 
     def clear_study(self) -> None:
         """No study is shown (it failed to load): cancel its jobs and show no findings."""
         self._cancel_other_studies(None)
-        self._study, self._pixels = None, None
+        self._study, self._pixels, self._meta = None, None, None
         self._render()
 
     def refresh_models(self) -> None:
@@ -184,9 +190,10 @@ class FindingsPanel(QWidget):
         blocks = []
         for entry in self.entries:
             outcome = entry.error or self.outcomes.get((self._study, entry.name, entry.stamp))
-            blocks.append(findings_text.model_html(entry.name, entry.card, outcome, entry.name in self._expanded))
+            blocks.append(findings_text.model_html(entry.name, entry.card, outcome, entry.name in self._expanded,
+                                                   model_cautions(self._meta, entry.card)))
         scroll = self.browser.verticalScrollBar().value()
-        self.browser.setHtml(findings_text.panel_html(blocks))
+        self.browser.setHtml(findings_text.panel_html(blocks, study_cautions(self._meta)))
         self.browser.verticalScrollBar().setValue(scroll)
 
     def _on_anchor(self, url: QUrl) -> None:

@@ -2,7 +2,8 @@
 
 Pure string formatting (no Qt), so what the reader is told can be tested on hand-built cards. Every
 value from a card or an error message is HTML-escaped. Links: "class:<model>/<label>" selects a
-label, "about:<model>" opens or closes the card's details.
+label, "about:<model>" opens or closes the card's details. Cautions (`cxrviewer.core.suitability`) come
+first: above every block when they concern the study, under a model's name when they concern that model.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from cxrviewer.core.cards import ModelCard
 
 ACRONYMS = {"auc": "AUC", "mcc": "MCC", "f1": "F1", "ppv": "PPV", "npv": "NPV", "iou": "IoU"}
 BAR_COLOUR, CALLED_COLOUR, MUTED, RULE_COLOUR = "#4a90d9", "#d9822b", "#808080", "#c8c8c8"
+CAUTION_BACKGROUND, CAUTION_TEXT = "#fff3cd", "#6b4200"  # both set, so it reads on light and dark themes
 FOOTER = "Model outputs are research aids for a reader, not diagnoses."
 
 
@@ -71,6 +73,16 @@ def finding_html(finding: Finding) -> str:
         rows.append(f"<tr><td>{name}</td><td align='right'>&nbsp;{percent(p)}&nbsp;</td><td width='45%'>{bar}</td></tr>")
     return (f"<table width='100%' cellspacing='0' cellpadding='1'>{''.join(rows)}</table>"
             f"<p style='margin-top:4px'>{decision_html(finding)}</p>")
+
+
+def cautions_html(cautions: tuple[str, ...]) -> str:
+    """Each caution on an amber band, before anything else it qualifies; "" when there are none."""
+    return "".join(
+        f"<table width='100%' cellspacing='0' cellpadding='4' bgcolor='{CAUTION_BACKGROUND}' "
+        f"style='margin-bottom:4px'><tr><td style='color:{CAUTION_TEXT}'><b>Caution:</b> {escape(text)}"
+        "</td></tr></table>"
+        for text in cautions
+    )
 
 
 def error_html(message: str) -> str:
@@ -138,6 +150,8 @@ def about_html(card: ModelCard) -> str:
     prov = card.provenance
     if prov.data:
         parts.append(f"<p><i>Trained on:</i> {escape('; '.join(prov.data))}</p>")
+    if card.population is not None and card.population.description:
+        parts.append(f"<p><i>Population:</i> {escape(card.population.description)}</p>")
     if prov.split:
         parts.append(f"<p><i>Split:</i> {escape(prov.split)}</p>")
     if prov.date:
@@ -157,8 +171,9 @@ def about_html(card: ModelCard) -> str:
     return f"<div style='margin-left:8px'>{''.join(parts)}</div>"
 
 
-def model_html(name: str, card: ModelCard | None, outcome: Finding | str | None, expanded: bool) -> str:
-    """One model's block: header, finding (or error, or running), limits, and the details link."""
+def model_html(name: str, card: ModelCard | None, outcome: Finding | str | None, expanded: bool,
+               cautions: tuple[str, ...] = ()) -> str:
+    """One model's block: header, its cautions, finding (or error, or running), limits, details link."""
     if isinstance(outcome, Finding):
         body = finding_html(outcome)
         detail = f"{outcome.provider}, {1000 * outcome.seconds:.0f} ms"
@@ -166,7 +181,7 @@ def model_html(name: str, card: ModelCard | None, outcome: Finding | str | None,
         body, detail = error_html(outcome), ""
     else:
         body, detail = pending_html(), ""
-    parts = [header_html(name, card, detail), body]
+    parts = [header_html(name, card, detail), cautions_html(cautions), body]
     if card is not None:
         parts.append(limits_html(card))
         arrow = "▾" if expanded else "▸"
@@ -176,6 +191,6 @@ def model_html(name: str, card: ModelCard | None, outcome: Finding | str | None,
     return "".join(parts)
 
 
-def panel_html(blocks: list[str]) -> str:
+def panel_html(blocks: list[str], study_cautions: tuple[str, ...] = ()) -> str:
     rule = f"<hr style='background-color:{RULE_COLOUR}'>"
-    return rule.join(blocks) + f"{rule}<p style='color:{MUTED}'><small>{FOOTER}</small></p>"
+    return cautions_html(study_cautions) + rule.join(blocks) + f"{rule}<p style='color:{MUTED}'><small>{FOOTER}</small></p>"

@@ -128,7 +128,7 @@ class MainWindow(QMainWindow):
     def _show_study(self, study: int, loaded: LoadedStudy, state: ViewState) -> None:
         self.canvas.show_study(loaded.image, loaded.indexed, state)
         self.tag_browser.show_tags(loaded.image.meta.tags)
-        self.findings_panel.show_study(study, loaded.image.pixels)
+        self.findings_panel.show_study(study, loaded.image.pixels, loaded.image.meta)
         self.setWindowTitle(f"cxrviewer — {loaded.image.meta.path.name}")
         self.status.show_view(state, loaded.image)
         notes = "; ".join(loaded.image.meta.notes)

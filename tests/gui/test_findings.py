@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -24,8 +25,10 @@ from cxrviewer.core.cards import (
     Provenance,
     card_path,
 )
+from cxrviewer.core.image import ImageMeta
 from cxrviewer.core.io import read_image
 from cxrviewer.core.preprocess import contract_from_card_input, prepare
+from cxrviewer.core.suitability import SYNTHETIC_TEXT
 from cxrviewer.gui import findings_text
 from cxrviewer.gui.findings_panel import EMPTY_TEXT, FindingsPanel
 from cxrviewer.gui.main_window import MainWindow
@@ -93,6 +96,15 @@ def test_decision_follows_the_cards_operating_threshold_not_half():
     assert decide(multi, np.array([0.6, 0.1, 0.95])) == ((0, 2), "multilabel", None)
 
 
+def test_a_models_caution_comes_under_its_name_before_the_probabilities_and_is_escaped():
+    block = findings_text.model_html("hand", hand_card(), finding((0.2, 0.8), (1,)), expanded=False,
+                                     cautions=("trained on <children>",))
+    assert block.index("<b>hand</b>") < block.index("Caution:</b> trained on &lt;children&gt;") < block.index("20.0 %")
+    assert "Caution" not in findings_text.model_html("hand", hand_card(), finding((0.2, 0.8), (1,)), False)
+    page = findings_text.panel_html([block], ("phantom & co",))
+    assert page.index("Caution:</b> phantom &amp; co") < page.index("<b>hand</b>")
+
+
 def test_error_text_is_escaped():
     assert findings_text.error_html("model x: <bad> input") == (
         "<p style='color:#c0392b'>Could not run: model x: &lt;bad&gt; input</p>")
@@ -157,6 +169,45 @@ def test_panel_shows_the_exported_models_probabilities(qtbot, models_folder):
     text = panel.browser.toPlainText()
     assert MODEL in text and f"{100 * expected[1]:.1f} %" in text and "operating threshold 0.60" in text
     assert "random weights: for tests only" in text
+    panel.shutdown()
+
+
+def test_the_phantom_caution_stands_above_every_models_probabilities(qtbot, models_folder):
+    panel = FindingsPanel(models_dir=models_folder)
+    qtbot.addWidget(panel)
+    demo = read_image(paths.demo_study())
+    panel.show_study("demo", demo.pixels, demo.meta)
+    wait_idle(qtbot, panel)
+    text = panel.browser.toPlainText()
+    p = panel.outcome(MODEL).probabilities[1]
+    assert text.index(f"Caution: {SYNTHETIC_TEXT}") < text.index(MODEL) < text.index(f"{100 * p:.1f} %")
+    assert text.count("Caution:") == 1  # once for the study, not once per model
+    panel.show_study("plain", study_pixels(5), ImageMeta(Path("plain.dcm"), "DICOM", description="CHEST PA"))
+    wait_idle(qtbot, panel)
+    assert "Caution" not in panel.browser.toPlainText()
+    panel.shutdown()
+
+
+def test_an_age_outside_the_cards_population_is_cautioned_under_that_model(qtbot, models_folder, tmp_path):
+    for source in models_folder.glob(f"{MODEL}.*"):
+        shutil.copy(source, tmp_path / source.name)
+    card = json.loads(card_path(tmp_path, MODEL).read_text())
+    card["population"] = {"age_years": [1, 5], "description": "children aged 1–5"}
+    card_path(tmp_path, MODEL).write_text(json.dumps(card))
+    panel = FindingsPanel(models_dir=tmp_path)
+    qtbot.addWidget(panel)
+
+    def aged(age: str) -> ImageMeta:
+        return ImageMeta(Path("adult.dcm"), "DICOM", tags=(("(0010,1010)", "Patient's Age", "AS", age),))
+
+    panel.show_study("adult", study_pixels(6), aged("045Y"))
+    wait_idle(qtbot, panel)
+    text = panel.browser.toPlainText()
+    caution = "Caution: This model was trained on children aged 1–5; this patient's recorded age is 45 years."
+    p = panel.outcome(MODEL).probabilities[1]
+    assert text.index(MODEL) < text.index(caution) < text.index(f"{100 * p:.1f} %")
+    panel.show_study("child", study_pixels(6), aged("004Y"))
+    assert "Caution" not in panel.browser.toPlainText()
     panel.shutdown()
 
 
@@ -272,5 +323,7 @@ def test_the_demo_study_through_the_installed_pneumonia_model(qtbot, settings, m
     np.testing.assert_allclose(result.probabilities, expected, rtol=1e-6)
     text = window.findings_panel.browser.toPlainText()
     assert "pneumonia-kermany" in text and f"{100 * expected[1]:.1f} %" in text
+    # The window hands the study's metadata on: the reader is told first that this is no patient.
+    assert text.index(f"Caution: {SYNTHETIC_TEXT}") < text.index(f"{100 * expected[1]:.1f} %")
     window.session.shutdown()
     window.findings_panel.shutdown()
