@@ -1,0 +1,191 @@
+"""Write docs/models.md from the shipped cards, their run folders and the comparison runs.
+
+    python scripts/models_doc.py [--runs runs]
+
+Every figure in the page is read from a card (models/*.card.json), a run's metrics.json, or a
+localisation table written by `cxrviewer evaluate --maps`; nothing is typed by hand except the
+published anchors, which are quoted from docs/ANCHORS.md with their source. Plots are copied from
+the run folders into docs/models/<name>/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from cxrviewer import paths
+from cxrviewer.core.cards import ModelCard, card_path, load_card
+from cxrviewer.runtime.registry import installed_models
+
+ROOT = paths.install_root()
+DOC = ROOT / "docs" / "models.md"
+ORDER = ("pneumonia-kermany", "pneumonia3-kermany", "opacity-rsna")  # the issue's order
+PLOTS = ("roc_test.png", "confusion_test.png", "curves.png")
+# Published figures we measure ourselves against (shared/docs/ANCHORS.md).
+ANCHORS = {
+    "pneumonia-kermany": ("Kermany et al. 2018, transfer-learned Inception, their official test split",
+                          {"accuracy": 0.928, "sensitivity": 0.932, "specificity": 0.901, "auc": 0.968}),
+    "pneumonia3-kermany": ("Group-Q report: ResNet-34 / MobileNetV3-L / EfficientNet-B1, macro F1",
+                           {"f1": (0.768, 0.804)}),
+    "opacity-rsna": ("Hurt et al. 2020, U-Net probability maps trained on ~18,000 RSNA radiographs",
+                     {"auc": 0.854, "sensitivity": 0.828, "specificity": 0.726}),
+}
+# What keeps each comparison with its anchor from being like for like (shared/docs/ANCHORS.md).
+ANCHOR_CAVEATS = {
+    "pneumonia-kermany": "Kermany's figures are on their official test split, which is not in the shared data and is "
+                         "known to differ from the training split (a model near 0.99 on a patient-level split of the "
+                         "training data can lose ten points of accuracy there, mostly specificity). Ours are on a "
+                         "patient-level split of the training set: the same population, an easier test.",
+    "pneumonia3-kermany": "Group-Q's figures are on Kermany's official test split; ours on a patient-level split of the "
+                          "training set (see above): read the comparison with that in mind.",
+    "opacity-rsna": "Hurt et al. trained on ~18,000 radiographs; this model saw 203 (60 % of 339). The gap in data "
+                    "is about two orders of magnitude.",
+}
+# Runs compared to choose or to test a claim, beside the shipped model they belong to.
+COMPARISONS = {
+    "pneumonia3-kermany": ("pneumonia3-kermany", "pneumonia3-kermany-mobilenetv3"),
+    "opacity-rsna": ("opacity-rsna-scratch224", "opacity-rsna-init224", "opacity-rsna-scratch512",
+                     "opacity-rsna-init512"),
+}
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _test(card: ModelCard, name: str):
+    return next((m for m in card.metrics if m.name == name and m.split.startswith("test")), None)
+
+
+def _figure(card: ModelCard, name: str) -> str:
+    metric = _test(card, name)
+    if metric is None:
+        return "–"
+    ci = f" [{metric.ci95[0]:.3f}–{metric.ci95[1]:.3f}]" if metric.ci95 else ""
+    return f"{metric.value:.3f}{ci}"
+
+
+def summary_table(cards: list[ModelCard]) -> list[str]:
+    lines = ["| model | labels | architecture | input | parameters | MACs | CPU ms | training | test accuracy | test AUC [95 % CI] | test macro F1 |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for c in cards:
+        cost = c.complexity
+        lines.append(
+            f"| `{c.name}` | {', '.join(c.labels)} | {c.arch} | {c.input.channels}×{c.input.height}×{c.input.width} "
+            f"| {cost.parameters:,} | {cost.macs / 1e6:.0f} M | {cost.cpu_ms:.1f} | {c.provenance.wall_time_s / 60:.0f} min "
+            f"| {_figure(c, 'accuracy')} | {_figure(c, 'auc')} | {_figure(c, 'f1')} |"
+        )
+    return lines
+
+
+def anchor_table(card: ModelCard) -> list[str]:
+    if card.name not in ANCHORS:
+        return []
+    source, figures = ANCHORS[card.name]
+    lines = [f"Against the anchor ({source}):", "", "| figure | ours (test) | anchor |", "| --- | ---: | ---: |"]
+    for name, anchor in figures.items():
+        shown = f"{anchor[0]:.3f}–{anchor[1]:.3f}" if isinstance(anchor, tuple) else f"{anchor:.3f}"
+        lines.append(f"| {name} | {_figure(card, name)} | {shown} |")
+    caveat = ANCHOR_CAVEATS.get(card.name)
+    return lines + ([""] + [f"*Caveat*: {caveat}"] if caveat else []) + [""]
+
+
+def per_class_f1(card: ModelCard) -> list[str]:
+    rows = [m for m in card.metrics if m.name.startswith("f1[") and m.split.startswith("test")]
+    if not rows:
+        return []
+    return ["| class | test F1 |", "| --- | ---: |"] + [f"| {m.name[3:-1]} | {m.value:.3f} |" for m in rows] + [""]
+
+
+def confusion(card: ModelCard) -> list[str]:
+    test = next((c for c in card.confusion if c.split.startswith("test")), None)
+    if test is None:
+        return []
+    lines = ["Test confusion matrix (rows: truth, columns: prediction at the operating point):", "",
+             "| | " + " | ".join(card.labels) + " |", "| --- |" + " ---: |" * len(card.labels)]
+    lines += [f"| **{label}** | " + " | ".join(str(v) for v in row) + " |" for label, row in zip(card.labels, test.matrix, strict=True)]
+    return lines + [""]
+
+
+def comparison(name: str, runs: Path) -> list[str]:
+    """Candidates side by side: validation figures (how the choice was made) and test figures."""
+    names = COMPARISONS.get(name)
+    if not names:
+        return []
+    lines = ["| run | architecture | input | init | epochs | training | val AUC | val macro F1 | test AUC | test macro F1 |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for run in names:
+        metrics_file, config_file = runs / run / "metrics.json", runs / run / "config.json"
+        if not metrics_file.exists():
+            lines.append(f"| `{run}` | not run | | | | | | | | |")
+            continue
+        m, cfg = json.loads(metrics_file.read_text()), json.loads(config_file.read_text())
+        init = "pneumonia-kermany" if cfg.get("init_from") else "random"
+        lines.append(
+            f"| `{run}` | {cfg['arch']} | {cfg['input']['height']}² | {init} | {m['best_epoch']} of {cfg['epochs']} "
+            f"| {m['wall_time_s'] / 60:.0f} min | {_fmt(m['val'].get('auc'))} | {_fmt(m['val'].get('f1'))} "
+            f"| {_fmt(m['test'].get('auc'))} | {_fmt(m['test'].get('f1'))} |"
+        )
+    return ["Candidates (same data, split and seed; chosen on validation figures only):", "", *lines, ""]
+
+
+def model_section(card: ModelCard, runs: Path) -> list[str]:
+    p = card.provenance
+    out = [f"## `{card.name}`", "",
+           f"- **Task**: {card.task}, labels {', '.join(card.labels)}; {card.arch} at {card.input.height}×{card.input.width}, "
+           f"preprocessing {', '.join(s.name for s in card.input.preprocessing) or 'none'}.",
+           f"- **Data**: {'; '.join(p.data)}. **Split**: {p.split}.",
+           f"- **Trained by**: `{p.command}` at commit `{p.commit[:10]}`, {p.date}, {p.wall_time_s / 60:.0f} min on the 2-core CPU.",
+           f"- **Cost**: {card.complexity.parameters:,} parameters, {card.complexity.macs / 1e6:.0f} M multiply-adds, "
+           f"{card.complexity.cpu_ms:.1f} ms per image ({card.complexity.cpu_note}).",
+           f"- **What the displayed probability means**: {card.probability_meaning}", ""]
+    out += ["| figure | test | validation |", "| --- | ---: | ---: |"]
+    for name in ("accuracy", "auc", "f1", "sensitivity", "specificity", "mcc", "ece", "brier"):
+        val = next((m for m in card.metrics if m.name == name and m.split.startswith("validation")), None)
+        if _test(card, name) is not None:
+            ci = f" [{val.ci95[0]:.3f}–{val.ci95[1]:.3f}]" if val is not None and val.ci95 else ""
+            out.append(f"| {name} | {_figure(card, name)} | {_fmt(val.value if val else None)}{ci} |")
+    out += ["", *anchor_table(card), *per_class_f1(card), *confusion(card), *comparison(card.name, runs)]
+    loc = runs / f"loc-{card.name}" / "localisation.md"
+    if loc.exists():
+        out += ["How its explanation maps localise (`cxrviewer evaluate --maps`, see docs/localisation.md):", "",
+                loc.read_text(encoding="utf-8").strip(), ""]
+    plots = [name for name in PLOTS if (runs / card.name / "plots" / name).exists()]
+    if plots:
+        folder = DOC.parent / "models" / card.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in plots:
+            shutil.copy2(runs / card.name / "plots" / name, folder / name)
+        out += [" ".join(f"![{name[:-4]}](models/{card.name}/{name})" for name in plots), ""]
+    out += ["**Not validated for**: " + " ".join(card.limits), ""]
+    if card.notes:
+        out += ["**Notes**:", "", *(f"- {note}" for note in card.notes), ""]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs")
+    args = parser.parse_args(argv)
+    order = {name: i for i, name in enumerate(ORDER)}
+    names = sorted(installed_models(), key=lambda n: (order.get(n, len(order)), n))
+    cards = [c for c in (load_card(card_path(paths.models_dir(), n)) for n in names) if c.is_classifier]
+    lines = ["# The shipped models", "",
+             "Generated by `scripts/models_doc.py` from the cards in `models/`, the training runs and the comparison",
+             "runs; every figure below was measured on data the model never saw in training or selection (the test",
+             "split), except where a column says validation. Each card carries the same facts for the viewer.", "",
+             *summary_table(cards), ""]
+    for card in cards:
+        lines += model_section(card, args.runs)
+    DOC.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("models_doc").info("wrote %s", DOC)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
