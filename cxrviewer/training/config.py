@@ -17,10 +17,10 @@ from typing import Any
 from cxrviewer.core.errors import ConfigError
 from cxrviewer.core.preprocess import InputContract, Step
 
-TASKS = ("classification", "multilabel", "bone_suppression", "segmentation")
+TASKS = ("classification", "multilabel", "bone_suppression", "segmentation", "gate")
 SOURCES = (
     "folders", "csv", "pairs", "kermany", "shenzhen", "montgomery", "rsna", "tbx11k", "jsrt_bse",
-    "jsrt_lungs", "openist_lungs",
+    "jsrt_lungs", "openist_lungs", "tb_lesions", "cxr_gate",
 )
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULERS = ("none", "cosine", "plateau")
@@ -194,7 +194,7 @@ def _validate(c: TrainConfig, origin: str) -> None:
     spec = ARCHITECTURES.get(c.arch)
     _check(spec is not None, origin, "arch",
            f"names an unknown architecture {c.arch!r}; known: {', '.join(sorted(ARCHITECTURES))}")
-    arch_task = "classification" if c.task == "multilabel" else c.task
+    arch_task = "classification" if c.task in ("multilabel", "gate") else c.task
     _check(spec.task == arch_task, origin, "arch", f"{c.arch!r} is a {spec.task} net, not for task {c.task!r}")
     _check(c.data.source in SOURCES, origin, "data.source",
            f"must be one of {', '.join(SOURCES)}, got {c.data.source!r}")
@@ -227,7 +227,7 @@ def _validate(c: TrainConfig, origin: str) -> None:
     _check(c.device in ("auto", "cpu", "cuda"), origin, "device", f"must be auto, cpu or cuda, got {c.device!r}")
     _check(c.threads >= 0, origin, "threads", f"must be >= 0, got {c.threads}")
     _check(not c.init_from or Path(c.init_from).is_file(), origin, "init_from", f"{c.init_from!r} is not a file")
-    _check(c.input.channels == 1 or c.task in ("classification", "multilabel"), origin, "input.channels",
+    _check(c.input.channels == 1 or c.task in ("classification", "multilabel", "gate"), origin, "input.channels",
            "must be 1 for image-to-image tasks")
 
 

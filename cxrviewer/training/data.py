@@ -43,6 +43,15 @@ def read_mask(path: Path, kind: str = "grey") -> npt.NDArray[np.bool_]:
         raise StudyError(path, f"cannot read the mask: {exc}") from None
 
 
+def boxes_mask(shape: tuple[int, int], boxes: tuple[tuple[float, float, float, float], ...]) -> npt.NDArray[np.bool_]:
+    """(H, W) bool: pixels whose centre (col, row) lies in any (x0, y0, x1, y1) box; all False without boxes."""
+    rows, cols = np.arange(shape[0]), np.arange(shape[1])  # pixel centres, as analysis.localisation
+    mask = np.zeros(shape, dtype=bool)
+    for x0, y0, x1, y1 in boxes:
+        mask |= ((rows >= y0) & (rows < y1))[:, None] & ((cols >= x0) & (cols < x1))[None, :]
+    return mask
+
+
 def _resize_mask(mask: npt.NDArray[np.bool_], shape: tuple[int, int]) -> npt.NDArray[np.bool_]:
     if mask.shape == shape:
         return mask
@@ -106,9 +115,15 @@ class PreparedDataset(Dataset):
             return cached
         sample: Sample = self.catalog.samples[index]
         pixels = read_pixels(sample.path, inverted=sample.inverted)
+        if sample.derive:
+            from cxrviewer.training.gate_data import derive_pixels
+
+            pixels = derive_pixels(pixels, sample.derive, seed_text=f"{sample.path}|{sample.derive}")
         target = mask = None
         if self.task in ("bone_suppression", "segmentation"):
-            if sample.mask is not None:
+            if sample.mask_kind == "boxes":
+                full_mask = boxes_mask(pixels.shape, sample.boxes)
+            elif sample.mask is not None:
                 full_mask = _resize_mask(read_mask(sample.mask, sample.mask_kind), pixels.shape)
             else:
                 full_mask = np.ones(pixels.shape, dtype=bool)

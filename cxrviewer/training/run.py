@@ -239,6 +239,9 @@ def train(
     """Train `config`, evaluate the best epoch on validation and test, write metrics and plots, and
     export into `config.export_to` when set. Raises CxrError subclasses for bad data or settings."""
     started = time.perf_counter()
+    card_task = config.task
+    if config.task == "gate":  # trained as a two-class classifier; only its card says what it is for
+        config = dataclasses.replace(config, task="classification")
     report = progress or (lambda p: None)
     is_cancelled = (lambda: cancel.is_set()) if cancel is not None else (lambda: False)
     device = _device(config)
@@ -275,7 +278,7 @@ def train(
         info = load_state(ckpt_dir, model, optimizer, scheduler)
         log.info("run %s: resumed after epoch %d", config.name, info["epoch"])
     train_model = torch.nn.parallel.DistributedDataParallel(model) if ctx.active else model
-    meta = _checkpoint_meta(config, catalog, split, num_classes)
+    meta = {**_checkpoint_meta(config, catalog, split, num_classes), "task": card_task}
     steps = len(loader)
     step_times: list[float] = []
     cancelled = False

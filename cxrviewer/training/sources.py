@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib
 import logging
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -31,7 +32,9 @@ Box = tuple[float, float, float, float]  # (x0, y0, x1, y1) in pixels of the ima
 class Sample:
     """One training item. `labels` are class indices (one for classification, any number for
     multilabel, none for image-to-image). `mask_kind` says how to read `mask`: "grey" (> 127 is
-    inside) or "seg_rgb_lungs" (JSRT SCR colour masks: green or blue channel = left/right lung)."""
+    inside), "seg_rgb_lungs" (JSRT SCR colour masks: green or blue channel = left/right lung) or
+    "boxes" (no file: the mask is the union of `boxes`, empty for an all-negative image).
+    `derive` names a synthetic image made from this one (`training.gate_data.derive_pixels`)."""
 
     path: Path
     patient: str
@@ -41,6 +44,7 @@ class Sample:
     mask_kind: str = "grey"
     inverted: bool = False  # stored with lungs bright (BSE-JSRT): invert to display polarity
     boxes: tuple[Box, ...] = ()
+    derive: str = ""
 
 
 @dataclass(frozen=True)
@@ -253,6 +257,15 @@ def from_pairs(cfg: DataConfig) -> Catalog:
     return Catalog(samples, ("output",), f"paired folders at {root}")
 
 
+def _imported_when_used(module: str, function: str) -> Callable[[DataConfig], Catalog]:
+    """A reader from a module that itself imports this one (no import cycle at load time)."""
+
+    def read(cfg: DataConfig) -> Catalog:
+        return getattr(importlib.import_module(module), function)(cfg)
+
+    return read
+
+
 READERS: dict[str, Callable[[DataConfig], Catalog]] = {
     "folders": from_folders,
     "csv": from_csv,
@@ -265,6 +278,9 @@ READERS: dict[str, Callable[[DataConfig], Catalog]] = {
     "jsrt_bse": jsrt_bse,
     "jsrt_lungs": jsrt_lungs,
     "openist_lungs": openist_lungs,
+    # Multi-source sets, defined beside the tasks they serve (they build on the readers above).
+    "tb_lesions": _imported_when_used("cxrviewer.training.lesion_data", "tb_lesions"),
+    "cxr_gate": _imported_when_used("cxrviewer.training.gate_data", "cxr_gate"),
 }
 
 
