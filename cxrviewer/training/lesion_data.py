@@ -32,8 +32,9 @@ def _as_lesion_sample(sample: Sample, source: str) -> Sample:
 
 
 def tbx11k_lesions(cfg: DataConfig) -> list[Sample]:
-    """TBX11K TB images with their boxes (stored-image pixels) as the positive mask."""
-    return [_as_lesion_sample(s, "tbx11k") for s in tbx11k(_sub(cfg, "tbx11k_tb")).samples]
+    """TBX11K TB images with their boxes (stored-image pixels) as the positive mask. A TB image without
+    a box (one in the shared set) is left out: its lesions are unmarked, not absent."""
+    return [_as_lesion_sample(s, "tbx11k") for s in tbx11k(_sub(cfg, "tbx11k_tb")).samples if s.boxes]
 
 
 def normal_samples(cfg: DataConfig, source: str) -> list[Sample]:
@@ -60,7 +61,7 @@ def tb_lesions(cfg: DataConfig) -> Catalog:
     samples = tbx11k_lesions(cfg)
     for source in TRAINING_NORMALS:
         samples += normal_samples(cfg, source)
-    description = (f"TBX11K train TB images with TB area boxes as weak masks ({cfg.root}/tbx11k_tb; "
+    description = (f"TBX11K train TB images with TB area boxes as weak masks (the 599 with a box) ({cfg.root}/tbx11k_tb; "
                    f"non-commercial research use) + normal radiographs as all-negative images: OpenIST "
                    f"(all 274) and RSNA pneumonia Target 0 ({cfg.root}); JSRT non-nodule held out of training")
     return Catalog(tuple(samples), (LABEL,), description)

@@ -1,0 +1,59 @@
+"""Is this a frontal chest radiograph? The gate every finding passes before it is shown.
+
+An installed model whose card task is "gate" labels an image "other" or "frontal_cxr"; the image is
+accepted when P(frontal_cxr) reaches the card's operating threshold. A rejected image keeps its
+findings withheld until the reader chooses to see them anyway (`findings_visible`): the override is
+the reader's, never silent, and is remembered only for the study it was given for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from cxrviewer.analysis.findings import classify_pixels, installed_model
+from cxrviewer.core.errors import ModelError
+from cxrviewer.runtime.backend import LoadedModel
+
+GATE_MODEL = "cxr-gate"
+ACCEPTED_LABEL = "frontal_cxr"
+WITHHELD_MESSAGE = "Not recognised as a frontal chest radiograph: findings withheld"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """accepted: score >= threshold. score: P(frontal chest radiograph) in [0, 1]. threshold: the
+    card's operating threshold for it (chosen on validation data)."""
+
+    model: str
+    accepted: bool
+    score: float
+    threshold: float
+
+
+def gate_check(loaded: LoadedModel, pixels: npt.NDArray[np.float32]) -> GateResult:
+    """pixels (H, W) float32 [0, 1], display polarity (air dark), the whole image → the gate's verdict.
+
+    Raises ModelError when the model is not a gate, or its labels do not end in "frontal_cxr"."""
+    card = loaded.card
+    if card.task != "gate":
+        raise ModelError(card.name, f"is a {card.task} model, not a gate")
+    if len(card.labels) != 2 or card.labels[1] != ACCEPTED_LABEL:
+        raise ModelError(card.name, f"a gate's labels must be (other, {ACCEPTED_LABEL}), got {list(card.labels)}")
+    finding = classify_pixels(loaded, np.asarray(pixels, dtype=np.float32))
+    threshold = finding.threshold if finding.threshold is not None else 0.5
+    return GateResult(card.name, finding.positive == (1,), finding.probabilities[1], threshold)
+
+
+def check_study(pixels: npt.NDArray[np.float32], models_dir: Path | None = None,
+                name: str = GATE_MODEL) -> GateResult:
+    """The installed gate `name` on pixels (H, W) float32 [0, 1], air dark (see `gate_check`)."""
+    return gate_check(installed_model(name, models_dir), pixels)
+
+
+def findings_visible(result: GateResult | None, override: bool) -> bool:
+    """Findings are shown when no gate is installed (None), the image passed, or the reader overrode it."""
+    return result is None or result.accepted or override
