@@ -110,6 +110,11 @@ _SPECS = (
         "small U-Net 16-32-64-128-256, sigmoid channels lungs, heart (~1.9 M)",
         "cxrviewer.nets.unet:UNetSmall",
     ),
+    ArchSpec(
+        "unet_tiny", "segmentation", (256, 256), 1, CXRVIEWER,
+        "U-Net at half unet_small's width, 8-16-32-64-128, sigmoid channels (~0.47 M); TB lesion maps",
+        "cxrviewer.nets.unet_tiny:UNetTiny",
+    ),
 )
 
 ARCHITECTURES: dict[str, ArchSpec] = {spec.name: spec for spec in _SPECS}

@@ -19,6 +19,7 @@ EXPECTED = {
     "resnet_bs": (1_219_841, 1, "none"),
     "dwres_bs": (262_032, 4, "none"),
     "unet_small": (1_942_306, 16, "sigmoid"),
+    "unet_tiny": (486_418, 16, "sigmoid"),
 }
 # The three full-resolution nets cost 3-16 s each at 256² on this CPU; their shapes do not depend on
 # the size, so they are checked at 64² and the cheap ones at their working size.
