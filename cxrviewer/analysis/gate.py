@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from cxrviewer.analysis.findings import classify_pixels, installed_model
+from cxrviewer.analysis.findings import Finding, classify_pixels, installed_model
+from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.errors import ModelError
 from cxrviewer.runtime.backend import LoadedModel
 
@@ -38,14 +39,22 @@ def gate_check(loaded: LoadedModel, pixels: npt.NDArray[np.float32]) -> GateResu
     """pixels (H, W) float32 [0, 1], display polarity (air dark), the whole image → the gate's verdict.
 
     Raises ModelError when the model is not a gate, or its labels do not end in "frontal_cxr"."""
-    card = loaded.card
+    check_gate_card(loaded.card)
+    return gate_result(classify_pixels(loaded, np.asarray(pixels, dtype=np.float32)))
+
+
+def check_gate_card(card: ModelCard) -> None:
+    """Raise ModelError unless `card` is a gate labelled (other, frontal_cxr)."""
     if card.task != "gate":
         raise ModelError(card.name, f"is a {card.task} model, not a gate")
     if len(card.labels) != 2 or card.labels[1] != ACCEPTED_LABEL:
         raise ModelError(card.name, f"a gate's labels must be (other, {ACCEPTED_LABEL}), got {list(card.labels)}")
-    finding = classify_pixels(loaded, np.asarray(pixels, dtype=np.float32))
+
+
+def gate_result(finding: Finding) -> GateResult:
+    """A gate's Finding (two labels, decided at the card's threshold) read as the gate's verdict."""
     threshold = finding.threshold if finding.threshold is not None else 0.5
-    return GateResult(card.name, finding.positive == (1,), finding.probabilities[1], threshold)
+    return GateResult(finding.model, finding.positive == (1,), finding.probabilities[1], threshold)
 
 
 def check_study(pixels: npt.NDArray[np.float32], models_dir: Path | None = None,

@@ -4,6 +4,8 @@ Each classifier runs on the shown study in a background job (one at a time, so l
 keep the other core). Outcomes are kept per (study, model, card version): returning to a study shows
 them at once, and a reinstalled model (its card rewritten) runs again. Switching study cancels the
 previous study's queued jobs; an outcome that still arrives for it is kept but not shown.
+An installed gate (card task "gate") is read first: until it accepts the image, or the reader clicks
+"Show anyway" (remembered for that study only), no other finding is shown.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from cxrviewer import paths
 from cxrviewer.analysis.findings import Finding, classify_study
+from cxrviewer.analysis.gate import GateResult, findings_visible, gate_result
 from cxrviewer.core.cards import ModelCard, card_path, load_card
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.image import ImageMeta
@@ -93,6 +96,7 @@ class FindingsPanel(QWidget):
         self._pixels: npt.NDArray[np.float32] | None = None
         self._meta: ImageMeta | None = None
         self._expanded: set[str] = set()
+        self._overridden: set[object] = set()  # studies whose gate refusal the reader overrode
         self._rescan = QTimer(self, singleShot=True, interval=RESCAN_DELAY_MS, timeout=self.refresh_models)
         self._watcher = QFileSystemWatcher(self)
         self._watcher.directoryChanged.connect(lambda _path: self._rescan.start())
@@ -188,10 +192,24 @@ class FindingsPanel(QWidget):
         if message:
             return
         blocks = []
+        gates = [e for e in self.entries if e.card is not None and e.card.task == "gate"]
+        if gates:
+            outcome = self.outcomes.get((self._study, gates[0].name, gates[0].stamp))
+            verdict = gate_result(outcome) if isinstance(outcome, Finding) else outcome
+            overridden = self._study in self._overridden
+            blocks.append(findings_text.gate_html(verdict, overridden))
+            # An error of the gate itself shows the findings under its caution: the gate is a guard, not a lock.
+            if outcome is None or (isinstance(verdict, GateResult) and not findings_visible(verdict, overridden)):
+                blocks = [b for b in blocks if b]
+                self.browser.setHtml(findings_text.panel_html(blocks, study_cautions(self._meta)))
+                return
         for entry in self.entries:
+            if entry.card is not None and entry.card.task == "gate":
+                continue
             outcome = entry.error or self.outcomes.get((self._study, entry.name, entry.stamp))
             blocks.append(findings_text.model_html(entry.name, entry.card, outcome, entry.name in self._expanded,
                                                    model_cautions(self._meta, entry.card)))
+        blocks = [b for b in blocks if b]
         scroll = self.browser.verticalScrollBar().value()
         self.browser.setHtml(findings_text.panel_html(blocks, study_cautions(self._meta)))
         self.browser.verticalScrollBar().setValue(scroll)
@@ -200,6 +218,9 @@ class FindingsPanel(QWidget):
         kind, _, rest = url.toString(QUrl.ComponentFormattingOption.FullyEncoded).partition(":")
         if kind == "about":
             self._expanded ^= {unquote(rest)}
+            self._render()
+        elif url.toString() == findings_text.SHOW_ANYWAY_LINK:
+            self._overridden.add(self._study)
             self._render()
         elif kind == "class":
             model, _, label = rest.partition("/")

@@ -2,7 +2,7 @@
 
 Pure string formatting (no Qt), so what the reader is told can be tested on hand-built cards. Every
 value from a card or an error message is HTML-escaped. Links: "class:<model>/<label>" selects a
-label, "about:<model>" opens or closes the card's details. Cautions (`cxrviewer.core.suitability`) come
+label, "about:<model>" opens or closes the card's details, "gate:show-anyway" shows findings the gate withheld. Cautions (`cxrviewer.core.suitability`) come
 first: above every block when they concern the study, under a model's name when they concern that model.
 """
 
@@ -12,11 +12,13 @@ from html import escape
 from urllib.parse import quote
 
 from cxrviewer.analysis.findings import Finding
+from cxrviewer.analysis.gate import WITHHELD_MESSAGE, GateResult
 from cxrviewer.core.cards import ModelCard
 
 ACRONYMS = {"auc": "AUC", "mcc": "MCC", "f1": "F1", "ppv": "PPV", "npv": "NPV", "iou": "IoU"}
 BAR_COLOUR, CALLED_COLOUR, MUTED, RULE_COLOUR = "#4a90d9", "#d9822b", "#808080", "#c8c8c8"
 CAUTION_BACKGROUND, CAUTION_TEXT = "#fff3cd", "#6b4200"  # both set, so it reads on light and dark themes
+SHOW_ANYWAY_LINK = "gate:show-anyway"
 FOOTER = "Model outputs are research aids for a reader, not diagnoses."
 
 
@@ -83,6 +85,24 @@ def cautions_html(cautions: tuple[str, ...]) -> str:
         "</td></tr></table>"
         for text in cautions
     )
+
+
+def gate_html(outcome: GateResult | str | None, overridden: bool) -> str:
+    """The chest X-ray gate's verdict above the findings: withheld with a "Show anyway" link, shown
+    anyway on the reader's say (still on an amber band), checking, or the gate's error."""
+    if outcome is None:
+        return f"<p style='color:{MUTED}'>Checking that this is a frontal chest radiograph…</p>"
+    if isinstance(outcome, str):
+        return cautions_html((f"the frontal chest radiograph check could not run ({outcome}); "
+                              "the findings below are unchecked",))
+    if outcome.accepted:
+        return ""
+    figures = f"(P = {percent(outcome.score)}, threshold {percent(outcome.threshold)})"
+    if overridden:
+        return cautions_html((f"{WITHHELD_MESSAGE.split(':')[0]} {figures}; shown anyway at the reader's request",))
+    return (f"<table width='100%' cellspacing='0' cellpadding='4' bgcolor='{CAUTION_BACKGROUND}'><tr>"
+            f"<td style='color:{CAUTION_TEXT}'><b>{escape(WITHHELD_MESSAGE)}</b> {figures}. "
+            f"<a href='{SHOW_ANYWAY_LINK}'>Show anyway</a></td></tr></table>")
 
 
 def error_html(message: str) -> str:
