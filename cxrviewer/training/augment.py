@@ -69,12 +69,25 @@ def _autocontrast(image: Array) -> Array:
     return image if high <= low else ((image - low) / (high - low)).astype(np.float32)
 
 
+def _crop(size: int, rng: np.random.Generator, image: Array, target: Array | None, mask: Array | None):
+    """A size x size window; centred on a random mask pixel when the mask has any, so a crop of a
+    lung-masked pair always holds lung for the loss to see."""
+    _, h, w = image.shape
+    inside = np.argwhere(mask[0] > 0.5) if mask is not None else np.zeros((0, 2))
+    cy, cx = inside[rng.integers(len(inside))] if len(inside) else (rng.integers(h), rng.integers(w))
+    y0 = int(np.clip(cy - size // 2, 0, h - size))
+    x0 = int(np.clip(cx - size // 2, 0, w - size))
+    window = (slice(None), slice(y0, y0 + size), slice(x0, x0 + size))
+    return image[window], None if target is None else target[window], None if mask is None else mask[window]
+
+
 def augment(
     cfg: AugmentConfig, rng: np.random.Generator, image: Array, *, target: Array | None = None,
     mask: Array | None = None,
 ) -> tuple[Array, Array | None, Array | None]:
     """image: (C, h, w) float32 in [0, 1] (before value scaling); target: (C', h, w) float32 or None;
-    mask: (1, h, w) float32 {0, 1} or None. Returns them transformed, same shapes and dtypes.
+    mask: (1, h, w) float32 {0, 1} or None. Returns them transformed, same dtypes; with `cfg.crop`
+    the last two axes become (crop, crop), otherwise the shapes are kept.
     Intensity changes (sharpness, autocontrast) touch the input only, never the target."""
     _, h, w = image.shape
     matrix = _affine(cfg, rng, h, w)
@@ -83,6 +96,8 @@ def augment(
         image = _warp(image, matrix, field, nearest=False)
         target = None if target is None else _warp(target, matrix, field, nearest=False)
         mask = None if mask is None else _warp(mask, matrix, field, nearest=True)
+    if cfg.crop:
+        image, target, mask = _crop(cfg.crop, rng, image, target, mask)
     if cfg.sharpness > 0 and rng.random() < cfg.sharpness:
         image = _sharpness(image, rng.uniform(0.0, 2.0))
     if cfg.autocontrast > 0 and rng.random() < cfg.autocontrast:

@@ -20,7 +20,7 @@ from cxrviewer.core.preprocess import InputContract, Step
 TASKS = ("classification", "multilabel", "bone_suppression", "segmentation", "gate")
 SOURCES = (
     "folders", "csv", "pairs", "kermany", "shenzhen", "montgomery", "rsna", "tbx11k", "jsrt_bse",
-    "jsrt_lungs", "openist_lungs", "tb_lesions", "cxr_gate",
+    "jsrt_lungs", "openist_lungs", "tb_lesions", "cxr_gate", "combined",
 )
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULERS = ("none", "cosine", "plateau")
@@ -41,6 +41,8 @@ class DataConfig:
     classes: tuple[str, ...] = ()  # label names in logit order; empty: sorted names found
     limit_per_class: int = 0  # 0: all; otherwise a seeded subsample per class (examples, smoke runs)
     limit: int = 0  # 0: all; otherwise a seeded subsample of this many items (image-to-image tasks)
+    # Source "combined": several sources trained as one set (`sources.combined`), each split on its own.
+    sources: tuple[DataConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,9 @@ class AugmentConfig:
     elastic: float = 0.0  # probability of an elastic deformation (Pasa 2019)
     elastic_alpha: float = 8.0  # displacement scale in pixels
     elastic_sigma: float = 6.0  # smoothness of the displacement field in pixels
+    # Side of a random square training crop (0: whole images), as EDSR trains on patches: full-size
+    # validation and inference are unchanged for fully convolutional image-to-image nets.
+    crop: int = 0
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,21 @@ def _build(cls: type, values: Any, where: str, origin: str) -> Any:
     return kwargs
 
 
+def _data_config(values: Any, origin: str) -> DataConfig:
+    """`data`, where `data.sources` (a list of data tables) makes the source "combined"."""
+    if not isinstance(values, Mapping) or not values.get("sources"):  # to_dict() writes sources: ()
+        return DataConfig(**_build(DataConfig, values, "data", origin))
+    values = dict(values)
+    subs = values.pop("sources")
+    _check(isinstance(subs, list | tuple) and len(subs) >= 2, origin, "data.sources",
+           "must list at least two data tables")
+    parts = tuple(DataConfig(**_build(DataConfig, sub, f"data.sources[{i}]", origin)) for i, sub in enumerate(subs))
+    values.setdefault("source", "combined")
+    values.setdefault("root", parts[0].root)
+    _check(values["source"] == "combined", origin, "data.source", "must be 'combined' (or left out) with data.sources")
+    return DataConfig(**_build(DataConfig, values, "data", origin), sources=parts)
+
+
 def _check(condition: bool, origin: str, key: str, problem: str) -> None:
     if not condition:
         raise ConfigError(f"{origin}: setting '{key}' {problem}")
@@ -164,7 +184,7 @@ def config_from_dict(d: Mapping[str, Any], *, origin: str = "config") -> TrainCo
     for required in ("name", "task", "arch", "data", "input"):
         _check(required in d, origin, required, "is missing")
     top = dict(d)
-    data = DataConfig(**_build(DataConfig, top.pop("data"), "data", origin))
+    data = _data_config(top.pop("data"), origin)
     try:
         contract_dict = dict(top.pop("input"))
         contract_dict["steps"] = [
@@ -199,6 +219,14 @@ def _validate(c: TrainConfig, origin: str) -> None:
     _check(c.data.source in SOURCES, origin, "data.source",
            f"must be one of {', '.join(SOURCES)}, got {c.data.source!r}")
     _check(Path(c.data.root).expanduser().exists(), origin, "data.root", f"{c.data.root!r} does not exist")
+    _check((c.data.source == "combined") == bool(c.data.sources), origin, "data.source",
+           "'combined' needs data.sources, and data.sources needs source 'combined'")
+    names = [sub.source for sub in c.data.sources]
+    _check(len(set(names)) == len(names), origin, "data.sources", f"must name each source once, got {names}")
+    for i, sub in enumerate(c.data.sources):
+        _check(sub.source in SOURCES and sub.source != "combined" and not sub.sources, origin,
+               f"data.sources[{i}].source", f"must be one of {', '.join(SOURCES[:-1])}, got {sub.source!r}")
+        _check(Path(sub.root).expanduser().exists(), origin, f"data.sources[{i}].root", f"{sub.root!r} does not exist")
     _check(c.data.limit_per_class >= 0 and c.data.limit >= 0, origin, "data.limit", "must be >= 0")
     s = c.split
     _check(0 < s.val_fraction < 0.5, origin, "split.val_fraction", f"must be in (0, 0.5), got {s.val_fraction}")
@@ -210,6 +238,8 @@ def _validate(c: TrainConfig, origin: str) -> None:
     for key in ("hflip", "sharpness", "autocontrast", "elastic"):
         value = getattr(a, key)
         _check(0 <= value <= 1, origin, f"augment.{key}", f"is a probability in [0, 1], got {value}")
+    _check(a.crop == 0 or (c.task in ("bone_suppression", "segmentation") and 32 <= a.crop <= min(c.input.height, c.input.width)),
+           origin, "augment.crop", "is for image-to-image tasks and must be 0 or between 32 and the input size")
     _check(0 <= a.zoom < 1 and 0 <= a.shift < 0.5 and 0 <= a.rotation_deg <= 180, origin, "augment",
            "needs zoom in [0, 1), shift in [0, 0.5), rotation_deg in [0, 180]")
     o = c.optim
@@ -263,9 +293,11 @@ def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
     raw.update(overrides)
     base = path.resolve().parent
     data = dict(raw.get("data") or {})
-    for key, holder in (("root", data),):
-        if isinstance(holder.get(key), str):
-            holder[key] = str(_resolve(holder[key], base))
+    if isinstance(data.get("sources"), list):
+        data["sources"] = [dict(sub) if isinstance(sub, Mapping) else sub for sub in data["sources"]]
+    for holder in (data, *(sub for sub in data.get("sources", ()) if isinstance(sub, dict))):
+        if isinstance(holder.get("root"), str):
+            holder["root"] = str(_resolve(holder["root"], base))
     raw["data"] = data
     for key in ("out_dir", "export_to", "init_from"):
         if isinstance(raw.get(key), str) and raw[key]:

@@ -63,15 +63,18 @@ def _resize_mask(mask: npt.NDArray[np.bool_], shape: tuple[int, int]) -> npt.NDA
 def harmonise_target(
     source: npt.NDArray[np.float32], target: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.float32]:
-    """source, target: (H, W) float32 [0, 1]; mask (H, W) bool. BSE-JSRT min-max normalises each image
-    on its own, so the target's lung intensities are mapped linearly onto the source's mean and
-    standard deviation inside the lungs; outside the mask the source is used (the loss ignores it)."""
+    """source, target: (H, W) float32 [0, 1], display polarity; mask (H, W) bool (the lungs).
+    BSE-JSRT min-max normalises each image on its own, so the target is brought onto the source's
+    intensity scale by the least-squares line source ~ a * target + b fitted inside the mask; the
+    bones are what the line cannot explain. The target is mapped, not the source, because at view
+    time the model sees an untouched radiograph. Outside the mask the source is used (the loss and
+    the metrics ignore it). Fewer than 16 mask pixels or a flat target: the source itself."""
     inside = mask.astype(bool)
-    if inside.sum() < 16:
+    t, x = target[inside].astype(np.float64), source[inside].astype(np.float64)
+    if t.size < 16 or t.var() < 1e-12:
         return source.copy()
-    t_mean, t_std = float(target[inside].mean()), max(float(target[inside].std()), 1e-6)
-    s_mean, s_std = float(source[inside].mean()), float(source[inside].std())
-    matched = (target - t_mean) / t_std * s_std + s_mean
+    slope = float(np.mean((t - t.mean()) * (x - x.mean())) / t.var())
+    matched = slope * (target - t.mean()) + x.mean()
     return np.clip(np.where(inside, matched, source), 0.0, 1.0).astype(np.float32)
 
 

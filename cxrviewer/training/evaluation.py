@@ -5,6 +5,7 @@ Shared by the training loop (validation, held-out test) and `cxrviewer evaluate`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -85,11 +86,26 @@ def score_split(
     return m.image_metrics(np.clip(pred.outputs, 0, 1), pred.targets, pred.inputs, pred.masks)
 
 
+def score_by_source(
+    task: str, pred: Predictions, origins: list[str], classes: tuple[str, ...], *, threshold: float | None = None,
+    seed: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """`score_split` for each source of a combined catalog; origins[i] names the source of item i."""
+    out = {}
+    for origin in dict.fromkeys(origins):
+        rows = np.array([o == origin for o in origins])
+        values = (getattr(pred, f.name) for f in dataclasses.fields(Predictions))
+        # Arrays with one row per item are cut; the empty scores of image-to-image tasks pass as they are.
+        subset = Predictions(*(a if a is None or len(a) != len(rows) else a[rows] for a in values))
+        out[origin] = score_split(task, subset, classes, threshold=threshold, seed=seed)
+    return out
+
+
 def headline(task: str, scores: dict[str, Any]) -> dict[str, float]:
     """The few numbers shown live and in the card's metrics list."""
     if task in ("classification", "multilabel"):
         keys = ("accuracy", "auc", "f1", "sensitivity", "specificity", "mcc")
         return {k: float(scores[k]) for k in keys if k in scores}
     if task == "segmentation":
-        return {"dice": scores["dice"], "iou": scores["iou"]}
+        return {k: scores[k] for k in ("dice", "iou", "hd95", "hausdorff") if k in scores}
     return {f"{k}": v for k, v in scores["model"].items()} | {f"identity_{k}": v for k, v in scores["identity"].items()}

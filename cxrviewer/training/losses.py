@@ -1,17 +1,17 @@
 """Losses: cross-entropy (optionally class-weighted), class-weighted BCE for multi-label (Group-Q),
 0.16*MAE + 0.84*(1 - MS-SSIM) for bone suppression (Rajaraman 2021), BCE + Dice for lung masks.
 
-MS-SSIM comes from pytorch-msssim rather than being written again.
+MS-SSIM is pytorch-msssim's, averaged inside the lung mask (`masked_ssim`).
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pytorch_msssim import ms_ssim
 from torch import nn
 
 from cxrviewer.core.errors import ConfigError
+from cxrviewer.training.masked_ssim import masked_ms_ssim
 
 MAE_WEIGHT = 0.16  # Rajaraman 2021: 0.16 * MAE + 0.84 * (1 - MS-SSIM)
 
@@ -27,9 +27,8 @@ def msssim_window(size: int) -> int:
 class BoneSuppressionLoss(nn.Module):
     """pred, target: (N, 1, H, W) float32 about [0, 1]; mask: (N, 1, H, W) {0, 1} or None.
 
-    With a mask, MAE is averaged inside it, and MS-SSIM is computed on pred*mask vs target*mask:
-    outside the mask both are 0, so only agreement inside is rewarded (the constant outside raises
-    the absolute value, not the gradient's direction)."""
+    With a mask, MAE is averaged inside it and MS-SSIM is each scale's map averaged inside it
+    (`masked_ssim`), so pixels outside the mask neither count nor get a gradient."""
 
     def __init__(self, mae_weight: float = MAE_WEIGHT):
         super().__init__()
@@ -41,7 +40,7 @@ class BoneSuppressionLoss(nn.Module):
         inside = mask.sum().clamp_min(1.0)
         mae = ((pred - target).abs() * mask).sum() / inside
         win = msssim_window(min(pred.shape[-2:]))
-        similarity = ms_ssim((pred * mask).clamp(0, 1), target * mask, data_range=1.0, win_size=win)
+        similarity = masked_ms_ssim(pred.clamp(0, 1), target, mask, data_range=1.0, win_size=win)
         return self.mae_weight * mae + (1 - self.mae_weight) * (1 - similarity)
 
 

@@ -4,7 +4,8 @@ Classification: accuracy, AUC with a bootstrap 95 % CI, sensitivity, specificity
 (macro for multi-class), MCC, confusion matrix, ROC; the operating threshold is chosen on
 validation data (Youden's J or a target sensitivity) and only applied to test data.
 Image-to-image: PSNR, SSIM, MS-SSIM, MAE inside a mask, for the model and for the identity baseline
-(input vs target), so a model that learnt nothing is visible at once.
+(input vs target), so a model that learnt nothing is visible at once. Segmentation: Dice, IoU and
+the Hausdorff distance (95th percentile and maximum, in pixels of the working size).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import torch
-from pytorch_msssim import ms_ssim, ssim
 from sklearn import metrics as skm
 
 from cxrviewer.training.losses import msssim_window
+from cxrviewer.training.masked_ssim import masked_ms_ssim, masked_ssim
 
 
 def _rank_auc(y: npt.NDArray[np.bool_], score: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -182,16 +183,13 @@ def multilabel_metrics(y_true: npt.NDArray[np.int64], prob: npt.NDArray[np.float
     }
 
 
-def _masked_pair(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return (a * mask).clamp(0, 1), (b * mask).clamp(0, 1)
-
-
 def image_metrics(
     pred: npt.NDArray[np.float32], target: npt.NDArray[np.float32], source: npt.NDArray[np.float32],
     mask: npt.NDArray[np.float32] | None = None,
 ) -> dict[str, dict[str, float]]:
     """pred, target, source: (N, 1, H, W) float32 [0, 1]; mask (N, 1, H, W) {0, 1} or None.
-    PSNR and MAE are over mask pixels; SSIM and MS-SSIM over the masked images (0 outside).
+    All four are over mask pixels: PSNR and MAE pool the mask pixels of all images; SSIM and
+    MS-SSIM average each image's SSIM map inside its mask (`masked_ssim`), then over images.
     Returns {"model": {...}, "identity": {...}} where identity compares the input with the target."""
     t = torch.from_numpy(np.ascontiguousarray(target, dtype=np.float32))
     m = torch.ones_like(t) if mask is None else torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))
@@ -201,25 +199,53 @@ def image_metrics(
         p = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
         inside = m.sum().clamp_min(1.0)
         mse = float((((p - t) ** 2) * m).sum() / inside)
-        a, b = _masked_pair(p, t, m)
         out[name] = {
             "psnr": float(10 * np.log10(1.0 / max(mse, 1e-12))),
             "mae": float(((p - t).abs() * m).sum() / inside),
-            "ssim": float(ssim(a, b, data_range=1.0, win_size=min(win, 11))),
-            "ms_ssim": float(ms_ssim(a, b, data_range=1.0, win_size=win)),
+            "ssim": float(masked_ssim(p, t, m, win_size=min(win, 11))),
+            "ms_ssim": float(masked_ms_ssim(p, t, m, win_size=win)),
         }
     return out
 
 
+def hausdorff(pred: npt.NDArray[np.bool_], truth: npt.NDArray[np.bool_]) -> tuple[float, float]:
+    """(HD95, HD) in pixels between two (H, W) bool masks' boundaries. A boundary pixel is a mask
+    pixel with a 4-neighbour outside the mask (or on the image edge). HD is the largest distance
+    from a boundary pixel of either mask to the other's boundary; HD95 the 95th percentile of the
+    distances of both directions pooled (as medpy's hd95). Both empty: (0, 0); one empty: (inf, inf)."""
+    from scipy import ndimage
+
+    def boundary(m: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        return m & ~ndimage.binary_erosion(m, border_value=0)
+
+    a, b = boundary(pred.astype(bool)), boundary(truth.astype(bool))
+    if not a.any() and not b.any():
+        return 0.0, 0.0
+    if not a.any() or not b.any():
+        return float("inf"), float("inf")
+    to_b = ndimage.distance_transform_edt(~b)[a]
+    to_a = ndimage.distance_transform_edt(~a)[b]
+    both = np.concatenate([to_b, to_a])
+    return float(np.percentile(both, 95)), float(both.max())
+
+
 def segmentation_metrics(prob: npt.NDArray[np.float32], target: npt.NDArray[np.float32]) -> dict[str, float]:
-    """prob, target: (N, 1, H, W); prob thresholded at 0.5. Mean per-image Dice and IoU."""
+    """prob, target: (N, 1, H, W); prob thresholded at 0.5. Mean per-image Dice and IoU, and the
+    mean and largest per-image Hausdorff distances (`hausdorff`, pixels of the working size) over
+    the images where neither mask is empty; `hd_undefined` counts the others."""
     pred = prob >= 0.5
     truth = target >= 0.5
     inter = (pred & truth).reshape(len(pred), -1).sum(1)
     union = (pred | truth).reshape(len(pred), -1).sum(1)
     sizes = pred.reshape(len(pred), -1).sum(1) + truth.reshape(len(pred), -1).sum(1)
+    distances = np.array([hausdorff(p[0], t[0]) for p, t in zip(pred, truth, strict=True)]).reshape(-1, 2)
+    finite = distances[np.isfinite(distances[:, 1])]
     return {
         "n": int(len(pred)),
         "dice": float(np.mean(2 * inter / np.maximum(sizes, 1))),
         "iou": float(np.mean(inter / np.maximum(union, 1))),
+        "hd95": float(finite[:, 0].mean()) if len(finite) else float("nan"),
+        "hausdorff": float(finite[:, 1].mean()) if len(finite) else float("nan"),
+        "hausdorff_max": float(finite[:, 1].max()) if len(finite) else float("nan"),
+        "hd_undefined": int(len(distances) - len(finite)),
     }

@@ -36,11 +36,11 @@ from cxrviewer.training import distributed as ddp
 from cxrviewer.training.card_facts import describe
 from cxrviewer.training.config import TrainConfig
 from cxrviewer.training.data import PreparedDataset, class_counts
-from cxrviewer.training.evaluation import headline, predict, score_split
+from cxrviewer.training.evaluation import headline, predict, score_by_source, score_split
 from cxrviewer.training.losses import build_loss
 from cxrviewer.training.metrics import choose_threshold
 from cxrviewer.training.report import write_report
-from cxrviewer.training.sources import Catalog, load_catalog, subsample
+from cxrviewer.training.sources import Catalog, load_catalog, source_of, subsample
 from cxrviewer.training.splits import Split, holdout_split, kfold_splits
 from cxrviewer.training.state import atomic_write_text, load_state, save_state
 
@@ -103,8 +103,26 @@ def _device(config: TrainConfig) -> torch.device:
 
 
 def make_split(config: TrainConfig, catalog: Catalog) -> Split:
+    """The split by patient; a combined catalog is split source by source with the same settings,
+    so every source has its own held-out images in the configured proportions."""
     labels = catalog.label_matrix() if config.task in ("classification", "multilabel") else [() for _ in catalog.samples]
     patients = [s.patient for s in catalog.samples]
+    if not config.data.sources:
+        return _split_one(config, labels, patients)
+    origins = [source_of(sample) for sample in catalog.samples]
+    parts = {"train": [], "val": [], "test": []}
+    for origin in dict.fromkeys(origins):
+        members = [i for i, o in enumerate(origins) if o == origin]
+        part = _split_one(config, [labels[i] for i in members], [patients[i] for i in members])
+        for name, chosen in parts.items():
+            chosen += [members[i] for i in getattr(part, name)]
+    split = Split(*(tuple(sorted(parts[name])) for name in ("train", "val", "test")),
+                  method=f"each source on its own ({', '.join(dict.fromkeys(origins))}): {part.method}")
+    split.check_disjoint(patients)
+    return split
+
+
+def _split_one(config: TrainConfig, labels: list[tuple[int, ...]], patients: list[str]) -> Split:
     s = config.split
     if s.folds:
         return kfold_splits(labels, patients, folds=s.folds, val_fraction=s.val_fraction, seed=config.seed)[s.fold]
@@ -371,6 +389,9 @@ def _finish(config, catalog, split, model, device, info, cancelled, started, rep
             threshold = choose_threshold(preds[name].truth, preds[name].scores[:, 1], config.threshold,
                                          config.target_sensitivity)
         results[name] = score_split(config.task, preds[name], catalog.classes, threshold=threshold, seed=config.seed)
+        if config.data.sources:
+            results[name]["by_source"] = score_by_source(config.task, preds[name], [
+                source_of(catalog.samples[i]) for i in indices], catalog.classes, threshold=threshold, seed=config.seed)
     results["threshold"] = threshold
     wall = time.perf_counter() - started
     results["wall_time_s"] = wall
@@ -385,12 +406,15 @@ def _finish(config, catalog, split, model, device, info, cancelled, started, rep
         meta["thresholds"] = [1.0 - threshold, threshold]
     if config.task == "classification":
         meta.update(describe(results, catalog.classes, split.method, config.threshold, catalog.description))
-    if config.notes:
-        meta["notes"] = list(config.notes)
     else:
         meta["metrics"] = [{"name": k, "value": v, "split": f"{held_out}: {split.method}"}
                            for k, v in headline(config.task, results[held_out]).items()]
+        meta["metrics"] += [{"name": k, "value": v, "split": f"{held_out}, {origin} only: {split.method}"}
+                            for origin, scores in results[held_out].get("by_source", {}).items()
+                            for k, v in headline(config.task, scores).items()]
         meta["limits"] = [f"trained on {catalog.description} only; not validated on other sources"]
+    if config.notes:
+        meta["notes"] = list(config.notes)
     # Training time summed over every session of a resumed run, plus this evaluation.
     meta["provenance"] = {**meta["provenance"], "wall_time_s": info.get("train_seconds", 0.0) + wall_eval,
                           "epochs": info["epoch"], "best_epoch": info["best_epoch"]}

@@ -257,6 +257,30 @@ def from_pairs(cfg: DataConfig) -> Catalog:
     return Catalog(samples, ("output",), f"paired folders at {root}")
 
 
+def combined(cfg: DataConfig) -> Catalog:
+    """The sources of `cfg.sources` as one catalog: each sample's patient id becomes
+    "<source>/<id>" (e.g. "jsrt_lungs/JPCLN001"), which is how the split keeps each source's own
+    split and the metrics report each source (`source_of`). A source's own `limit` subsamples it
+    with seed 0 before the sources are joined. All sources must name the same classes."""
+    samples: list[Sample] = []
+    descriptions = []
+    classes = None
+    for sub in cfg.sources:
+        part = subsample(load_catalog(sub), sub, seed=0)
+        if classes is not None and part.classes != classes:
+            raise ConfigError(f"data.sources: {sub.source} has classes {list(part.classes)}, the first source "
+                              f"{list(classes)}; combined sources must share them")
+        classes = part.classes
+        samples += [dataclasses.replace(s, patient=f"{sub.source}/{s.patient}") for s in part.samples]
+        descriptions.append(part.description)
+    return Catalog(tuple(samples), classes or (), " + ".join(descriptions))
+
+
+def source_of(sample: Sample) -> str:
+    """The source a sample of a `combined` catalog came from (the patient id's prefix)."""
+    return sample.patient.split("/", 1)[0]
+
+
 def _imported_when_used(module: str, function: str) -> Callable[[DataConfig], Catalog]:
     """A reader from a module that itself imports this one (no import cycle at load time)."""
 
@@ -281,6 +305,7 @@ READERS: dict[str, Callable[[DataConfig], Catalog]] = {
     # Multi-source sets, defined beside the tasks they serve (they build on the readers above).
     "tb_lesions": _imported_when_used("cxrviewer.training.lesion_data", "tb_lesions"),
     "cxr_gate": _imported_when_used("cxrviewer.training.gate_data", "cxr_gate"),
+    "combined": combined,
 }
 
 
