@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import logging
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -257,11 +257,13 @@ def evaluate_maps(
     fraction: float = 0.2,
     models_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    only: Collection[Path] | None = None,
 ) -> LocalisationTable:
     """Run installed model `model_name` through the runtime on a data set with boxes and score each
     map method against them. `dataset`: "rsna_pneumonia", "tbx11k_tb" (under the shared data
     folder) or a folder of either layout. class_index: the class explained (default: the card's last
-    label, the finding in a binary model). Only images with at least one box are used.
+    label, the finding in a binary model). Only images with at least one box are used; with `only`
+    (resolved image paths, e.g. a run's test split), only those of them.
     """
     from cxrviewer import paths
     from cxrviewer.analysis.study_maps import compute_study_maps
@@ -277,7 +279,10 @@ def evaluate_maps(
     loaded = load_model(model_name, models_dir)
     target = len(loaded.card.labels) - 1 if class_index is None else class_index
     with_lungs = folder.name in LUNG_DATASETS
-    items = sorted((read_lung_mask_files(folder) if with_lungs else read_boxes(folder)).items())[:limit]
+    items = sorted((read_lung_mask_files(folder) if with_lungs else read_boxes(folder)).items())
+    if only is not None:
+        items = [item for item in items if (folder / item[0]).resolve() in only]
+    items = items[:limit]
 
     def studies():
         for done, (relative, annotation) in enumerate(items):

@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--maps", nargs="?", const="saliency,gradcam,cam,crm", default=None, metavar="METHODS",
                    help="measure how the maps localise on boxed data instead (default: all four methods)")
     p.add_argument("--limit", type=int, default=None, help="with --maps: at most this many boxed images")
+    p.add_argument("--held-out", type=Path, default=None, metavar="SPLIT_JSON",
+                   help="with --maps: only the test images of this run's split.json (for a model trained on DATA)")
     p.set_defaults(handler=run)
 
 
@@ -60,12 +62,19 @@ def _run_maps(args: argparse.Namespace) -> int:
     from cxrviewer.analysis.localisation import evaluate_maps
 
     methods = [m.strip() for m in args.maps.split(",") if m.strip()]
+    held_out = None
+    if args.held_out is not None:
+        try:
+            held_out = {Path(p).resolve() for p in json.loads(args.held_out.read_text(encoding="utf-8"))["test"]["paths"]}
+        except (OSError, ValueError, KeyError) as error:
+            log.error("%s: cannot read the test images of a split: %s", args.held_out, error)
+            return 1
     args.out.mkdir(parents=True, exist_ok=True)
     tables = []
     try:
         for dataset in args.data:
             table = evaluate_maps(args.model, str(dataset), methods=methods, limit=args.limit,
-                                  models_dir=args.models_dir)
+                                  models_dir=args.models_dir, only=held_out)
             tables.append(table)
             log.info("%s on %s:\n%s", args.model, dataset, table.to_markdown())
     except CxrError as error:

@@ -98,3 +98,10 @@ def test_evaluate_maps_command_writes_the_localisation_table(exported, tmp_path)
     assert all(row["images"] == 3 for row in methods.values())
     assert all(0.0 <= row["mass_in_boxes"] <= 1.0 for row in methods.values())
     assert "| gradcam | 3 |" in (out / "localisation.md").read_text()
+    # A model trained on this data set is scored on its run's test images only.
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"test": {"paths": [str(data / "p0.png"), str(data / "p2.png")]}}))
+    assert main(["evaluate", "--model", "tbnet_maps", "--models-dir", str(models_dir), "--maps", "crm",
+                 "--out", str(out), "--held-out", str(split), str(data)]) == 0
+    (table,) = json.loads((out / "localisation.json").read_text())
+    assert {row["images"] for row in table["rows"]} == {2}
