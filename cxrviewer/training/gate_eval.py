@@ -4,8 +4,8 @@ rejection of each kind of non-chest image.
 Kinds of negative, each reported on its own row:
 - "test: <kind>": the synthetic kinds of training (turned, tile-shuffled, noise, shapes) made from
   the held-out test radiographs: seen kinds, unseen images;
-- "pydicom <modality>": every CT, MR, US, NM and OT test file bundled with pydicom that the viewer's
-  own reader opens (never seen in training);
+- "pydicom <modality>": every CT, MR, US, NM and OT image (one per SOP instance) bundled with
+  pydicom that the viewer's own reader opens (never seen in training);
 - "photographs and graphics": matplotlib's bundled sample pictures (a portrait, logos);
 - "patterns": white noise, a checkerboard, a gradient, a flat field, generated here with other
   generators than training's.
@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -63,22 +64,35 @@ class Rate:
 
 def pydicom_images() -> dict[str, list[npt.NDArray[np.float32]]]:
     """modality → pixels (H, W) float32 [0, 1] of pydicom's bundled test files the viewer's reader opens."""
-    import pydicom
     from pydicom.data import get_testdata_files
 
     found: dict[str, list[npt.NDArray[np.float32]]] = defaultdict(list)
-    for name in get_testdata_files():
-        try:
-            modality = str(getattr(pydicom.dcmread(name, stop_before_pixels=True, force=True), "Modality", ""))
-        except Exception:  # noqa: BLE001 - pydicom's test set holds deliberately broken files
-            continue
-        if modality not in PYDICOM_MODALITIES:
-            continue
-        try:
-            found[modality].append(read_image(name).pixels)
-        except CxrError as error:
-            log.debug("skipped %s: %s", name, error)
+    seen: set[str] = set()
+    with warnings.catch_warnings():  # the test set's odd files are odd on purpose: no warning is news
+        warnings.simplefilter("ignore")
+        for name in get_testdata_files():
+            _read_test_file(name, found, seen)
     return dict(found)
+
+
+def _read_test_file(name: str, found: dict[str, list[npt.NDArray[np.float32]]], seen: set[str]) -> None:
+    """Adds the file's pixels under its modality, once per SOP instance (the set stores one image in
+    many transfer syntaxes)."""
+    import pydicom
+
+    try:
+        header = pydicom.dcmread(name, stop_before_pixels=True, force=True)
+    except Exception:  # noqa: BLE001 - pydicom's test set holds deliberately broken files
+        return
+    modality, uid = str(getattr(header, "Modality", "")), str(getattr(header, "SOPInstanceUID", name))
+    if modality not in PYDICOM_MODALITIES or uid in seen:
+        return
+    try:
+        found[modality].append(read_image(name).pixels)
+    except CxrError as error:
+        log.debug("skipped %s: %s", name, error)
+        return
+    seen.add(uid)
 
 
 def photographs() -> list[npt.NDArray[np.float32]]:
@@ -162,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("pydicom").setLevel(logging.CRITICAL)  # its deliberately broken test files
+    logging.getLogger("cxrviewer.core.io").setLevel(logging.ERROR)
     threshold, rates = evaluate_run(args.run_dir)
     (args.run_dir / "gate.json").write_text(
         json.dumps({"threshold": threshold, "rates": [dataclasses.asdict(r) for r in rates]}, indent=1), encoding="utf-8")

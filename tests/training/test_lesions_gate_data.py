@@ -3,6 +3,8 @@ and the localisation figures, on hand-made arrays (and the shared data's counts 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image as PilImage
@@ -109,3 +111,26 @@ def test_the_shared_data_catalogs_have_their_counts():
     labels = [s.labels[0] for s in gate.samples]
     assert gate.classes == ("other", "frontal_cxr") and labels.count(0) == labels.count(1) == 1706
     assert all(bool(s.derive) == (s.labels == (0,)) for s in gate.samples)
+
+
+def test_a_gate_trains_as_a_two_class_classifier_and_its_checkpoint_says_gate(tmp_path, folder_dataset):
+    from conftest import tiny_config
+
+    from cxrviewer.training.run import train
+
+    result = train(tiny_config(folder_dataset, tmp_path / "runs", task="gate", epochs=1,
+                               data={"classes": ["normal", "disease"]}))
+    best = json.loads((result.run_dir / "checkpoints" / "best.json").read_text())
+    assert best["task"] == "gate" and best["labels"] == ["normal", "disease"]
+    assert len(best["thresholds"]) == 2 and 0.0 <= best["thresholds"][1] <= 1.0
+    assert "auc" in result.metrics["test"]  # scored as a classifier
+
+
+def test_non_chest_validation_images_are_read_through_the_viewers_reader():
+    from cxrviewer.training.gate_eval import patterns, photographs, pydicom_images
+
+    found = pydicom_images()
+    assert {"CT", "MR", "US"} <= set(found) and all(found[m] for m in ("CT", "MR", "US"))
+    images = [*(i for group in found.values() for i in group), *photographs(), *patterns()]
+    assert all(i.ndim == 2 and i.dtype == np.float32 and 0 <= i.min() <= i.max() <= 1 for i in images)
+    assert len(photographs()) == 3 and len(patterns()) == 4
