@@ -10,7 +10,8 @@ false-positive rate on each normal source separately.
   at or above it, and of each normal source's images (false positives): the test-split images of
   the normal sources that took part in training, and every JSRT non-nodule radiograph (never used).
 
-`python -m cxrviewer.training.lesion_eval RUN_DIR` prints the table and writes RUN_DIR/lesions.json.
+`python -m cxrviewer.training.lesion_eval RUN_DIR [--card models/NAME.card.json]` prints the table,
+writes RUN_DIR/lesions.json and, with --card, puts the figures into the exported card.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from PIL import Image as PilImage
 from torch.utils.data import DataLoader
 
 from cxrviewer.analysis.localisation import pointing_game
+from cxrviewer.core.cards import Metric, load_card, write_card
 from cxrviewer.core.lesion_score import TOP_FRACTION, lesion_score
 from cxrviewer.training.checkpoint import build_from_checkpoint, read_checkpoint
 from cxrviewer.training.config import config_from_dict
@@ -38,6 +40,7 @@ from cxrviewer.training.lesion_data import HELD_OUT_NORMALS, normal_samples, sou
 from cxrviewer.training.metrics import choose_threshold
 from cxrviewer.training.run_split import load_run_split
 from cxrviewer.training.sources import Catalog, Sample, load_catalog, subsample
+from cxrviewer.training.splits import Split
 
 log = logging.getLogger(__name__)
 
@@ -160,13 +163,38 @@ def evaluate_run(run_dir: Path, *, fp_areas: tuple[float, ...] = FP_AREAS) -> Le
     )
 
 
+def apply_to_card(card_file: Path, figures: LesionFigures, split: str) -> None:
+    """Write the figures into an exported card: its metrics, the image-level threshold as the label's
+    operating threshold, what the score means, and what it was and was not validated on."""
+    card = load_card(card_file, verify_files=False)
+    test = f"test: {split}"
+    metrics = [Metric("pointing_game", figures.pointing_game, test)]
+    metrics += [Metric(f"box_recall_at_fp_area_{a}", v, test) for a, v in figures.box_recall.items()]
+    metrics += [Metric("tb_images_above_threshold", figures.tb_sensitivity, test)]
+    metrics += [Metric(f"false_positive_rate_{r.source}", r.rate,
+                       test if r.in_training else f"all {r.images} images; source never used in training")
+                for r in figures.normals]
+    held_out = ", ".join(r.source for r in figures.normals if not r.in_training)
+    limits = (f"image-level false positives measured on normal adult radiographs of "
+              f"{', '.join(r.source for r in figures.normals)} only ({held_out}: never in training); not on "
+              "TB-negative images of TBX11K's own source, other lung disease, children or lateral views",)
+    meaning = (f"per pixel, the probability of a TB-consistent area; per image, the mean of the top "
+               f"{figures.top_fraction:.1%} of the map, called at {figures.image_threshold:.4f} "
+               "(Youden's J on validation TB images against validation normals)")
+    write_card(dataclasses.replace(card, metrics=tuple(metrics), thresholds=(figures.image_threshold,),
+                                   probability_meaning=meaning, limits=limits), card_file)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="localisation and per-source false positives of a tb_lesions run")
     parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--card", type=Path, default=None, help="an exported card to write the figures into")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     figures = evaluate_run(args.run_dir)
     (args.run_dir / "lesions.json").write_text(json.dumps(dataclasses.asdict(figures), indent=1), encoding="utf-8")
+    if args.card is not None:
+        apply_to_card(args.card, figures, Split.load(args.run_dir / "split.json").method)
     log.info("%s\n%s", args.run_dir, figures.to_markdown())
     return 0
 

@@ -134,3 +134,25 @@ def test_non_chest_validation_images_are_read_through_the_viewers_reader():
     images = [*(i for group in found.values() for i in group), *photographs(), *patterns()]
     assert all(i.ndim == 2 and i.dtype == np.float32 and 0 <= i.min() <= i.max() <= 1 for i in images)
     assert len(photographs()) == 3 and len(patterns()) == 4
+
+
+def test_lesion_figures_go_into_the_card_with_the_image_level_threshold(tmp_path):
+    from cxrviewer.core.cards import FileEntry, InputContract, ModelCard, load_card, write_card
+    from cxrviewer.training.lesion_eval import LesionFigures, SourceRate, apply_to_card
+
+    card_file = tmp_path / "tb-lesions.card.json"
+    write_card(ModelCard(name="tb-lesions", version="1", task="segmentation", arch="unet_tiny", labels=("tb_lesions",),
+                         thresholds=(), input=InputContract(256, 256, 1), outputs=("output",),
+                         files=(FileEntry("onnx", "tb-lesions.onnx", "0" * 64, 1),)), card_file)
+    figures = LesionFigures(
+        tb_images=90, boxes=150, pointing_game=0.6, box_recall={"0.05": 0.7}, pixel_recall={"0.05": 0.3},
+        pixel_threshold={"0.05": 0.4}, image_threshold=0.55, tb_sensitivity=0.8,
+        normals=(SourceRate("openist", 41, 4, True), SourceRate("jsrt", 76, 19, False)))
+    apply_to_card(card_file, figures, "holdout seed=0")
+    card = load_card(card_file, verify_files=False)
+    assert card.thresholds == (0.55,) and "0.5500" in card.probability_meaning
+    values = {m.name: (m.value, m.split) for m in card.metrics}
+    assert values["box_recall_at_fp_area_0.05"] == (0.7, "test: holdout seed=0")
+    assert values["false_positive_rate_jsrt"] == (pytest.approx(19 / 76), "all 76 images; source never used in training")
+    assert values["false_positive_rate_openist"][0] == pytest.approx(4 / 41)
+    assert "jsrt: never in training" in card.limits[0]
