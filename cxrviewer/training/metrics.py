@@ -155,7 +155,8 @@ def multiclass_metrics(
         "specificity": float(np.mean(tn / np.maximum(tn + fp, 1))),
         "precision": float(skm.precision_score(y_true, pred, average="macro", zero_division=0)),
         "f1": float(skm.f1_score(y_true, pred, average="macro", zero_division=0)),
-        "f1_ci95": list(bootstrap_macro_f1(y_true, pred, n_boot=n_boot, seed=seed)),
+        # n_boot=0 (the per-epoch validation score) asks for no interval at all.
+        "f1_ci95": list(bootstrap_macro_f1(y_true, pred, n_boot=n_boot, seed=seed)) if n_boot else None,
         "f1_per_class": [float(v) for v in skm.f1_score(y_true, pred, average=None, labels=list(range(k)),
                                                          zero_division=0)],
         "mcc": float(skm.matthews_corrcoef(y_true, pred)),

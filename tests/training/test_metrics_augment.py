@@ -11,6 +11,7 @@ from cxrviewer.training.config import AugmentConfig
 from cxrviewer.training.metrics import (
     binary_metrics,
     bootstrap_auc,
+    calibration,
     choose_threshold,
     image_metrics,
     multiclass_metrics,
@@ -60,6 +61,23 @@ def test_multiclass_macro_f1_matches_sklearn():
     assert out["f1"] == pytest.approx(f1_score(y, prob.argmax(1), average="macro"))
     assert out["auc"] == pytest.approx(roc_auc_score(y, prob, multi_class="ovr"))
     assert np.sum(out["confusion"]) == 90
+    per_class = f1_score(y, prob.argmax(1), average=None)
+    assert out["f1_per_class"] == pytest.approx(per_class.tolist())
+    low, high = out["f1_ci95"]
+    assert low < out["f1"] < high
+    onehot = np.eye(3)[y]
+    assert out["brier"] == pytest.approx(np.mean(np.sum((prob - onehot) ** 2, 1)))
+    assert 0 <= out["ece"] <= 1
+    # The per-epoch validation score asks for no bootstrap: no interval, no crash on an empty resample list.
+    assert multiclass_metrics(y, prob, n_boot=0)["f1_ci95"] is None
+
+
+def test_expected_calibration_error_of_a_perfectly_and_a_badly_calibrated_model():
+    y = np.array([0] * 20 + [1] * 80)
+    calibrated = np.tile([0.2, 0.8], (100, 1))  # says 80 % for class 1 and is right 80 % of the time
+    assert calibration(y, calibrated)["ece"] == pytest.approx(0.0, abs=1e-12)
+    overconfident = np.tile([0.01, 0.99], (100, 1))
+    assert calibration(y, overconfident)["ece"] == pytest.approx(0.19)
 
 
 def test_image_metrics_identity_baseline_and_mask():
