@@ -19,7 +19,7 @@ from cxrviewer.core.errors import ModelError
 from cxrviewer.core.io import read_image
 from cxrviewer.runtime.registry import installed_models, load_model
 
-SHIPPED = ("pneumonia-kermany", "pneumonia3-kermany")
+SHIPPED = ("pneumonia-kermany", "pneumonia3-kermany", "opacity-rsna")
 needs_data = pytest.mark.skipif(not paths.shared_data_dir().is_dir(), reason="needs ../shared/data (reference radiographs)")
 
 
