@@ -19,7 +19,7 @@ import numpy.typing as npt
 from cxrviewer import paths
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.errors import ModelError
-from cxrviewer.core.preprocess import contract_from_card_input, prepare
+from cxrviewer.core.preprocess import model_contract, prepare
 from cxrviewer.runtime.backend import LoadedModel
 
 DEFAULT_THRESHOLD = 0.5
@@ -79,10 +79,7 @@ def classify_pixels(loaded: LoadedModel, pixels: npt.NDArray[np.float32]) -> Fin
     if not card.is_classifier:
         raise ModelError(card.name, f"is a {card.task} model, not a classifier")
     started = time.perf_counter()
-    contract = contract_from_card_input(
-        card.input.height, card.input.width, card.input.channels, card.input.scaling,
-        [{"name": step.name, "params": step.params} for step in card.input.preprocessing],
-    )
+    contract = model_contract(card.input)
     x, _ = prepare(pixels, contract)
     logits, _ = loaded.backend.classify(x[None])
     if logits.shape != (1, len(card.labels)):

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from cxrviewer import paths
 from cxrviewer.core import maps
 from cxrviewer.core.maps.geometry import FeatureGrid, to_image
-from cxrviewer.core.preprocess import Geometry, contract_from_card_input, prepare
+from cxrviewer.core.preprocess import Geometry, model_contract, prepare
 from cxrviewer.runtime.backend import LoadedModel
 
 Array = npt.NDArray[np.float32]
@@ -91,10 +91,7 @@ def compute_study_maps(
 ) -> dict[str, Array]:
     """pixels (H, W) float32 [0, 1] display polarity → {method: (H, W) float32 raw map}."""
     card = loaded.card
-    contract = contract_from_card_input(
-        card.input.height, card.input.width, card.input.channels, card.input.scaling,
-        [{"name": step.name, "params": step.params} for step in card.input.preprocessing],
-    )
+    contract = model_contract(card.input)
     x, geometry = prepare(pixels, contract)
     model_maps, _ = model_space_maps(loaded, x, methods, class_index=class_index, models_dir=models_dir)
     return to_image_grid(model_maps, geometry, grid)

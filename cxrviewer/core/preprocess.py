@@ -330,3 +330,11 @@ def contract_from_card_input(
         height, width, channels, resize or "stretch", value_scaling if value_scaling in SCALINGS else "unit",
         tuple(Step(s["name"], dict(s.get("params", {}))) for s in preprocessing),
     )
+
+
+def model_contract(card_input: Any) -> InputContract:
+    """The preprocessing contract of a model card's `input` (a `cxrviewer.core.cards.InputContract`)."""
+    return contract_from_card_input(
+        card_input.height, card_input.width, card_input.channels, card_input.scaling,
+        [{"name": step.name, "params": step.params} for step in card_input.preprocessing],
+    )

@@ -27,7 +27,7 @@ from cxrviewer.core.cards import (
 )
 from cxrviewer.core.image import ImageMeta
 from cxrviewer.core.io import read_image
-from cxrviewer.core.preprocess import contract_from_card_input, prepare
+from cxrviewer.core.preprocess import model_contract, prepare
 from cxrviewer.core.suitability import SYNTHETIC_TEXT
 from cxrviewer.gui import findings_text
 from cxrviewer.gui.findings_panel import EMPTY_TEXT, FindingsPanel
@@ -138,8 +138,7 @@ def direct_probabilities(name: str, pixels: np.ndarray, folder: Path | None = No
     """The runtime's logits on the card's preprocessing, softmaxed here: what the panel must show."""
     loaded = load_model(name, folder)
     inp = loaded.card.input
-    contract = contract_from_card_input(inp.height, inp.width, inp.channels, inp.scaling,
-                                        [{"name": s.name, "params": s.params} for s in inp.preprocessing])
+    contract = model_contract(inp)
     logits = loaded.backend.classify(prepare(pixels, contract)[0][None])[0][0].astype(np.float64)
     e = np.exp(logits - logits.max())
     return e / e.sum()
