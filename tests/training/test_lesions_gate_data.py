@@ -114,12 +114,16 @@ def test_the_shared_data_catalogs_have_their_counts():
 
 
 def test_a_gate_trains_as_a_two_class_classifier_and_its_checkpoint_says_gate(tmp_path, folder_dataset):
-    from conftest import tiny_config
-
+    from cxrviewer.training.config import config_from_dict
     from cxrviewer.training.run import train
 
-    result = train(tiny_config(folder_dataset, tmp_path / "runs", task="gate", epochs=1,
-                               data={"classes": ["normal", "disease"]}))
+    config = config_from_dict({
+        "name": "gate", "task": "gate", "arch": "tbnet", "input": {"height": 32, "width": 32, "channels": 1},
+        "data": {"source": "folders", "root": str(folder_dataset), "classes": ["normal", "disease"]},
+        "split": {"val_fraction": 0.25, "test_fraction": 0.25}, "epochs": 1, "batch_size": 8,
+        "out_dir": str(tmp_path / "runs"), "seed": 3, "threads": 2,
+    }, origin="test config")
+    result = train(config)
     best = json.loads((result.run_dir / "checkpoints" / "best.json").read_text())
     assert best["task"] == "gate" and best["labels"] == ["normal", "disease"]
     assert len(best["thresholds"]) == 2 and 0.0 <= best["thresholds"][1] <= 1.0
