@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import COLUMNS, ROWS
 from PIL import Image as PilImage
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QWidget
+from viewer_support import COLUMNS, ROWS
 
 from cxrviewer.cli import main
 from cxrviewer.gui.main_window import MainWindow

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import band_pixels, open_and_wait, write_dicom
 from PySide6.QtGui import QKeySequence
+from viewer_support import band_pixels, open_and_wait, write_dicom
 
 from cxrviewer.core.io import read_image
 from cxrviewer.gui.shortcuts import BINDINGS, PRESET_KEYS, help_html

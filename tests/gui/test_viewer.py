@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from conftest import (
+from PIL import Image as PilImage
+from pydicom.dataset import Dataset
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
+from viewer_support import (
     BAND_VALUES,
     COLUMNS,
     ROWS,
@@ -16,11 +21,6 @@ from conftest import (
     wheel,
     write_dicom,
 )
-from PIL import Image as PilImage
-from pydicom.dataset import Dataset
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication
 
 from cxrviewer.core.display.voi import apply_window
 from cxrviewer.core.image import WindowPreset

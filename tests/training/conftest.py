@@ -55,29 +55,3 @@ def pairs_dataset(tmp_path: Path) -> Path:
         mask[8:56, 8:56] = 255
         cv2.imwrite(str(root / "mask" / f"p{i:02d}.png"), mask)
     return root
-
-
-def tiny_config(root: Path, out: Path, **changes):
-    from cxrviewer.training.config import config_from_dict
-
-    d = {
-        "name": "tiny",
-        "task": "classification",
-        "arch": "tbnet",
-        "data": {"source": "folders", "root": str(root)},
-        "input": {"height": 32, "width": 32, "channels": 1},
-        "split": {"val_fraction": 0.25, "test_fraction": 0.25},
-        "augment": {"hflip": 0.5, "rotation_deg": 5},
-        "optim": {"lr": 0.01},
-        "epochs": 3,
-        "batch_size": 8,
-        "out_dir": str(out),
-        "seed": 3,
-        "threads": 2,
-    }
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(d.get(key), dict):
-            d[key] = {**d[key], **value}
-        else:
-            d[key] = value
-    return config_from_dict(d, origin="test config")

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-from conftest import tiny_config
+from tiny_configs import tiny_config
 
 from cxrviewer.cli import main
 from cxrviewer.training.checkpoint import build_from_checkpoint, read_checkpoint

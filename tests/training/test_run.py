@@ -8,8 +8,8 @@ import threading
 
 import numpy as np
 import torch
-from conftest import tiny_config
 from safetensors.torch import load_file
+from tiny_configs import tiny_config
 
 from cxrviewer.training.run import Progress, train
 
