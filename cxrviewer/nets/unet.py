@@ -47,23 +47,28 @@ class UNetSmall(ImageToImage):
     """U-Net with 16-32-64-128-256 channels (four 2× downsamplings), 256×256 working size.
 
     image (N, in_channels, H, W) float32, H and W multiples of 16 → logits (N, num_classes, H, W).
+    Subclasses change `ARCH` and `WIDTHS` (same depth, other widths).
     """
 
+    ARCH = "unet_small"
+    WIDTHS = WIDTHS
+
     def __init__(self, *, num_classes: int = len(LABELS), in_channels: int = 1):
+        widths = self.WIDTHS
         super().__init__(
-            arch="unet_small", in_channels=in_channels, out_channels=num_classes,
-            working_size=(256, 256), size_multiple=2 ** (len(WIDTHS) - 1), output_activation="sigmoid",
+            arch=self.ARCH, in_channels=in_channels, out_channels=num_classes,
+            working_size=(256, 256), size_multiple=2 ** (len(widths) - 1), output_activation="sigmoid",
         )
         self.num_classes = num_classes
-        self.stem = _double_conv(in_channels, WIDTHS[0])
+        self.stem = _double_conv(in_channels, widths[0])
         self.down = nn.ModuleList(
             nn.Sequential(nn.MaxPool2d(2), _double_conv(narrow, wide))
-            for narrow, wide in pairwise(WIDTHS)
+            for narrow, wide in pairwise(widths)
         )
         self.up = nn.ModuleList(
-            _Up(wide, narrow) for narrow, wide in reversed(list(pairwise(WIDTHS)))
+            _Up(wide, narrow) for narrow, wide in reversed(list(pairwise(widths)))
         )
-        self.classify = nn.Conv2d(WIDTHS[0], num_classes, 1)
+        self.classify = nn.Conv2d(widths[0], num_classes, 1)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         skips = [self.stem(image)]
