@@ -25,7 +25,8 @@ from cxrviewer.nets import build
 from cxrviewer.training.config import load_config
 from cxrviewer.training.data import PreparedDataset
 from cxrviewer.training.evaluation import predict, score_split
-from cxrviewer.training.run import _net_kwargs, make_split
+from cxrviewer.training.run import _net_kwargs
+from cxrviewer.training.run_split import load_run_split
 from cxrviewer.training.sources import load_catalog, subsample
 
 log = logging.getLogger("precise_bn_eval")
@@ -53,7 +54,7 @@ def main() -> None:
     config = load_config(args.config)
     torch.set_num_threads(2)
     catalog = subsample(load_catalog(config.data), config.data, seed=config.seed)
-    split = make_split(config, catalog)
+    split = load_run_split(config.run_dir, catalog)  # the run's own split, refused if the data changed
     model = build(config.arch, **_net_kwargs(config, len(catalog.classes)))
     model.load_state_dict(load_file(str(config.run_dir / "checkpoints" / "best.safetensors")), strict=True)
     train_set = PreparedDataset(catalog, split.train, config.input, config.task)
