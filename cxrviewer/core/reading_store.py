@@ -1,0 +1,295 @@
+"""The reader's reading state per study (viewed, flagged, a note), kept in a small SQLite file.
+
+Where: `<worklist folder>/.cxrviewer-reading.sqlite`, beside the studies, so the state travels with
+the folder (a USB stick, a shared reading folder). When the folder cannot be written (a CD, a
+read-only share), the store goes to the user's data folder, named after the folder's resolved path
+(`store_location` says which), so the reader still keeps notes.
+
+Which study: `StudyKey(path, sop_uid)`: the file's path relative to the worklist folder, in POSIX
+form, plus the DICOM SOP Instance UID ("" for plain images and DICOM without one). The path keeps the
+key readable in the CSV; the UID tells a file replaced by another image from the one annotated.
+
+Durability: one transaction per change, committed before the call returns, with the rollback journal
+and `synchronous=FULL`, so a crash or a kill loses nothing committed. WAL would be faster, but needs
+shared memory that network shares do not provide, and one click is one small write anyway.
+
+Errors: a file that is not a reading store, a damaged one, or one locked by another program raises
+`ReadingStoreError` naming the file. A damaged file is never overwritten or repaired in place: the
+notes in it stay for the reader (or `sqlite3 .recover`) to rescue.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cxrviewer.core.errors import CxrError
+
+log = logging.getLogger(__name__)
+
+STORE_NAME = ".cxrviewer-reading.sqlite"
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x43585256  # "CXRV": marks the file as ours in the SQLite header
+# Another viewer on the same folder holds the lock for one write only; wait that long, not forever.
+BUSY_TIMEOUT_MS = 3000
+CSV_COLUMNS = ("path", "sop_instance_uid", "viewed", "flagged", "note", "first_viewed", "updated")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reading (
+    path TEXT NOT NULL,
+    sop_uid TEXT NOT NULL DEFAULT '',
+    viewed INTEGER NOT NULL DEFAULT 0,
+    flagged INTEGER NOT NULL DEFAULT 0,
+    note TEXT NOT NULL DEFAULT '',
+    first_viewed TEXT NOT NULL DEFAULT '',
+    updated TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (path, sop_uid)
+)
+"""
+
+
+class ReadingStoreError(CxrError):
+    """The reading store could not be opened, read or written. The message starts with its path."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+@dataclass(frozen=True)
+class StudyKey:
+    """path: relative to the worklist folder, POSIX separators. sop_uid: DICOM SOP Instance UID or ""."""
+
+    path: str
+    sop_uid: str = ""
+
+
+@dataclass(frozen=True)
+class ReadingState:
+    """first_viewed / updated: ISO 8601 UTC to the second, "" when never viewed / never changed."""
+
+    key: StudyKey
+    viewed: bool = False
+    flagged: bool = False
+    note: str = ""
+    first_viewed: str = ""
+    updated: str = ""
+
+
+def study_key(folder: Path, path: Path, sop_uid: str = "") -> StudyKey:
+    """The key of study file `path` opened from worklist `folder` (a path outside it keeps its
+    absolute form, so two such files never share a key)."""
+    folder, path = Path(folder).resolve(), Path(path).resolve()
+    try:
+        relative = path.relative_to(folder).as_posix()
+    except ValueError:
+        relative = path.as_posix()
+    return StudyKey(relative, sop_uid or "")
+
+
+def user_data_dir() -> Path:
+    """The per-user data folder for cxrviewer (XDG on Linux, LOCALAPPDATA on Windows)."""
+    if sys.platform.startswith("win"):
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "cxrviewer"
+
+
+def folder_writable(folder: Path) -> bool:
+    """True when a file can really be created in `folder` (os.access misses read-only mounts and ACLs)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".cxrviewer-probe-"):
+            return True
+    except OSError:
+        return False
+
+
+def store_location(folder: Path, user_data: Path | None = None) -> Path:
+    """The store for worklist `folder`: beside the studies when the folder can be written (or already
+    holds a store), else `<user data>/reading/<folder name>-<hash of its path>.sqlite`."""
+    folder = Path(folder).resolve()
+    beside = folder / STORE_NAME
+    if beside.exists() or folder_writable(folder):
+        return beside
+    digest = hashlib.sha256(str(folder).encode("utf-8")).hexdigest()[:16]
+    return (user_data or user_data_dir()) / "reading" / f"{folder.name or 'root'}-{digest}.sqlite"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _problem(error: sqlite3.Error) -> str:
+    text = str(error)
+    if isinstance(error, sqlite3.OperationalError) and "locked" in text:
+        return f"is locked by another program (another cxrviewer on this folder?): {text}; the change was not saved"
+    if isinstance(error, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
+        return (f"is damaged or not a reading store ({text}); it was left untouched so its notes can be "
+                "rescued; move it aside to start a new store")
+    return f"SQLite error: {text}"
+
+
+class ReadingStore:
+    """The reading state of one worklist folder. Use from one thread; every setter commits at once."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ReadingStoreError(self.path, f"its folder cannot be created: {error.strerror}") from None
+        try:
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as error:
+            raise ReadingStoreError(self.path, f"cannot be opened: {error}") from None
+        try:
+            self._prepare()
+        except sqlite3.Error as error:
+            self._db.close()
+            raise ReadingStoreError(self.path, _problem(error)) from None
+
+    @classmethod
+    def for_folder(cls, folder: Path, user_data: Path | None = None) -> ReadingStore:
+        return cls(store_location(folder, user_data))
+
+    def _prepare(self) -> None:
+        db = self._db
+        db.execute("PRAGMA journal_mode=DELETE")
+        db.execute("PRAGMA synchronous=FULL")
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and app_id != APPLICATION_ID:
+            raise ReadingStoreError(self.path, "is an SQLite file of another program, not a cxrviewer reading "
+                                               "store; it was left untouched")
+        if version > SCHEMA_VERSION:
+            raise ReadingStoreError(self.path, f"was written by a newer cxrviewer (schema {version}, this one "
+                                               f"reads {SCHEMA_VERSION}); it was left untouched")
+        check = db.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise ReadingStoreError(self.path, f"is damaged ({check}); it was left untouched so its notes can be "
+                                               "rescued; move it aside to start a new store")
+        if not tables:
+            with self._transaction():
+                db.execute(_SCHEMA)
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> ReadingStore:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    # -- reading ---------------------------------------------------------------------------------
+    def get(self, key: StudyKey) -> ReadingState:
+        """The state of `key`; a study never touched reads as not viewed, not flagged, no note."""
+        row = self._query("SELECT viewed, flagged, note, first_viewed, updated FROM reading "
+                          "WHERE path = ? AND sop_uid = ?", (key.path, key.sop_uid))
+        if not row:
+            return ReadingState(key)
+        viewed, flagged, note, first_viewed, updated = row[0]
+        return ReadingState(key, bool(viewed), bool(flagged), note, first_viewed, updated)
+
+    def all(self) -> list[ReadingState]:
+        """Every study with a stored state, by path."""
+        rows = self._query("SELECT path, sop_uid, viewed, flagged, note, first_viewed, updated FROM reading "
+                           "ORDER BY path, sop_uid", ())
+        return [ReadingState(StudyKey(p, u), bool(v), bool(f), n, fv, up) for p, u, v, f, n, fv, up in rows]
+
+    def _query(self, sql: str, parameters: tuple) -> list[tuple]:
+        try:
+            return self._db.execute(sql, parameters).fetchall()
+        except sqlite3.Error as error:
+            raise ReadingStoreError(self.path, _problem(error)) from None
+
+    # -- writing (one committed transaction each) ------------------------------------------------
+    def mark_viewed(self, key: StudyKey) -> ReadingState:
+        """Viewed from now on; the first time is kept."""
+        now = _now()
+        return self._upsert(key, "viewed = 1, first_viewed = CASE first_viewed WHEN '' THEN ? ELSE first_viewed END",
+                            (now,), now)
+
+    def set_flagged(self, key: StudyKey, flagged: bool) -> ReadingState:
+        return self._upsert(key, "flagged = ?", (int(flagged),), _now())
+
+    def set_note(self, key: StudyKey, note: str) -> ReadingState:
+        return self._upsert(key, "note = ?", (note,), _now())
+
+    def _upsert(self, key: StudyKey, assignments: str, values: tuple, now: str) -> ReadingState:
+        try:
+            with self._transaction():
+                self._db.execute("INSERT OR IGNORE INTO reading (path, sop_uid) VALUES (?, ?)",
+                                 (key.path, key.sop_uid))
+                self._db.execute(f"UPDATE reading SET {assignments}, updated = ? WHERE path = ? AND sop_uid = ?",
+                                 (*values, now, key.path, key.sop_uid))
+        except sqlite3.Error as error:
+            raise ReadingStoreError(self.path, _problem(error)) from None
+        return self.get(key)
+
+    # -- export ----------------------------------------------------------------------------------
+    def export_csv(self, out: Path, scores: Mapping[StudyKey, Mapping[str, object]] | None = None) -> int:
+        """Write every stored state, and every study in `scores`, as CSV rows sorted by path; returns
+        the number of rows. `scores` adds one column per name ({key: {column: value}}, "" where a
+        study lacks it). Written to a temporary file and renamed, so `out` is never half written."""
+        scores = scores or {}
+        states = {state.key: state for state in self.all()}
+        for key in scores:
+            states.setdefault(key, ReadingState(key))
+        extra = sorted({name for values in scores.values() for name in values} - set(CSV_COLUMNS))
+        out = Path(out)
+        tmp = out.with_name(f".{out.name}.tmp")
+        try:
+            with open(tmp, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow([*CSV_COLUMNS, *extra])
+                for key in sorted(states, key=lambda k: (k.path, k.sop_uid)):
+                    s = states[key]
+                    row = [key.path, key.sop_uid, int(s.viewed), int(s.flagged), s.note, s.first_viewed, s.updated]
+                    writer.writerow(row + [_cell(scores.get(key, {}).get(name, "")) for name in extra])
+            os.replace(tmp, out)
+        except OSError as error:
+            tmp.unlink(missing_ok=True)
+            raise ReadingStoreError(out, f"cannot write the CSV: {error.strerror}") from None
+        return len(states)
+
+
+def _cell(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT; on any error (a failed COMMIT included) rolled back, error propagated."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, _value, _traceback) -> None:
+        try:
+            if kind is None:
+                self._db.execute("COMMIT")
+        finally:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
