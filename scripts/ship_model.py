@@ -6,7 +6,10 @@
 The exported card and files (from `cxrviewer train` with `export_to`, or `cxrviewer export`) are
 verified, copied beside the project's other models, and the probabilities the shipped files give for
 `--reference` (a file under ../shared/data, read and preprocessed exactly as the viewer does) are
-written into the card's `reference`. tests/models/test_shipped_models.py recomputes them, so a
+written into the card's `reference`; for an image model (bone suppression, segmentation) its output's
+summary figures are (`analysis.batch.reference_figures`). The model's cost (parameters, multiply-adds,
+ONNX Runtime CPU latency; `training.complexity`) is measured here, once, if the card has none: export
+no longer times every model it writes, test fixtures included. tests/models/test_shipped_models.py recomputes them, so a
 changed file, a changed preprocessing step or a changed runtime cannot slip by unnoticed.
 """
 
@@ -15,15 +18,26 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
 
 from cxrviewer import paths
+from cxrviewer.analysis.batch import reference_figures
 from cxrviewer.analysis.findings import classify_pixels
-from cxrviewer.core.cards import Population, Reference, card_path, load_card, write_card
+from cxrviewer.core.cards import (
+    Complexity,
+    ModelCard,
+    Population,
+    Reference,
+    card_path,
+    load_card,
+    write_card,
+)
 from cxrviewer.core.io import read_image
 from cxrviewer.runtime.registry import load_model
+from cxrviewer.runtime.torch_backend import build_network
 
 log = logging.getLogger("ship_model")
 
@@ -34,13 +48,35 @@ def ship(name: str, source: Path, reference: str, target: Path, population: Popu
         shutil.copy2(source / entry.path, target / entry.path)
     write_card(card, card_path(target, name))
     loaded = load_model(name, target)
-    finding = classify_pixels(loaded, read_image(paths.shared_data_dir() / reference).pixels)
-    shipped = dataclasses.replace(load_card(card_path(target, name)), reference=Reference(reference, finding.probabilities))
+    pixels = read_image(paths.shared_data_dir() / reference).pixels
+    if card.is_classifier:
+        probabilities = classify_pixels(loaded, pixels).probabilities
+        answer = Reference(reference, probabilities)
+        said = zip(card.labels, probabilities, strict=True)
+    else:
+        answer = Reference(reference, figures=reference_figures(loaded, pixels))
+        said = answer.figures.items()
+    shipped = dataclasses.replace(load_card(card_path(target, name)), reference=answer)
+    if shipped.complexity is None:
+        shipped = dataclasses.replace(shipped, complexity=measure_cost(shipped, target))
     if population is not None:
         shipped = dataclasses.replace(shipped, population=population)
     write_card(shipped, card_path(target, name))
-    log.info("%s shipped to %s; on %s: %s", name, target, reference,
-             ", ".join(f"{label} {p:.4f}" for label, p in zip(card.labels, finding.probabilities, strict=True)))
+    log.info("%s shipped to %s; on %s: %s", name, target, reference, ", ".join(f"{k} {v:.4f}" for k, v in said))
+
+
+def measure_cost(card: ModelCard, folder: Path) -> Complexity:
+    """Parameters and multiply-adds of the card's network, and its ONNX CPU latency on a zero input of
+    the working size (the machine's load average goes into the note: a busy machine inflates it)."""
+    import numpy as np
+
+    from cxrviewer.training.complexity import describe_cost
+
+    net = build_network(card, folder / card.file("weights").path)
+    example = np.zeros((1, card.input.channels, card.input.height, card.input.width), np.float32)
+    cost = describe_cost(net, folder / card.file("onnx").path, example)
+    cost["cpu_note"] += f" (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    return Complexity(**cost)
 
 
 def main(argv: list[str] | None = None) -> int:

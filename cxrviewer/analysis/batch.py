@@ -133,3 +133,16 @@ def _transform(loaded: LoadedModel, pixels: Array) -> ModelResult:
         values = [float(np.mean(np.abs(channel - scaled))) for channel in output]
     arrays = {label: np.ascontiguousarray(channel, dtype=np.float32) for label, channel in zip(card.labels, output, strict=True)}
     return ModelResult(card.name, dict(zip(figure_names(card), values, strict=True)), "", None, arrays)
+
+
+def reference_figures(loaded: LoadedModel, pixels: Array) -> dict[str, float]:
+    """An image model's output on one image, summarised for its card's `reference`: the CSV figures
+    of `analyse` plus, per label, the output's mean and standard deviation (a changed weight or
+    tiling moves them; float64 sums so the figures themselves are stable to ~1e-7)."""
+    result = _transform(loaded, pixels)
+    figures = dict(result.values)
+    for label, channel in result.arrays.items():
+        values = channel.astype(np.float64)
+        figures[f"{label}_mean"] = float(values.mean())
+        figures[f"{label}_std"] = float(values.std())
+    return figures

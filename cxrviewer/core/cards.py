@@ -117,7 +117,7 @@ class Confusion:
 @dataclass(frozen=True)
 class Complexity:
     """What the model costs: parameters, multiply-adds of one forward pass at the input size, and
-    the median ONNX Runtime CPU latency of one image measured at export (threads as noted)."""
+    the median ONNX Runtime CPU latency of one image measured when shipped (threads as noted)."""
 
     parameters: int
     macs: int | None = None
@@ -127,11 +127,17 @@ class Complexity:
 
 @dataclass(frozen=True)
 class Reference:
-    """A fixed input and the probabilities the shipped files give for it, so anyone can check that
-    a copy of the model still answers as it did. `input` is relative to the shared data folder."""
+    """A fixed input and what the shipped files give for it, so anyone can check that a copy of the
+    model still answers as it did. `input` is relative to the shared data folder.
+
+    probabilities: a classifier's, one per label. figures: an image model's summary of its output on
+    the input's own grid (`analysis.batch.reference_figures`: per label the output's mean and
+    standard deviation, and the model's CSV figures), empty for a classifier.
+    """
 
     input: str
-    probabilities: tuple[float, ...]
+    probabilities: tuple[float, ...] = ()
+    figures: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -424,10 +430,15 @@ def _reference(root: _Reader, size: int) -> Reference | None:
     if root.data.get("reference") is None:
         return None
     r = root.child("reference")
-    probabilities = r.numbers("probabilities")
-    if len(probabilities) != size:
+    probabilities = r.numbers("probabilities", ())
+    figures = r.data.get("figures") or {}
+    if not isinstance(figures, dict) or not all(isinstance(v, (int, float)) for v in figures.values()):
+        raise r._fail("figures", "must map figure names to numbers")
+    if probabilities and len(probabilities) != size:
         raise r._fail("probabilities", f"must hold one probability per label ({size})")
-    return Reference(r.get("input", str), probabilities)
+    if not probabilities and not figures:
+        raise r._fail("probabilities", "a reference needs a classifier's probabilities or an image model's figures")
+    return Reference(r.get("input", str), probabilities, {str(k): float(v) for k, v in figures.items()})
 
 
 def _population(root: _Reader) -> Population | None:

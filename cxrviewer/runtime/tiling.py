@@ -9,7 +9,7 @@ Both backends use this, so ONNX and PyTorch tile identically.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.errors import ModelError
+from cxrviewer.core.preprocess import Step, apply_steps, model_contract
 
 RunTile = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
 
@@ -63,16 +64,22 @@ def run_tiled(
 
 
 def run_resized(
-    run: RunTile, image: npt.NDArray[np.float32], working: tuple[int, int]
+    run: RunTile, image: npt.NDArray[np.float32], working: tuple[int, int], steps: Sequence[Step] = ()
 ) -> npt.NDArray[np.float32]:
-    """image (C, H, W) float32 → (C_out, H, W) float32: resize to `working`, run, resize back."""
+    """image (C, H, W) float32 → (C_out, H, W) float32: resize to `working`, apply the card's
+    intensity `steps` there (as `core.preprocess.prepare` does in training), run, resize back."""
     channels, height, width = image.shape
     tile_h, tile_w = working
     if (height, width) == (tile_h, tile_w):
-        return run(image[None])[0]
-    shrink = cv2.INTER_AREA if height * width > tile_h * tile_w else cv2.INTER_LINEAR
-    small = np.stack([cv2.resize(c, (tile_w, tile_h), interpolation=shrink) for c in image])
+        small = image
+    else:
+        shrink = cv2.INTER_AREA if height * width > tile_h * tile_w else cv2.INTER_LINEAR
+        small = np.stack([cv2.resize(c, (tile_w, tile_h), interpolation=shrink) for c in image])
+    if steps:
+        small = np.stack([apply_steps(c, steps) for c in small])
     result = run(np.ascontiguousarray(small[None], dtype=np.float32))[0]
+    if (height, width) == (tile_h, tile_w):
+        return result
     return np.stack([cv2.resize(c, (width, height), interpolation=cv2.INTER_LINEAR) for c in result])
 
 
@@ -93,6 +100,10 @@ def transform_any_size(card: ModelCard, run: RunTile, image: npt.NDArray[np.floa
         )
     image = np.asarray(image, dtype=np.float32)
     working = (card.input.height, card.input.width)
+    steps = model_contract(card.input).steps
     if policy == "tile":
+        # Tiles must share one intensity mapping, so the steps see the whole image first.
+        if steps:
+            image = np.stack([apply_steps(c, steps) for c in image])
         return run_tiled(run, image, working, default_margin(working))
-    return run_resized(run, image, working)
+    return run_resized(run, image, working, steps)

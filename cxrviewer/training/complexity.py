@@ -54,5 +54,5 @@ def describe_cost(net: nn.Module, onnx_file: Path, example: np.ndarray) -> dict[
         "parameters": int(sum(p.numel() for p in net.parameters())),
         "macs": count_macs(net, torch.from_numpy(example)),
         "cpu_ms": round(ms, 2),
-        "cpu_note": f"onnxruntime CPU, batch 1, {threads} threads, median of {LATENCY_RUNS}, measured at export",
+        "cpu_note": f"onnxruntime CPU, batch 1, {threads} threads, median of {LATENCY_RUNS}, measured when shipped",
     }

@@ -337,10 +337,6 @@ def export_model(
             limits=meta.get("limits", []),
         )
         card.update({key: meta[key] for key in CARRIED_FACTS if key in meta})
-        if classifier:
-            from cxrviewer.training.complexity import describe_cost
-
-            card["complexity"] = describe_cost(net, files[0][1], inputs[-1][1])
         validated = card_from_dict(name, card)
         write_card(validated, card_path(staging, name))
         _install(staging, folder, name)

@@ -12,7 +12,8 @@ Kinds of negative, each reported on its own row:
 Accepted: the test-split radiographs of each source, and the shared chest DICOM files.
 Every image goes through the viewer's reader and the card's input contract as in the viewer.
 
-`python -m cxrviewer.training.gate_eval RUN_DIR` prints the table and writes RUN_DIR/gate.json.
+`python -m cxrviewer.training.gate_eval RUN_DIR [--card models/NAME.card.json]` prints the table,
+writes RUN_DIR/gate.json and, with --card, puts both rates per row into the exported card.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import numpy.typing as npt
 import torch
 
 from cxrviewer import paths
+from cxrviewer.core.cards import Metric, load_card, write_card
 from cxrviewer.core.errors import CxrError
 from cxrviewer.core.io import read_image
 from cxrviewer.core.preprocess import prepare
@@ -171,9 +173,27 @@ def to_markdown(threshold: float, rates: list[Rate]) -> str:
     return "\n".join(lines)
 
 
+def apply_to_card(card_file: Path, threshold: float, rates: list[Rate]) -> None:
+    """Add each row's rate to an exported card's metrics ("acceptance_rate" / "rejection_rate", the
+    row and its n as the split), what the score means, and what the gate was not checked against."""
+    card = load_card(card_file, verify_files=False)
+    rows = [Metric("acceptance_rate" if r.expected == "accept" else "rejection_rate", r.rate,
+                   f"{r.group} (n={r.images})") for r in rates]
+    kept = [m for m in card.metrics if m.name not in ("acceptance_rate", "rejection_rate")]
+    meaning = (f"P(frontal chest radiograph); the image is accepted at {threshold:.4f} or above (Youden's J on "
+               "validation), otherwise the findings are withheld until the reader overrides")
+    limits = (*card.limits,
+              "Checked against turned radiographs (90/180/270 degrees), tile-shuffled radiographs, noise, shapes, "
+              "pydicom's bundled CT/MR/US/NM/OT images, matplotlib's sample photographs and generated patterns; "
+              "no lateral chest radiograph is in the shared data, so rejection of lateral views is not measured")
+    write_card(dataclasses.replace(card, metrics=(*kept, *rows), probability_meaning=meaning,
+                                   limits=tuple(dict.fromkeys(limits))), card_file)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="acceptance per source and rejection per kind of a cxr_gate run")
     parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--card", type=Path, default=None, help="an exported card to write the rates into")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("pydicom").setLevel(logging.CRITICAL)  # its deliberately broken test files
@@ -181,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     threshold, rates = evaluate_run(args.run_dir)
     (args.run_dir / "gate.json").write_text(
         json.dumps({"threshold": threshold, "rates": [dataclasses.asdict(r) for r in rates]}, indent=1), encoding="utf-8")
+    if args.card is not None:
+        apply_to_card(args.card, threshold, rates)
     log.info("%s\n%s", args.run_dir, to_markdown(threshold, rates))
     return 0
 

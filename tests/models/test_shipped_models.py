@@ -1,8 +1,9 @@
 """The models the project ships: installed, intact, honest cards, and answering as their cards say.
 
-Each shipped card records the probabilities its files gave for one fixed radiograph of the shared
-data (`reference`, written by scripts/ship_model.py through the viewer's own read → preprocess →
-runtime path). Recomputing them here catches a changed file, preprocessing step or runtime.
+Each shipped card records what its files gave for one fixed radiograph of the shared data
+(`reference`, written by scripts/ship_model.py through the viewer's own read → preprocess → runtime
+path): a classifier's probabilities, an image model's output figures. Recomputing them here catches
+a changed file, preprocessing step, tiling or runtime.
 """
 
 from __future__ import annotations
@@ -13,13 +14,19 @@ import numpy as np
 import pytest
 
 from cxrviewer import paths
+from cxrviewer.analysis.batch import reference_figures
 from cxrviewer.analysis.findings import classify_pixels
 from cxrviewer.core.cards import card_path, load_card
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.io import read_image
 from cxrviewer.runtime.registry import installed_models, load_model
 
-SHIPPED = ("pneumonia-kermany", "pneumonia3-kermany", "opacity-rsna")
+CLASSIFIERS = ("pneumonia-kermany", "pneumonia3-kermany", "opacity-rsna", "cxr-gate")
+IMAGE_MODELS = ("lungs-unet",)
+SHIPPED = CLASSIFIERS + IMAGE_MODELS
+# The held-out figures each kind of card must carry on its test split.
+TEST_FIGURES = {"classification": {"accuracy", "auc", "f1"}, "gate": {"accuracy", "auc", "f1"},
+                "segmentation": {"dice", "hd95"}, "bone_suppression": {"psnr", "identity_psnr", "ssim", "ms_ssim"}}
 needs_data = pytest.mark.skipif(not paths.shared_data_dir().is_dir(), reason="needs ../shared/data (reference radiographs)")
 
 
@@ -27,28 +34,56 @@ def test_every_shipped_model_is_installed():
     assert set(SHIPPED) <= set(installed_models())
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_card_says_what_a_reader_needs(name):
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_classifier_card_says_what_a_reader_needs(name):
     card = load_card(card_path(paths.models_dir(), name))  # verifies every file's sha256
     assert {f.role for f in card.files} == {"onnx", "weights", "saliency_onnx", "head"}
     test_figures = [m for m in card.metrics if m.split.startswith("test")]
-    assert {"accuracy", "auc", "f1"} <= {m.name for m in test_figures}
+    assert TEST_FIGURES[card.task] <= {m.name for m in test_figures}
     auc = next(m for m in test_figures if m.name == "auc")
     assert auc.ci95 is not None and auc.ci95[0] <= auc.value <= auc.ci95[1]
+    assert card.probability_meaning and len(card.reference.probabilities) == len(card.labels)
+    _check_common_facts(card)
+
+
+@pytest.mark.parametrize("name", IMAGE_MODELS)
+def test_image_model_card_says_what_a_reader_needs(name):
+    card = load_card(card_path(paths.models_dir(), name))
+    assert {f.role for f in card.files} == {"onnx", "weights"}
+    assert card.input.resize_policy in ("tile", "resize")
+    test_figures = {m.name for m in card.metrics if m.split.startswith("test")}
+    assert TEST_FIGURES[card.task] <= test_figures, f"{name}: held-out figures missing"
+    assert card.reference.figures and not card.reference.probabilities
+    _check_common_facts(card)
+
+
+def _check_common_facts(card):
     assert card.limits and "not validated" in " ".join(card.limits)
-    assert card.probability_meaning and card.provenance.commit and card.provenance.wall_time_s > 0
+    assert card.provenance.data and card.provenance.split and card.provenance.command
+    assert card.provenance.commit and card.provenance.wall_time_s > 0
     assert card.complexity is not None and card.complexity.parameters > 0 and card.complexity.cpu_ms > 0
-    assert card.reference is not None and all(p.max_rel_diff <= 1e-4 for p in card.parity)
+    assert card.parity and all(p.max_rel_diff <= 1e-4 for p in card.parity)
 
 
 @needs_data
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_prediction_on_the_reference_radiograph_matches_the_card(name):
     loaded = load_model(name)
     reference = loaded.card.reference
     finding = classify_pixels(loaded, read_image(paths.shared_data_dir() / reference.input).pixels)
     np.testing.assert_allclose(finding.probabilities, reference.probabilities, rtol=0, atol=1e-5)
     assert abs(sum(finding.probabilities) - 1.0) < 1e-6
+
+
+@needs_data
+@pytest.mark.parametrize("name", IMAGE_MODELS)
+def test_image_output_on_the_reference_radiograph_matches_the_card(name):
+    loaded = load_model(name)
+    reference = loaded.card.reference
+    figures = reference_figures(loaded, read_image(paths.shared_data_dir() / reference.input).pixels)
+    assert figures.keys() == reference.figures.keys()
+    for key, value in reference.figures.items():
+        assert figures[key] == pytest.approx(value, abs=1e-5), key
 
 
 @pytest.mark.parametrize("name", SHIPPED[:1])

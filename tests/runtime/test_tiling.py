@@ -6,6 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
+from cxrviewer.core.cards import InputContract, PreprocessStep
+from cxrviewer.core.preprocess import apply_steps, model_contract
 from cxrviewer.runtime.tiling import run_resized, run_tiled, tile_starts
 
 
@@ -56,3 +58,16 @@ def test_resized_returns_the_input_grid_and_keeps_channels():
     assert out.shape == (2, 300, 200)
     assert out[0, 150, 100] == pytest.approx(1.0) and out[0, 10, 10] == pytest.approx(0.0)
     np.testing.assert_allclose(out[0] + out[1], 1.0, atol=1e-6)
+
+
+def test_resized_applies_the_card_steps_at_the_working_size_as_training_did():
+    """A segmentation card with CLAHE: the net must see resize → CLAHE (core.preprocess.prepare's
+    order in training), not the raw image; a model fed the raw image found no lungs at all."""
+    rng = np.random.default_rng(3)
+    image = (rng.random((1, 300, 200)) * 0.3 + 0.2).astype(np.float32)
+    steps = model_contract(InputContract(64, 64, 1, preprocessing=(PreprocessStep("clahe"),))).steps
+    seen = []
+    run_resized(lambda tile: seen.append(tile.copy()) or tile, image, (64, 64), steps)
+    small = cv2.resize(image[0], (64, 64), interpolation=cv2.INTER_AREA)
+    np.testing.assert_allclose(seen[0][0, 0], apply_steps(small, steps), atol=1e-6)
+    assert seen[0].std() > 2 * small.std()  # CLAHE really stretched the contrast
