@@ -68,17 +68,21 @@ class Normalisation:
 @dataclass(frozen=True)
 class Threshold:
     """Which values are drawn: "fraction" of the map's maximum (Kim 2019 show CRM above 0.2),
-    "percentile" of the map's values (0–100), or "none" (everything)."""
+    "percentile" of the map's values (0–100), "value", a raw map value (a probability map's own
+    operating point, comparable across studies), or "none" (everything)."""
 
-    mode: Literal["fraction", "percentile", "none"] = "fraction"
+    mode: Literal["fraction", "percentile", "value", "none"] = "fraction"
     value: float = 0.2
 
     def __post_init__(self) -> None:
-        limits = {"fraction": 1.0, "percentile": 100.0, "none": np.inf}
+        limits = {"fraction": (0.0, 1.0), "percentile": (0.0, 100.0), "value": (-np.inf, np.inf),
+                  "none": (0.0, np.inf)}
         if self.mode not in limits:
-            raise ValueError(f"threshold mode must be 'fraction', 'percentile' or 'none', got {self.mode!r}")
-        if not 0 <= self.value <= limits[self.mode]:
-            raise ValueError(f"{self.mode} threshold {self.value} is outside [0, {limits[self.mode]:g}]")
+            raise ValueError(
+                f"threshold mode must be 'fraction', 'percentile', 'value' or 'none', got {self.mode!r}")
+        low, high = limits[self.mode]
+        if not (np.isfinite(self.value) and low <= self.value <= high):
+            raise ValueError(f"{self.mode} threshold {self.value} is outside [{low:g}, {high:g}]")
 
 
 CRM_THRESHOLD = Threshold("fraction", 0.2)
@@ -141,6 +145,8 @@ def threshold_index(indexed: IndexedMap, threshold: Threshold) -> int:
     if threshold.mode == "fraction":
         # A zero threshold still hides the map's zeros (a rectified map's background).
         return max(indexed.index_of(threshold.value * indexed.maximum), indexed.index_of(0.0) + 1)
+    if threshold.mode == "value":
+        return indexed.index_of(threshold.value)
     cumulative = np.cumsum(indexed.histogram)
     rank = threshold.value / 100.0 * cumulative[-1]
     return int(np.searchsorted(cumulative, rank, side="left"))
