@@ -1,0 +1,100 @@
+"""What an export says: the composed view, the layers shown, the models' readings, their cards, the
+study it came from, and whether identifiers must be left out. Shared by the PNG, PDF and DICOM writers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+import numpy.typing as npt
+
+from cxrviewer import __version__
+from cxrviewer.core.cards import ModelCard
+from cxrviewer.core.image import ImageMeta
+
+SOFTWARE = f"cxrviewer {__version__}"
+NOT_CLINICAL = ("Research tool, not for clinical use: model outputs are aids for a reader, not diagnoses, "
+                "and were not validated for clinical decisions.")
+WITHHELD = "withheld (anonymised export)"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One model's reading of the study as a report prints it.
+
+    result: the call in words with its figure, e.g. "pneumonia: P(pneumonia) 97.3 % >= threshold 0.726".
+    threshold: the operating threshold the call was made at; None when the call needs none (argmax).
+    meaning: what the figure and the threshold mean, in the card's words (may be "").
+    """
+
+    model: str
+    result: str
+    threshold: float | None = None
+    meaning: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class ExportContent:
+    """Everything one export of the current view needs.
+
+    composed: (H, W, 3) uint8 RGB on the study's own pixel grid, from `core.display.compose.compose`.
+    layers: the layers shown, in the reader's words, bottom to top.
+    meta: the study's metadata (None for a view that came from no file).
+    gate: the frontal chest radiograph check's verdict in words ("" when no gate ran).
+    cards: the cards of the models behind the readings and layers (versions and checksums).
+    anonymise: leave every patient identifier and the source file's name out of the export.
+    """
+
+    composed: npt.NDArray[np.uint8]
+    layers: tuple[str, ...] = ()
+    meta: ImageMeta | None = None
+    readings: tuple[Reading, ...] = ()
+    gate: str = ""
+    cards: tuple[ModelCard, ...] = ()
+    anonymise: bool = False
+    created: datetime = field(default_factory=lambda: datetime.now(timezone.utc).astimezone())
+
+    def __post_init__(self) -> None:
+        composed = np.asarray(self.composed)
+        if composed.dtype != np.uint8 or composed.ndim != 3 or composed.shape[2] != 3:
+            raise ValueError(f"the composed view must be (H, W, 3) uint8, got {composed.dtype} {composed.shape}")
+        object.__setattr__(self, "composed", np.ascontiguousarray(composed))
+
+    @property
+    def source_name(self) -> str:
+        """The source file's name, or WITHHELD: a file name may carry a patient's name or number."""
+        if self.meta is None:
+            return "none"
+        return WITHHELD if self.anonymise else self.meta.path.name
+
+    def study_facts(self) -> list[tuple[str, str]]:
+        """(label, value) pairs describing the study; identifiers only when not anonymising."""
+        height, width = self.composed.shape[:2]
+        facts = [("Source", self.source_name)]
+        meta = self.meta
+        if meta is not None:
+            kind = " ".join(part for part in (meta.format, meta.modality) if part)
+            facts.append(("Image", f"{kind}, {width} x {height} pixels"))
+            if self.anonymise:
+                facts.append(("Patient", WITHHELD))
+            else:
+                identity = [
+                    ("Patient", " / ".join(p for p in (meta.patient_name, meta.patient_id) if p)),
+                    ("Study date", meta.study_date),
+                    ("Study UID", meta.study_uid),
+                    ("Description", meta.description),
+                ]
+                facts += [(label, value) for label, value in identity if value]
+        else:
+            facts.append(("Image", f"{width} x {height} pixels"))
+        return facts
+
+    def limits(self) -> list[str]:
+        """The general statement, then each distinct card limit once, with the models that state it."""
+        models: dict[str, list[str]] = {}
+        for card in self.cards:
+            for limit in card.limits:
+                models.setdefault(limit, []).append(card.name)
+        return [NOT_CLINICAL] + [f"{', '.join(names)}: {limit}" for limit, names in models.items()]

@@ -1,0 +1,122 @@
+"""A one-page PDF written by hand: text in the 14 standard fonts, one RGB image, filled boxes.
+
+Why not matplotlib or Qt: the report must be written headless by `core` (no Qt), and the viewer's
+base install has no matplotlib; PDF 1.4 with uncompressed page text needs ~150 lines. The text is
+plain ASCII in standard fonts (Helvetica, Helvetica-Bold, Courier), so any reader, search and text
+extractor finds it; the image is stored losslessly (Flate) at its own pixel size.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+A4 = (595.28, 841.89)  # points
+FONTS = {"regular": ("F1", "Helvetica"), "bold": ("F2", "Helvetica-Bold"), "mono": ("F3", "Courier")}
+# Advance widths (1/1000 em) of ASCII 32..126, from Adobe's AFM files for the two fonts.
+_HELVETICA = (
+    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556, 556, 556,
+    556, 556, 556, 556, 556, 556, 278, 278, 584, 584, 584, 556, 1015, 667, 667, 722, 722, 667, 611, 778,
+    722, 278, 500, 667, 556, 833, 722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278,
+    278, 278, 469, 556, 333, 556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556,
+    556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584,
+)
+_HELVETICA_BOLD = (
+    278, 333, 474, 556, 556, 889, 722, 238, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556, 556, 556,
+    556, 556, 556, 556, 556, 556, 333, 333, 584, 584, 584, 611, 975, 722, 722, 722, 722, 667, 611, 778,
+    722, 278, 556, 722, 611, 833, 722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 333,
+    278, 333, 584, 556, 333, 556, 611, 556, 611, 556, 333, 611, 611, 278, 278, 556, 278, 889, 611, 611,
+    611, 611, 389, 556, 333, 611, 556, 778, 556, 556, 500, 389, 280, 389, 584,
+)
+_WIDTHS = {"regular": _HELVETICA, "bold": _HELVETICA_BOLD, "mono": (600,) * 95}
+# Characters the cards and findings use that have no ASCII decomposition.
+_ASCII = {"≥": ">=", "≤": "<=", "–": "-", "—": "-", "−": "-", "×": "x", "·": ".", "µ": "u", "‘": "'",
+          "’": "'", "“": '"', "”": '"', "°": " deg", "±": "+/-", "•": "-", "→": "->", "\t": " ", "\n": " "}
+
+
+def ascii_text(text: str) -> str:
+    """`text` in printable ASCII: known symbols spelled out, accents dropped, anything else as '?'."""
+    spelled = "".join(_ASCII.get(char, char) for char in text)
+    out = []
+    for char in unicodedata.normalize("NFKD", spelled):
+        if 32 <= ord(char) < 127:
+            out.append(char)
+        elif not unicodedata.combining(char):
+            out.append("?")
+    return "".join(out)
+
+
+def text_width(text: str, font: str, size: float) -> float:
+    """Width in points of ASCII `text` set in `font` ("regular", "bold", "mono") at `size` points."""
+    widths = _WIDTHS[font]
+    return sum(widths[ord(char) - 32] for char in text) * size / 1000.0
+
+
+def _literal(text: str) -> str:
+    return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+
+
+@dataclass
+class PdfPage:
+    """One page; coordinates in points from the bottom-left corner, as PDF has them."""
+
+    size: tuple[float, float] = A4
+    _ops: list[str] = field(default_factory=list)
+    _image: npt.NDArray[np.uint8] | None = None
+
+    def text(self, x: float, y: float, text: str, font: str = "regular", size: float = 8.0,
+             rgb: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> None:
+        """Set `text` (made ASCII) with its baseline starting at (x, y)."""
+        name = FONTS[font][0]
+        colour = " ".join(f"{c:.3f}" for c in rgb)
+        self._ops.append(f"BT {colour} rg /{name} {size:.2f} Tf {x:.2f} {y:.2f} Td {_literal(ascii_text(text))} Tj ET")
+
+    def box(self, x: float, y: float, width: float, height: float, rgb: tuple[float, float, float]) -> None:
+        colour = " ".join(f"{c:.3f}" for c in rgb)
+        self._ops.append(f"{colour} rg {x:.2f} {y:.2f} {width:.2f} {height:.2f} re f")
+
+    def image(self, pixels: npt.NDArray[np.uint8], x: float, y: float, width: float, height: float) -> None:
+        """Place pixels (H, W, 3) uint8 RGB, stored at full resolution, in the box (x, y, width, height)."""
+        if self._image is not None:
+            raise ValueError("this page holds one image")
+        self._image = np.ascontiguousarray(pixels, dtype=np.uint8)
+        self._ops.append(f"q {width:.2f} 0 0 {height:.2f} {x:.2f} {y:.2f} cm /Im1 Do Q")
+
+    def to_bytes(self, title: str, producer: str, created: str) -> bytes:
+        """The whole file. `created` is a PDF date, e.g. "D:20261122084000Z"."""
+        fonts = " ".join(f"/{tag} {5 + i} 0 R" for i, (tag, _) in enumerate(FONTS.values()))
+        image_ref = "/XObject << /Im1 9 0 R >>" if self._image is not None else ""
+        content = "\n".join(self._ops).encode("ascii")
+        objects: list[bytes] = [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            (f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {self.size[0]:.2f} {self.size[1]:.2f}] "
+             f"/Resources << /Font << {fonts} >> {image_ref} >> /Contents 4 0 R >>").encode("ascii"),
+            _stream(b"", content),
+        ]
+        objects += [f"<< /Type /Font /Subtype /Type1 /BaseFont /{base} >>".encode("ascii") for _, base in FONTS.values()]
+        info = f"<< /Title {_literal(ascii_text(title))} /Producer {_literal(ascii_text(producer))} /CreationDate ({created}) >>"
+        objects.append(info.encode("ascii"))
+        if self._image is not None:
+            height, width = self._image.shape[:2]
+            header = (f"/Type /XObject /Subtype /Image /Width {width} /Height {height} /ColorSpace /DeviceRGB "
+                      "/BitsPerComponent 8 /Filter /FlateDecode").encode("ascii")
+            objects.append(_stream(header, zlib.compress(self._image.tobytes(), 6)))
+        out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+        offsets = []
+        for number, body in enumerate(objects, start=1):
+            offsets.append(len(out))
+            out += f"{number} 0 obj\n".encode("ascii") + body + b"\nendobj\n"
+        xref = len(out)
+        out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode("ascii")
+        out += b"".join(f"{offset:010d} 00000 n \n".encode("ascii") for offset in offsets)
+        out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info 8 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode("ascii")
+        return bytes(out)
+
+
+def _stream(header: bytes, data: bytes) -> bytes:
+    return b"<< " + header + b" /Length " + str(len(data)).encode("ascii") + b" >>\nstream\n" + data + b"\nendstream"

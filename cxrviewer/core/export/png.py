@@ -1,0 +1,44 @@
+"""The composed view as a PNG on the study's own pixel grid (not a screen grab)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image as PilImage
+from PIL.PngImagePlugin import PngInfo
+
+from cxrviewer.core.export.atomic import ExportError, write_atomically
+from cxrviewer.core.export.content import SOFTWARE, ExportContent
+
+
+def png_text(content: ExportContent) -> dict[str, str]:
+    """The PNG's text chunks: what the picture is, and the study's identifiers unless anonymising."""
+    text = {
+        "Software": SOFTWARE,
+        "Creation Time": content.created.isoformat(timespec="seconds"),
+        "Description": "composed view: " + (", ".join(content.layers) or "base image only"),
+        "Disclaimer": "Research tool, not for clinical use.",
+        "Source": content.source_name,
+    }
+    meta = content.meta
+    if meta is not None and not content.anonymise:
+        identifiers = {"Patient ID": meta.patient_id, "Patient Name": meta.patient_name,
+                       "Study Instance UID": meta.study_uid, "Study Date": meta.study_date}
+        text.update({key: value for key, value in identifiers.items() if value})
+    return text
+
+
+def write_png(path: str | Path, content: ExportContent) -> Path:
+    """Write content.composed (H, W, 3) uint8 as an 8-bit RGB PNG, atomically; ExportError on failure."""
+    info = PngInfo()
+    for key, value in png_text(content).items():
+        info.add_itxt(key, value)
+    picture = PilImage.fromarray(content.composed)
+
+    def write(stream) -> None:
+        try:
+            picture.save(stream, format="PNG", pnginfo=info, compress_level=6)
+        except ValueError as error:  # Pillow's encoder errors are ValueErrors, not OSErrors
+            raise ExportError(path, f"the PNG encoder failed ({error})") from error
+
+    return write_atomically(path, write)
