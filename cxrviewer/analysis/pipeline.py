@@ -1,0 +1,220 @@
+"""The analysis of one study, step by step: the gate, classifiers, TB lesions, lungs, soft tissue, maps.
+
+Each step takes the study's pixels (H, W) float32 in [0, 1], display polarity (air dark), and a
+loaded model, and returns plain data on the study's own pixel grid. The viewer's analysis service
+runs them one at a time in a worker; `cxrviewer analyze` calls them in a loop. Which installed model
+plays which part is read from the cards (`model_roles`), never from a file name.
+
+The soft-tissue view needs the lung mask: the bone-suppression model was trained inside the lungs
+only, so without a lung model its output is not shown at all (`NoLungModelError`), rather than its
+unconstrained output outside the lungs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from cxrviewer import paths
+from cxrviewer.analysis.batch import MAP_METHODS, analyse
+from cxrviewer.analysis.findings import Finding, classify_pixels
+from cxrviewer.analysis.gate import GateResult, gate_check
+from cxrviewer.analysis.study_maps import compute_study_maps
+from cxrviewer.core.cards import ModelCard, card_path, load_card
+from cxrviewer.core.errors import ModelError
+from cxrviewer.core.lesion_score import lesion_score
+from cxrviewer.core.lung_mask import keep_largest_regions
+from cxrviewer.core.soft_tissue import bones_view, soft_tissue_view
+from cxrviewer.runtime.backend import LoadedModel
+from cxrviewer.runtime.registry import installed_models
+
+log = logging.getLogger(__name__)
+
+Array = npt.NDArray[np.float32]
+
+LUNGS_LABEL = "lungs"
+LESIONS_LABEL = "tb_lesions"
+# The seam between suppressed lungs and the original: 3 % of the image width (about 60 px at 2048²,
+# 8 px at 256², the model's working size), wide enough that the blend shows no edge, narrow enough
+# that the lung periphery is still suppressed.
+FEATHER_FRACTION = 0.03
+NO_LUNG_MODEL_TEXT = ("the bone-suppressed view is not offered: no lung segmentation model is installed, and "
+                      "outside the lungs the bone-suppression model's output means nothing")
+
+
+class NoLungModelError(ModelError):
+    """The soft-tissue view was asked for without a lung mask (no lung model installed, or it failed)."""
+
+    def __init__(self, model: str, reason: str = NO_LUNG_MODEL_TEXT):
+        super().__init__(model, reason)
+
+
+@dataclass(frozen=True)
+class ModelRoles:
+    """The installed model playing each part of the analysis (None / () when none does).
+
+    gate: task "gate". classifiers: every other classifier, sorted by name. lungs: a segmentation
+    model with a "lungs" channel. lesions: a segmentation model with a "tb_lesions" channel.
+    bone_suppression: task "bone_suppression". When several models fit a part, the first by name.
+    """
+
+    gate: str | None = None
+    classifiers: tuple[str, ...] = ()
+    lungs: str | None = None
+    bone_suppression: str | None = None
+    lesions: str | None = None
+
+
+def role_of(card: ModelCard) -> str | None:
+    """"gate", "classifier", "lungs", "lesions", "bone_suppression", or None for no part."""
+    if card.task == "gate":
+        return "gate"
+    if card.is_classifier:
+        return "classifier"
+    if card.task == "bone_suppression":
+        return "bone_suppression"
+    if card.task == "segmentation" and LESIONS_LABEL in card.labels:
+        return "lesions"
+    if card.task == "segmentation" and LUNGS_LABEL in card.labels:
+        return "lungs"
+    return None
+
+
+def model_roles(models_dir: Path | None = None) -> ModelRoles:
+    """The parts the installed models in `models_dir` (default `paths.models_dir()`) play, from their
+    cards (files not verified here: loading the model does that). Unreadable cards play no part."""
+    folder = Path(models_dir) if models_dir is not None else paths.models_dir()
+    found: dict[str, list[str]] = {}
+    for name in installed_models(folder):
+        try:
+            card = load_card(card_path(folder, name), verify_files=False)
+        except (OSError, ModelError) as error:
+            log.warning("model %s plays no part in the analysis: %s", name, error)
+            continue
+        role = role_of(card)
+        if role is not None:
+            found.setdefault(role, []).append(name)
+
+    def first(role: str) -> str | None:
+        return found.get(role, [None])[0]
+
+    return ModelRoles(first("gate"), tuple(found.get("classifier", ())), first("lungs"),
+                      first("bone_suppression"), first("lesions"))
+
+
+def card_stamp(models_dir: Path | None, name: str) -> tuple[int, int]:
+    """The card file's (size, mtime_ns), (0, 0) if absent: an export rewrites the card last, so a
+    result computed under another stamp came from another version of the model."""
+    folder = Path(models_dir) if models_dir is not None else paths.models_dir()
+    try:
+        stat = card_path(folder, name).stat()
+    except OSError:
+        return (0, 0)
+    return (stat.st_size, stat.st_mtime_ns)
+
+
+@dataclass(frozen=True, eq=False)
+class LesionFinding:
+    """The TB lesion model on one study.
+
+    probability: (H, W) float32 in [0, 1] on the study's grid, per-pixel P(TB-consistent lesion).
+    score: `core.lesion_score.lesion_score(probability)` in [0, 1], the image-level TB-findings score.
+    threshold: the card's image-level operating threshold (thresholds[0]); positive: score >= threshold.
+    """
+
+    model: str
+    probability: Array
+    score: float
+    threshold: float
+    positive: bool
+    provider: str = ""
+    seconds: float = 0.0
+
+
+def gate(loaded: LoadedModel, pixels: Array) -> GateResult:
+    """Is this a frontal chest radiograph? (`analysis.gate.gate_check`)"""
+    return gate_check(loaded, pixels)
+
+
+def classify(loaded: LoadedModel, pixels: Array) -> Finding:
+    """A classifier's probabilities and the decision at the card's operating threshold."""
+    return classify_pixels(loaded, pixels)
+
+
+def segmentation_channel(loaded: LoadedModel, pixels: Array, label: str) -> Array:
+    """Channel `label` of a segmentation model: (H, W) float32 probability in [0, 1] on the study's grid.
+    Raises ModelError when the model is not a segmentation model with that channel."""
+    card = loaded.card
+    if card.task != "segmentation" or label not in card.labels:
+        raise ModelError(card.name, f"is a {card.task} model with labels {list(card.labels)}, "
+                                    f"not a segmentation model with a {label!r} channel")
+    return analyse(loaded, np.asarray(pixels, dtype=np.float32)).arrays[label]
+
+
+def lung_probability(loaded: LoadedModel, pixels: Array) -> Array:
+    """(H, W) float32 P(lung) in [0, 1] from the lung segmentation model, 0 outside its two largest
+    regions (`core.lung_mask.keep_largest_regions`: a stray patch outside the chest is no lung)."""
+    return keep_largest_regions(segmentation_channel(loaded, pixels, LUNGS_LABEL))
+
+
+def lesion_finding(loaded: LoadedModel, pixels: Array) -> LesionFinding:
+    """The TB lesion map, its image-level score, and the call at the card's threshold.
+    Raises ModelError when the card gives no image-level threshold."""
+    started = time.perf_counter()
+    card = loaded.card
+    if not card.thresholds:
+        raise ModelError(card.name, "its card gives no image-level threshold (thresholds[0]) for the TB-findings score")
+    probability = segmentation_channel(loaded, pixels, LESIONS_LABEL)
+    score, threshold = lesion_score(probability), float(card.thresholds[0])
+    return LesionFinding(card.name, probability, score, threshold, score >= threshold, loaded.provider,
+                         time.perf_counter() - started)
+
+
+def suppressed_image(loaded: LoadedModel, pixels: Array) -> Array:
+    """The bone-suppression model's output mapped from the card's value range back onto the pixels'
+    [0, 1] scale: (H, W) float32 in [0, 1], everywhere (inside and outside the lungs)."""
+    card = loaded.card
+    if card.task != "bone_suppression":
+        raise ModelError(card.name, f"is a {card.task} model, not a bone-suppression model")
+    output = analyse(loaded, np.asarray(pixels, dtype=np.float32)).arrays[card.labels[0]]
+    low, high = card.input.value_range
+    return np.clip((output - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
+def feather_px(shape: tuple[int, ...]) -> float:
+    """The soft-tissue seam width for an image of `shape` (H, W): FEATHER_FRACTION of its width."""
+    return FEATHER_FRACTION * shape[1]
+
+
+def soft_tissue(loaded: LoadedModel, pixels: Array, lungs: Array | None,
+                feather: float | None = None) -> tuple[Array, Array]:
+    """The soft-tissue view and the bones layer, both (H, W) float32 on the pixels' [0, 1] scale.
+
+    lungs: (H, W) P(lung) in [0, 1] (`lung_probability`); None raises NoLungModelError, since
+    without it the model's output would be shown outside the lungs. feather: seam width in pixels
+    (default `feather_px`). soft tissue = suppressed inside the lungs, the original outside;
+    bones = original - soft tissue (0 outside the lungs).
+    """
+    if lungs is None:
+        raise NoLungModelError(loaded.card.name)
+    pixels = np.asarray(pixels, dtype=np.float32)
+    suppressed = suppressed_image(loaded, pixels)
+    soft = soft_tissue_view(pixels, suppressed, lungs, feather_px(pixels.shape) if feather is None else feather)
+    return soft, bones_view(pixels, soft)
+
+
+def class_maps(loaded: LoadedModel, pixels: Array, class_index: int, methods: Sequence[str] = MAP_METHODS,
+               models_dir: Path | None = None) -> dict[str, Array]:
+    """{method: (H, W) float32 raw map} explaining class `class_index` of a classifier (CAM absent
+    for a head that is not GAP → linear). Raises ModelError for a class the card does not have."""
+    card = loaded.card
+    if not 0 <= class_index < len(card.labels):
+        raise ModelError(card.name, f"has no class {class_index} (labels: {', '.join(card.labels)})")
+    return compute_study_maps(loaded, np.asarray(pixels, dtype=np.float32), list(methods),
+                              class_index=class_index, models_dir=models_dir)
