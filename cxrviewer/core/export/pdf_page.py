@@ -57,7 +57,21 @@ def text_width(text: str, font: str, size: float) -> float:
 
 
 def _literal(text: str) -> str:
-    return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+    """A PDF string literal. Balanced parentheses stay as they are (PDF allows it), so the file's
+    bytes hold the text as the reader sees it; only backslashes and unpaired parentheses are escaped."""
+    chars = list(text.replace("\\", "\\\\"))
+    opened: list[int] = []
+    for i, char in enumerate(chars):
+        if char == "(":
+            opened.append(i)
+        elif char == ")":
+            if opened:
+                opened.pop()
+            else:
+                chars[i] = "\\)"
+    for i in opened:
+        chars[i] = "\\("
+    return "(" + "".join(chars) + ")"
 
 
 @dataclass
