@@ -13,8 +13,12 @@ from urllib.parse import quote
 
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import WITHHELD_MESSAGE, GateResult
+from cxrviewer.analysis.pipeline import LesionFinding
 from cxrviewer.core.cards import ModelCard
 
+LESION_TITLE = "TB-consistent findings"
+# Card metrics that say what the lesion threshold means (lesion_eval writes them): shown with the score.
+LESION_THRESHOLD_METRICS = ("tb_images_above_threshold", "false_positive_rate_")
 ACRONYMS = {"auc": "AUC", "mcc": "MCC", "f1": "F1", "ppv": "PPV", "npv": "NPV", "iou": "IoU"}
 BAR_COLOUR, CALLED_COLOUR, MUTED, RULE_COLOUR = "#4a90d9", "#d9822b", "#808080", "#c8c8c8"
 CAUTION_BACKGROUND, CAUTION_TEXT = "#fff3cd", "#6b4200"  # both set, so it reads on light and dark themes
@@ -202,6 +206,52 @@ def model_html(name: str, card: ModelCard | None, outcome: Finding | str | None,
     else:
         body, detail = pending_html(), ""
     parts = [header_html(name, card, detail), cautions_html(cautions), body]
+    if card is not None:
+        parts.append(limits_html(card))
+        arrow = "▾" if expanded else "▸"
+        parts.append(f"<p><a href='{about_link(name)}'>About this model {arrow}</a></p>")
+        if expanded:
+            parts.append(about_html(card))
+    return "".join(parts)
+
+
+def lesion_metrics_html(card: ModelCard) -> str:
+    """The card's figures at the image-level threshold (share of held-out TB images called, false
+    positive rate on normal radiographs of each source), each with where it was measured."""
+    rows = [f"{escape(metric_name(m.name))} {percent(m.value)} <span style='color:{MUTED}'>({escape(m.split)})</span>"
+            for m in card.metrics if m.name.startswith(LESION_THRESHOLD_METRICS)]
+    return f"<p style='margin-top:2px'><i>At this threshold:</i><br>{'<br>'.join(rows)}</p>" if rows else ""
+
+
+def lesion_finding_html(finding: LesionFinding, card: ModelCard | None) -> str:
+    """The image-level TB-findings score against the card's threshold, what the score means, and
+    the card's figures at that threshold."""
+    if finding.positive:
+        call = (f"<b>TB-consistent areas</b> — score {percent(finding.score)} is at or above the threshold "
+                f"{percent(finding.threshold)}")
+    else:
+        call = (f"<b>no TB-consistent area called</b> — score {percent(finding.score)} is below the threshold "
+                f"{percent(finding.threshold)}")
+    parts = [f"<p style='margin-top:4px'>{call}</p>"]
+    if card is not None and card.probability_meaning:
+        parts.append(f"<p><i>What the score means:</i> {escape(card.probability_meaning)}</p>")
+    if card is not None:
+        parts.append(lesion_metrics_html(card))
+    return "".join(parts)
+
+
+def lesion_html(name: str, card: ModelCard | None, outcome: LesionFinding | str | None, expanded: bool,
+                cautions: tuple[str, ...] = ()) -> str:
+    """The TB lesion model's block: title, its cautions, the score (or error, or running), limits,
+    details link."""
+    if isinstance(outcome, LesionFinding):
+        body = lesion_finding_html(outcome, card)
+        detail = f"{name}, {outcome.provider}, {1000 * outcome.seconds:.0f} ms"
+    elif isinstance(outcome, str):
+        body, detail = error_html(outcome), name
+    else:
+        body, detail = pending_html(), name
+    parts = [header_html(LESION_TITLE, card, detail), cautions_html(cautions), body]
     if card is not None:
         parts.append(limits_html(card))
         arrow = "▾" if expanded else "▸"

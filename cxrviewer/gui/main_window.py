@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QWidget
 
 from cxrviewer.core.viewstate import ViewState
+from cxrviewer.gui.analysis_service import AnalysisService
 from cxrviewer.gui.canvas import Canvas
 from cxrviewer.gui.findings_panel import FindingsPanel
 from cxrviewer.gui.layer_panel import LayerPanel
@@ -39,7 +40,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.study_list = StudyList()
         self.tag_browser = TagBrowser()
-        self.findings_panel = FindingsPanel()
+        self.analysis = AnalysisService(self)  # the shown study's analysis: findings, layers and maps listen
+        self.findings_panel = FindingsPanel(service=self.analysis)
         self.layer_panel = LayerPanel()
         studies = self._add_dock("Studies", self.study_list, Qt.DockWidgetArea.LeftDockWidgetArea)
         findings = self._add_dock("Findings", self.findings_panel, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -65,6 +67,11 @@ class MainWindow(QMainWindow):
         self.canvas.probe_changed.connect(lambda probe: self.status.show_probe(probe, self.canvas.image))
         self.canvas.view_changed.connect(lambda: self.status.show_view(self.canvas.state, self.canvas.image))
         self.canvas.ruler_changed.connect(self._on_ruler_changed)
+        self.analysis.progress.connect(self._on_analysis_progress)
+        self.analysis.provider_changed.connect(self.status.show_provider)
+        self.status.show_provider(self.analysis.provider)
+        self.findings_panel.class_selected.connect(
+            lambda model, index: self.analysis.request_maps(self.analysis.study, model, index))
 
     # -- opening ---------------------------------------------------------------------------------
     def open_paths(self, paths: Iterable[str | Path], *, remember: bool = True) -> None:
@@ -128,7 +135,7 @@ class MainWindow(QMainWindow):
     def _show_study(self, study: int, loaded: LoadedStudy, state: ViewState) -> None:
         self.canvas.show_study(loaded.image, loaded.indexed, state)
         self.tag_browser.show_tags(loaded.image.meta.tags)
-        self.findings_panel.show_study(study, loaded.image.pixels, loaded.image.meta)
+        self.analysis.analyse(study, loaded.image.pixels, loaded.image.meta)
         self.setWindowTitle(f"cxrviewer — {loaded.image.meta.path.name}")
         self.status.show_view(state, loaded.image)
         notes = "; ".join(loaded.image.meta.notes)
@@ -137,9 +144,13 @@ class MainWindow(QMainWindow):
     def _show_failure(self, study: int, message: str) -> None:
         self.canvas.show_message(f"Cannot show this study:\n{message}")
         self.tag_browser.show_tags(())
-        self.findings_panel.clear_study()
+        self.analysis.clear()
         self.setWindowTitle("cxrviewer")
         self.status.showMessage(message)
+
+    def _on_analysis_progress(self, study: int, done: int, total: int) -> None:
+        if study == self.analysis.study:
+            self.status.show_analysis(done, total)
 
     def _on_files_skipped(self, skipped: list) -> None:
         for path, reason in skipped:
@@ -234,7 +245,7 @@ class MainWindow(QMainWindow):
 
     def _on_model_installed(self, name: str) -> None:
         self._fill_models_menu()
-        self.findings_panel.refresh_models()
+        self.analysis.refresh_models()
         self.status.showMessage(f"model {name} installed; see the Models menu", 10000)
 
     def _on_state(self, change) -> None:
@@ -266,7 +277,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):  # noqa: N802 (Qt's name)
         self.session.shutdown()
-        self.findings_panel.shutdown()
+        self.analysis.shutdown()
         if self.training_dialog is not None:
             self.training_dialog.shutdown()
         super().closeEvent(event)

@@ -1,8 +1,9 @@
-"""The status bar: cursor position in pixels and mm, the value under it, the window and the zoom."""
+"""The status bar: cursor position in pixels and mm, the value under it, the window, the zoom, the
+analysis's progress and where the models run (CPU or CUDA)."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QStatusBar
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
 from cxrviewer.core.image import Image
 from cxrviewer.core.viewstate import ViewState
@@ -38,7 +39,10 @@ class ViewerStatusBar(QStatusBar):
         self.value = QLabel()
         self.window = QLabel()
         self.zoom = QLabel()
-        for label in (self.position, self.value, self.window, self.zoom):
+        self.analysis = QProgressBar(maximumWidth=120, textVisible=True, visible=False)
+        self.analysis.setFormat("analysis %v/%m")
+        self.provider = QLabel()
+        for label in (self.position, self.value, self.window, self.zoom, self.analysis, self.provider):
             self.addPermanentWidget(label)
 
     def show_probe(self, probe: Probe | None, image: Image | None) -> None:
@@ -56,3 +60,14 @@ class ViewerStatusBar(QStatusBar):
             return
         self.window.setText(window_text(state, image))
         self.zoom.setText(f"zoom {state.zoom * 100:.0f}%")
+
+    def show_analysis(self, done: int, total: int) -> None:
+        """The shown study's analysis steps: a bar while some remain, hidden once all are done."""
+        self.analysis.setRange(0, max(total, 1))
+        self.analysis.setValue(done)
+        self.analysis.setVisible(done < total)
+
+    def show_provider(self, provider: str) -> None:
+        """Where the models run: "CPU" or "CUDA"."""
+        self.provider.setText(f"models on {provider}")
+        self.provider.setToolTip("the execution provider the last model ran on (ONNX Runtime)")

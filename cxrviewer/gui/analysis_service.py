@@ -1,0 +1,328 @@
+"""The window's analysis service: the pipeline's steps for the study shown, one at a time, in a worker.
+
+For the study shown: gate → classifiers → TB lesions → lungs → soft tissue → maps (for the class the
+reader selected), each a job on one worker thread, so loading and drawing keep the other core. Only
+the shown study's steps run: showing another study drops the queued steps of the previous one, and
+the outcome of a step still running for it is dropped when it arrives. Outcomes (results and error
+messages) are cached per (study, step, model, card stamp, class): returning to a study emits them at
+once and runs only what is missing; a reinstalled model (its card rewritten) runs again. The arrays
+of studies not shown are dropped, oldest first, beyond `STUDIES_KEPT` studies or `CACHE_BYTES`.
+
+Signals carry the study id the window gave (`analyse(study, ...)`); kinds and payloads:
+"gate" (model, GateResult), "finding" (model, Finding), "lesions" (model, LesionFinding),
+"lungs" (model, (H, W) float32 P(lung)), "soft_tissue" (bone model, (soft tissue, bones) (H, W)
+float32 on the pixels' [0, 1] scale), "maps" ((model, class index), {method: (H, W) float32}).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
+
+from cxrviewer import paths
+from cxrviewer.analysis import pipeline
+from cxrviewer.analysis.findings import Finding, classify_study, installed_model
+from cxrviewer.analysis.gate import ACCEPTED_LABEL, gate_result
+from cxrviewer.core.errors import ModelError
+from cxrviewer.core.image import ImageMeta
+from cxrviewer.gui.workers import JobRunner
+from cxrviewer.runtime.providers import choose_providers, provider_label
+
+log = logging.getLogger(__name__)
+
+Array = npt.NDArray[np.float32]
+Classify = Callable[[str, Array, Path], Finding]
+
+STEP_KINDS = ("gate", "finding", "lesions", "lungs", "soft_tissue", "maps")
+SMALL_KINDS = ("gate", "finding")  # no arrays: kept for every study seen (up to SMALL_STUDIES_KEPT)
+STUDIES_KEPT = 4  # the shown study and the last three: flicking back and forth costs nothing
+CACHE_BYTES = 512 * 2**20  # about 4 studies of 2048² with every layer (16 MB per float32 map)
+SMALL_STUDIES_KEPT = 1000
+RESCAN_DELAY_MS = 500  # an export touches the folder several times (staging, files, card last)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of one study. key: the model name, or (model, class index) for maps. stamp: the
+    card stamps of the models it uses (another stamp is another result)."""
+
+    study: object
+    kind: str
+    key: object
+    stamp: tuple
+
+
+@dataclass(frozen=True)
+class _Failure:
+    message: str
+
+
+def _nbytes(payload: object) -> int:
+    if isinstance(payload, np.ndarray):
+        return payload.nbytes
+    if isinstance(payload, tuple | list):
+        return sum(_nbytes(p) for p in payload)
+    if isinstance(payload, dict):
+        return sum(_nbytes(p) for p in payload.values())
+    if isinstance(payload, pipeline.LesionFinding):
+        return payload.probability.nbytes
+    return 0
+
+
+class AnalysisService(QObject):
+    """One per window. Feed it the shown study with `analyse`; listen to its signals."""
+
+    result_ready = Signal(object, str, object, object)  # study, kind, key, payload
+    step_failed = Signal(object, str, object, str)  # study, kind, key, message naming the model
+    progress = Signal(object, int, int)  # study, steps done, steps planned
+    provider_changed = Signal(str)  # "CPU" or "CUDA": what the last model really ran on
+    study_changed = Signal(object, object)  # study shown (None: none), its ImageMeta or None
+    models_changed = Signal()  # the installed models were listed again
+
+    def __init__(self, parent: QObject | None = None, *, models_dir: Path | None = None,
+                 classify: Classify = classify_study):
+        super().__init__(parent)
+        self._models_dir, self._classify = models_dir, classify
+        self.runner = JobRunner(max_threads=1, parent=self)
+        self.runner.succeeded.connect(self._on_succeeded)
+        self.runner.failed.connect(lambda job, message: self._on_succeeded(job, _Failure(message)))
+        self.roles = pipeline.ModelRoles()
+        self._stamps: dict[str, tuple[int, int]] = {}
+        self.study: object | None = None
+        self.meta: ImageMeta | None = None
+        self._pixels: Array | None = None
+        self._cache: OrderedDict[object, dict[Step, object]] = OrderedDict()  # study → outcomes, oldest first
+        self._queue: list[Step] = []
+        self._running: tuple[int, Step] | None = None
+        self._next_job = 0
+        self._planned: dict[object, set[Step]] = {}
+        self._selected: tuple[str, int] | None = None  # the class the maps explain, for every study
+        self.provider = provider_label(choose_providers())
+        self._rescan = QTimer(self, singleShot=True, interval=RESCAN_DELAY_MS, timeout=self.refresh_models)
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.directoryChanged.connect(lambda _path: self._rescan.start())
+        self._read_models()
+
+    @property
+    def models_dir(self) -> Path:
+        return self._models_dir if self._models_dir is not None else paths.models_dir()
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None or bool(self._queue)
+
+    def stamp(self, name: str) -> tuple[int, int]:
+        """The card stamp of model `name` as last listed ((0, 0) if it is not installed)."""
+        return self._stamps.get(name, (0, 0))
+
+    # -- the reader's side ---------------------------------------------------------------------------
+    def analyse(self, study: object, pixels: Array, meta: ImageMeta | None = None) -> None:
+        """Show `study` (pixels (H, W) float32 [0, 1], air dark): drop other studies' queued steps, emit
+        its cached outcomes, and queue what it lacks. Calling it again for the shown study queues only
+        what is missing (after a model was installed, say)."""
+        if study != self.study:
+            self._drop_other_studies(study)
+        self.study, self._pixels, self.meta = study, pixels, meta
+        self._cache.setdefault(study, {})
+        self._cache.move_to_end(study)
+        self._read_models()
+        self.study_changed.emit(study, meta)
+        self._plan()
+
+    def clear(self) -> None:
+        """No study is shown (it failed to load): drop every queued step."""
+        self._drop_other_studies(None)
+        self.study, self._pixels, self.meta = None, None, None
+        self.study_changed.emit(None, None)
+
+    def request_maps(self, study: object, model: str, class_index: int) -> None:
+        """Compute the maps of classifier `model` for `class_index` on `study` (if shown), next; the
+        choice stays for the studies shown after it."""
+        self._selected = (model, int(class_index))
+        self._queue = [s for s in self._queue if s.kind != "maps"]  # another class was asked before
+        if study == self.study and self._pixels is not None:
+            self._plan(first=("maps",))
+
+    def refresh_models(self) -> None:
+        """List the installed models again (after an install) and queue what the shown study lacks."""
+        self._read_models()
+        if self.study is not None and self._pixels is not None:
+            self._plan()
+
+    def cached(self, study: object, kind: str, key: object) -> object | None:
+        """The payload of a step already computed for `study` with the installed model, or None."""
+        outcome = self._outcome(study, kind, key)
+        return None if isinstance(outcome, _Failure) else outcome
+
+    def failure(self, study: object, kind: str, key: object) -> str | None:
+        """The error message of a step that failed for `study` with the installed model, or None."""
+        outcome = self._outcome(study, kind, key)
+        return outcome.message if isinstance(outcome, _Failure) else None
+
+    def pending(self, study: object, kinds: Iterable[str] = STEP_KINDS) -> bool:
+        """True while a step of one of `kinds` is queued or running for `study`."""
+        kinds = set(kinds)
+        steps = self._queue + ([self._running[1]] if self._running else [])
+        return any(s.study == study and s.kind in kinds for s in steps)
+
+    def shutdown(self) -> None:
+        self._queue.clear()
+        self._running = None
+        self.runner.cancel_all()
+        self.runner.wait()
+
+    # -- planning ------------------------------------------------------------------------------------
+    def _read_models(self) -> None:
+        folder = self.models_dir
+        if folder.is_dir() and str(folder) not in self._watcher.directories():
+            self._watcher.addPath(str(folder))
+        self.roles = pipeline.model_roles(folder)
+        roles = self.roles
+        names = [roles.gate, *roles.classifiers, roles.lesions, roles.lungs, roles.bone_suppression]
+        self._stamps = {name: pipeline.card_stamp(folder, name) for name in names if name is not None}
+        self.models_changed.emit()
+
+    def _step(self, study: object, kind: str, key: object) -> Step:
+        """The step of `kind` and `key` for `study` with the models installed now."""
+        if kind == "maps":
+            return Step(study, kind, key, (self.stamp(key[0]),))
+        if kind == "soft_tissue":
+            lungs = self.roles.lungs
+            return Step(study, kind, key, (self.stamp(key), (lungs, self.stamp(lungs)) if lungs else None))
+        return Step(study, kind, key, (self.stamp(key),))
+
+    def _steps(self, study: object) -> list[Step]:
+        """The steps the installed models make for `study`, in the order they run."""
+        roles = self.roles
+        keys = [("gate", roles.gate), *(("finding", name) for name in roles.classifiers), ("lesions", roles.lesions),
+                ("lungs", roles.lungs), ("soft_tissue", roles.bone_suppression)]
+        if self._selected is not None and self._selected[0] in roles.classifiers:
+            keys.append(("maps", self._selected))
+        return [self._step(study, kind, key) for kind, key in keys if key is not None]
+
+    def _plan(self, first: tuple[str, ...] = ()) -> None:
+        study = self.study
+        steps = self._steps(study)
+        self._planned[study] = set(steps)
+        cache = self._cache[study]
+        waiting = set(self._queue) | ({self._running[1]} if self._running else set())
+        for step in steps:
+            if step in cache:
+                self._emit(step, cache[step])
+        new = [s for s in steps if s not in cache and s not in waiting]
+        urgent = [s for s in new if s.kind in first]
+        self._queue = urgent + self._queue + [s for s in new if s.kind not in first]
+        self._emit_progress(study)
+        self._pump()
+
+    def _drop_other_studies(self, study: object) -> None:
+        self._queue = [s for s in self._queue if s.study == study]
+        if self._running is not None and self._running[1].study != study:
+            self.runner.cancel(self._running[0])  # it finishes in the worker; its outcome is dropped
+            self._running = None
+
+    # -- running -------------------------------------------------------------------------------------
+    def _pump(self) -> None:
+        if self._running is not None or not self._queue:
+            return
+        step = self._queue.pop(0)
+        self._next_job += 1
+        self._running = (self._next_job, step)
+        self.runner.submit(self._next_job, self._work(step))
+
+    def _work(self, step: Step) -> Callable:
+        """The job of a step: a closure over the values it needs, so it touches no service state."""
+        pixels, folder, classify, kind, key = self._pixels, self.models_dir, self._classify, step.kind, step.key
+        if kind == "gate":
+            return lambda _token: _gate(classify(key, pixels, folder))
+        if kind == "finding":
+            return lambda _token: classify(key, pixels, folder)
+        if kind == "lesions":
+            return lambda _token: pipeline.lesion_finding(installed_model(key, folder), pixels)
+        if kind == "lungs":
+            return lambda _token: pipeline.lung_probability(installed_model(key, folder), pixels)
+        if kind == "soft_tissue":
+            lungs, reason = self._lungs_for(step)
+            if lungs is None:
+                return lambda _token: _refuse(pipeline.NoLungModelError(key, reason))
+            return lambda _token: pipeline.soft_tissue(installed_model(key, folder), pixels, lungs)
+        model, class_index = key
+        return lambda _token: pipeline.class_maps(installed_model(model, folder), pixels, class_index,
+                                                  models_dir=folder)
+
+    def _lungs_for(self, step: Step) -> tuple[Array | None, str]:
+        """The lung probability the soft-tissue step blends with (computed just before it), or why not."""
+        lungs = self.roles.lungs
+        if lungs is None:
+            return None, pipeline.NO_LUNG_MODEL_TEXT
+        outcome = self._outcome(step.study, "lungs", lungs)
+        if isinstance(outcome, np.ndarray):
+            return outcome, ""
+        why = outcome.message if isinstance(outcome, _Failure) else "it has not run"
+        return None, f"the bone-suppressed view is not offered: it needs the lung mask, and lung model {lungs} failed ({why})"
+
+    def _on_succeeded(self, job: int, outcome: object) -> None:
+        if self._running is None or self._running[0] != job:
+            return
+        step = self._running[1]
+        self._running = None
+        if isinstance(outcome, _Failure):
+            log.warning("%s of study %s: %s", step.kind, step.study, outcome.message)
+        self._cache.setdefault(step.study, {})[step] = outcome
+        provider = getattr(outcome, "provider", "")
+        if provider and provider != self.provider:
+            self.provider = provider
+            self.provider_changed.emit(provider)
+        self._evict()
+        self._emit(step, outcome)
+        self._emit_progress(step.study)
+        self._pump()
+
+    def _emit(self, step: Step, outcome: object) -> None:
+        if isinstance(outcome, _Failure):
+            self.step_failed.emit(step.study, step.kind, step.key, outcome.message)
+        else:
+            self.result_ready.emit(step.study, step.kind, step.key, outcome)
+
+    def _emit_progress(self, study: object) -> None:
+        planned = self._planned.get(study, set())
+        done = sum(1 for step in planned if step in self._cache.get(study, {}))
+        self.progress.emit(study, done, len(planned))
+
+    # -- the cache -----------------------------------------------------------------------------------
+    def _outcome(self, study: object, kind: str, key: object) -> object | None:
+        return self._cache.get(study, {}).get(self._step(study, kind, key))
+
+    def _evict(self) -> None:
+        """Drop the arrays of the oldest studies not shown while more than STUDIES_KEPT studies hold
+        arrays or they take more than CACHE_BYTES; then whole studies beyond SMALL_STUDIES_KEPT."""
+        sizes = {study: sum(_nbytes(o) for o in outcomes.values()) for study, outcomes in self._cache.items()}
+        holding = [study for study, size in sizes.items() if size]  # oldest first
+        total = sum(sizes.values())
+        for study in [s for s in holding if s != self.study]:
+            if len(holding) <= STUDIES_KEPT and total <= CACHE_BYTES:
+                break
+            self._cache[study] = {s: o for s, o in self._cache[study].items() if s.kind in SMALL_KINDS}
+            holding.remove(study)
+            total -= sizes[study]
+        while len(self._cache) > SMALL_STUDIES_KEPT:
+            gone = next(s for s in self._cache if s != self.study)
+            del self._cache[gone]
+            self._planned.pop(gone, None)
+
+def _gate(finding: Finding):
+    """A gate's Finding as its verdict; ModelError when its labels are not (other, frontal_cxr)."""
+    if len(finding.labels) != 2 or finding.labels[1] != ACCEPTED_LABEL:
+        raise ModelError(finding.model, f"a gate's labels must be (other, {ACCEPTED_LABEL}), got {list(finding.labels)}")
+    return gate_result(finding)
+
+
+def _refuse(error: Exception):
+    raise error
