@@ -5,15 +5,11 @@ export and any batch report, so both print the same sentences.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import GateResult
+from cxrviewer.analysis.pipeline import LesionFinding
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.export.content import Reading
-
-if TYPE_CHECKING:
-    from cxrviewer.analysis.pipeline import LesionFinding
 
 
 def percent(p: float) -> str:

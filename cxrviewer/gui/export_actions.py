@@ -1,0 +1,198 @@
+"""File menu exports of the current view: PNG, a one-page PDF report, a DICOM Secondary Capture, and
+an "Anonymise exports" option remembered in the window's settings.
+
+`install(window)` adds the actions through the window's public attributes (menu bar, settings,
+canvas, session, findings panel), so main_window.py only calls it. The pixels are the window's
+`composed_view()` (base + visible layers, through `core.display.compose.compose`) when the window
+has it; a window without layers exports its displayed grey levels through the same function. Files
+are written by `cxrviewer.core.export`, atomically, on the UI thread (about a second at 2048²).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox
+
+from cxrviewer.analysis.findings import Finding
+from cxrviewer.analysis.gate import gate_result
+from cxrviewer.analysis.pipeline import model_roles
+from cxrviewer.analysis.report_readings import finding_reading, gate_verdict, lesion_reading, pending_reading
+from cxrviewer.core.cards import ModelCard, card_path, load_card
+from cxrviewer.core.display.compose import compose
+from cxrviewer.core.errors import ModelError
+from cxrviewer.core.export import (
+    ExportContent,
+    ExportError,
+    Reading,
+    write_png,
+    write_report_pdf,
+    write_secondary_capture,
+)
+from cxrviewer.runtime.registry import installed_models
+
+log = logging.getLogger(__name__)
+
+ANONYMISE_KEY = "export/anonymise"
+FOLDER_KEY = "export/folder"
+# name → (menu text, file filter, suffix, writer)
+EXPORTS = {
+    "export_png": ("Export view as &PNG…", "PNG images (*.png)", ".png", write_png),
+    "export_pdf": ("Export &report as PDF…", "PDF documents (*.pdf)", ".pdf", write_report_pdf),
+    "export_dicom": ("Export DICOM &Secondary Capture…", "DICOM files (*.dcm)", ".dcm", write_secondary_capture),
+}
+
+
+def gather_content(window, anonymise: bool) -> ExportContent | None:
+    """What the window shows now as an ExportContent, or None when no study is shown."""
+    image = window.canvas.image
+    if image is None:
+        return None
+    if hasattr(window, "composed_view"):
+        composed = window.composed_view()
+        layers = tuple(window.visible_layer_summary()) if hasattr(window, "visible_layer_summary") else ()
+    else:
+        composed, layers = compose(window.canvas.displayed_image(), []), ()
+    readings, gate, cards = _readings(window)
+    cards += _layer_cards(window, layers, {card.name for card in cards})
+    return ExportContent(composed, layers, image.meta, tuple(readings), gate, tuple(cards), anonymise)
+
+
+def _readings(window) -> tuple[list[Reading], str, list[ModelCard]]:
+    """The findings panel's classifier outcomes and gate verdict, and the analysis service's TB
+    lesion finding when the window has one (`window.analysis`)."""
+    panel = window.findings_panel
+    readings: list[Reading] = []
+    gate, cards = "", []
+    for entry in panel.entries:
+        if entry.card is None:
+            continue
+        outcome = panel.outcome(entry.name)
+        cards.append(entry.card)
+        if entry.card.task == "gate" and isinstance(outcome, Finding):
+            gate = gate_verdict(gate_result(outcome))
+        elif entry.card.task == "gate":
+            gate = f"{entry.name}: {pending_reading(entry.name, outcome).result}"
+        elif isinstance(outcome, Finding):
+            readings.append(finding_reading(outcome, entry.card))
+        else:
+            readings.append(pending_reading(entry.name, outcome))
+    service, study = getattr(window, "analysis", None), window.session.current
+    if service is not None and study is not None:
+        lesions = model_roles(panel.models_dir).lesions
+        finding = service.cached(study, "lesions", lesions) if lesions else None
+        if finding is not None:
+            card = _card(panel.models_dir, lesions)
+            readings.append(lesion_reading(finding, card))
+            cards += [card] if card is not None else []
+    return readings, gate, cards
+
+
+def _card(folder: Path, name: str) -> ModelCard | None:
+    try:
+        return load_card(card_path(folder, name), verify_files=False)
+    except (OSError, ModelError) as error:
+        log.warning("model %s left out of the report: %s", name, error)
+        return None
+
+
+def _layer_cards(window, layers: tuple[str, ...], known: set[str]) -> list[ModelCard]:
+    """Cards of installed models named in a visible layer (lungs, bone suppression, ...)."""
+    folder = window.findings_panel.models_dir
+    named = [name for name in installed_models(folder) if name not in known and any(name in text for text in layers)]
+    return [card for card in (_card(folder, name) for name in named) if card is not None]
+
+
+class ExportActions(QObject):
+    """The export actions of one window (parented to it, so they live as long as it does)."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.actions: dict[str, QAction] = {}
+        file_menu = _file_menu(window)
+        before = window.actions_by_name.get("quit")
+        for name, (text, _filter, _suffix, _writer) in EXPORTS.items():
+            action = QAction(text, window)
+            action.triggered.connect(lambda _checked=False, n=name: self.export(n))
+            self.actions[name] = action
+        anonymise = QAction("&Anonymise exports", window, checkable=True)
+        anonymise.setChecked(window.settings.value(ANONYMISE_KEY, False, type=bool))
+        anonymise.setToolTip("Leave patient names, IDs, dates, UIDs and the file name out of every export")
+        anonymise.toggled.connect(lambda on: window.settings.setValue(ANONYMISE_KEY, on))
+        self.actions["anonymise_exports"] = anonymise
+        separator = QAction(window)
+        separator.setSeparator(True)
+        for action in [*self.actions.values(), separator]:
+            if before is not None:
+                file_menu.insertAction(before, action)
+            else:
+                file_menu.addAction(action)
+        window.actions_by_name.update(self.actions)
+        file_menu.aboutToShow.connect(self._update_enabled)
+        # Queued: the canvas shows the study in a slot of the same signals, possibly after this one.
+        for signal in (window.session.current_ready, window.session.current_failed):
+            signal.connect(self._update_enabled, Qt.ConnectionType.QueuedConnection)
+        self._update_enabled()
+
+    @property
+    def anonymise(self) -> bool:
+        return self.actions["anonymise_exports"].isChecked()
+
+    def _update_enabled(self, *_args) -> None:
+        shown = self.window.canvas.image is not None
+        for name in EXPORTS:
+            self.actions[name].setEnabled(shown)
+
+    def export(self, name: str, path: str | Path | None = None) -> Path | None:
+        """Export the shown study as `name` ("export_png", "export_pdf", "export_dicom") to `path`,
+        asking for it when None. Returns the file written, or None (no study, cancelled, failed)."""
+        text, file_filter, suffix, writer = EXPORTS[name]
+        content = gather_content(self.window, self.anonymise)
+        if content is None:
+            self.window.statusBar().showMessage("Open a study to export it", 5000)
+            return None
+        if path is None:
+            chosen, _ = QFileDialog.getSaveFileName(self.window, text.replace("&", "").rstrip("…"),
+                                                    str(self._suggested(content, suffix)), file_filter)
+            if not chosen:
+                return None
+            path = chosen
+        path = Path(path)
+        if path.suffix.lower() != suffix:
+            path = path.with_name(path.name + suffix)
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            writer(path, content)
+        except ExportError as error:
+            log.error("%s", error)
+            QMessageBox.critical(self.window, "Export failed", f"Could not write {path}:\n{error.problem}")
+            return None
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.window.settings.setValue(FOLDER_KEY, str(path.parent))
+        anonymised = " (anonymised)" if content.anonymise else ""
+        self.window.statusBar().showMessage(f"Exported {path}{anonymised}", 10000)
+        return path
+
+    def _suggested(self, content: ExportContent, suffix: str) -> Path:
+        folder = Path(self.window.settings.value(FOLDER_KEY, "", type=str) or Path.home())
+        stem = "anonymised" if content.anonymise or content.meta is None else content.meta.path.stem
+        kind = {".png": "view", ".pdf": "report", ".dcm": "sc"}[suffix]
+        return folder / f"{stem}_{kind}{suffix}"
+
+
+def _file_menu(window) -> QMenu:
+    for action in window.menuBar().actions():
+        if action.menu() is not None and action.text().replace("&", "") == "File":
+            return action.menu()
+    return window.menuBar().addMenu("&File")
+
+
+def install(window) -> ExportActions:
+    """Add the export actions to `window`'s File menu (before Quit) and to window.actions_by_name."""
+    window.export_actions = ExportActions(window)
+    return window.export_actions

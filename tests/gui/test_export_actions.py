@@ -1,0 +1,178 @@
+"""The File menu's exports on the real window, offscreen, through the actions and a patched file dialog."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image as PilImage
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+from viewer_support import band_pixels, open_and_wait, write_dicom
+
+from cxrviewer import paths
+from cxrviewer.analysis.findings import Finding
+from cxrviewer.core.cards import card_path, load_card
+from cxrviewer.core.display.voi import apply_window
+from cxrviewer.gui.export_actions import ANONYMISE_KEY, install
+from cxrviewer.gui.main_window import MainWindow
+
+PATIENT_ID, PATIENT_NAME = "PID-H4-55102", "Doe^Jane"
+SHIPPED = "pneumonia-kermany"
+
+
+@pytest.fixture
+def no_models(tmp_path, monkeypatch):
+    """An empty model folder, so no classifier runs beside these tests."""
+    folder = tmp_path / "no-models"
+    folder.mkdir()
+    monkeypatch.setenv("CXRVIEWER_MODELS", str(folder))
+    return folder
+
+
+@pytest.fixture
+def identified_study(tmp_path):
+    """The band study with a patient, window C 2000 W 4000."""
+    return write_dicom(tmp_path / "jane-doe-55102.dcm", band_pixels(), PatientID=PATIENT_ID, PatientName=PATIENT_NAME,
+                       StudyInstanceUID="1.2.826.0.1.3680043.8.498.55102", WindowCenter=2000, WindowWidth=4000)
+
+
+def make_window(qtbot, settings) -> MainWindow:
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    window.resize(900, 600)
+    window.show()
+    qtbot.waitExposed(window)
+    install(window)
+    return window
+
+
+def save_to(monkeypatch, path) -> list[tuple]:
+    """QFileDialog.getSaveFileName answers `path`; returns the calls it got."""
+    calls = []
+
+    def answer(parent, caption, suggested, file_filter):
+        calls.append((caption, suggested, file_filter))
+        return str(path), file_filter
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(answer))
+    return calls
+
+
+def expected_view() -> np.ndarray:
+    """The band study at C 2000 W 4000 as RGB: what the canvas shows with no layer on."""
+    grey = np.rint(apply_window(band_pixels(), 2000, 4000) * 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def test_install_adds_the_actions_to_the_file_menu_and_remembers_anonymise(qtbot, settings, no_models):
+    window = make_window(qtbot, settings)
+    file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
+    texts = [a.text() for a in file_menu.actions() if not a.isSeparator()]
+    exports = ["Export view as &PNG…", "Export &report as PDF…", "Export DICOM &Secondary Capture…",
+               "&Anonymise exports"]
+    assert texts[texts.index(exports[0]):texts.index(exports[0]) + 4] == exports
+    assert texts.index("&Anonymise exports") < texts.index(window.actions_by_name["quit"].text())
+    anonymise = window.actions_by_name["anonymise_exports"]
+    assert anonymise.isCheckable() and not anonymise.isChecked()
+    assert not window.actions_by_name["export_png"].isEnabled()  # no study yet
+    anonymise.setChecked(True)
+    assert settings.value(ANONYMISE_KEY, type=bool) is True
+    window.session.shutdown()
+    again = make_window(qtbot, settings)
+    assert again.actions_by_name["anonymise_exports"].isChecked()
+    again.session.shutdown()
+
+
+def test_png_pdf_and_dicom_through_the_actions(qtbot, settings, no_models, identified_study, tmp_path, monkeypatch):
+    window = make_window(qtbot, settings)
+    open_and_wait(qtbot, window, identified_study)
+    qtbot.waitUntil(window.actions_by_name["export_png"].isEnabled)
+
+    calls = save_to(monkeypatch, tmp_path / "view")  # no suffix: the action adds it
+    window.actions_by_name["export_png"].trigger()
+    assert calls[0][1].endswith("jane-doe-55102_view.png")
+    with PilImage.open(tmp_path / "view.png") as picture:
+        np.testing.assert_array_equal(np.asarray(picture), expected_view())
+        assert picture.text["Patient ID"] == PATIENT_ID
+    assert window.statusBar().currentMessage() == f"Exported {tmp_path / 'view.png'}"
+
+    save_to(monkeypatch, tmp_path / "report.pdf")
+    window.actions_by_name["export_pdf"].trigger()
+    data = (tmp_path / "report.pdf").read_bytes()
+    assert len(re.findall(rb"/Type /Page\b(?!s)", data)) == 1
+    assert PATIENT_ID.encode() in data and b"jane-doe-55102.dcm" in data
+    assert b"no gate model ran on this study" in data and b"No model reading was available" in data
+
+    save_to(monkeypatch, tmp_path / "sc.dcm")
+    window.actions_by_name["export_dicom"].trigger()
+    ds = pydicom.dcmread(tmp_path / "sc.dcm")
+    assert ds.PatientID == PATIENT_ID and ds.StudyInstanceUID == "1.2.826.0.1.3680043.8.498.55102"
+    np.testing.assert_array_equal(ds.pixel_array, expected_view())
+    window.session.shutdown()
+
+
+def test_anonymised_exports_through_the_actions(qtbot, settings, no_models, identified_study, tmp_path, monkeypatch):
+    window = make_window(qtbot, settings)
+    open_and_wait(qtbot, window, identified_study)
+    window.actions_by_name["anonymise_exports"].setChecked(True)
+    out = tmp_path / "out"
+    out.mkdir()
+    qtbot.waitUntil(window.actions_by_name["export_dicom"].isEnabled)
+    for name, suffix, suggested in (("export_png", ".png", "anonymised_view.png"),
+                                    ("export_pdf", ".pdf", "anonymised_report.pdf"),
+                                    ("export_dicom", ".dcm", "anonymised_sc.dcm")):
+        calls = save_to(monkeypatch, out / f"a{suffix}")
+        window.actions_by_name[name].trigger()
+        assert calls[0][1].endswith(suggested)
+        data = (out / f"a{suffix}").read_bytes()
+        for secret in (PATIENT_ID, "Doe^Jane", "Doe", "jane-doe", "1.2.826.0.1.3680043.8.498.55102"):
+            assert secret.encode() not in data, (secret, suffix)
+    assert window.statusBar().currentMessage() == f"Exported {out / 'a.dcm'} (anonymised)"
+    window.session.shutdown()
+
+
+def test_a_failed_export_names_the_file_and_writes_nothing(qtbot, settings, no_models, identified_study, tmp_path,
+                                                          monkeypatch):
+    window = make_window(qtbot, settings)
+    open_and_wait(qtbot, window, identified_study)
+    qtbot.waitUntil(window.actions_by_name["export_pdf"].isEnabled)
+    target = tmp_path / "missing-folder" / "report.pdf"
+    save_to(monkeypatch, target)
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", staticmethod(lambda parent, title, text: shown.append((title, text))))
+    window.actions_by_name["export_pdf"].trigger()
+    assert shown == [("Export failed", f"Could not write {target}:\nthe folder does not exist; nothing was written")]
+    assert not target.parent.exists()
+    window.session.shutdown()
+
+
+@pytest.mark.skipif(not card_path(paths.models_dir(), SHIPPED).is_file(),
+                    reason=f"the shipped {SHIPPED} model is not installed in models/")
+def test_the_report_carries_the_installed_models_reading_threshold_and_checksums(
+        qtbot, settings, identified_study, tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    card = load_card(card_path(paths.models_dir(), SHIPPED), verify_files=False)
+    for entry in card.files:
+        shutil.copy2(paths.models_dir() / entry.path, folder / entry.path)
+    shutil.copy2(card_path(paths.models_dir(), SHIPPED), card_path(folder, SHIPPED))
+    monkeypatch.setenv("CXRVIEWER_MODELS", str(folder))
+    window = make_window(qtbot, settings)
+    open_and_wait(qtbot, window, identified_study)
+    qtbot.waitUntil(lambda: isinstance(window.findings_panel.outcome(SHIPPED), Finding), timeout=30000)
+    qtbot.waitUntil(window.actions_by_name["export_pdf"].isEnabled)
+    finding = window.findings_panel.outcome(SHIPPED)
+    save_to(monkeypatch, tmp_path / "report.pdf")
+    window.actions_by_name["export_pdf"].trigger()
+    data = (tmp_path / "report.pdf").read_bytes()
+    for entry in card.files:
+        assert entry.sha256.encode() in data
+    assert f"{SHIPPED} v{card.version}".encode() in data
+    assert f"operating threshold {card.thresholds[1]:.3f}".encode() in data
+    p = finding.probabilities[1]
+    assert f"P(pneumonia) {100 * p:.1f} %".encode() in data or p < 0.001 or p > 0.999
+    window.session.shutdown()
+    window.findings_panel.shutdown()
