@@ -18,8 +18,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox
 
 from cxrviewer.analysis.findings import Finding
-from cxrviewer.analysis.gate import gate_result
-from cxrviewer.analysis.pipeline import model_roles
+from cxrviewer.analysis.gate import GateResult
+from cxrviewer.analysis.pipeline import LesionFinding
 from cxrviewer.analysis.report_readings import finding_reading, gate_verdict, lesion_reading, pending_reading
 from cxrviewer.core.cards import ModelCard, card_path, load_card
 from cxrviewer.core.display.compose import compose
@@ -62,32 +62,26 @@ def gather_content(window, anonymise: bool) -> ExportContent | None:
 
 
 def _readings(window) -> tuple[list[Reading], str, list[ModelCard]]:
-    """The findings panel's classifier outcomes and gate verdict, and the analysis service's TB
-    lesion finding when the window has one (`window.analysis`)."""
+    """The findings panel's outcomes for the shown study: the gate's verdict, each classifier's
+    Finding and the TB lesion model's LesionFinding, with the cards of those models."""
     panel = window.findings_panel
     readings: list[Reading] = []
     gate, cards = "", []
     for entry in panel.entries:
         if entry.card is None:
             continue
-        outcome = panel.outcome(entry.name)
         cards.append(entry.card)
-        if entry.card.task == "gate" and isinstance(outcome, Finding):
-            gate = gate_verdict(gate_result(outcome))
-        elif entry.card.task == "gate":
+        outcome = panel.outcome(entry.name)
+        if isinstance(outcome, GateResult):
+            gate = gate_verdict(outcome)
+        elif entry.kind == "gate":
             gate = f"{entry.name}: {pending_reading(entry.name, outcome).result}"
         elif isinstance(outcome, Finding):
             readings.append(finding_reading(outcome, entry.card))
+        elif isinstance(outcome, LesionFinding):
+            readings.append(lesion_reading(outcome, entry.card))
         else:
             readings.append(pending_reading(entry.name, outcome))
-    service, study = getattr(window, "analysis", None), window.session.current
-    if service is not None and study is not None:
-        lesions = model_roles(panel.models_dir).lesions
-        finding = service.cached(study, "lesions", lesions) if lesions else None
-        if finding is not None:
-            card = _card(panel.models_dir, lesions)
-            readings.append(lesion_reading(finding, card))
-            cards += [card] if card is not None else []
     return readings, gate, cards
 
 

@@ -14,13 +14,14 @@ from viewer_support import band_pixels, open_and_wait, write_dicom
 
 from cxrviewer import paths
 from cxrviewer.analysis.findings import Finding
+from cxrviewer.analysis.gate import GateResult
 from cxrviewer.core.cards import card_path, load_card
 from cxrviewer.core.display.voi import apply_window
 from cxrviewer.gui.export_actions import ANONYMISE_KEY, install
 from cxrviewer.gui.main_window import MainWindow
 
 PATIENT_ID, PATIENT_NAME = "PID-H4-55102", "Doe^Jane"
-SHIPPED = "pneumonia-kermany"
+SHIPPED, GATE = "pneumonia-kermany", "cxr-gate"
 
 
 @pytest.fixture
@@ -155,10 +156,13 @@ def test_the_report_carries_the_installed_models_reading_threshold_and_checksums
         qtbot, settings, identified_study, tmp_path, monkeypatch):
     folder = tmp_path / "models"
     folder.mkdir()
-    card = load_card(card_path(paths.models_dir(), SHIPPED), verify_files=False)
-    for entry in card.files:
-        shutil.copy2(paths.models_dir() / entry.path, folder / entry.path)
-    shutil.copy2(card_path(paths.models_dir(), SHIPPED), card_path(folder, SHIPPED))
+    gate_shipped = card_path(paths.models_dir(), GATE).is_file()
+    for name in (SHIPPED, GATE) if gate_shipped else (SHIPPED,):
+        shipped = load_card(card_path(paths.models_dir(), name), verify_files=False)
+        for entry in shipped.files:
+            shutil.copy2(paths.models_dir() / entry.path, folder / entry.path)
+        shutil.copy2(card_path(paths.models_dir(), name), card_path(folder, name))
+    card = load_card(card_path(folder, SHIPPED), verify_files=False)
     monkeypatch.setenv("CXRVIEWER_MODELS", str(folder))
     window = make_window(qtbot, settings)
     open_and_wait(qtbot, window, identified_study)
@@ -174,5 +178,9 @@ def test_the_report_carries_the_installed_models_reading_threshold_and_checksums
     assert f"operating threshold {card.thresholds[1]:.3f}".encode() in data
     p = finding.probabilities[1]
     assert f"P(pneumonia) {100 * p:.1f} %".encode() in data or p < 0.001 or p > 0.999
+    if gate_shipped:  # four bands are no chest radiograph: the gate's refusal is in the report
+        verdict = window.findings_panel.outcome(GATE)
+        assert isinstance(verdict, GateResult) and not verdict.accepted
+        assert f"{GATE}: NOT recognised as a frontal chest radiograph".encode() in data
     window.session.shutdown()
     window.findings_panel.shutdown()
