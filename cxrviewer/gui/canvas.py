@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QGraphicsLineItem
 
 from cxrviewer.core.image import Image
 from cxrviewer.core.viewstate import Ruler, ViewState, drag_window, ruler_label
+from cxrviewer.gui.base_view import SoftTissueBase
 from cxrviewer.gui.display_lut import IndexedImage, display_table
 
 RULER_COLOUR = QColor(255, 214, 10)
@@ -93,6 +94,9 @@ class Canvas(pg.GraphicsView):
         self._image: Image | None = None
         self._indexed: IndexedImage | None = None
         self._table: npt.NDArray[np.uint8] | None = None
+        self._soft: SoftTissueBase | None = None
+        self._show_soft = False
+        self._base_pixels: npt.NDArray | None = None  # the array base_item shows, to set it only on change
         self._state: ViewState | None = None
         self._unsubscribe = None
         self._drag_start_window = None
@@ -115,12 +119,10 @@ class Canvas(pg.GraphicsView):
         """Show a study with its own view state (kept by the caller, so returning restores it)."""
         self._detach_state()
         self._image, self._indexed, self._state = image, indexed, state
+        self._soft = self._base_pixels = None
         self._unsubscribe = state.subscribe(self._on_state_changed)
         self._message.setVisible(False)
         self.base_item.setVisible(True)
-        self.base_item.setLookupTable(None, update=False)
-        if indexed.indices.dtype == np.uint8:
-            self.base_item.setImage(indexed.indices, autoLevels=False)
         if state.fitted:
             self._fit_if_sized()
         self._render_window()
@@ -130,7 +132,7 @@ class Canvas(pg.GraphicsView):
     def show_message(self, text: str) -> None:
         """Replace the image by a centred message (no study, or why a study cannot be shown)."""
         self._detach_state()
-        self._image = self._indexed = self._table = None
+        self._image = self._indexed = self._table = self._soft = self._base_pixels = None
         self.base_item.setVisible(False)
         self._hide_ruler()
         self._message.setText(text)
@@ -140,10 +142,39 @@ class Canvas(pg.GraphicsView):
         self.view_changed.emit()
 
     def displayed_image(self) -> npt.NDArray[np.uint8] | None:
-        """(H, W) uint8 grey levels as shown (before rotation and flips), or None without a study."""
+        """(H, W) uint8 grey levels of the base as shown (before rotation and flips), or None without
+        a study: the original, or the soft tissue while that is shown."""
+        if self._indexed is None or self._table is None:
+            return None
+        if self.showing_soft_tissue:
+            return self._soft.grey(self._table)
+        return self._table[self._indexed.indices]
+
+    def original_image(self) -> npt.NDArray[np.uint8] | None:
+        """(H, W) uint8 grey levels of the original under the current window, whatever the base."""
         if self._indexed is None or self._table is None:
             return None
         return self._table[self._indexed.indices]
+
+    def soft_tissue_image(self) -> npt.NDArray[np.uint8] | None:
+        """(H, W) uint8 grey levels of the soft tissue under the current window, or None if absent."""
+        if self._soft is None or self._table is None:
+            return None
+        return self._soft.grey(self._table)
+
+    def set_soft_tissue(self, soft: SoftTissueBase | None) -> None:
+        """The current study's bone-suppressed view (None: not available); shown once asked for."""
+        self._soft = soft
+        self._render_base()
+
+    def show_soft_tissue(self, on: bool) -> None:
+        """Show the soft tissue as the base (when the study has one) or the original."""
+        self._show_soft = on
+        self._render_base()
+
+    @property
+    def showing_soft_tissue(self) -> bool:
+        return self._show_soft and self._soft is not None
 
     def add_overlay(self, item: pg.GraphicsObject, z: float) -> None:
         """Lay an item drawn in image coordinates over the study; z > 0 puts it above the image."""
@@ -185,12 +216,28 @@ class Canvas(pg.GraphicsView):
             return
         voi = state.window if state.voi_lut_index is None else image.meta.voi_luts[state.voi_lut_index]
         self._table = display_table(indexed, voi, invert=image.meta.inverted_for_display != state.invert)
-        if indexed.indices.dtype == np.uint8:
+        self._render_base()
+
+    def _render_base(self) -> None:
+        indexed, table = self._indexed, self._table
+        if indexed is None or table is None:
+            return
+        if self.showing_soft_tissue:
+            self._set_base_pixels(self._soft.indices)
+            self.base_item.setLookupTable(self._soft.table(table))
+        elif indexed.indices.dtype == np.uint8:
             # An 8-bit source: the table becomes the indexed image's colour table; no pixel changes.
             # pyqtgraph stretches a shorter table over 0..255, so it must have all 256 entries.
-            self.base_item.setLookupTable(np.pad(self._table, (0, 256 - len(self._table)), mode="edge"))
+            self._set_base_pixels(indexed.indices)
+            self.base_item.setLookupTable(np.pad(table, (0, 256 - len(table)), mode="edge"))
         else:
-            self.base_item.setImage(self._table[indexed.indices], autoLevels=False)
+            self.base_item.setLookupTable(None, update=False)
+            self._set_base_pixels(table[indexed.indices])
+
+    def _set_base_pixels(self, pixels: npt.NDArray[np.uint8]) -> None:
+        if pixels is not self._base_pixels:
+            self._base_pixels = pixels
+            self.base_item.setImage(pixels, autoLevels=False)
 
     def _apply_geometry(self) -> None:
         state = self._state

@@ -1,0 +1,267 @@
+"""Where the layers meet the study: analysis results in, the canvas items and panel out.
+
+One per window. It owns the window's `LayerStack` (so the reader's layer choices persist from study
+to study while the viewer runs, and can be saved as their default in QSettings), the raw arrays of
+the study shown, and their indexed forms. Analysis results arrive through the analysis service's
+`result_ready(study, kind, key, payload)`; a result for another study is ignored. A map is indexed
+(the only per-pixel work) when it arrives for a visible layer, or when its layer is first shown, or
+when its normalisation changes; every other change goes to the overlay's 256-entry table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import numpy.typing as npt
+from PySide6.QtCore import QObject, QSettings, QTimer
+
+from cxrviewer.core.display.compose import IndexedMap, index_map
+from cxrviewer.core.errors import ConfigError
+from cxrviewer.core.layers import KINDS, MAP_KINDS, ClassSelector, LayerStack, summary_line
+from cxrviewer.gui.base_view import soft_tissue_base
+from cxrviewer.gui.canvas import Canvas
+from cxrviewer.gui.layer_panel import LayerPanel
+from cxrviewer.gui.overlays import OverlayItems
+from cxrviewer.gui.session import LoadedStudy
+
+log = logging.getLogger(__name__)
+
+DEFAULT_KEY = "layers/default"
+FLICKER_MS = 600
+WAITING_TEXT = "not computed yet for this study"
+# The analysis service's result kinds and the layers each one feeds.
+LAYERS_OF_RESULT = {"maps": MAP_KINDS, "lesions": ("tb_lesions",), "lungs": ("lung_outline",),
+                    "soft_tissue": ("bones",)}
+
+
+class LayerController(QObject):
+    def __init__(self, canvas: Canvas, panel: LayerPanel, settings: QSettings, parent: QObject | None = None):
+        super().__init__(parent)
+        self.canvas, self.panel, self.settings = canvas, panel, settings
+        self.stack = panel.stack
+        self.overlays = OverlayItems(canvas)
+        self.service = None
+        self.study: int | None = None
+        self.loaded: LoadedStudy | None = None
+        self.raw: dict[str, npt.NDArray[np.float32]] = {}
+        self.indexed: dict[str, IndexedMap] = {}
+        self.soft_tissue_model = ""
+        self._labels: dict[str, tuple[str, ...]] = {}
+        self._flicker = QTimer(self)
+        self._flicker.setInterval(FLICKER_MS)
+        self._flicker.timeout.connect(lambda: canvas.show_soft_tissue(not canvas.showing_soft_tissue))
+        self.compare_window = None
+        self._request_maps = True  # False while adopting the class of maps that just arrived
+        # The service replays a study's cached results as soon as the window asks for it, which can
+        # be just before this controller hears that the study is shown: kept here until then.
+        self._early: list[tuple] = []
+        self.load_default()
+        self._unsubscribe = self.stack.subscribe(self._on_stack_changed)
+        panel.class_chosen.connect(self.select_class)
+        panel.flicker_toggled.connect(self.flicker)
+        panel.side_by_side_requested.connect(self.open_side_by_side)
+        panel.save_default_requested.connect(self.save_default)
+        panel.reset_requested.connect(self.reset_to_factory)
+
+    # -- the analysis service --------------------------------------------------------------------
+    def attach_service(self, service) -> None:
+        """Listen to an analysis service (gui.analysis_service.AnalysisService), if the window has one."""
+        self.service = service
+        if service is not None:
+            service.result_ready.connect(self.on_result)
+            service.step_failed.connect(self.on_step_failed)
+
+    def on_result(self, study: int, kind: str, key, payload) -> None:
+        if study != self.study or self.loaded is None:
+            self._early = [r for r in self._early if r[0] == study] + [(study, kind, key, payload)]
+            return
+        if kind == "finding":
+            self._labels[payload.model] = tuple(payload.labels)
+            self.panel.set_classes([ClassSelector(m, i, label) for m, labels in self._labels.items()
+                                    for i, label in enumerate(labels)])
+        elif kind == "maps":
+            model, class_index = key
+            if self.stack.selector is None:
+                self.select_class(self._selector(model, class_index), request=False)
+            selected = self.stack.selector
+            if (selected.model, selected.class_index) == (model, class_index):
+                for method, values in payload.items():
+                    if method in MAP_KINDS:
+                        self.set_raw(method, values)
+        elif kind == "lesions":
+            self.stack.adopt_lesion_threshold(payload.threshold)
+            self.set_raw("tb_lesions", payload.probability)
+        elif kind == "lungs":
+            self.set_raw("lung_outline", payload)
+        elif kind == "soft_tissue":
+            soft, bones = payload
+            self.soft_tissue_model = str(key)
+            image = self.loaded.image
+            self.canvas.set_soft_tissue(soft_tissue_base(soft, image.pixels, self.loaded.indexed))
+            self.set_raw("bones", bones)
+
+    def on_step_failed(self, study: int, kind: str, key, message: str) -> None:
+        if study == self.study:
+            for layer_kind in LAYERS_OF_RESULT.get(kind, ()):
+                self.panel.set_map(layer_kind, None, f"failed: {message}")
+
+    # -- the study ---------------------------------------------------------------------------------
+    def show_study(self, study: int, loaded: LoadedStudy, state=None) -> None:
+        """A study is shown: forget the previous one's maps, show the stack's base and layers."""
+        self.study, self.loaded = study, loaded
+        self.raw.clear()
+        self.indexed.clear()
+        self.overlays.clear()
+        self.soft_tissue_model = ""
+        self.canvas.show_soft_tissue(self.stack.base == "soft_tissue")
+        for kind in KINDS:
+            self.panel.set_map(kind, None, WAITING_TEXT)
+        early, self._early = [r for r in self._early if r[0] == study], []
+        for result in early:
+            self.on_result(*result)
+        self._ask_for_selected_maps()
+
+    def clear(self) -> None:
+        """No study is shown (it failed to load)."""
+        self.study = self.loaded = None
+        self._early = []
+        self.raw.clear()
+        self.indexed.clear()
+        self.overlays.clear()
+
+    def set_raw(self, kind: str, values: npt.NDArray[np.float32]) -> None:
+        """A layer's raw map for the current study: (H, W) float32 on the image's pixel grid."""
+        values = np.asarray(values, dtype=np.float32)
+        if self.loaded is None or values.shape != self.loaded.image.shape:
+            shape = None if self.loaded is None else self.loaded.image.shape
+            log.warning("layer %s: map of shape %s does not fit the study %s; not shown", kind, values.shape, shape)
+            return
+        self.raw[kind] = values
+        self.indexed.pop(kind, None)
+        self._show(kind)
+
+    def _show(self, kind: str) -> None:
+        state = self.stack[kind]
+        if kind in self.raw and kind not in self.indexed and state.visible:
+            self.indexed[kind] = index_map(self.raw[kind], state.normalisation)
+        indexed = self.indexed.get(kind)
+        self.overlays.set_map(kind, indexed, state)
+        status = "" if kind in self.raw else WAITING_TEXT
+        self.panel.set_map(kind, indexed, status)
+
+    def _on_stack_changed(self, kind: str, what: str) -> None:
+        if what in ("base", "all"):
+            self.canvas.show_soft_tissue(self.stack.base == "soft_tissue")
+        if what == "all":
+            self.indexed.clear()
+            for layer_kind in KINDS:
+                self._show(layer_kind)
+        elif what == "lut" and not (kind in self.raw and kind not in self.indexed and self.stack[kind].visible):
+            self.overlays.apply(self.stack[kind])
+        elif what == "lut":
+            self._show(kind)
+        elif what in ("visible", "index"):
+            if what == "index":
+                self.indexed.pop(kind, None)
+            self._show(kind)
+        elif what == "class" and kind == MAP_KINDS[-1]:  # all map layers have been set by then
+            self._on_class_changed()
+
+    # -- the class the maps explain ----------------------------------------------------------------
+    def _selector(self, model: str, class_index: int) -> ClassSelector:
+        labels = self._labels.get(model, ())
+        return ClassSelector(model, class_index, labels[class_index] if class_index < len(labels) else "")
+
+    def select_class(self, selector: ClassSelector, request: bool = True) -> None:
+        """Make the maps explain `selector` (from the panel, or the findings panel's click)."""
+        if selector != self.stack.selector:
+            self._request_maps = request
+            try:
+                self.stack.select_class(selector)
+            finally:
+                self._request_maps = True
+
+    def select_class_index(self, model: str, class_index: int) -> None:
+        """The findings panel's class_selected(model, class_index)."""
+        self.select_class(self._selector(model, class_index))
+
+    def _on_class_changed(self) -> None:
+        for kind in MAP_KINDS:
+            self.raw.pop(kind, None)
+            self.indexed.pop(kind, None)
+            self._show(kind)
+        if self._request_maps:
+            self._ask_for_selected_maps()
+
+    def _ask_for_selected_maps(self) -> None:
+        """Show the selected class's maps from the service's cache, or ask the service for them."""
+        selected = self.stack.selector
+        if selected is None or self.study is None or self.service is None or any(k in self.raw for k in MAP_KINDS):
+            return
+        key = (selected.model, selected.class_index)
+        cached = self.service.cached(self.study, "maps", key)
+        if cached is not None:
+            self.on_result(self.study, "maps", key, cached)
+        else:
+            self.service.request_maps(self.study, selected.model, selected.class_index)
+
+    # -- base image and compare --------------------------------------------------------------------
+    def toggle_base(self) -> None:
+        """Key B: original ↔ bone-suppressed soft tissue."""
+        self.stack.base = "original" if self.stack.base == "soft_tissue" else "soft_tissue"
+
+    def flicker(self, on: bool) -> None:
+        """Alternate original and soft tissue on the canvas; stopping returns to the chosen base."""
+        if on:
+            self._flicker.start()
+        else:
+            self._flicker.stop()
+            self.canvas.show_soft_tissue(self.stack.base == "soft_tissue")
+
+    def open_side_by_side(self) -> None:
+        from cxrviewer.gui.compare_view import CompareView
+
+        if self.compare_window is None:
+            self.compare_window = CompareView(self.canvas)
+        self.compare_window.refresh()
+        self.compare_window.show()
+        self.compare_window.raise_()
+
+    # -- what the reader sees, for exports -------------------------------------------------------
+    def composed_view(self) -> npt.NDArray[np.uint8] | None:
+        """(H, W, 3) uint8: the base as shown plus the visible layers, through `compose`; None
+        without a study. On the image's own pixel grid (before rotation and flips)."""
+        base = self.canvas.displayed_image()
+        return None if base is None else self.overlays.composed(base)
+
+    def visible_layer_summary(self) -> list[str]:
+        """The base image, then one line per layer drawn now (see core.layers.summary_line)."""
+        if self.canvas.showing_soft_tissue:
+            lines = [f"Base: bone-suppressed soft tissue ({self.soft_tissue_model})"]
+        else:
+            lines = ["Base: original"]
+        return lines + [summary_line(self.stack[kind], self.indexed.get(kind))
+                        for kind in KINDS if kind in self.overlays.drawn]
+
+    # -- the reader's default ----------------------------------------------------------------------
+    def save_default(self) -> None:
+        self.settings.setValue(DEFAULT_KEY, json.dumps(self.stack.to_dict()))
+        self.settings.sync()
+
+    def load_default(self) -> None:
+        text = self.settings.value(DEFAULT_KEY, "")
+        if not text:
+            return
+        try:
+            self.stack.restore(json.loads(str(text)))
+        except (ValueError, ConfigError) as error:
+            log.warning("saved layer default in %s ignored: %s", self.settings.fileName(), error)
+
+    def reset_to_factory(self) -> None:
+        self.stack.restore(LayerStack().to_dict())
+
+    def shutdown(self) -> None:
+        self._flicker.stop()
+        self._unsubscribe()

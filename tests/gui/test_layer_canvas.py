@@ -1,0 +1,173 @@
+"""The layers on a real canvas, offscreen: LUT-only slider moves, screen pixels equal to `compose`,
+the soft-tissue base, contours, results from the analysis service, and the reader's default."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from layer_support import COLUMNS, ROWS, LayerHarness, block_map
+from PySide6.QtCore import QSettings
+
+from cxrviewer.core.display.compose import Threshold, build_lut, compose, layer, threshold_index
+from cxrviewer.core.layers import ClassSelector, LayerStack
+from cxrviewer.gui.base_view import soft_tissue_base
+from cxrviewer.gui.display_lut import display_table
+from cxrviewer.gui.layer_controller import LayerController
+from cxrviewer.gui.layer_panel import LayerPanel
+
+MODEL = "pneumonia-kermany"
+
+
+@pytest.fixture
+def harness(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "layers.ini"), QSettings.Format.IniFormat)
+    widget = LayerHarness(settings)
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def cam_map() -> np.ndarray:
+    """Blocks of 0.2 / 0.6 / 1.0 in the middle rows, 0 elsewhere."""
+    rows = slice(30, 66)
+    return block_map((rows, slice(10, 50), 0.2), (rows, slice(50, 100), 0.6), (rows, slice(100, 150), 1.0))
+
+
+def send_maps(widget, study=0, class_index=1, scale=1.0):
+    maps = {m: cam_map() * scale for m in ("saliency", "gradcam", "cam", "crm")}
+    widget.service.result_ready.emit(study, "maps", (MODEL, class_index), maps)
+
+
+def test_slider_moves_rebuild_only_the_lookup_table(harness):
+    harness.show_study()
+    send_maps(harness)
+    item = harness.controller.overlays.items["gradcam"]
+    index, shown = harness.controller.indexed["gradcam"].index, item.image
+    assert shown.base is index and item.isVisible()
+    controls = harness.panel.controls["gradcam"]
+    controls.threshold.setValue(700)  # 70 % of max
+    controls.opacity.setValue(900)
+    style = harness.panel.stack["gradcam"].style
+    assert style.threshold == Threshold("fraction", 0.7) and style.opacity == 0.9
+    assert item.image is shown and harness.controller.indexed["gradcam"].index is index
+    first = threshold_index(harness.controller.indexed["gradcam"], style.threshold)
+    assert first == 178  # 0.7 · 255 = 178.5, rounded half to even
+    np.testing.assert_array_equal(item.lut, build_lut(style, first))
+    controls.colormap.setCurrentText("viridis")
+    assert item.image is shown and harness.panel.stack["gradcam"].style.colormap == "viridis"
+
+
+def test_screen_pixels_equal_compose_of_the_same_layers(harness):
+    loaded = harness.show_study()
+    send_maps(harness)
+    lesions = block_map((slice(40, 60), slice(60, 120), 0.9))
+    harness.service.result_ready.emit(0, "lesions", "tb-lesions", SimpleNamespace(probability=lesions, threshold=0.4))
+    harness.panel.controls["crm"].visible.setChecked(True)
+    stack = harness.panel.stack
+    assert stack["tb_lesions"].style.threshold == Threshold("value", 0.4)  # the card's threshold adopted
+    composed = harness.controller.composed_view()
+    base = harness.canvas.displayed_image()
+    expected = compose(base, [layer(harness.controller.indexed[k], stack[k].style) for k in ("gradcam", "crm",
+                                                                                             "tb_lesions")])
+    np.testing.assert_array_equal(composed, expected)
+    np.testing.assert_array_equal(base, np.rint(loaded.image.pixels * 255).astype(np.uint8))
+    # Interior pixels of every block (away from edges where the screen's sampling could straddle two)
+    rows = [20, 35, 35, 35, 50, 50, 50, 50, 70]
+    columns = [20, 30, 75, 125, 70, 85, 115, 125, 130]
+    assert (composed[rows, columns] != base[rows, columns, None]).any(axis=1).sum() >= 6
+    screen = harness.screen_rgb(rows, columns)
+    np.testing.assert_allclose(screen, composed[rows, columns], atol=1)
+    summary = harness.controller.visible_layer_summary()
+    assert summary[0] == "Base: original" and len(summary) == 4
+    assert summary[1].startswith(f"Grad-CAM · {MODEL} / class 1 · threshold ≥ 20 % of max (0.2)")
+    assert summary[3].startswith("TB lesions · threshold ≥ 0.4 · opacity 45 %")
+
+
+def test_contour_is_drawn_on_screen_and_in_the_composed_view(harness):
+    harness.show_study()
+    lungs = block_map((slice(20, 80), slice(20, 70), 0.95))
+    harness.service.result_ready.emit(0, "lungs", "lungs-unet", lungs)
+    harness.panel.controls["lung_outline"].visible.setChecked(True)
+    composed = harness.controller.composed_view()
+    outline = (0, 200, 255)
+    assert (composed[20, 20:70] == outline).all() and (composed[79, 20:70] == outline).all()
+    assert (composed[21:79, 21:69] != outline).any(axis=-1).all()  # contour only: no fill
+    assert harness.controller.overlays.contour_items["lung_outline"].isVisible()
+    np.testing.assert_array_equal(harness.screen_rgb([20, 50, 79], [40, 20, 60]), [outline] * 3)
+    harness.panel.controls["lung_outline"].contour.setChecked(False)
+    assert not harness.controller.overlays.contour_items["lung_outline"].isVisible()
+
+
+def test_soft_tissue_base_follows_the_window_and_b_toggles_it(harness):
+    loaded = harness.show_study()
+    pixels = loaded.image.pixels
+    same = soft_tissue_base(pixels, pixels, loaded.indexed)
+    table = display_table(loaded.indexed, harness.canvas.state.window, invert=False)
+    np.testing.assert_array_equal(same.grey(table), harness.canvas.original_image())  # soft == original
+    soft = pixels * 0.5
+    harness.service.result_ready.emit(0, "soft_tissue", "bone-suppression-jsrt", (soft, pixels - soft))
+    original = harness.canvas.displayed_image().copy()
+    harness.controller.toggle_base()
+    assert harness.panel.soft_tissue.isChecked() and harness.canvas.showing_soft_tissue
+    shown = harness.canvas.displayed_image()
+    # Window C 2000 W 4000 over the band values: soft tissue at half the grey of the original.
+    assert np.abs(shown.astype(int) - np.rint(original / 2).astype(int)).max() <= 1
+    np.testing.assert_allclose(harness.screen_rgb([50] * 4, [20, 60, 100, 140])[:, 0], shown[50, [20, 60, 100, 140]],
+                               atol=1)
+    harness.canvas.state.window = type(harness.canvas.state.window)(2000, 2000)
+    assert (harness.canvas.displayed_image() != shown).any()  # windowing acts on the soft tissue too
+    assert harness.controller.visible_layer_summary()[0] == "Base: bone-suppressed soft tissue (bone-suppression-jsrt)"
+    harness.panel.soft_tissue.setChecked(False)
+    assert harness.panel.stack.base == "original" and not harness.canvas.showing_soft_tissue
+
+
+def test_class_choice_asks_the_service_and_ignores_other_classes(harness):
+    harness.show_study(study_id=3)
+    finding = SimpleNamespace(model=MODEL, labels=("normal", "pneumonia"))
+    harness.service.result_ready.emit(3, "finding", MODEL, finding)
+    assert [harness.panel.classes.itemText(i) for i in range(2)] == [f"{MODEL} / normal", f"{MODEL} / pneumonia"]
+    harness.panel.classes.setCurrentIndex(1)
+    assert harness.panel.stack.selector == ClassSelector(MODEL, 1, "pneumonia")
+    assert harness.service.requests == [(3, MODEL, 1)]
+    send_maps(harness, study=3, class_index=0)  # another class: not shown
+    assert "gradcam" not in harness.controller.raw
+    send_maps(harness, study=2, class_index=1)  # another study: not shown
+    assert "gradcam" not in harness.controller.raw
+    send_maps(harness, study=3, class_index=1, scale=2.0)
+    assert harness.controller.indexed["gradcam"].maximum == 2.0
+    harness.service.step_failed.emit(3, "lungs", "lungs-unet", "model lungs-unet: checksum mismatch")
+    assert "checksum mismatch" in harness.panel.controls["lung_outline"].status.text()
+
+
+def test_results_replayed_before_the_study_is_shown_are_kept(harness):
+    send_maps(harness, study=5)  # the service replays its cache as the window asks for the study
+    harness.show_study(study_id=5)
+    assert harness.panel.stack.selector == ClassSelector(MODEL, 1)
+    assert harness.controller.indexed["gradcam"].maximum == 1.0 and harness.service.requests == []
+
+
+def test_layer_state_persists_across_studies_and_as_the_readers_default(qtbot, harness, tmp_path):
+    harness.show_study()
+    harness.panel.controls["crm"].visible.setChecked(True)
+    harness.panel.controls["crm"].mode.setCurrentIndex(1)  # percentile
+    harness.panel.controls["crm"].threshold.setValue(950)
+    harness.show_study(study_id=1)
+    assert harness.panel.stack["crm"].style.threshold == Threshold("percentile", 95.0)
+    harness.panel.save_default.click()
+    settings = QSettings(str(tmp_path / "layers.ini"), QSettings.Format.IniFormat)
+    panel = LayerPanel()
+    qtbot.addWidget(panel)
+    LayerController(harness.canvas, panel, settings)
+    assert list(panel.stack) == list(harness.panel.stack)
+    assert panel.controls["crm"].visible.isChecked() and panel.controls["crm"].threshold.value() == 950
+    panel.reset.click()
+    assert list(panel.stack) == list(LayerStack())
+    settings.setValue("layers/default", "{not json")
+    other = LayerPanel()
+    qtbot.addWidget(other)
+    LayerController(harness.canvas, other, settings)  # a damaged default is ignored, with a warning
+    assert list(other.stack) == list(LayerStack())
+    assert ROWS * COLUMNS == harness.canvas.displayed_image().size
