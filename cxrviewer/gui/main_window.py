@@ -6,6 +6,8 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QWidget
@@ -14,6 +16,7 @@ from cxrviewer.core.viewstate import ViewState
 from cxrviewer.gui.analysis_service import AnalysisService
 from cxrviewer.gui.canvas import Canvas
 from cxrviewer.gui.findings_panel import FindingsPanel
+from cxrviewer.gui.layer_controller import LayerController
 from cxrviewer.gui.layer_panel import LayerPanel
 from cxrviewer.gui.session import LoadedStudy, StudySession, size_text
 from cxrviewer.gui.shortcuts import BINDINGS, PRESET_KEYS, HelpDialog
@@ -72,6 +75,7 @@ class MainWindow(QMainWindow):
         self.status.show_provider(self.analysis.provider)
         self.findings_panel.class_selected.connect(
             lambda model, index: self.analysis.request_maps(self.analysis.study, model, index))
+        self._build_layers()
 
     # -- opening ---------------------------------------------------------------------------------
     def open_paths(self, paths: Iterable[str | Path], *, remember: bool = True) -> None:
@@ -182,6 +186,7 @@ class MainWindow(QMainWindow):
             "ruler_tool": lambda: self.canvas.set_ruler_tool(self.actions_by_name["ruler_tool"].isChecked()),
             "clear_ruler": lambda: self._on_state(lambda s: setattr(s, "ruler", None)),
             "help": lambda: HelpDialog(self).exec(),
+            "toggle_soft_tissue": lambda: self.layers.toggle_base(),
         }
         file_menu = self.menuBar().addMenu("&File")
         view_menu = self.menuBar().addMenu("&View")
@@ -267,6 +272,26 @@ class MainWindow(QMainWindow):
             state.use_voi_lut(number - len(presets), len(luts))
         else:
             self.status.showMessage(f"this study has {len(presets) + len(luts)} window preset(s)", 5000)
+
+    # -- layers ----------------------------------------------------------------------------------
+    def _build_layers(self) -> None:
+        """The layer stack, its canvas items and panel, fed by the analysis service's results."""
+        self.layers = LayerController(self.canvas, self.layer_panel, self.settings, parent=self)
+        self.layers.attach_service(self.analysis)
+        self.session.current_ready.connect(self.layers.show_study)
+        self.session.current_failed.connect(lambda _study, _message: self.layers.clear())
+        self.findings_panel.class_selected.connect(self.layers.select_class_index)
+
+    def composed_view(self) -> npt.NDArray[np.uint8] | None:
+        """(H, W, 3) uint8, what the canvas shows on the image's own grid (before rotation and
+        flips): the base at the current window/level plus the visible layers through
+        core.display.compose.compose; None without a study."""
+        return self.layers.composed_view()
+
+    def visible_layer_summary(self) -> list[str]:
+        """"Base: …", then one line per layer drawn: name, model/class, threshold, opacity, colour
+        map, normalisation (for reports)."""
+        return self.layers.visible_layer_summary()
 
     def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

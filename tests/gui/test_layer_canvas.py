@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from layer_support import COLUMNS, ROWS, LayerHarness, block_map
 from PySide6.QtCore import QSettings
+from viewer_support import open_and_wait
 
 from cxrviewer.core.display.compose import Threshold, build_lut, compose, layer, threshold_index
 from cxrviewer.core.layers import ClassSelector, LayerStack
@@ -18,6 +19,15 @@ from cxrviewer.gui.layer_controller import LayerController
 from cxrviewer.gui.layer_panel import LayerPanel
 
 MODEL = "pneumonia-kermany"
+
+
+@pytest.fixture
+def no_models(tmp_path, monkeypatch):
+    """An empty model folder, so the window's own analysis runs no model beside these tests."""
+    folder = tmp_path / "no-models"
+    folder.mkdir()
+    monkeypatch.setenv("CXRVIEWER_MODELS", str(folder))
+    return folder
 
 
 @pytest.fixture
@@ -171,3 +181,27 @@ def test_layer_state_persists_across_studies_and_as_the_readers_default(qtbot, h
     LayerController(harness.canvas, other, settings)  # a damaged default is ignored, with a warning
     assert list(other.stack) == list(LayerStack())
     assert ROWS * COLUMNS == harness.canvas.displayed_image().size
+
+
+def test_window_b_key_switches_the_base_and_composed_view_matches(qtbot, no_models, viewer, band_study):
+    open_and_wait(qtbot, viewer, band_study)
+    study = viewer.analysis.study
+    pixels = viewer.canvas.image.pixels
+    shape = pixels.shape
+    cam = np.zeros(shape, np.float32)
+    cam[20:100, 60:140] = 1.0
+    viewer.analysis.result_ready.emit(study, "maps", (MODEL, 1), {"gradcam": cam})
+    viewer.analysis.result_ready.emit(study, "soft_tissue", "bone-suppression-jsrt", (pixels * 0.5, pixels * 0.5))
+    original = viewer.canvas.displayed_image().copy()
+    composed = viewer.composed_view()
+    drawn = viewer.layers.overlays.drawn["gradcam"]
+    np.testing.assert_array_equal(composed, compose(original, [drawn]))
+    assert (composed[50, 100] != original[50, 100]).any() and (composed[5, 5] == original[5, 5]).all()
+    qtbot.keyClick(viewer.canvas, "B")
+    assert viewer.layer_panel.stack.base == "soft_tissue" and viewer.canvas.showing_soft_tissue
+    soft = viewer.canvas.displayed_image()
+    assert (soft != original).any()
+    np.testing.assert_array_equal(viewer.composed_view(), compose(soft, [drawn]))
+    assert viewer.visible_layer_summary()[0].startswith("Base: bone-suppressed")
+    qtbot.keyClick(viewer.canvas, "B")
+    np.testing.assert_array_equal(viewer.canvas.displayed_image(), original)
