@@ -32,6 +32,7 @@ from cxrviewer.core.export import (
     write_report_pdf,
     write_secondary_capture,
 )
+from cxrviewer.core.export.content import BURNED_IN_CAUTION
 from cxrviewer.runtime.registry import installed_models
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ def gather_content(window, anonymise: bool) -> ExportContent | None:
         layers = tuple(window.visible_layer_summary()) if hasattr(window, "visible_layer_summary") else ()
     else:
         composed, layers = compose(window.canvas.displayed_image(), []), ()
+    if composed is None:
+        return None
     readings, gate, cards = _readings(window)
     cards += _layer_cards(window, layers, {card.name for card in cards})
     return ExportContent(composed, layers, image.meta, tuple(readings), gate, tuple(cards), anonymise)
@@ -169,6 +172,8 @@ class ExportActions(QObject):
             QApplication.restoreOverrideCursor()
         self.window.settings.setValue(FOLDER_KEY, str(path.parent))
         anonymised = " (anonymised)" if content.anonymise else ""
+        if content.anonymise and content.burned_in:
+            anonymised += f"; caution: {BURNED_IN_CAUTION}"
         self.window.statusBar().showMessage(f"Exported {path}{anonymised}", 10000)
         return path
 

@@ -82,6 +82,12 @@ def pdf_pages(data: bytes) -> int:
     return len(re.findall(rb"/Type /Page\b(?!s)", data))
 
 
+def pdf_text(data: bytes) -> str:
+    """The page's text, line after line joined by spaces (escapes undone)."""
+    strings = re.findall(rb"Td \((.*)\) Tj ET", data)
+    return " ".join(re.sub(rb"\\(.)", rb"\1", s).decode("ascii") for s in strings)
+
+
 def pdf_image(data: bytes) -> bytes:
     """The decompressed bytes of the report's one image stream."""
     match = re.search(rb"/Subtype /Image .*?/Length (\d+) >>\nstream\n", data)
@@ -114,6 +120,7 @@ def test_pdf_report_is_one_page_with_checksums_thresholds_and_limits(tmp_path):
         assert model.limits[0].encode() in data
     assert b"0.726" in data and b"0.747" in data
     assert b"NOT FOR CLINICAL USE" in data and b"study-7.dcm" in data and b"PID-77881" in data
+    assert "Chest radiograph check (gate) cxr-gate: accepted as a frontal chest radiograph (P 97.0 %" in pdf_text(data)
     assert b"2026-11-22 09:30 UTC" in data and b"saliency (pneu-a), jet, 60 %" in data
     assert b"accepted as a frontal chest radiograph" in data
     # The image is stored losslessly at its own size.
@@ -234,3 +241,15 @@ def test_pdf_strings_escape_only_what_pdf_needs():
     assert _literal(r"0.5) a\b") == r"(0.5\) a\\b)"
     assert ascii_text("P ≥ 0.726 – Müller × 2²") == "P >= 0.726 - Muller x 22"
     assert ascii_text("肺") == "?"
+
+
+def test_burned_in_annotation_of_the_source_is_declared_and_cautioned(tmp_path):
+    meta = ImageMeta(path=tmp_path / "s.dcm", format="DICOM", patient_id="PID-1",
+                     tags=(("(0028,0301)", "Burned In Annotation", "CS", "YES"),))
+    text = pdf_text(report_pdf_bytes(content(meta, anonymise=True)))
+    assert "Caution: the source is marked as carrying burned-in annotation: text in the pixels may" in text
+    assert "burned-in" not in pdf_text(report_pdf_bytes(content(meta)))  # said where anonymising is claimed
+    ds = pydicom.dcmread(write_secondary_capture(tmp_path / "sc.dcm", content(meta, anonymise=True)))
+    assert ds.BurnedInAnnotation == "YES"
+    clean = ImageMeta(path=tmp_path / "s.dcm", format="DICOM", tags=(("(0028,0301)", "Burned In Annotation", "CS", "NO"),))
+    assert pydicom.dcmread(write_secondary_capture(tmp_path / "sc2.dcm", content(clean))).BurnedInAnnotation == "NO"

@@ -18,6 +18,9 @@ SOFTWARE = f"cxrviewer {__version__}"
 NOT_CLINICAL = ("Research tool, not for clinical use: model outputs are aids for a reader, not diagnoses, "
                 "and were not validated for clinical decisions.")
 WITHHELD = "withheld (anonymised export)"
+BURNED_IN_TAG = "(0028,0301)"
+BURNED_IN_CAUTION = ("the source is marked as carrying burned-in annotation: text in the pixels may identify "
+                     "the patient, and anonymising does not remove it")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,12 @@ class ExportContent:
             return "none"
         return WITHHELD if self.anonymise else self.meta.path.name
 
+    @property
+    def burned_in(self) -> bool:
+        """The source file says its pixels carry burned-in annotation (text anonymising cannot remove)."""
+        tags = self.meta.tags if self.meta is not None else ()
+        return any(tag == BURNED_IN_TAG and value.strip().upper() == "YES" for tag, _name, _vr, value in tags)
+
     def study_facts(self) -> list[tuple[str, str]]:
         """(label, value) pairs describing the study; identifiers only when not anonymising."""
         height, width = self.composed.shape[:2]
@@ -79,6 +88,8 @@ class ExportContent:
             facts.append(("Image", f"{kind}, {width} x {height} pixels"))
             if self.anonymise:
                 facts.append(("Patient", WITHHELD))
+                if self.burned_in:
+                    facts.append(("Caution", BURNED_IN_CAUTION))
             else:
                 identity = [
                     ("Patient", " / ".join(p for p in (meta.patient_name, meta.patient_id) if p)),

@@ -106,7 +106,7 @@ def secondary_capture(content: ExportContent) -> Dataset:
     ds.ImageType = ["DERIVED", "SECONDARY"]
     ds.DerivationDescription = derivation_text(content)
     # The overlays add no text; the source's own burned-in annotation, if any, is still in the pixels.
-    burned = source is not None and str(source.get("BurnedInAnnotation", "")).upper() == "YES"
+    burned = content.burned_in or (source is not None and str(source.get("BurnedInAnnotation", "")).upper() == "YES")
     ds.BurnedInAnnotation = "YES" if burned else "NO"
     ds.PatientOrientation = source.get("PatientOrientation", "") if source is not None else ""
     if source is not None and not content.anonymise and "SOPInstanceUID" in source:
