@@ -117,13 +117,13 @@ def folder_writable(folder: Path) -> bool:
         return False
 
 
-def store_location(folder: Path, user_data: Path | None = None) -> Path:
+def store_location(folder: Path, user_data: Path | None = None, *, beside: bool = True) -> Path:
     """The store for worklist `folder`: beside the studies when the folder can be written (or already
-    holds a store), else `<user data>/reading/<folder name>-<hash of its path>.sqlite`."""
+    holds a store), else `<user data>/reading/<folder name>-<hash of its path>.sqlite`. beside=False
+    always chooses the user data folder (for folders that ship with the program, like the demo)."""
     folder = Path(folder).resolve()
-    beside = folder / STORE_NAME
-    if beside.exists() or folder_writable(folder):
-        return beside
+    if beside and ((folder / STORE_NAME).exists() or folder_writable(folder)):
+        return folder / STORE_NAME
     digest = hashlib.sha256(str(folder).encode("utf-8")).hexdigest()[:16]
     return (user_data or user_data_dir()) / "reading" / f"{folder.name or 'root'}-{digest}.sqlite"
 
@@ -162,8 +162,8 @@ class ReadingStore:
             raise ReadingStoreError(self.path, _problem(error)) from None
 
     @classmethod
-    def for_folder(cls, folder: Path, user_data: Path | None = None) -> ReadingStore:
-        return cls(store_location(folder, user_data))
+    def for_folder(cls, folder: Path, user_data: Path | None = None, *, beside: bool = True) -> ReadingStore:
+        return cls(store_location(folder, user_data, beside=beside))
 
     def _prepare(self) -> None:
         db = self._db

@@ -1,0 +1,208 @@
+"""The reader's reading state in the GUI: the folders' reading stores and the flag + note box.
+
+Each study belongs to the folder it was opened from (a file opened on its own: its folder); each
+folder has its reading store (`core.reading_store`, opened on first use). Flags and "viewed" are
+committed at once; a note is committed when typing pauses, when another study is shown, and when the
+window closes. A store that cannot be opened or written is named in the box and in the status bar;
+the note stays in the box, so nothing typed is lost while the reader deals with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+
+from cxrviewer import paths
+from cxrviewer.core.reading_store import ReadingState, ReadingStore, ReadingStoreError, StudyKey, study_key
+
+log = logging.getLogger(__name__)
+
+NOTE_SAVE_DELAY_MS = 600  # typing pauses this long before the note is committed
+ERROR_STYLE = "color: rgb(230, 80, 80);"
+
+
+class ReadingStates:
+    """The reading stores of the folders opened, each opened on first use; errors kept per folder."""
+
+    def __init__(self, user_data: Path | None = None):
+        self.user_data = user_data
+        self.roots: list[Path] = []
+        self.stores: dict[Path, ReadingStore] = {}
+        self.errors: dict[Path, str] = {}
+
+    def add_roots(self, paths: list[Path]) -> None:
+        """Folders (and files, standing for their folder) the reader opened."""
+        for path in paths:
+            root = (path if path.is_dir() else path.parent).resolve()
+            if root not in self.roots:
+                self.roots.append(root)
+
+    def root_of(self, path: Path) -> Path:
+        """The deepest opened folder holding `path` (its own folder when none does)."""
+        path = path.resolve()
+        inside = [root for root in self.roots if path.is_relative_to(root)]
+        return max(inside, key=lambda root: len(root.parts)) if inside else path.parent
+
+    def store_for(self, path: Path) -> tuple[ReadingStore | None, Path, str]:
+        """(store or None, its folder, the error that keeps it closed or "")."""
+        root = self.root_of(path)
+        if root not in self.stores and root not in self.errors:
+            # The program's own folders (the demo study) are not the reader's to write in.
+            beside = not root.is_relative_to(paths.resources_dir().resolve())
+            try:
+                self.stores[root] = ReadingStore.for_folder(root, self.user_data, beside=beside)
+            except ReadingStoreError as error:
+                log.error("%s", error)
+                self.errors[root] = str(error)
+        return self.stores.get(root), root, self.errors.get(root, "")
+
+    def close(self) -> None:
+        for store in self.stores.values():
+            store.close()
+        self.stores.clear()
+
+
+class ReadingPanel(QWidget):
+    """A flag box and a note box for the study shown, and the reading state of every study read."""
+
+    state_changed = Signal(int, object)  # study, ReadingState now stored
+    message = Signal(str)  # an error for the status bar, naming the store
+
+    def __init__(self, parent=None, *, user_data: Path | None = None):
+        super().__init__(parent)
+        self.readings = ReadingStates(user_data)
+        self.keys: dict[int, tuple[ReadingStore | None, StudyKey, str]] = {}
+        self.states: dict[int, ReadingState] = {}
+        self.flag_box = QCheckBox("Flagged", self)
+        self.flag_box.toggled.connect(self._on_flag_box)
+        self.note_edit = QPlainTextEdit(self, placeholderText="Note on this study (saved as you type)")
+        self.note_edit.setMaximumHeight(72)
+        self.note_edit.textChanged.connect(self._on_note_typed)
+        self.state_label = QLabel("", self, wordWrap=True)
+        row = QHBoxLayout()
+        row.addWidget(self.flag_box)
+        row.addWidget(self.state_label, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.note_edit)
+        self._timer = QTimer(self, singleShot=True, interval=NOTE_SAVE_DELAY_MS, timeout=self.save_note)
+        self._study: int | None = None  # the study whose note the box holds, when it can be saved
+        self.show_study(None)
+
+    def register(self, study: int, path: Path, sop_uid: str) -> ReadingState | None:
+        """A study was read: find its store and its stored state (None when there is no usable store)."""
+        store, root, error = self.readings.store_for(path)
+        key = study_key(root, path, sop_uid)
+        self.keys[study] = (store, key, error)
+        if error:
+            self.message.emit(error)
+            return None
+        try:
+            state = store.get(key)
+        except ReadingStoreError as failure:
+            self.keys[study] = (store, key, str(failure))
+            self.message.emit(str(failure))
+            return None
+        self.states[study] = state
+        return state
+
+    # -- changes ---------------------------------------------------------------------------------
+    def mark_viewed(self, study: int) -> None:
+        if study in self.states:
+            self._write(study, lambda store, key: store.mark_viewed(key))
+
+    def set_flag(self, study: int, flagged: bool) -> None:
+        if self._write(study, lambda store, key: store.set_flagged(key, flagged)) and study == self._study:
+            self.flag_box.blockSignals(True)
+            self.flag_box.setChecked(flagged)
+            self.flag_box.blockSignals(False)
+
+    def toggle_flag(self) -> None:
+        if self._study is not None:
+            self.flag_box.toggle()
+
+    def save_note(self) -> None:
+        """Commit the note box now (a pause in typing does it by itself)."""
+        self._timer.stop()
+        study = self._study
+        if study is None or self.states[study].note == (text := self.note_edit.toPlainText()):
+            return
+        if self._write(study, lambda store, key: store.set_note(key, text)):
+            self._say("Saved")
+
+    def _write(self, study: int, change: Callable[[ReadingStore, StudyKey], ReadingState]) -> bool:
+        store, key, error = self.keys[study]
+        if store is None or study not in self.states:
+            self._say(error or "no reading store for this study", failed=True)
+            return False
+        try:
+            state = change(store, key)
+        except ReadingStoreError as failure:
+            self._say(f"Not saved: {failure}", failed=True)
+            self.message.emit(str(failure))
+            return False
+        self.states[study] = state
+        self.state_changed.emit(study, state)
+        return True
+
+    # -- the box ---------------------------------------------------------------------------------
+    def show_study(self, study: int | None) -> None:
+        """Fill the boxes for `study` (None: nothing shown), committing the previous study's note first."""
+        if self._timer.isActive():
+            self.save_note()
+        self._study = None  # nothing is saved while the boxes are refilled
+        state = self.states.get(study) if study is not None else None
+        self.note_edit.setPlainText(state.note if state else "")
+        self.flag_box.setChecked(bool(state and state.flagged))
+        self.note_edit.setEnabled(state is not None)
+        self.flag_box.setEnabled(state is not None)
+        if study is None:
+            self._say("")
+        elif study in self.keys and self.keys[study][2]:
+            self._say(self.keys[study][2], failed=True)
+        else:
+            self._say("" if state else "waiting for the study to be read")
+        self._study = study if state is not None else None
+
+    def _on_note_typed(self) -> None:
+        if self._study is not None:
+            self._say("…")
+            self._timer.start()
+
+    def _on_flag_box(self, checked: bool) -> None:
+        if self._study is not None:
+            self.set_flag(self._study, checked)
+
+    def _say(self, text: str, *, failed: bool = False) -> None:
+        self.state_label.setText(text)
+        self.state_label.setToolTip(text)
+        self.state_label.setStyleSheet(ERROR_STYLE if failed else "")
+
+    # -- export and shutdown ---------------------------------------------------------------------
+    def export_csv(self, out: Path, extra: Mapping[int, Mapping[str, object]]) -> int:
+        """Every stored state plus `extra` columns per study ({study: {column: value}}) as CSV; the
+        number of rows. One folder: `out`; several: one file each, `out` with the folder's name
+        inserted before the suffix."""
+        self.save_note()
+        stores = self.readings.stores
+        if not stores:
+            raise ReadingStoreError(out, "nothing to export: no reading store is open")
+        per_store: dict[Path, dict[StudyKey, Mapping[str, object]]] = {}
+        for study, values in extra.items():
+            store, key, _error = self.keys.get(study, (None, None, ""))
+            if store is not None:
+                per_store.setdefault(store.path, {})[key] = values
+        total = 0
+        for root, store in stores.items():
+            target = out if len(stores) == 1 else out.with_name(f"{out.stem}-{root.name}{out.suffix}")
+            total += store.export_csv(target, per_store.get(store.path, {}))
+        return total
+
+    def shutdown(self) -> None:
+        self.save_note()
+        self.readings.close()

@@ -1,0 +1,355 @@
+"""The worklist: every opened study in a sortable table, triaged in the background, with the reader's
+reading state (viewed, flagged, a note) kept in the folder's reading store.
+
+`install(window)` puts it in the window's "Studies" dock in place of the plain study list (which
+stays, hidden, as `window.study_list`, still fed by the session), steps Next/Previous study through
+the worklist's sorted order, and adds File → Export reading state as CSV…, Flag study (F) and Edit
+note (N). In the table, Up/Down move, Enter (or a click) opens the study; clicking a score header
+sorts highest first, so the most suspicious studies are read first.
+
+Which reading store: each study belongs to the folder it was opened from (a file opened on its own:
+its folder), found by wrapping `window.open_paths`; see `core.reading_store` for where the store
+lives and how a study is keyed. A store that cannot be opened (damaged, locked, not ours) is named
+in the status bar and the note box; the worklist and the viewer go on without reading state there.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QFileDialog,
+    QHeaderView,
+    QProgressBar,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cxrviewer.core.image import Image
+from cxrviewer.core.reading_store import ReadingStoreError
+from cxrviewer.gui.reading_panel import ReadingPanel
+from cxrviewer.gui.worklist_model import (
+    THUMBNAIL_SIZE,
+    ScoreColumn,
+    WorklistModel,
+    WorklistProxy,
+    score_of,
+    score_tooltip,
+    study_ids,
+    thumbnail,
+)
+from cxrviewer.gui.worklist_triage import TriageRunner
+
+log = logging.getLogger(__name__)
+
+SCORE_KINDS = ("finding", "lesions")
+
+
+class WorklistView(QTableView):
+    """Up/Down move the highlight; Enter opens the highlighted study, as a click does."""
+
+    open_requested = Signal(int)  # source row = study id
+
+    def keyPressEvent(self, event):  # noqa: N802 (Qt's name)
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+            self.open_requested.emit(self.model().mapToSource(self.currentIndex()).row())
+            return
+        super().keyPressEvent(event)
+
+
+class Worklist(QWidget):
+    study_activated = Signal(int)  # the reader asked to open this study
+    message = Signal(str)  # something for the status bar (a store error, an export)
+
+    def __init__(self, parent=None, *, triage: TriageRunner | None = None, user_data: Path | None = None):
+        super().__init__(parent)
+        self.model = WorklistModel(self)
+        self.proxy = WorklistProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.view = WorklistView(self)
+        self.view.setModel(self.proxy)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE + 4)
+        self.view.setWordWrap(False)
+        header = self.view.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(0, THUMBNAIL_SIZE + 8)
+        header.setStretchLastSection(True)
+        header.setSortIndicatorShown(True)
+        header.setSectionsClickable(True)
+        header.sectionClicked.connect(self._on_header_clicked)
+        self.view.clicked.connect(lambda index: self._open(self.proxy.mapToSource(index).row()))
+        self.view.open_requested.connect(self._open)
+        self.progress = QProgressBar(self, textVisible=True)
+        self.progress.setFormat("%v / %m analysed")
+        self.reading = ReadingPanel(self, user_data=user_data)
+        self.reading.state_changed.connect(lambda study, state: self.model.update(study, reading=state))
+        self.reading.message.connect(self.message)
+        self.model.flag_edited.connect(self.reading.set_flag)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.reading)
+        self.current: int | None = None
+        self.triage = triage
+        if triage is not None:
+            self.attach_results(triage)
+            triage.study_started.connect(lambda study: self._set_analysis(study, "analysing"))
+            triage.study_finished.connect(self._on_triaged)
+            for kind, name in triage.steps():
+                if kind in SCORE_KINDS:
+                    self._ensure_column(kind, name)
+        self._update_progress()
+
+    # -- feeding ---------------------------------------------------------------------------------
+    def attach_results(self, source: QObject) -> None:
+        """Read gate, finding and lesion results from `source` (the analysis service or the triage)."""
+        source.result_ready.connect(self.on_result)
+        source.step_failed.connect(self.on_step_failed)
+
+    def add_study(self, study: int, path: Path) -> None:
+        self.model.add_study(study, path)
+        self._update_progress()
+
+    def study_loaded(self, study: int, image: Image) -> None:
+        row = self.model.rows[study]
+        if row.loaded:
+            return  # read again after the cache dropped it: nothing new
+        patient, study_text = study_ids(image.meta)
+        reading = self.reading.register(study, row.path, image.meta.sop_uid)
+        self.model.update(study, loaded=True, patient=patient, study_text=study_text,
+                          thumbnail=thumbnail(image.pixels), reading=reading,
+                          analysis="queued" if self.triage is not None and self.triage.steps() else "done")
+        if row.analysis == "queued":
+            self.triage.enqueue(study, row.path)
+        if study == self.current:
+            self.reading.show_study(study)
+        self._update_progress()
+
+    def study_failed(self, study: int, message: str) -> None:
+        problem = message.removeprefix(f"{self.model.rows[study].path}: ")
+        self.model.update(study, load_error=problem, analysis="")
+        if self.triage is not None:
+            self.triage.discard(study)
+        self._update_progress()
+
+    def on_result(self, study: object, kind: str, key: object, payload: object) -> None:
+        if not isinstance(study, int) or not 0 <= study < len(self.model.rows):
+            return
+        row = self.model.rows[study]
+        if kind == "gate":
+            row.gate = (bool(payload.accepted), float(payload.score))
+            row.step_errors.pop("gate", None)
+        elif kind in SCORE_KINDS:
+            column = self._ensure_column(kind, key, payload)
+            row.scores[column] = score_of(kind, payload)
+            row.step_errors.pop(column, None)
+        else:
+            return
+        self._check_complete(study)
+        self.model.row_changed(study)
+
+    def on_step_failed(self, study: object, kind: str, key: object, message: str) -> None:
+        if not isinstance(study, int) or not 0 <= study < len(self.model.rows) or kind not in ("gate", *SCORE_KINDS):
+            return
+        self.model.rows[study].step_errors["gate" if kind == "gate" else f"{kind}:{key}"] = message
+        self._check_complete(study)
+        self.model.row_changed(study)
+
+    def _ensure_column(self, kind: str, model: str, payload: object | None = None) -> str:
+        key = f"{kind}:{model}"
+        labels = tuple(getattr(payload, "labels", ()))
+        self.model.ensure_score_column(ScoreColumn(key, model if kind != "lesions" else f"{model} (TB)",
+                                                   score_tooltip(kind, labels, getattr(payload, "rule", ""))))
+        return key
+
+    def _check_complete(self, study: int) -> None:
+        """A study the service has fully scored needs no triage of its own."""
+        row = self.model.rows[study]
+        if self.triage is None or row.analysis != "queued":
+            return
+        have = set(row.scores) | set(row.step_errors) | ({"gate"} if row.gate is not None else set())
+        wanted = {"gate" if kind == "gate" else f"{kind}:{name}" for kind, name in self.triage.steps()}
+        if wanted <= have:
+            self.triage.discard(study)
+            row.analysis = "done"
+            self._update_progress()
+
+    def _on_triaged(self, study: int, error: str) -> None:
+        if error:
+            self.model.rows[study].step_errors["read"] = error
+        self._set_analysis(study, "done")
+
+    def _set_analysis(self, study: int, state: str) -> None:
+        self.model.update(study, analysis=state)
+        self._update_progress()
+
+    def _update_progress(self) -> None:
+        rows = [r for r in self.model.rows if not r.load_error]
+        done = sum(1 for r in rows if r.analysis == "done")
+        self.progress.setRange(0, max(len(rows), 1))
+        self.progress.setValue(done)
+        self.progress.setVisible(bool(rows))
+
+    # -- sorting and moving ----------------------------------------------------------------------
+    def sort_by(self, column: int, order: Qt.SortOrder | None = None) -> None:
+        """Sort by `column`; scores and the gate default to highest first, text columns to A→Z."""
+        if order is None:
+            numeric = self.model.column("Gate") == column or self.model._score_column(column) is not None
+            order = Qt.SortOrder.DescendingOrder if numeric else Qt.SortOrder.AscendingOrder
+        self.proxy.sort(column, order)
+        self.view.horizontalHeader().setSortIndicator(column, order)
+
+    def _on_header_clicked(self, column: int) -> None:
+        if self.proxy.sortColumn() == column:
+            flipped = (Qt.SortOrder.AscendingOrder if self.proxy.sortOrder() == Qt.SortOrder.DescendingOrder
+                       else Qt.SortOrder.DescendingOrder)
+            self.sort_by(column, flipped)
+        else:
+            self.sort_by(column)
+
+    def visible_order(self) -> list[int]:
+        """Study ids from the top of the table down."""
+        return [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(self.proxy.rowCount())]
+
+    def step(self, delta: int) -> None:
+        """Open the study `delta` rows below (above) the current one in the table's order, stopping at the ends."""
+        order = self.visible_order()
+        if not order:
+            return
+        at = order.index(self.current) if self.current in order else (-1 if delta > 0 else len(order))
+        self._open(order[min(max(at + delta, 0), len(order) - 1)])
+
+    def show_current(self, study: int) -> None:
+        """The session made `study` the current one: highlight its row and show its note."""
+        self.current = study
+        source = self.model.index(study, 0)
+        index = self.proxy.mapFromSource(source)
+        self.view.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        self.view.scrollTo(index)
+        self.reading.show_study(study)
+
+    def _open(self, study: int) -> None:
+        if study >= 0:
+            self.study_activated.emit(study)
+
+    # -- export and shutdown ---------------------------------------------------------------------
+    def export_csv(self, out: Path) -> int:
+        """Every study's reading state, scores, gate verdict and status as CSV (`ReadingPanel.export_csv`)."""
+        extra = {}
+        for row in self.model.rows:
+            values: dict[str, object] = {c.title: row.scores[c.key] for c in self.model.score_columns
+                                         if c.key in row.scores}
+            values["gate"] = "" if row.gate is None else ("accepted" if row.gate[0] else "rejected")
+            values["status"] = row.status
+            extra[row.study] = values
+        return self.reading.export_csv(Path(out), extra)
+
+    def shutdown(self) -> None:
+        self.reading.shutdown()
+        if self.triage is not None:
+            self.triage.shutdown()
+
+
+class _CloseWatcher(QObject):
+    """Commits the note being typed and stops the triage when the window closes."""
+
+    def __init__(self, worklist: Worklist, parent: QObject):
+        super().__init__(parent)
+        self._worklist = worklist
+
+    def eventFilter(self, watched, event):  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.Close:
+            self._worklist.shutdown()
+        return False
+
+
+def install(window, *, triage: TriageRunner | None = None, user_data: Path | None = None) -> Worklist:
+    """Put the worklist into `window` (a MainWindow, before it opens any study) and return it (also
+    as `window.worklist`).
+
+    triage: the background scorer (default: a TriageRunner on the installed models, which waits
+    while `window.analysis`, if the window has one, is busy with the shown study).
+    user_data: where stores of read-only folders go (default `core.reading_store.user_data_dir()`).
+    """
+    service = getattr(window, "analysis", None)
+    if triage is None:
+        triage = TriageRunner(window, max_megapixels=window.session.max_megapixels,
+                              busy=lambda: bool(service is not None and service.busy))
+    worklist = Worklist(triage=triage, user_data=user_data)
+    window.worklist = worklist
+    if service is not None:
+        worklist.attach_results(service)
+    dock = next(d for d in window.findChildren(QDockWidget) if d.widget() is window.study_list)
+    window.study_list.setParent(worklist)  # kept, hidden and still fed, for code that reads it
+    window.study_list.hide()
+    dock.setWidget(worklist)
+    dock.setWindowTitle("Worklist")
+
+    session = window.session
+    session.study_added.connect(worklist.add_study)
+    session.study_loaded.connect(worklist.study_loaded)
+    session.study_failed.connect(worklist.study_failed)
+    session.current_changed.connect(worklist.show_current)
+    session.current_ready.connect(lambda study, _loaded, _state: worklist.reading.mark_viewed(study))
+    worklist.study_activated.connect(session.select)
+    worklist.message.connect(lambda text: window.status.showMessage(text, 15000))
+
+    original_open = window.open_paths
+
+    def open_paths(paths, *, remember: bool = True) -> None:
+        paths = [Path(p) for p in paths]
+        worklist.reading.readings.add_roots(paths)
+        original_open(paths, remember=remember)
+
+    window.open_paths = open_paths
+    for name, delta in (("next_study", 1), ("previous_study", -1)):
+        action = window.actions_by_name[name]
+        action.triggered.disconnect()
+        action.triggered.connect(lambda _checked=False, d=delta: worklist.step(d))
+    _add_actions(window, worklist)
+    window.installEventFilter(_CloseWatcher(worklist, window))
+    return worklist
+
+
+def _add_actions(window, worklist: Worklist) -> None:
+    file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
+    export = QAction("Export reading state as CSV…", window)
+    export.triggered.connect(lambda: _export_dialog(window, worklist))
+    file_menu.insertAction(window.actions_by_name["quit"], export)
+    flag = QAction("Flag or unflag the study", window, shortcut=QKeySequence("F"))
+    flag.triggered.connect(worklist.reading.toggle_flag)
+    note = QAction("Edit the study's note", window, shortcut=QKeySequence("N"))
+    note.triggered.connect(lambda: worklist.reading.note_edit.setFocus())
+    view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    for name, action in (("export_reading_csv", export), ("flag_study", flag), ("edit_note", note)):
+        window.addAction(action)
+        window.actions_by_name[name] = action
+        if action is not export:
+            view_menu.addAction(action)
+
+
+def _export_dialog(window, worklist: Worklist) -> None:
+    roots = worklist.reading.readings.roots
+    start = str(roots[0] / "reading.csv") if roots else "reading.csv"
+    target, _ = QFileDialog.getSaveFileName(window, "Export reading state as CSV", start, "CSV (*.csv)")
+    if not target:
+        return
+    try:
+        rows = worklist.export_csv(Path(target))
+    except ReadingStoreError as error:
+        window.status.showMessage(str(error), 15000)
+        return
+    window.status.showMessage(f"{rows} studies written to {target}", 10000)

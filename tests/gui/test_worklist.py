@@ -1,0 +1,313 @@
+"""The worklist on a real MainWindow: folders of generated PNGs with a stand-in scorer whose scores
+are the images' own mean grey, real files with the shipped models, sorting, keys, notes that
+survive a kill, CSV export and a damaged store."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PilImage
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from cxrviewer import paths
+from cxrviewer.analysis.findings import Finding, classify_study
+from cxrviewer.analysis.gate import GateResult
+from cxrviewer.analysis.pipeline import ModelRoles, model_roles
+from cxrviewer.analysis.triage import TriageOutcome
+from cxrviewer.core.io import read_image
+from cxrviewer.core.reading_store import STORE_NAME, ReadingStore, StudyKey
+from cxrviewer.gui.worklist import install
+from cxrviewer.gui.worklist_triage import TriageRunner
+
+FAKE_ROLES = ModelRoles(gate="fake-gate", classifiers=("fake-cls",))
+# Grey levels of the generated studies; the gate rejects the darkest (mean below 0.15).
+LEVELS = {"a.png": 0.55, "b.png": 0.80, "c.png": 0.10, "d.png": 0.30, "e.png": 0.65}
+REPO = Path(__file__).resolve().parents[2]
+
+
+def fake_triage(path, roles, models_dir, max_megapixels, cancelled):
+    """Scores from the file's pixels: P(positive) = mean grey; the gate accepts a mean of 0.15 or more.
+    A file whose name contains "bad" makes the classifier fail."""
+    mean = float(read_image(path).pixels.mean())
+    gate = GateResult("fake-gate", mean >= 0.15, 0.2 + mean / 2, 0.275)
+    if "bad" in Path(path).name:
+        return [TriageOutcome("gate", "fake-gate", gate),
+                TriageOutcome("finding", "fake-cls", None, "model fake-cls: refused this image")]
+    finding = Finding("fake-cls", ("normal", "abnormal"), (1 - mean, mean), (int(mean >= 0.5),), "threshold", 0.5,
+                      "CPU", 0.0)
+    return [TriageOutcome("gate", "fake-gate", gate), TriageOutcome("finding", "fake-cls", finding)]
+
+
+def write_png(path: Path, level: float) -> Path:
+    """A 64×80 grey image whose mean is `level` (a vertical ramp ±0.05 about it)."""
+    ramp = np.linspace(-0.05, 0.05, 64)[:, None].repeat(80, axis=1)
+    PilImage.fromarray(np.round((level + ramp) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def png_folder(tmp_path) -> Path:
+    folder = tmp_path / "studies"
+    folder.mkdir()
+    for name, level in LEVELS.items():
+        write_png(folder / name, level)
+    return folder
+
+
+@pytest.fixture
+def bare_viewer(qtbot, settings, tmp_path, monkeypatch):
+    """A window whose analysis service finds no models, so every score comes from the stand-in."""
+    from cxrviewer.gui.main_window import MainWindow
+
+    monkeypatch.setenv("CXRVIEWER_MODELS", str(tmp_path / "no-models"))
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    window.resize(1100, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    window.session.shutdown()
+
+
+def install_fake(window, tmp_path, **kwargs):
+    triage = TriageRunner(window, triage=fake_triage, roles=FAKE_ROLES)
+    return install(window, triage=triage, user_data=tmp_path / "user-data", **kwargs)
+
+
+def open_folder(qtbot, window, worklist, folder: Path, count: int) -> None:
+    window.open_paths([folder])
+    qtbot.waitUntil(lambda: len(worklist.model.rows) == count
+                    and all(r.analysis == "done" or r.load_error for r in worklist.model.rows), timeout=20000)
+
+
+def names(worklist) -> list[str]:
+    return [worklist.model.rows[s].path.name for s in worklist.visible_order()]
+
+
+def test_pngs_are_triaged_and_sort_most_suspicious_first(qtbot, bare_viewer, png_folder, tmp_path):
+    # A PNG cut short: the folder scan takes it for a study, reading it fails.
+    noise = np.random.default_rng(0).integers(0, 256, (64, 80), dtype=np.uint8)
+    PilImage.fromarray(noise).save(tmp_path / "whole.png")
+    (png_folder / "broken.png").write_bytes((tmp_path / "whole.png").read_bytes()[:2000])
+    write_png(png_folder / "bad.png", 0.9)
+    worklist = install_fake(bare_viewer, tmp_path)
+    open_folder(qtbot, bare_viewer, worklist, png_folder, 7)
+    model = worklist.model
+    rows = {r.path.name: r for r in model.rows}
+    column = model.column("finding:fake-cls")
+    assert model.headers[column] == "fake-cls" and model.headerData(column, Qt.Orientation.Horizontal,
+                                                                     Qt.ItemDataRole.ToolTipRole) == "P(abnormal)"
+    for name, level in LEVELS.items():
+        assert rows[name].scores["finding:fake-cls"] == pytest.approx(level, abs=0.003)
+        assert rows[name].status == "done"
+        assert rows[name].thumbnail.height() == 38 and rows[name].thumbnail.width() == 48
+    assert rows["c.png"].gate == (False, pytest.approx(0.25, abs=0.002))
+    assert rows["bad.png"].status == "failed: model fake-cls: refused this image"
+    assert rows["broken.png"].status.startswith("failed: ") and "broken.png" not in rows["broken.png"].status
+    assert (worklist.progress.value(), worklist.progress.maximum()) == (6, 6)
+    assert worklist.progress.text() == "6 / 6 analysed"
+
+    header = worklist.view.horizontalHeader()
+    QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(header.sectionViewportPosition(column) + 5, header.height() // 2))
+    # Highest first; the study the gate rejected (c) and those without a score stay at the bottom.
+    assert names(worklist)[:4] == ["b.png", "e.png", "a.png", "d.png"], [(n, rows[n].scores, rows[n].gate) for n in names(worklist)]
+    assert set(names(worklist)[4:]) == {"broken.png", "bad.png", "c.png"}
+    index = worklist.proxy.index(0, column)
+    assert index.data() == f"{rows['b.png'].scores['finding:fake-cls']:.3f}"
+    worklist.sort_by(column, Qt.SortOrder.AscendingOrder)
+    assert names(worklist)[:4] == ["d.png", "a.png", "e.png", "b.png"]
+    assert set(names(worklist)[4:]) == {"broken.png", "bad.png", "c.png"}
+    worklist.sort_by(model.column("Gate"))
+    assert names(worklist)[0] == "bad.png" and names(worklist)[-2:] == ["c.png", "broken.png"]
+
+
+def test_keys_move_enter_opens_and_next_follows_the_sorted_order(qtbot, bare_viewer, png_folder, tmp_path):
+    worklist = install_fake(bare_viewer, tmp_path)
+    open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
+    worklist.sort_by(worklist.model.column("finding:fake-cls"))
+    order = worklist.visible_order()  # b, e, a, d, c (rejected)
+    assert names(worklist) == ["b.png", "e.png", "a.png", "d.png", "c.png"]
+    qtbot.waitUntil(lambda: bare_viewer.session.current == 0)  # the first opened study is shown
+    worklist.view.setFocus()
+    worklist.view.setCurrentIndex(worklist.proxy.index(0, 1))
+    QTest.keyClick(worklist.view, Qt.Key.Key_Down)
+    QTest.keyClick(worklist.view, Qt.Key.Key_Down)
+    assert worklist.proxy.mapToSource(worklist.view.currentIndex()).row() == order[2]
+    assert bare_viewer.session.current == 0  # moving does not open
+    QTest.keyClick(worklist.view, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: bare_viewer.session.current == order[2] and bare_viewer.canvas.image is not None
+                    and bare_viewer.canvas.image.meta.path.name == "a.png")
+    bare_viewer.actions_by_name["next_study"].trigger()
+    qtbot.waitUntil(lambda: bare_viewer.canvas.image.meta.path.name == "d.png")
+    bare_viewer.actions_by_name["previous_study"].trigger()
+    bare_viewer.actions_by_name["previous_study"].trigger()
+    qtbot.waitUntil(lambda: bare_viewer.canvas.image.meta.path.name == "e.png")
+    assert worklist.proxy.mapToSource(worklist.view.currentIndex()).row() == order[1]
+    assert bare_viewer.study_list.currentRow() == order[1]  # the plain list, hidden, still follows
+    e_row = worklist.model.rows[order[1]]
+    qtbot.waitUntil(lambda: e_row.reading is not None and e_row.reading.viewed)
+    QTest.keyClick(bare_viewer, Qt.Key.Key_F)
+    assert e_row.reading.flagged and worklist.reading.flag_box.isChecked()
+    assert worklist.proxy.index(1, worklist.model.column("Flag")).data(Qt.ItemDataRole.CheckStateRole) == \
+        Qt.CheckState.Checked
+    assert ReadingStore(png_folder / STORE_NAME).get(StudyKey("e.png")).flagged
+
+
+def test_a_note_survives_a_new_window_and_exports_as_csv(qtbot, bare_viewer, png_folder, tmp_path, settings):
+    from cxrviewer.gui.main_window import MainWindow
+
+    worklist = install_fake(bare_viewer, tmp_path)
+    open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
+    qtbot.waitUntil(lambda: worklist.reading.note_edit.isEnabled())
+    QTest.keyClicks(worklist.reading.note_edit, "nodule RUL?")
+    qtbot.waitUntil(lambda: worklist.reading.state_label.text() == "Saved", timeout=3000)
+    shown = bare_viewer.canvas.image.meta.path.name
+    with ReadingStore(png_folder / STORE_NAME) as store:  # another store object on the same file
+        assert store.get(StudyKey(shown)).note == "nodule RUL?"
+    out = tmp_path / "reading.csv"
+    assert worklist.export_csv(out) == 5
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = {r["path"]: r for r in csv.DictReader(handle)}
+    assert set(rows) == set(LEVELS)
+    assert rows[shown]["note"] == "nodule RUL?" and rows[shown]["viewed"] == "1"
+    assert float(rows["b.png"]["fake-cls"]) == pytest.approx(0.80, abs=0.003)
+    assert (rows["b.png"]["gate"], rows["c.png"]["gate"], rows["b.png"]["status"]) == ("accepted", "rejected", "done")
+    bare_viewer.close()
+
+    second = MainWindow(settings=settings)
+    qtbot.addWidget(second)
+    again = install_fake(second, tmp_path)
+    open_folder(qtbot, second, again, png_folder, 5)
+    row = next(r for r in again.model.rows if r.path.name == shown)
+    assert row.reading.note == "nodule RUL?"
+    assert again.proxy.index(row.study, again.model.column("Note")).data() == "nodule RUL?"
+    qtbot.waitUntil(lambda: again.reading.note_edit.toPlainText() == "nodule RUL?")
+    second.session.shutdown()
+
+
+KILLED_VIEWER = textwrap.dedent("""
+    import os, sys, time
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from pathlib import Path
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+    app = QApplication([])
+    from cxrviewer.gui.main_window import MainWindow
+    from cxrviewer.gui.worklist import install
+    window = MainWindow(settings=QSettings(sys.argv[2], QSettings.Format.IniFormat))
+    worklist = install(window, user_data=Path(sys.argv[3]))
+    window.open_paths([sys.argv[1]])
+    deadline = time.time() + 30
+    while not worklist.reading.note_edit.isEnabled() and time.time() < deadline:
+        app.processEvents()
+    worklist.reading.note_edit.setPlainText("typed before the kill")
+    while worklist.reading.state_label.text() != "Saved" and time.time() < deadline:
+        app.processEvents()
+    print(window.canvas.image.meta.path.name, worklist.reading.state_label.text(), flush=True)
+    while True:
+        app.processEvents()
+        time.sleep(0.01)
+""")
+
+
+def test_the_note_survives_sigkill_of_the_viewer(qtbot, bare_viewer, png_folder, tmp_path):
+    env = {**os.environ, "CXRVIEWER_MODELS": str(tmp_path / "no-models")}
+    child = subprocess.Popen([sys.executable, "-c", KILLED_VIEWER, str(png_folder), str(tmp_path / "child.ini"),
+                              str(tmp_path / "user-data")], stdout=subprocess.PIPE, text=True, cwd=REPO, env=env)
+    try:
+        shown, state = child.stdout.readline().split()
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        child.stdout.close()
+    assert child.returncode == -signal.SIGKILL and state == "Saved"
+    worklist = install_fake(bare_viewer, tmp_path)
+    open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
+    row = next(r for r in worklist.model.rows if r.path.name == shown)
+    assert row.reading.note == "typed before the kill" and row.reading.viewed
+
+
+def test_a_damaged_store_is_named_and_the_worklist_goes_on(qtbot, bare_viewer, png_folder, tmp_path):
+    damaged = png_folder / STORE_NAME
+    damaged.write_bytes(b"garbage, not SQLite\n" * 100)
+    worklist = install_fake(bare_viewer, tmp_path)
+    open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
+    assert all(r.status == "done" and r.reading is None for r in worklist.model.rows)
+    assert str(damaged) in bare_viewer.status.currentMessage()
+    assert "damaged or not a reading store" in bare_viewer.status.currentMessage()
+    qtbot.waitUntil(lambda: bare_viewer.canvas.image is not None)
+    assert not worklist.reading.note_edit.isEnabled()
+    assert worklist.reading.state_label.text().startswith(str(damaged))
+    assert damaged.read_bytes() == b"garbage, not SQLite\n" * 100
+
+
+def test_install_replaces_the_study_list_dock_and_adds_actions(bare_viewer, tmp_path):
+    worklist = install_fake(bare_viewer, tmp_path)
+    dock = worklist.parent()
+    assert dock.windowTitle() == "Worklist" and dock.widget() is worklist
+    assert bare_viewer.study_list.isHidden() and bare_viewer.worklist is worklist
+    file_menu = next(a.menu() for a in bare_viewer.menuBar().actions() if a.text() == "&File")
+    assert "Export reading state as CSV…" in [a.text() for a in file_menu.actions()]
+    shortcuts = [s.toString() for a in bare_viewer.actions() for s in a.shortcuts()]
+    assert len(shortcuts) == len(set(shortcuts)), "two window actions share a key"
+
+
+def real_files(tmp_path) -> Path:
+    data = paths.shared_data_dir()
+    if not data.is_dir():
+        pytest.skip(f"real data not found at {data} (set CXRVIEWER_SHARED_DATA)")
+    folder = tmp_path / "real"
+    folder.mkdir()
+    images = data / "kermany_pneumonia" / "train" / "images"
+    for name in ("NORMAL/IM-0115-0001.jpeg", "NORMAL/IM-0117-0001.jpeg"):
+        shutil.copy(images / name, folder / f"normal-{Path(name).name}")
+    for path in sorted((images / "PNEUMONIA").glob("*bacteria*.jpeg"))[:2]:
+        shutil.copy(path, folder / f"pneumonia-{path.name}")
+    shutil.copy(data / "dicom" / "siim_pneumothorax_CR_chest_PA_jpegbaseline_mono2.dcm", folder / "siim.dcm")
+    return folder
+
+
+def test_real_files_with_the_shipped_models(qtbot, viewer, tmp_path):
+    folder = real_files(tmp_path)
+    roles = model_roles(paths.models_dir())
+    if "pneumonia-kermany" not in roles.classifiers:
+        pytest.skip(f"the shipped classifier pneumonia-kermany is not installed in {paths.models_dir()}")
+    worklist = install(viewer, user_data=tmp_path / "user-data")
+    open_folder(qtbot, viewer, worklist, folder, 5)
+    model = worklist.model
+    rows = {r.path.name: r for r in model.rows}
+    dicom = rows["siim.dcm"]
+    assert (dicom.patient, dicom.status) == ("16d7f894-55d7-4d95-8957-d18987f0e981", "done")
+    assert dicom.reading.key == StudyKey("siim.dcm", "1.2.276.0.7230010.3.1.4.8323329.6904.1517875201.850819")
+    for name, row in rows.items():
+        assert row.status == "done", (name, row.status)
+        for classifier in roles.classifiers:
+            finding = classify_study(classifier, read_image(folder / name).pixels)
+            expected = finding.probabilities[1] if len(finding.labels) == 2 else 1 - finding.probabilities[0]
+            assert row.scores[f"finding:{classifier}"] == pytest.approx(expected, abs=1e-6)
+        if roles.gate:
+            assert row.gate is not None
+    worklist.sort_by(model.column("finding:pneumonia-kermany"))
+    top = names(worklist)
+    kermany = [n for n in top if n.endswith(".jpeg")]
+    assert [n.split("-")[0] for n in kermany] == ["pneumonia", "pneumonia", "normal", "normal"], \
+        [(n, rows[n].scores["finding:pneumonia-kermany"]) for n in top]
+
+
+def test_the_demo_study_keeps_its_reading_state_in_the_user_data_folder(qtbot, bare_viewer, tmp_path):
+    worklist = install_fake(bare_viewer, tmp_path)
+    open_folder(qtbot, bare_viewer, worklist, paths.demo_study(), 1)
+    store = next(iter(worklist.reading.readings.stores.values()))
+    assert store.path.parent == tmp_path / "user-data" / "reading"
+    assert not (paths.demo_study().parent / STORE_NAME).exists()
