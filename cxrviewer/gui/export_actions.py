@@ -2,7 +2,7 @@
 an "Anonymise exports" option remembered in the window's settings.
 
 `install(window)` adds the actions through the window's public attributes (menu bar, settings,
-canvas, session, findings panel), so main_window.py only calls it. The pixels are the window's
+canvas, session, findings panel, analysis service), so main_window.py only calls it. The pixels are the window's
 `composed_view()` (base + visible layers, through `core.display.compose.compose`) when the window
 has it; a window without layers exports its displayed grey levels through the same function. Files
 are written by `cxrviewer.core.export`, atomically, on the UI thread (about a second at 2048²).
@@ -33,7 +33,6 @@ from cxrviewer.core.export import (
     write_secondary_capture,
 )
 from cxrviewer.core.export.content import BURNED_IN_CAUTION
-from cxrviewer.runtime.registry import installed_models
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ def gather_content(window, anonymise: bool) -> ExportContent | None:
     if composed is None:
         return None
     readings, gate, cards = _readings(window)
-    cards += _layer_cards(window, layers, {card.name for card in cards})
+    cards += _image_model_cards(window, {card.name for card in cards})
     return ExportContent(composed, layers, image.meta, tuple(readings), gate, tuple(cards), anonymise)
 
 
@@ -88,19 +87,20 @@ def _readings(window) -> tuple[list[Reading], str, list[ModelCard]]:
     return readings, gate, cards
 
 
-def _card(folder: Path, name: str) -> ModelCard | None:
-    try:
-        return load_card(card_path(folder, name), verify_files=False)
-    except (OSError, ModelError) as error:
-        log.warning("model %s left out of the report: %s", name, error)
-        return None
-
-
-def _layer_cards(window, layers: tuple[str, ...], known: set[str]) -> list[ModelCard]:
-    """Cards of installed models named in a visible layer (lungs, bone suppression, ...)."""
-    folder = window.findings_panel.models_dir
-    named = [name for name in installed_models(folder) if name not in known and any(name in text for text in layers)]
-    return [card for card in (_card(folder, name) for name in named) if card is not None]
+def _image_model_cards(window, known: set[str]) -> list[ModelCard]:
+    """Cards of the image models whose output the analysis holds for the shown study (the lung mask,
+    the soft-tissue view): the models behind those layers, whether or not a layer shows them now."""
+    service = window.analysis
+    roles = service.roles
+    cards = []
+    for kind, name in (("lungs", roles.lungs), ("soft_tissue", roles.bone_suppression)):
+        if name is None or name in known or service.cached(service.study, kind, name) is None:
+            continue
+        try:
+            cards.append(load_card(card_path(service.models_dir, name), verify_files=False))
+        except (OSError, ModelError) as error:
+            log.warning("model %s left out of the report: %s", name, error)
+    return cards
 
 
 class ExportActions(QObject):

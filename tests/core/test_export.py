@@ -85,7 +85,7 @@ def pdf_pages(data: bytes) -> int:
 def pdf_text(data: bytes) -> str:
     """The page's text, line after line joined by spaces (escapes undone)."""
     strings = re.findall(rb"Td \((.*)\) Tj ET", data)
-    return " ".join(re.sub(rb"\\(.)", rb"\1", s).decode("ascii") for s in strings)
+    return " ".join(re.sub(rb"\\(.)", rb"\1", s).decode("cp1252") for s in strings)
 
 
 def pdf_image(data: bytes) -> bytes:
@@ -225,7 +225,8 @@ def test_anonymised_exports_carry_none_of_the_source_identifiers(tmp_path, sourc
     assert str(source.StudyInstanceUID).encode() in plain["dcm"]
     for kind, data in anonymous.items():
         for secret in secrets:
-            assert secret.encode() not in data, f"{secret!r} in the anonymised {kind}"
+            for encoded in {secret.encode(), secret.encode("cp1252", errors="replace")}:  # DICOM / PDF text
+                assert encoded not in data, f"{secret!r} in the anonymised {kind}"
     ds = pydicom.dcmread(tmp_path / "anonymous" / "out.dcm")
     assert ds.PatientIdentityRemoved == "YES" and ds.DeidentificationMethodCodeSequence[0].CodeValue == "113100"
     assert ds.PatientName == "Anonymous" and ds.StudyDate == "" and "SourceImageSequence" not in ds
@@ -234,13 +235,14 @@ def test_anonymised_exports_carry_none_of_the_source_identifiers(tmp_path, sourc
 
 
 def test_pdf_strings_escape_only_what_pdf_needs():
-    from cxrviewer.core.export.pdf_page import _literal, ascii_text
+    from cxrviewer.core.export.pdf_page import _literal, text_width, winansi_text
 
     assert _literal("P (97 %)") == "(P (97 %))"
     assert _literal("(P 97 %,") == r"(\(P 97 %,)"
     assert _literal(r"0.5) a\b") == r"(0.5\) a\\b)"
-    assert ascii_text("P ≥ 0.726 – Müller × 2²") == "P >= 0.726 - Muller x 22"
-    assert ascii_text("肺") == "?"
+    assert winansi_text("P ≥ 0.726 – Müller × 2²") == "P >= 0.726 \x96 M\xfcller \xd7 22"
+    assert winansi_text("肺 Ş") == "? S"
+    assert text_width("Mü", "regular", 10) == (833 + 556) / 100 and text_width("Mü", "mono", 10) == 12.0
 
 
 def test_burned_in_annotation_of_the_source_is_declared_and_cautioned(tmp_path):

@@ -17,11 +17,12 @@ from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import GateResult
 from cxrviewer.core.cards import card_path, load_card
 from cxrviewer.core.display.voi import apply_window
+from cxrviewer.core.export.pdf_page import winansi_text
 from cxrviewer.gui.export_actions import ANONYMISE_KEY, install
 from cxrviewer.gui.main_window import MainWindow
 
 PATIENT_ID, PATIENT_NAME = "PID-H4-55102", "Doe^Jane"
-SHIPPED, GATE = "pneumonia-kermany", "cxr-gate"
+SHIPPED, GATE, LUNGS = "pneumonia-kermany", "cxr-gate", "lungs-unet"
 
 
 @pytest.fixture
@@ -157,7 +158,8 @@ def test_the_report_carries_the_installed_models_reading_threshold_and_checksums
     folder = tmp_path / "models"
     folder.mkdir()
     gate_shipped = card_path(paths.models_dir(), GATE).is_file()
-    for name in (SHIPPED, GATE) if gate_shipped else (SHIPPED,):
+    lungs_shipped = card_path(paths.models_dir(), LUNGS).is_file()
+    for name in (SHIPPED, *([GATE] if gate_shipped else []), *([LUNGS] if lungs_shipped else [])):
         shipped = load_card(card_path(paths.models_dir(), name), verify_files=False)
         for entry in shipped.files:
             shutil.copy2(paths.models_dir() / entry.path, folder / entry.path)
@@ -168,16 +170,30 @@ def test_the_report_carries_the_installed_models_reading_threshold_and_checksums
     open_and_wait(qtbot, window, identified_study)
     qtbot.waitUntil(lambda: isinstance(window.findings_panel.outcome(SHIPPED), Finding), timeout=30000)
     qtbot.waitUntil(window.actions_by_name["export_pdf"].isEnabled)
+    if lungs_shipped:
+        qtbot.waitUntil(lambda: window.analysis.cached(window.analysis.study, "lungs", LUNGS) is not None,
+                        timeout=30000)
     finding = window.findings_panel.outcome(SHIPPED)
+    save_to(monkeypatch, tmp_path / "view.png")
+    window.actions_by_name["export_png"].trigger()
     save_to(monkeypatch, tmp_path / "report.pdf")
     window.actions_by_name["export_pdf"].trigger()
+    with PilImage.open(tmp_path / "view.png") as picture:  # whatever layers the window drew by now
+        np.testing.assert_array_equal(np.asarray(picture), window.composed_view())
     data = (tmp_path / "report.pdf").read_bytes()
+    text = " ".join(s.decode("cp1252") for s in re.findall(rb"Td \((.*)\) Tj ET", data))
+    for line in window.visible_layer_summary():
+        assert winansi_text(line) in text
     for entry in card.files:
         assert entry.sha256.encode() in data
     assert f"{SHIPPED} v{card.version}".encode() in data
     assert f"operating threshold {card.thresholds[1]:.3f}".encode() in data
     p = finding.probabilities[1]
     assert f"P(pneumonia) {100 * p:.1f} %".encode() in data or p < 0.001 or p > 0.999
+    if lungs_shipped:  # the lung model ran on the study: its files are listed too
+        lungs = load_card(card_path(folder, LUNGS), verify_files=False)
+        assert all(entry.sha256.encode() in data for entry in lungs.files)
+        assert f"{LUNGS} v{lungs.version} - segmentation".encode() in data
     if gate_shipped:  # four bands are no chest radiograph: the gate's refusal is in the report
         verdict = window.findings_panel.outcome(GATE)
         assert isinstance(verdict, GateResult) and not verdict.accepted

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cxrviewer.core.export.atomic import write_atomically
 from cxrviewer.core.export.content import SOFTWARE, ExportContent
-from cxrviewer.core.export.pdf_page import A4, PdfPage, ascii_text, text_width
+from cxrviewer.core.export.pdf_page import A4, PdfPage, text_width, winansi_text
 
 MARGIN = 36.0
 IMAGE_BOX = 300.0  # the image's longer side on the page, points
@@ -47,7 +47,7 @@ _STYLE = {"heading": ("bold", 1.0, 0.7), "body": ("regular", 0.0, 0.0), "mono": 
 
 
 def wrap(text: str, font: str, size: float, width: float) -> list[str]:
-    """Greedy word wrap of ASCII `text` into lines no wider than `width`; a longer word is split."""
+    """Greedy word wrap of `winansi_text` output into lines no wider than `width`; a longer word is split."""
     lines: list[str] = []
     current = ""
     for word in text.split():
@@ -72,7 +72,7 @@ def lay_out(paras: list[Para], size: float, x: float, width: float) -> list[Line
     for para in paras:
         font, delta, gap = _STYLE[para.style]
         point = size + delta
-        for number, text in enumerate(wrap(ascii_text(para.text), font, point, width - para.indent)):
+        for number, text in enumerate(wrap(winansi_text(para.text), font, point, width - para.indent)):
             lines.append(Line(text, font, point, x + para.indent, point * 1.22 + (gap * size if number == 0 else 0)))
     return lines
 
@@ -94,7 +94,8 @@ def main_paras(content: ExportContent) -> list[Para]:
     if not content.readings:
         paras.append(Para("No model reading was available when this report was made."))
     for reading in content.readings:
-        threshold = "" if reading.threshold is None else f" [operating threshold {reading.threshold:.3f}]"
+        said = reading.threshold is None or f"{reading.threshold:.3f}" in reading.result
+        threshold = "" if said else f" [operating threshold {reading.threshold:.3f}]"
         paras.append(Para(f"{reading.model}: {reading.result}{threshold}"))
         if reading.meaning:
             paras.append(Para(f"What it means: {reading.meaning}", "small", indent=8))
