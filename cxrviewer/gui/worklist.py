@@ -167,6 +167,29 @@ class Worklist(QWidget):
         self._check_complete(study)
         self.model.row_changed(study)
 
+    def refresh_roles(self, roles) -> None:
+        """The installed models changed (pipeline.ModelRoles): triage every study again that lacks a
+        result of the models now installed."""
+        if self.triage is None or roles == self.triage.roles:
+            return
+        self.triage.roles = roles
+        wanted = self._wanted()
+        for kind, name in self.triage.steps():
+            if kind in SCORE_KINDS:
+                self._ensure_column(kind, name)
+        for row in self.model.rows:
+            if row.loaded and not row.load_error and row.analysis == "done" and not wanted <= self._have(row):
+                self.model.update(row.study, analysis="queued")
+                self.triage.enqueue(row.study, row.path)
+        self._update_progress()
+
+    def _wanted(self) -> set[str]:
+        return {"gate" if kind == "gate" else f"{kind}:{name}" for kind, name in self.triage.steps()}
+
+    @staticmethod
+    def _have(row) -> set[str]:
+        return set(row.scores) | set(row.step_errors) | ({"gate"} if row.gate is not None else set())
+
     def _ensure_column(self, kind: str, model: str, payload: object | None = None) -> str:
         key = f"{kind}:{model}"
         labels = tuple(getattr(payload, "labels", ()))
@@ -179,9 +202,7 @@ class Worklist(QWidget):
         row = self.model.rows[study]
         if self.triage is None or row.analysis != "queued":
             return
-        have = set(row.scores) | set(row.step_errors) | ({"gate"} if row.gate is not None else set())
-        wanted = {"gate" if kind == "gate" else f"{kind}:{name}" for kind, name in self.triage.steps()}
-        if wanted <= have:
+        if self._wanted() <= self._have(row):
             self.triage.discard(study)
             row.analysis = "done"
             self._update_progress()
@@ -285,13 +306,16 @@ def install(window, *, triage: TriageRunner | None = None, user_data: Path | Non
     user_data: where stores of read-only folders go (default `core.reading_store.user_data_dir()`).
     """
     service = getattr(window, "analysis", None)
-    if triage is None:
+    own_triage = triage is None
+    if own_triage:
         triage = TriageRunner(window, max_megapixels=window.session.max_megapixels,
                               busy=lambda: bool(service is not None and service.busy))
     worklist = Worklist(triage=triage, user_data=user_data)
     window.worklist = worklist
     if service is not None:
         worklist.attach_results(service)
+        if own_triage:  # a model installed or removed: the triage follows the service's roles
+            service.models_changed.connect(lambda: worklist.refresh_roles(service.roles))
     dock = next(d for d in window.findChildren(QDockWidget) if d.widget() is window.study_list)
     window.study_list.setParent(worklist)  # kept, hidden and still fed, for code that reads it
     window.study_list.hide()

@@ -16,28 +16,28 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image as PilImage
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QObject, QPoint, Qt, Signal
 from PySide6.QtTest import QTest
 
 from cxrviewer import paths
 from cxrviewer.analysis.findings import Finding, classify_study
 from cxrviewer.analysis.gate import GateResult
-from cxrviewer.analysis.pipeline import ModelRoles, model_roles
-from cxrviewer.analysis.triage import TriageOutcome
+from cxrviewer.analysis.pipeline import LesionFinding, ModelRoles, model_roles
+from cxrviewer.analysis.triage import TriageOutcome, triage_steps
 from cxrviewer.core.io import read_image
 from cxrviewer.core.reading_store import STORE_NAME, ReadingStore, StudyKey
 from cxrviewer.gui.worklist import install
 from cxrviewer.gui.worklist_triage import TriageRunner
 
-FAKE_ROLES = ModelRoles(gate="fake-gate", classifiers=("fake-cls",))
+FAKE_ROLES = ModelRoles(gate="fake-gate", classifiers=("fake-cls",), lesions="fake-tb")
 # Grey levels of the generated studies; the gate rejects the darkest (mean below 0.15).
 LEVELS = {"a.png": 0.55, "b.png": 0.80, "c.png": 0.10, "d.png": 0.30, "e.png": 0.65}
 REPO = Path(__file__).resolve().parents[2]
 
 
 def fake_triage(path, roles, models_dir, max_megapixels, cancelled):
-    """Scores from the file's pixels: P(positive) = mean grey; the gate accepts a mean of 0.15 or more.
-    A file whose name contains "bad" makes the classifier fail."""
+    """Scores from the file's pixels: P(positive) = mean grey, TB lesion score = 1 - mean; the gate
+    accepts a mean of 0.15 or more. A file whose name contains "bad" makes the classifier fail."""
     mean = float(read_image(path).pixels.mean())
     gate = GateResult("fake-gate", mean >= 0.15, 0.2 + mean / 2, 0.275)
     if "bad" in Path(path).name:
@@ -45,7 +45,10 @@ def fake_triage(path, roles, models_dir, max_megapixels, cancelled):
                 TriageOutcome("finding", "fake-cls", None, "model fake-cls: refused this image")]
     finding = Finding("fake-cls", ("normal", "abnormal"), (1 - mean, mean), (int(mean >= 0.5),), "threshold", 0.5,
                       "CPU", 0.0)
-    return [TriageOutcome("gate", "fake-gate", gate), TriageOutcome("finding", "fake-cls", finding)]
+    lesions = LesionFinding("fake-tb", np.zeros((0, 0), np.float32), 1 - mean, 0.5, mean <= 0.5)
+    outcomes = [TriageOutcome("gate", "fake-gate", gate), TriageOutcome("finding", "fake-cls", finding),
+                TriageOutcome("lesions", "fake-tb", lesions)]
+    return [o for o in outcomes if roles is None or (o.kind, o.model) in triage_steps(roles)]
 
 
 def write_png(path: Path, level: float) -> Path:
@@ -113,6 +116,7 @@ def test_pngs_are_triaged_and_sort_most_suspicious_first(qtbot, bare_viewer, png
         assert rows[name].thumbnail.height() == 38 and rows[name].thumbnail.width() == 48
     assert rows["c.png"].gate == (False, pytest.approx(0.25, abs=0.002))
     assert rows["bad.png"].status == "failed: model fake-cls: refused this image"
+    assert rows["bad.png"].scores == {}
     assert rows["broken.png"].status.startswith("failed: ") and "broken.png" not in rows["broken.png"].status
     assert (worklist.progress.value(), worklist.progress.maximum()) == (6, 6)
     assert worklist.progress.text() == "6 / 6 analysed"
@@ -128,6 +132,9 @@ def test_pngs_are_triaged_and_sort_most_suspicious_first(qtbot, bare_viewer, png
     worklist.sort_by(column, Qt.SortOrder.AscendingOrder)
     assert names(worklist)[:4] == ["d.png", "a.png", "e.png", "b.png"]
     assert set(names(worklist)[4:]) == {"broken.png", "bad.png", "c.png"}
+    worklist.sort_by(model.column("lesions:fake-tb"))
+    assert model.headers[model.column("lesions:fake-tb")] == "fake-tb (TB)"
+    assert names(worklist)[:4] == ["d.png", "a.png", "e.png", "b.png"]
     worklist.sort_by(model.column("Gate"))
     assert names(worklist)[0] == "bad.png" and names(worklist)[-2:] == ["c.png", "broken.png"]
 
@@ -155,6 +162,10 @@ def test_keys_move_enter_opens_and_next_follows_the_sorted_order(qtbot, bare_vie
     qtbot.waitUntil(lambda: bare_viewer.canvas.image.meta.path.name == "e.png")
     assert worklist.proxy.mapToSource(worklist.view.currentIndex()).row() == order[1]
     assert bare_viewer.study_list.currentRow() == order[1]  # the plain list, hidden, still follows
+    QTest.keyClick(worklist.view, Qt.Key.Key_Right)  # the window's Next study, even from the table
+    qtbot.waitUntil(lambda: bare_viewer.canvas.image.meta.path.name == "a.png")
+    QTest.keyClick(worklist.view, Qt.Key.Key_Left)
+    qtbot.waitUntil(lambda: bare_viewer.canvas.image.meta.path.name == "e.png")
     e_row = worklist.model.rows[order[1]]
     qtbot.waitUntil(lambda: e_row.reading is not None and e_row.reading.viewed)
     QTest.keyClick(bare_viewer, Qt.Key.Key_F)
@@ -311,3 +322,48 @@ def test_the_demo_study_keeps_its_reading_state_in_the_user_data_folder(qtbot, b
     store = next(iter(worklist.reading.readings.stores.values()))
     assert store.path.parent == tmp_path / "user-data" / "reading"
     assert not (paths.demo_study().parent / STORE_NAME).exists()
+
+
+class FakeService(QObject):
+    """The analysis service's signals, for results of the shown study."""
+
+    result_ready = Signal(object, str, object, object)
+    step_failed = Signal(object, str, object, str)
+
+
+def test_the_shown_study_goes_first_and_is_not_triaged_again(qtbot, bare_viewer, png_folder, tmp_path):
+    calls, busy = [], [True]
+
+    def recording_triage(path, *args):
+        calls.append(Path(path).name)
+        return fake_triage(path, *args)
+
+    triage = TriageRunner(bare_viewer, triage=recording_triage, roles=FAKE_ROLES, busy=lambda: busy[0])
+    worklist = install(bare_viewer, triage=triage, user_data=tmp_path / "user-data")
+    service = FakeService()
+    worklist.attach_results(service)
+    bare_viewer.open_paths([png_folder])
+    qtbot.waitUntil(lambda: len(worklist.model.rows) == 5 and all(r.loaded for r in worklist.model.rows))
+    qtbot.wait(3 * 150)
+    assert calls == [] and {r.status for r in worklist.model.rows} == {"queued"}  # the service is busy
+    shown = next(r for r in worklist.model.rows if r.path.name == "b.png")
+    for outcome in fake_triage(shown.path, None, None, None, None):
+        service.result_ready.emit(shown.study, outcome.kind, outcome.model, outcome.payload)
+    assert shown.status == "done" and shown.scores["finding:fake-cls"] == pytest.approx(0.8, abs=0.003)
+    busy[0] = False
+    qtbot.waitUntil(lambda: all(r.status == "done" for r in worklist.model.rows))
+    assert sorted(calls) == ["a.png", "c.png", "d.png", "e.png"]
+    assert worklist.progress.value() == 5
+
+
+def test_a_model_installed_later_is_triaged_on_every_study(qtbot, bare_viewer, png_folder, tmp_path):
+    without_lesions = ModelRoles(gate="fake-gate", classifiers=("fake-cls",))
+    triage = TriageRunner(bare_viewer, triage=fake_triage, roles=without_lesions)
+    worklist = install(bare_viewer, triage=triage, user_data=tmp_path / "user-data")
+    open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
+    assert "lesions:fake-tb" not in [c.key for c in worklist.model.score_columns]
+    worklist.refresh_roles(FAKE_ROLES)
+    assert worklist.progress.value() == 0
+    qtbot.waitUntil(lambda: all(r.status == "done" for r in worklist.model.rows))
+    rows = {r.path.name: r for r in worklist.model.rows}
+    assert rows["d.png"].scores["lesions:fake-tb"] == pytest.approx(0.70, abs=0.003)
