@@ -53,8 +53,8 @@ def gate_verdict(result: GateResult) -> str:
     figures = f"(P {percent(result.score)}, threshold {result.threshold:.3f})"
     if result.accepted:
         return f"{result.model}: accepted as a frontal chest radiograph {figures}"
-    return (f"{result.model}: NOT recognised as a frontal chest radiograph {figures}; the findings were "
-            "withheld on screen unless the reader chose to see them, and need particular caution")
+    return (f"{result.model}: NOT recognised as a frontal chest radiograph {figures}; the findings are "
+            "unchecked and need particular caution")
 
 
 def pending_reading(model: str, outcome: str | None) -> Reading:

@@ -1,0 +1,120 @@
+"""`cxrviewer report PATH... --out DIR`: a one-page PDF report per study, headless, with the viewer's
+own export code; optionally the view as PNG and a DICOM Secondary Capture, anonymised on request.
+
+Each study is read as the viewer reads it, then the installed gate, classifiers and TB lesion model
+run on it (`analysis.pipeline`); the view is the study at its first window with the TB lesion layer
+as the viewer draws it by default (no explanation maps: those need a class chosen by a reader).
+Files go to DIR as `<stem>.report.pdf`, `<stem>.view.png`, `<stem>.sc.dcm`; with --anonymise the stem
+is `anonymised-<n>`, since a file name may carry a patient's name or number.
+
+Skipped files are named with the reason on stderr; the exit status is non-zero only when no report
+could be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from cxrviewer.core.errors import CxrError
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report", help="one-page PDF reports (and PNG / DICOM SC views) of studies, with the installed models",
+        description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files and folders (recursive)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="write the files here")
+    p.add_argument("--png", action="store_true", help="also write the view as PNG")
+    p.add_argument("--dicom", action="store_true", help="also write a DICOM Secondary Capture of the view")
+    p.add_argument("--anonymise", action="store_true", help="leave patient identifiers and file names out")
+    p.add_argument("--models-dir", type=Path, default=None, help="where installed models are (default: models/)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cxrviewer.core.export import write_png, write_report_pdf, write_secondary_capture
+    from cxrviewer.core.io import scan_studies
+
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        log.error("cannot create %s: %s", args.out, error.strerror)
+        return 1
+    writers = [("report.pdf", write_report_pdf)]
+    writers += [("view.png", write_png)] if args.png else []
+    writers += [("sc.dcm", write_secondary_capture)] if args.dicom else []
+    scan = scan_studies(args.paths)
+    for path, reason in scan.skipped:
+        log.warning("skipped %s: %s", path, reason)
+    written = 0
+    for number, path in enumerate(scan.studies, start=1):
+        try:
+            content = study_content(path, args.models_dir, args.anonymise)
+            stem = f"anonymised-{number}" if args.anonymise else path.stem
+            for suffix, write in writers:
+                write(args.out / f"{stem}.{suffix}", content)
+        except CxrError as error:
+            log.warning("skipped %s", error)
+            continue
+        written += 1
+    if not written:
+        log.error("no report written for %s", ", ".join(map(str, args.paths)))
+        return 1
+    log.info("%d report(s) in %s; %d file(s) skipped", written, args.out,
+             len(scan.skipped) + len(scan.studies) - written)
+    return 0
+
+
+def study_content(path: Path, models_dir: Path | None, anonymise: bool):
+    """The ExportContent of one study: its view with the TB lesion layer, and every finding model's
+    reading (a model that fails is reported as such, not left out)."""
+    import numpy as np
+
+    from cxrviewer.analysis import pipeline
+    from cxrviewer.analysis.findings import installed_model
+    from cxrviewer.analysis.report_readings import (
+        finding_reading,
+        gate_verdict,
+        lesion_reading,
+        pending_reading,
+    )
+    from cxrviewer.core.display.compose import compose, index_map
+    from cxrviewer.core.export import ExportContent
+    from cxrviewer.core.io import read_image
+    from cxrviewer.core.layers import LayerStack, overlay_layers, summary_line
+
+    image = read_image(path)
+    roles = pipeline.model_roles(models_dir)
+    readings, cards, gate = [], [], ""
+    stack, maps = LayerStack(), {}
+    for name in [roles.gate, *roles.classifiers, roles.lesions]:
+        if name is None:
+            continue
+        try:
+            loaded = installed_model(name, models_dir)
+        except CxrError as error:
+            readings.append(pending_reading(name, str(error)))
+            continue
+        cards.append(loaded.card)
+        try:
+            if name == roles.gate:
+                gate = gate_verdict(pipeline.gate(loaded, image.pixels))
+            elif name == roles.lesions:
+                finding = pipeline.lesion_finding(loaded, image.pixels)
+                readings.append(lesion_reading(finding, loaded.card))
+                stack.adopt_lesion_threshold(finding.threshold)
+                maps["tb_lesions"] = index_map(finding.probability, stack["tb_lesions"].normalisation)
+            else:
+                readings.append(finding_reading(pipeline.classify(loaded, image.pixels), loaded.card))
+        except CxrError as error:
+            readings.append(pending_reading(name, str(error)))
+    base = np.rint(image.pixels * 255).astype(np.uint8)
+    layers = ["Base: original, at the file's first window"]
+    layers += [summary_line(stack[kind], maps[kind]) for kind in maps if stack[kind].visible]
+    return ExportContent(compose(base, overlay_layers(stack, maps)), tuple(layers), image.meta,
+                         tuple(readings), gate, tuple(cards), anonymise)
