@@ -192,6 +192,8 @@ def _file_menu(window) -> QMenu:
 
 
 def install(window) -> ExportActions:
-    """Add the export actions to `window`'s File menu (before Quit) and to window.actions_by_name."""
-    window.export_actions = ExportActions(window)
+    """Add the export actions to `window`'s File menu (before Quit) and to window.actions_by_name;
+    once per window (a second call returns the first one's actions)."""
+    if getattr(window, "export_actions", None) is None:
+        window.export_actions = ExportActions(window)
     return window.export_actions

@@ -72,7 +72,9 @@ def expected_view() -> np.ndarray:
 def test_install_adds_the_actions_to_the_file_menu_and_remembers_anonymise(qtbot, settings, no_models):
     window = make_window(qtbot, settings)
     file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
+    assert install(window) is window.export_actions  # once per window
     texts = [a.text() for a in file_menu.actions() if not a.isSeparator()]
+    assert texts.count("Export view as &PNG…") == 1
     exports = ["Export view as &PNG…", "Export &report as PDF…", "Export DICOM &Secondary Capture…",
                "&Anonymise exports"]
     assert texts[texts.index(exports[0]):texts.index(exports[0]) + 4] == exports
