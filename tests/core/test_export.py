@@ -255,3 +255,13 @@ def test_burned_in_annotation_of_the_source_is_declared_and_cautioned(tmp_path):
     assert ds.BurnedInAnnotation == "YES"
     clean = ImageMeta(path=tmp_path / "s.dcm", format="DICOM", tags=(("(0028,0301)", "Burned In Annotation", "CS", "NO"),))
     assert pydicom.dcmread(write_secondary_capture(tmp_path / "sc2.dcm", content(clean))).BurnedInAnnotation == "NO"
+
+
+def test_an_export_never_replaces_the_study_itself(tmp_path):
+    study = tmp_path / "study.dcm"
+    study.write_bytes(b"the original study")
+    meta = synthetic_meta(study)
+    for write in (write_secondary_capture, write_png, write_report_pdf):
+        with pytest.raises(ExportError, match="this is the study's own file"):
+            write(tmp_path / "." / "study.dcm", content(meta))
+    assert study.read_bytes() == b"the original study" and [p.name for p in tmp_path.iterdir()] == ["study.dcm"]

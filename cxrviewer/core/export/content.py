@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from cxrviewer import __version__
 from cxrviewer.core.cards import ModelCard
+from cxrviewer.core.export.atomic import ExportError
 from cxrviewer.core.image import ImageMeta
 
 SOFTWARE = f"cxrviewer {__version__}"
@@ -71,6 +73,12 @@ class ExportContent:
         if self.meta is None:
             return "none"
         return WITHHELD if self.anonymise else self.meta.path.name
+
+    def check_target(self, path: str | Path) -> None:
+        """Raise ExportError when `path` is the study's own file: an export must never replace it."""
+        path = Path(path)
+        if self.meta is not None and path.exists() and self.meta.path.exists() and path.samefile(self.meta.path):
+            raise ExportError(path, "this is the study's own file; choose another name (nothing was written)")
 
     @property
     def burned_in(self) -> bool:

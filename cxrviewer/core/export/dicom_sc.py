@@ -149,6 +149,7 @@ def _anonymise(ds: Dataset) -> None:
 
 def write_secondary_capture(path: str | Path, content: ExportContent) -> Path:
     """Write the SC file atomically; ExportError names `path` when it cannot be written."""
+    content.check_target(path)
     ds = secondary_capture(content)
 
     def write(stream) -> None:

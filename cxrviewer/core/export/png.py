@@ -30,6 +30,7 @@ def png_text(content: ExportContent) -> dict[str, str]:
 
 def write_png(path: str | Path, content: ExportContent) -> Path:
     """Write content.composed (H, W, 3) uint8 as an 8-bit RGB PNG, atomically; ExportError on failure."""
+    content.check_target(path)
     info = PngInfo()
     for key, value in png_text(content).items():
         info.add_itxt(key, value)

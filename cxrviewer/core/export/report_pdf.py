@@ -183,5 +183,6 @@ def report_pdf_bytes(content: ExportContent) -> bytes:
 
 def write_report_pdf(path: str | Path, content: ExportContent) -> Path:
     """Write the one-page report atomically; ExportError names `path` when it cannot be written."""
+    content.check_target(path)
     data = report_pdf_bytes(content)
     return write_atomically(path, lambda stream: stream.write(data))
