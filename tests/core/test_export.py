@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+import pydicom.config
 import pytest
 from PIL import Image as PilImage
 from pydicom.uid import SecondaryCaptureImageStorage
@@ -40,6 +41,12 @@ CREATED = datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc)
 IDENTIFIERS = ("PatientName", "PatientID", "OtherPatientIDs", "PatientBirthDate", "AccessionNumber",
                "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "StudyID", "StudyDate",
                "InstitutionName", "ReferringPhysicianName", "PerformingPhysicianName", "OperatorsName")
+
+
+@pytest.fixture(autouse=True)
+def strict_dicom_writing(monkeypatch):
+    """pydicom refuses to write any value that breaks its VR (length, characters) instead of warning."""
+    monkeypatch.setattr(pydicom.config.settings, "writing_validation_mode", pydicom.config.RAISE)
 
 
 def card(name: str, threshold: float, limit: str) -> ModelCard:
