@@ -148,13 +148,16 @@ class AnalysisService(QObject):
         self._selected = (model, int(class_index))
         self._queue = [s for s in self._queue if s.kind != "maps"]  # another class was asked before
         if study == self.study and self._pixels is not None:
-            self._plan(first=("maps",))
+            cached = self.cached(study, "maps", self._selected)
+            if cached is not None:
+                self.result_ready.emit(study, "maps", self._selected, cached)
+            self._plan(first=("maps",), emit_cached=False)
 
     def refresh_models(self) -> None:
         """List the installed models again (after an install) and queue what the shown study lacks."""
         self._read_models()
         if self.study is not None and self._pixels is not None:
-            self._plan()
+            self._plan(emit_cached=False)
 
     def cached(self, study: object, kind: str, key: object) -> object | None:
         """The payload of a step already computed for `study` with the installed model, or None."""
@@ -207,14 +210,16 @@ class AnalysisService(QObject):
             keys.append(("maps", self._selected))
         return [self._step(study, kind, key) for kind, key in keys if key is not None]
 
-    def _plan(self, first: tuple[str, ...] = ()) -> None:
+    def _plan(self, first: tuple[str, ...] = (), emit_cached: bool = True) -> None:
+        """Queue the shown study's missing steps (those of kinds `first` ahead of the queue), after
+        emitting its cached outcomes when `emit_cached`."""
         study = self.study
         steps = self._steps(study)
         self._planned[study] = set(steps)
         cache = self._cache[study]
         waiting = set(self._queue) | ({self._running[1]} if self._running else set())
         for step in steps:
-            if step in cache:
+            if emit_cached and step in cache:
                 self._emit(step, cache[step])
         new = [s for s in steps if s not in cache and s not in waiting]
         urgent = [s for s in new if s.kind in first]
@@ -274,6 +279,9 @@ class AnalysisService(QObject):
         step = self._running[1]
         self._running = None
         if isinstance(outcome, _Failure):
+            model = step.key[0] if step.kind == "maps" else step.key
+            if not outcome.message.startswith(f"model {model}"):  # an unexpected error names no model
+                outcome = _Failure(f"model {model}: {outcome.message}")
             log.warning("%s of study %s: %s", step.kind, step.study, outcome.message)
         self._cache.setdefault(step.study, {})[step] = outcome
         provider = getattr(outcome, "provider", "")

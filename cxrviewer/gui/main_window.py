@@ -73,8 +73,6 @@ class MainWindow(QMainWindow):
         self.analysis.progress.connect(self._on_analysis_progress)
         self.analysis.provider_changed.connect(self.status.show_provider)
         self.status.show_provider(self.analysis.provider)
-        self.findings_panel.class_selected.connect(
-            lambda model, index: self.analysis.request_maps(self.analysis.study, model, index))
         self._build_layers()
 
     # -- opening ---------------------------------------------------------------------------------
