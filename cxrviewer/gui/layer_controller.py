@@ -81,6 +81,9 @@ class LayerController(QObject):
             self._labels[payload.model] = tuple(payload.labels)
             self.panel.set_classes([ClassSelector(m, i, label) for m, labels in self._labels.items()
                                     for i, label in enumerate(labels)])
+            if self.stack.selector is None and payload.positive:
+                # Until the reader picks a class, the maps explain the first classifier's call.
+                self.select_class(self._selector(payload.model, payload.positive[0]))
         elif kind == "maps":
             model, class_index = key
             if self.stack.selector is None:

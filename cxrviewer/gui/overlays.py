@@ -68,7 +68,8 @@ class OverlayItems:
         drawn = layer(indexed, state.style)
         self.drawn[kind] = drawn
         item.setLookupTable(drawn.lut)
-        item.setVisible(True)
+        # A contour-only layer (opacity 0) has nothing to blend: not drawing it saves a full paint.
+        item.setVisible(state.style.opacity > 0)
         if drawn.contour is None:
             rim_item.setVisible(False)
             return

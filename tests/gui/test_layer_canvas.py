@@ -136,12 +136,15 @@ def test_soft_tissue_base_follows_the_window_and_b_toggles_it(harness):
 
 def test_class_choice_asks_the_service_and_ignores_other_classes(harness):
     harness.show_study(study_id=3)
-    finding = SimpleNamespace(model=MODEL, labels=("normal", "pneumonia"))
+    finding = SimpleNamespace(model=MODEL, labels=("normal", "pneumonia"), positive=(0,))
     harness.service.result_ready.emit(3, "finding", MODEL, finding)
     assert [harness.panel.classes.itemText(i) for i in range(2)] == [f"{MODEL} / normal", f"{MODEL} / pneumonia"]
+    # No class chosen yet: the maps explain the classifier's call.
+    assert harness.panel.stack.selector == ClassSelector(MODEL, 0, "normal")
+    assert harness.panel.classes.currentIndex() == 0
     harness.panel.classes.setCurrentIndex(1)
     assert harness.panel.stack.selector == ClassSelector(MODEL, 1, "pneumonia")
-    assert harness.service.requests == [(3, MODEL, 1)]
+    assert harness.service.requests == [(3, MODEL, 0), (3, MODEL, 1)]
     send_maps(harness, study=3, class_index=0)  # another class: not shown
     assert "gradcam" not in harness.controller.raw
     send_maps(harness, study=2, class_index=1)  # another study: not shown
@@ -205,3 +208,24 @@ def test_window_b_key_switches_the_base_and_composed_view_matches(qtbot, no_mode
     assert viewer.visible_layer_summary()[0].startswith("Base: bone-suppressed")
     qtbot.keyClick(viewer.canvas, "B")
     np.testing.assert_array_equal(viewer.canvas.displayed_image(), original)
+
+
+def test_flicker_and_side_by_side_compare_original_and_soft_tissue(qtbot, harness):
+    loaded = harness.show_study()
+    pixels = loaded.image.pixels
+    harness.controller.open_side_by_side()
+    compare = harness.controller.compare_window
+    qtbot.addWidget(compare)
+    assert not compare.items[1].isVisible() and "No bone-suppressed view" in compare.note.text()
+    harness.service.result_ready.emit(0, "soft_tissue", "bones-model", (pixels * 0.5, pixels * 0.5))
+    harness.panel.side_by_side.click()
+    np.testing.assert_array_equal(compare.items[0].image, harness.canvas.original_image())
+    np.testing.assert_array_equal(compare.items[1].image, harness.canvas.soft_tissue_image())
+    assert compare.items[1].isVisible() and (compare.items[1].image != compare.items[0].image).any()
+    harness.panel.flicker.setChecked(True)
+    qtbot.waitUntil(lambda: harness.canvas.showing_soft_tissue, timeout=5000)
+    qtbot.waitUntil(lambda: not harness.canvas.showing_soft_tissue, timeout=5000)
+    qtbot.waitUntil(lambda: harness.canvas.showing_soft_tissue, timeout=5000)
+    assert harness.panel.stack.base == "original"  # flicker leaves the reader's choice alone
+    harness.panel.flicker.setChecked(False)
+    assert not harness.canvas.showing_soft_tissue

@@ -1,0 +1,171 @@
+"""Reading-room interaction cost on a 2048² study, through the real main window (offscreen Qt):
+open-to-first-pixels, open-to-all-layers, and slider steps with three overlay layers, the LUT path
+side by side with recomposing the view in numpy. Prints tables; not a test.
+
+    .venv/bin/python bench/interaction.py [--size 2048] [--steps 41]
+
+The study is the project's synthetic phantom drawn at size² (12-bit DICOM). The models are tiny
+random-weight ones (tests/pipeline_models.py: tb-net 64² gate and classifier, U-Net 256² lungs and
+lesions, AE-BS bone suppression) exported to a temporary folder: their outputs are meaningless, and
+the open-to-all-layers time is that of these small models, not of the shipped ones. The rendering
+timings do not depend on what the maps show.
+
+A slider step is timed twice: "update" is the slider's value change up to pyqtgraph holding the new
+indexed image (stack → 256-entry LUT → QImage colour table), and "repaint" is one synchronous paint
+of the canvas viewport (Qt drawing the base and every visible layer scaled to the viewport).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import numpy as np  # noqa: E402
+
+TARGET_MS = 16.0
+LAYERS_SHOWN = ("gradcam", "crm", "tb_lesions")  # three layers; the lesions carry their contour
+LAYERS_AWAITED = ("gradcam", "crm", "tb_lesions", "lung_outline", "bones")
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def wait_until(app, condition, timeout_s: float) -> bool:
+    deadline = time.perf_counter() + timeout_s
+    while not condition():
+        if time.perf_counter() > deadline:
+            return False
+        app.processEvents()
+        time.sleep(0.002)
+    return True
+
+
+def slider_steps(app, window, slider, positions, repaint) -> tuple[list[float], list[float]]:
+    update_ms, paint_ms = [], []
+    for position in positions:
+        start = time.perf_counter()
+        slider.setValue(position)
+        for item in window.layers.overlays.items.values():
+            if item.isVisible() and item._renderRequired:
+                item.render()  # what pyqtgraph does at the next paint: the LUT becomes a colour table
+        middle = time.perf_counter()
+        repaint()
+        end = time.perf_counter()
+        update_ms.append((middle - start) * 1000)
+        paint_ms.append((end - middle) * 1000)
+    return update_ms, paint_ms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=2048)
+    parser.add_argument("--steps", type=int, default=41, help="slider steps per control")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all layers")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(2)
+    from pipeline_models import export_pipeline_models
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from cxrviewer.core.display.compose import compose, layer
+    from cxrviewer.core.phantom import PhantomSpec, write_demo_dicom
+
+    work = Path(tempfile.mkdtemp(prefix="cxr-bench-interaction-"))
+    models = export_pipeline_models(work / "models", work)
+    os.environ["CXRVIEWER_MODELS"] = str(models)
+    study_path = work / "phantom.dcm"
+    write_demo_dicom(study_path, PhantomSpec(rows=args.size, columns=args.size))
+
+    from cxrviewer.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow(settings=QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
+    window.resize(1400, 900)
+    window.show()
+    app.processEvents()
+    viewport = window.canvas.viewport()
+    arrivals: dict[str, float] = {}
+    window.analysis.result_ready.connect(
+        lambda study, kind, key, payload: arrivals.setdefault(kind, time.perf_counter()))
+
+    start = time.perf_counter()
+    window.open_paths([study_path], remember=False)
+    shown = wait_until(app, lambda: window.canvas.displayed_image() is not None, 120)
+    viewport.repaint()
+    first_pixels = time.perf_counter() - start
+    controller = window.layers
+    all_layers = wait_until(app, lambda: all(k in controller.raw for k in LAYERS_AWAITED), args.timeout)
+    for kind in LAYERS_SHOWN:
+        window.layer_panel.controls[kind].visible.setChecked(True)
+    app.processEvents()
+    viewport.repaint()
+    open_to_layers = time.perf_counter() - start
+
+    print(f"study: synthetic phantom {args.size}×{args.size}, 12-bit DICOM; models: tiny random-weight "
+          f"(tests/pipeline_models.py) in {models}; provider {window.analysis.provider}; "
+          f"canvas viewport {viewport.width()}×{viewport.height()}; torch threads 2 (export only)")
+    print()
+    print("| event | seconds after open |")
+    print("| --- | ---: |")
+    print(f"| first pixels on screen | {first_pixels:.2f} |" if shown else "| first pixels | not shown |")
+    for kind, when in sorted(arrivals.items(), key=lambda item: item[1]):
+        print(f"| result '{kind}' arrived | {when - start:.2f} |")
+    missing = [k for k in LAYERS_AWAITED if k not in controller.raw]
+    layers_text = f"{open_to_layers:.2f}" if all_layers else f"timed out; missing {', '.join(missing)}"
+    print(f"| all layers drawn ({', '.join(LAYERS_AWAITED)}) | {layers_text} |")
+    print()
+
+    drawn = [k for k in LAYERS_SHOWN if k in controller.overlays.drawn]
+    if len(drawn) < len(LAYERS_SHOWN):
+        print(f"slider steps skipped: only {drawn} have maps")
+        return
+    controls = window.layer_panel.controls
+    up_down = [*range(200, 200 + args.steps * 10, 10)]
+    runs = {
+        "Grad-CAM threshold": slider_steps(app, window, controls["gradcam"].threshold, up_down, viewport.repaint),
+        "Grad-CAM opacity": slider_steps(app, window, controls["gradcam"].opacity, up_down, viewport.repaint),
+        "TB lesions threshold (contour on)": slider_steps(
+            app, window, controls["tb_lesions"].threshold, up_down, viewport.repaint),
+    }
+    base = window.canvas.displayed_image()
+    stack = window.layer_panel.stack
+    numpy_ms = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        compose(base, [layer(controller.indexed[k], stack[k].style) for k in LAYERS_SHOWN])
+        numpy_ms.append((time.perf_counter() - t0) * 1000)
+    recompose = statistics.median(numpy_ms)
+
+    print(f"slider steps, {args.steps} per control, three layers shown ({', '.join(LAYERS_SHOWN)}), "
+          f"target < {TARGET_MS:g} ms per step")
+    print()
+    print("| control | update median ms | repaint median ms | step median ms | step p90 ms | "
+          "vs target | numpy recompose / step |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, (update_ms, paint_ms) in runs.items():
+        total = [u + p for u, p in zip(update_ms, paint_ms, strict=True)]
+        step = statistics.median(total)
+        print(f"| {name} | {statistics.median(update_ms):.2f} | {statistics.median(paint_ms):.2f} | {step:.2f} | "
+              f"{percentile(total, 90):.2f} | {step / TARGET_MS:.2f}× | {recompose / step:.1f}× |")
+    print()
+    print(f"peer: recomposing the view in numpy (compose of the same three layers at {args.size}², "
+          f"what a path without LUTs would redo per step): median {recompose:.1f} ms")
+    window.close()
+
+
+if __name__ == "__main__":
+    main()
