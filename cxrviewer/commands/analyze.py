@@ -14,6 +14,12 @@ own pixel grid: a classifier's --maps (raw, for the predicted class or --class),
 output channels by label (bone suppression: the suppressed image in the card's value range;
 segmentation: per-pixel probability). Two files with the same stem get `<stem>-2`, `<stem>-3`, ...
 
+--bone-suppressed DIR: for each file, `DIR/<stem>.npy` (float32 (H, W) in [0, 1], display polarity,
+on the file's own grid) and `DIR/<stem>.png` (8-bit) of the soft-tissue view the viewer shows: the
+installed bone-suppression model's output inside the lungs (installed lung model), the original
+outside them, blended over a seam 3 % of the width wide. Both models are found by their cards; without
+a lung model no view is written, since outside the lungs the suppression model's output means nothing.
+
 Skipped files are named with the reason on stderr; the exit status is non-zero only when no file
 could be analysed, or when a model is unknown or refused.
 """
@@ -46,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated maps for classifiers: saliency,gradcam,cam,crm (needs --out)")
     p.add_argument("--class", dest="explain", default=None, metavar="LABEL",
                    help="explain this label instead of the predicted one (needs --maps)")
+    p.add_argument("--bone-suppressed", type=Path, default=None, metavar="DIR",
+                   help="write the soft-tissue (bone-suppressed) view of each image here, as .npy and .png")
     p.add_argument("--models-dir", type=Path, default=None, help="where installed models are (default: models/)")
     p.set_defaults(handler=run, parser=p)
 
@@ -63,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         args.parser.error("--class chooses the class --maps explain: give --maps")
     try:
         models = _load(args)
+        args.soft_tissue_models = _soft_tissue_models(args) if args.bone_suppressed is not None else None
     except CxrError as error:
         log.error("%s", error)
         return 1
@@ -86,6 +95,34 @@ def _load(args: argparse.Namespace) -> list:
         if card.is_classifier and args.out is not None and not args.maps:
             log.info("model %s: no --maps asked, so it writes nothing to %s", card.name, args.out)
     return models
+
+
+def _soft_tissue_models(args: argparse.Namespace) -> tuple:
+    """(bone-suppression model, lung model) installed in --models-dir; ModelError naming what is missing."""
+    from cxrviewer.analysis.pipeline import NO_LUNG_MODEL_TEXT, NoLungModelError, model_roles
+    from cxrviewer.core.errors import ModelError
+    from cxrviewer.runtime.registry import load_model
+
+    roles = model_roles(args.models_dir)
+    if roles.bone_suppression is None:
+        raise ModelError("bone suppression", "--bone-suppressed needs an installed bone-suppression model; there is none")
+    if roles.lungs is None:
+        raise NoLungModelError(roles.bone_suppression, f"--bone-suppressed: {NO_LUNG_MODEL_TEXT}")
+    bones, lungs = load_model(roles.bone_suppression, args.models_dir), load_model(roles.lungs, args.models_dir)
+    log.info("soft-tissue view: %s inside the lungs of %s, on %s", bones.card.name, lungs.card.name, bones.provider)
+    return bones, lungs
+
+
+def _save_soft_tissue(folder: Path, stem: str, pixels, bones, lungs) -> None:
+    import cv2
+    import numpy as np
+
+    from cxrviewer.analysis.pipeline import lung_probability, soft_tissue
+
+    soft, _ = soft_tissue(bones, pixels, lung_probability(lungs, pixels))
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / f"{stem}.npy", soft)
+    cv2.imwrite(str(folder / f"{stem}.png"), np.round(np.clip(soft, 0, 1) * 255).astype(np.uint8))
 
 
 def _analyse_all(args: argparse.Namespace, models: list, stream: TextIO) -> int:
@@ -121,6 +158,12 @@ def _analyse_all(args: argparse.Namespace, models: list, stream: TextIO) -> int:
             if args.out is not None and result.arrays:
                 _save_arrays(args.out / _stem(path, stems), name, result.arrays)
             done += 1
+        if args.soft_tissue_models is not None:
+            try:
+                _save_soft_tissue(args.bone_suppressed, _stem(path, stems), pixels, *args.soft_tissue_models)
+                done += 1
+            except CxrError as error:
+                log.warning("no soft-tissue view of %s: %s", path, error)
         analysed += done > 0
     stream.flush()
     skipped = len(scan.skipped) + len(scan.studies) - analysed
