@@ -20,7 +20,7 @@ GUTTER = 14.0
 SIZES = (8.5, 8.0, 7.5, 7.0, 6.5, 6.0, 5.5)
 MIN_SIZE = SIZES[-1]
 CUT_NOTE = "... cut to fit one page: the model cards hold the full texts."
-FOOTER = "composed view as shown on screen (the base image and the layers listed); not for clinical use."
+FOOTER = "the image is the base with the layers listed, composed as the viewer draws it; not for clinical use."
 BANNER_RGB, BANNER_TEXT_RGB, MUTED_RGB = (1.0, 0.953, 0.804), (0.42, 0.26, 0.0), (0.35, 0.35, 0.35)
 
 
