@@ -77,6 +77,7 @@ class ReadingPanel(QWidget):
         self.readings = ReadingStates(user_data)
         self.keys: dict[int, tuple[ReadingStore | None, StudyKey, str]] = {}
         self.states: dict[int, ReadingState] = {}
+        self._announced: set[str] = set()
         self.flag_box = QCheckBox("Flagged", self)
         self.flag_box.toggled.connect(self._on_flag_box)
         self.note_edit = QPlainTextEdit(self, placeholderText="Note on this study (saved as you type)")
@@ -100,7 +101,9 @@ class ReadingPanel(QWidget):
         key = study_key(root, path, sop_uid)
         self.keys[study] = (store, key, error)
         if error:
-            self.message.emit(error)
+            if error not in self._announced:  # once per store, not once per study in it
+                self._announced.add(error)
+                self.message.emit(error)
             return None
         try:
             state = store.get(key)

@@ -66,6 +66,7 @@ class WorklistView(QTableView):
 class Worklist(QWidget):
     study_activated = Signal(int)  # the reader asked to open this study
     message = Signal(str)  # something for the status bar (a store error, an export)
+    idle = Signal()  # every loaded study has been analysed (or failed)
 
     def __init__(self, parent=None, *, triage: TriageRunner | None = None, user_data: Path | None = None):
         super().__init__(parent)
@@ -102,15 +103,30 @@ class Worklist(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.reading)
         self.current: int | None = None
+        self.triage: TriageRunner | None = None
+        self.follows_service_roles = False  # whether the triage's models follow the analysis service's
+        self.set_triage(triage)
+
+    def set_triage(self, triage: TriageRunner | None) -> None:
+        """Score the studies in the background with `triage` (None: no triage), in place of any
+        earlier one, which is shut down. Set before studies are opened."""
+        old = self.triage
+        if old is not None:
+            for signal, slot in self._triage_connections(old):
+                signal.disconnect(slot)
+            old.shutdown()
         self.triage = triage
         if triage is not None:
-            self.attach_results(triage)
-            triage.study_started.connect(lambda study: self._set_analysis(study, "analysing"))
-            triage.study_finished.connect(self._on_triaged)
+            for signal, slot in self._triage_connections(triage):
+                signal.connect(slot)
             for kind, name in triage.steps():
                 if kind in SCORE_KINDS:
                     self._ensure_column(kind, name)
         self._update_progress()
+
+    def _triage_connections(self, triage: TriageRunner) -> list:
+        return [(triage.result_ready, self.on_result), (triage.step_failed, self.on_step_failed),
+                (triage.study_started, self._on_triage_started), (triage.study_finished, self._on_triaged)]
 
     # -- feeding ---------------------------------------------------------------------------------
     def attach_results(self, source: QObject) -> None:
@@ -207,6 +223,9 @@ class Worklist(QWidget):
             row.analysis = "done"
             self._update_progress()
 
+    def _on_triage_started(self, study: int) -> None:
+        self._set_analysis(study, "analysing")
+
     def _on_triaged(self, study: int, error: str) -> None:
         if error:
             self.model.rows[study].step_errors["read"] = error
@@ -216,12 +235,20 @@ class Worklist(QWidget):
         self.model.update(study, analysis=state)
         self._update_progress()
 
+    @property
+    def busy(self) -> bool:
+        """True while a study is still being read or waits for its analysis."""
+        return any(not r.load_error and r.analysis != "done" for r in self.model.rows)
+
     def _update_progress(self) -> None:
         rows = [r for r in self.model.rows if not r.load_error]
         done = sum(1 for r in rows if r.analysis == "done")
+        was_busy = self.progress.value() < self.progress.maximum()
         self.progress.setRange(0, max(len(rows), 1))
         self.progress.setValue(done)
         self.progress.setVisible(bool(rows))
+        if rows and done == len(rows) and was_busy:
+            self.idle.emit()
 
     # -- sorting and moving ----------------------------------------------------------------------
     def sort_by(self, column: int, order: Qt.SortOrder | None = None) -> None:
@@ -299,23 +326,34 @@ class _CloseWatcher(QObject):
 
 def install(window, *, triage: TriageRunner | None = None, user_data: Path | None = None) -> Worklist:
     """Put the worklist into `window` (a MainWindow, before it opens any study) and return it (also
-    as `window.worklist`).
+    as `window.worklist`). Once per window: a second call returns the same worklist, after taking
+    the `triage` and `user_data` it was given, if any (tests give stand-ins).
 
     triage: the background scorer (default: a TriageRunner on the installed models, which waits
-    while `window.analysis`, if the window has one, is busy with the shown study).
+    while `window.analysis`, if the window has one, is busy with the shown study, and follows its
+    models when they change).
     user_data: where stores of read-only folders go (default `core.reading_store.user_data_dir()`).
     """
+    worklist = getattr(window, "worklist", None)
+    if worklist is not None:
+        if triage is not None:
+            worklist.follows_service_roles = False
+            worklist.set_triage(triage)
+        if user_data is not None:
+            worklist.reading.readings.user_data = user_data
+        return worklist
     service = getattr(window, "analysis", None)
     own_triage = triage is None
     if own_triage:
         triage = TriageRunner(window, max_megapixels=window.session.max_megapixels,
                               busy=lambda: bool(service is not None and service.busy))
     worklist = Worklist(triage=triage, user_data=user_data)
+    worklist.follows_service_roles = own_triage
     window.worklist = worklist
     if service is not None:
         worklist.attach_results(service)
-        if own_triage:  # a model installed or removed: the triage follows the service's roles
-            service.models_changed.connect(lambda: worklist.refresh_roles(service.roles))
+        service.models_changed.connect(
+            lambda: worklist.refresh_roles(service.roles) if worklist.follows_service_roles else None)
     dock = next(d for d in window.findChildren(QDockWidget) if d.widget() is window.study_list)
     window.study_list.setParent(worklist)  # kept, hidden and still fed, for code that reads it
     window.study_list.hide()

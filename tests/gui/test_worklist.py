@@ -88,9 +88,10 @@ def install_fake(window, tmp_path, **kwargs):
 
 
 def open_folder(qtbot, window, worklist, folder: Path, count: int) -> None:
-    window.open_paths([folder])
-    qtbot.waitUntil(lambda: len(worklist.model.rows) == count
-                    and all(r.analysis == "done" or r.load_error for r in worklist.model.rows), timeout=20000)
+    with qtbot.waitSignal(worklist.idle, timeout=30000):
+        window.open_paths([folder])
+    assert len(worklist.model.rows) == count and not worklist.busy
+    assert all(r.analysis == "done" or r.load_error for r in worklist.model.rows)
 
 
 def names(worklist) -> list[str]:
@@ -253,10 +254,11 @@ def test_a_damaged_store_is_named_and_the_worklist_goes_on(qtbot, bare_viewer, p
     damaged = png_folder / STORE_NAME
     damaged.write_bytes(b"garbage, not SQLite\n" * 100)
     worklist = install_fake(bare_viewer, tmp_path)
+    messages = []
+    worklist.message.connect(messages.append)
     open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
     assert all(r.status == "done" and r.reading is None for r in worklist.model.rows)
-    assert str(damaged) in bare_viewer.status.currentMessage()
-    assert "damaged or not a reading store" in bare_viewer.status.currentMessage()
+    assert len(messages) == 1 and messages[0].startswith(f"{damaged}: is damaged or not a reading store")
     qtbot.waitUntil(lambda: bare_viewer.canvas.image is not None)
     assert not worklist.reading.note_edit.isEnabled()
     assert worklist.reading.state_label.text().startswith(str(damaged))
