@@ -5,7 +5,8 @@ an "Anonymise exports" option remembered in the window's settings.
 canvas, session, findings panel, analysis service), so main_window.py only calls it. The pixels are the window's
 `composed_view()` (base + visible layers, through `core.display.compose.compose`) when the window
 has it; a window without layers exports its displayed grey levels through the same function. Files
-are written by `cxrviewer.core.export`, atomically, on the UI thread (about a second at 2048²).
+are encoded and written by `cxrviewer.core.export` in a background job (about a second for a PNG
+at 2048²), atomically: a failure leaves nothing behind and is shown naming the file.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import GateResult
@@ -26,13 +27,13 @@ from cxrviewer.core.display.compose import compose
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.export import (
     ExportContent,
-    ExportError,
     Reading,
     write_png,
     write_report_pdf,
     write_secondary_capture,
 )
 from cxrviewer.core.export.content import BURNED_IN_CAUTION
+from cxrviewer.gui.workers import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +107,17 @@ def _image_model_cards(window, known: set[str]) -> list[ModelCard]:
 class ExportActions(QObject):
     """The export actions of one window (parented to it, so they live as long as it does)."""
 
+    finished = Signal(str, str)  # the file, and "" when written or the reason it was not
+
     def __init__(self, window):
         super().__init__(window)
         self.window = window
         self.actions: dict[str, QAction] = {}
+        self.runner = JobRunner(max_threads=1, parent=self)
+        self.runner.succeeded.connect(self._on_written)
+        self.runner.failed.connect(self._on_failed)
+        self._jobs: dict[int, tuple[Path, ExportContent]] = {}
+        self._next_job = 0
         file_menu = _file_menu(window)
         before = window.actions_by_name.get("quit")
         for name, (text, _filter, _suffix, _writer) in EXPORTS.items():
@@ -145,8 +153,10 @@ class ExportActions(QObject):
             self.actions[name].setEnabled(shown)
 
     def export(self, name: str, path: str | Path | None = None) -> Path | None:
-        """Export the shown study as `name` ("export_png", "export_pdf", "export_dicom") to `path`,
-        asking for it when None. Returns the file written, or None (no study, cancelled, failed)."""
+        """Export the shown study as `name` ("export_png", "export_pdf", "export_dicom") to `path`
+        (asked for when None). The view and findings are taken now; the file is encoded and written
+        in the background, and `finished` tells how it went. Returns the target, or None when there
+        is nothing to export or the reader cancelled."""
         text, file_filter, suffix, writer = EXPORTS[name]
         content = gather_content(self.window, self.anonymise)
         if content is None:
@@ -161,27 +171,39 @@ class ExportActions(QObject):
         path = Path(path)
         if path.suffix.lower() != suffix:
             path = path.with_name(path.name + suffix)
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            writer(path, content)
-        except ExportError as error:
-            log.error("%s", error)
-            QMessageBox.critical(self.window, "Export failed", f"Could not write {path}:\n{error.problem}")
-            return None
-        finally:
-            QApplication.restoreOverrideCursor()
-        self.window.settings.setValue(FOLDER_KEY, str(path.parent))
-        anonymised = " (anonymised)" if content.anonymise else ""
-        if content.anonymise and content.burned_in:
-            anonymised += f"; caution: {BURNED_IN_CAUTION}"
-        self.window.statusBar().showMessage(f"Exported {path}{anonymised}", 10000)
+        self._next_job += 1
+        self._jobs[self._next_job] = (path, content)
+        self.window.statusBar().showMessage(f"Exporting {path}…")
+        self.runner.submit(self._next_job, lambda _token: writer(path, content))
         return path
+
+    def _on_written(self, job: int, _result: object) -> None:
+        path, content = self._jobs.pop(job)
+        self.window.settings.setValue(FOLDER_KEY, str(path.parent))
+        note = " (anonymised)" if content.anonymise else ""
+        if content.anonymise and content.burned_in:
+            note += f"; caution: {BURNED_IN_CAUTION}"
+        self.window.statusBar().showMessage(f"Exported {path}{note}", 10000)
+        self.finished.emit(str(path), "")
+
+    def _on_failed(self, job: int, message: str) -> None:
+        path, _content = self._jobs.pop(job)
+        log.error("export to %s failed: %s", path, message)
+        self.window.statusBar().showMessage(f"Export to {path} failed", 10000)
+        QMessageBox.critical(self.window, "Export failed", f"Could not write {path}:\n{_problem(path, message)}")
+        self.finished.emit(str(path), message)
 
     def _suggested(self, content: ExportContent, suffix: str) -> Path:
         folder = Path(self.window.settings.value(FOLDER_KEY, "", type=str) or Path.home())
         stem = "anonymised" if content.anonymise or content.meta is None else content.meta.path.stem
         kind = {".png": "view", ".pdf": "report", ".dcm": "sc"}[suffix]
         return folder / f"{stem}_{kind}{suffix}"
+
+
+def _problem(path: Path, message: str) -> str:
+    """An ExportError's message without the path it starts with (the dialog names the file)."""
+    prefix = f"{path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
 
 
 def _file_menu(window) -> QMenu:

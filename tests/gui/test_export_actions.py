@@ -63,6 +63,13 @@ def save_to(monkeypatch, path) -> list[tuple]:
     return calls
 
 
+def trigger(qtbot, window, name: str) -> list:
+    """Trigger export action `name` and wait until the file is written or refused: [path, error]."""
+    with qtbot.waitSignal(window.export_actions.finished, timeout=30000) as blocker:
+        window.actions_by_name[name].trigger()
+    return blocker.args
+
+
 def expected_view() -> np.ndarray:
     """The band study at C 2000 W 4000 as RGB: what the canvas shows with no layer on."""
     grey = np.rint(apply_window(band_pixels(), 2000, 4000) * 255).astype(np.uint8)
@@ -96,7 +103,7 @@ def test_png_pdf_and_dicom_through_the_actions(qtbot, settings, no_models, ident
     qtbot.waitUntil(window.actions_by_name["export_png"].isEnabled)
 
     calls = save_to(monkeypatch, tmp_path / "view")  # no suffix: the action adds it
-    window.actions_by_name["export_png"].trigger()
+    trigger(qtbot, window, "export_png")
     assert calls[0][1].endswith("jane-doe-55102_view.png")
     with PilImage.open(tmp_path / "view.png") as picture:
         np.testing.assert_array_equal(np.asarray(picture), expected_view())
@@ -104,14 +111,14 @@ def test_png_pdf_and_dicom_through_the_actions(qtbot, settings, no_models, ident
     assert window.statusBar().currentMessage() == f"Exported {tmp_path / 'view.png'}"
 
     save_to(monkeypatch, tmp_path / "report.pdf")
-    window.actions_by_name["export_pdf"].trigger()
+    trigger(qtbot, window, "export_pdf")
     data = (tmp_path / "report.pdf").read_bytes()
     assert len(re.findall(rb"/Type /Page\b(?!s)", data)) == 1
     assert PATIENT_ID.encode() in data and b"jane-doe-55102.dcm" in data
     assert b"no gate model ran on this study" in data and b"No model reading was available" in data
 
     save_to(monkeypatch, tmp_path / "sc.dcm")
-    window.actions_by_name["export_dicom"].trigger()
+    trigger(qtbot, window, "export_dicom")
     ds = pydicom.dcmread(tmp_path / "sc.dcm")
     assert ds.PatientID == PATIENT_ID and ds.StudyInstanceUID == "1.2.826.0.1.3680043.8.498.55102"
     np.testing.assert_array_equal(ds.pixel_array, expected_view())
@@ -129,7 +136,7 @@ def test_anonymised_exports_through_the_actions(qtbot, settings, no_models, iden
                                     ("export_pdf", ".pdf", "anonymised_report.pdf"),
                                     ("export_dicom", ".dcm", "anonymised_sc.dcm")):
         calls = save_to(monkeypatch, out / f"a{suffix}")
-        window.actions_by_name[name].trigger()
+        assert trigger(qtbot, window, name) == [str(out / f"a{suffix}"), ""]
         assert calls[0][1].endswith(suggested)
         data = (out / f"a{suffix}").read_bytes()
         for secret in (PATIENT_ID, "Doe^Jane", "Doe", "jane-doe", "1.2.826.0.1.3680043.8.498.55102"):
@@ -147,8 +154,9 @@ def test_a_failed_export_names_the_file_and_writes_nothing(qtbot, settings, no_m
     save_to(monkeypatch, target)
     shown = []
     monkeypatch.setattr(QMessageBox, "critical", staticmethod(lambda parent, title, text: shown.append((title, text))))
-    window.actions_by_name["export_pdf"].trigger()
+    assert trigger(qtbot, window, "export_pdf") == [str(target), f"{target}: the folder does not exist; nothing was written"]
     assert shown == [("Export failed", f"Could not write {target}:\nthe folder does not exist; nothing was written")]
+    assert window.statusBar().currentMessage() == f"Export to {target} failed"
     assert not target.parent.exists()
     window.session.shutdown()
 
@@ -177,9 +185,9 @@ def test_the_report_carries_the_installed_models_reading_threshold_and_checksums
                         timeout=30000)
     finding = window.findings_panel.outcome(SHIPPED)
     save_to(monkeypatch, tmp_path / "view.png")
-    window.actions_by_name["export_png"].trigger()
+    trigger(qtbot, window, "export_png")
     save_to(monkeypatch, tmp_path / "report.pdf")
-    window.actions_by_name["export_pdf"].trigger()
+    trigger(qtbot, window, "export_pdf")
     with PilImage.open(tmp_path / "view.png") as picture:  # whatever layers the window drew by now
         np.testing.assert_array_equal(np.asarray(picture), window.composed_view())
     data = (tmp_path / "report.pdf").read_bytes()
