@@ -173,3 +173,4 @@ def test_read_only_folder_puts_the_store_in_the_user_data_folder(tmp_path, monke
     assert store_location(tmp_path / "other" / "cdrom", user_data=tmp_path / "user") != location
     (folder / STORE_NAME).write_bytes(b"")  # a store already beside the studies is used wherever it is
     assert store_location(folder, user_data=tmp_path / "user") == folder.resolve() / STORE_NAME
+    assert store_location(folder, user_data=tmp_path / "user", beside=False) == location

@@ -174,6 +174,11 @@ def test_keys_move_enter_opens_and_next_follows_the_sorted_order(qtbot, bare_vie
     assert worklist.proxy.index(1, worklist.model.column("Flag")).data(Qt.ItemDataRole.CheckStateRole) == \
         Qt.CheckState.Checked
     assert ReadingStore(png_folder / STORE_NAME).get(StudyKey("e.png")).flagged
+    d_index = worklist.proxy.index(3, worklist.model.column("Flag"))  # ticking the Flag cell of d
+    worklist.proxy.setData(d_index, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
+    assert worklist.model.rows[order[3]].reading.flagged and d_index.data(Qt.ItemDataRole.CheckStateRole) == \
+        Qt.CheckState.Checked
+    assert ReadingStore(png_folder / STORE_NAME).get(StudyKey("d.png")).flagged
 
 
 def test_a_note_survives_a_new_window_and_exports_as_csv(qtbot, bare_viewer, png_folder, tmp_path, settings):
@@ -265,8 +270,10 @@ def test_a_damaged_store_is_named_and_the_worklist_goes_on(qtbot, bare_viewer, p
     assert damaged.read_bytes() == b"garbage, not SQLite\n" * 100
 
 
-def test_install_replaces_the_study_list_dock_and_adds_actions(bare_viewer, tmp_path):
+def test_install_replaces_the_study_list_dock_and_adds_actions(qtbot, bare_viewer, png_folder, tmp_path,
+                                                               monkeypatch):
     worklist = install_fake(bare_viewer, tmp_path)
+    assert install(bare_viewer) is worklist  # once per window
     dock = worklist.parent()
     assert dock.windowTitle() == "Worklist" and dock.widget() is worklist
     assert bare_viewer.study_list.isHidden() and bare_viewer.worklist is worklist
@@ -274,6 +281,13 @@ def test_install_replaces_the_study_list_dock_and_adds_actions(bare_viewer, tmp_
     assert "Export reading state as CSV…" in [a.text() for a in file_menu.actions()]
     shortcuts = [s.toString() for a in bare_viewer.actions() for s in a.shortcuts()]
     assert len(shortcuts) == len(set(shortcuts)), "two window actions share a key"
+    open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
+    out = tmp_path / "chosen.csv"
+    monkeypatch.setattr("cxrviewer.gui.worklist.QFileDialog.getSaveFileName", lambda *args: (str(out), ""))
+    bare_viewer.actions_by_name["export_reading_csv"].trigger()
+    with open(out, newline="", encoding="utf-8") as handle:
+        assert sorted(r["path"] for r in csv.DictReader(handle)) == sorted(LEVELS)
+    assert bare_viewer.status.currentMessage() == f"5 studies written to {out}"
 
 
 def real_files(tmp_path) -> Path:
