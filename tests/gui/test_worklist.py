@@ -20,9 +20,9 @@ from PySide6.QtCore import QObject, QPoint, Qt, Signal
 from PySide6.QtTest import QTest
 
 from cxrviewer import paths
-from cxrviewer.analysis.findings import Finding, classify_study
+from cxrviewer.analysis.findings import Finding, classify_study, installed_model
 from cxrviewer.analysis.gate import GateResult
-from cxrviewer.analysis.pipeline import LesionFinding, ModelRoles, model_roles
+from cxrviewer.analysis.pipeline import LesionFinding, ModelRoles, lesion_finding, model_roles
 from cxrviewer.analysis.triage import TriageOutcome, triage_steps
 from cxrviewer.core.io import read_image
 from cxrviewer.core.reading_store import STORE_NAME, ReadingStore, StudyKey
@@ -325,6 +325,9 @@ def test_real_files_with_the_shipped_models(qtbot, viewer, tmp_path):
             assert row.scores[f"finding:{classifier}"] == pytest.approx(expected, abs=1e-6)
         if roles.gate:
             assert row.gate is not None
+        if roles.lesions:
+            lesions = lesion_finding(installed_model(roles.lesions), read_image(folder / name).pixels)
+            assert row.scores[f"lesions:{roles.lesions}"] == pytest.approx(lesions.score, abs=1e-6)
     worklist.sort_by(model.column("finding:pneumonia-kermany"))
     top = names(worklist)
     kermany = [n for n in top if n.endswith(".jpeg")]
