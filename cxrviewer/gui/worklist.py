@@ -254,7 +254,7 @@ class Worklist(QWidget):
     def sort_by(self, column: int, order: Qt.SortOrder | None = None) -> None:
         """Sort by `column`; scores and the gate default to highest first, text columns to A→Z."""
         if order is None:
-            numeric = self.model.column("Gate") == column or self.model._score_column(column) is not None
+            numeric = self.model.column("Gate") == column or self.model.score_column(column) is not None
             order = Qt.SortOrder.DescendingOrder if numeric else Qt.SortOrder.AscendingOrder
         self.proxy.sort(column, order)
         self.view.horizontalHeader().setSortIndicator(column, order)

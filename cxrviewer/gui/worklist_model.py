@@ -176,7 +176,7 @@ class WorklistModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self.headers[section]
         if role == Qt.ItemDataRole.ToolTipRole:
-            score = self._score_column(section)
+            score = self.score_column(section)
             return score.tooltip if score else None
         return None
 
@@ -196,7 +196,7 @@ class WorklistModel(QAbstractTableModel):
         if not index.isValid():
             return None
         row, column = self.rows[index.row()], index.column()
-        score = self._score_column(column)
+        score = self.score_column(column)
         name = self.headers[column] if score is None else None
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(row, column, name, score)
@@ -215,7 +215,8 @@ class WorklistModel(QAbstractTableModel):
             return self._tooltip(row, name, score)
         return None
 
-    def _score_column(self, column: int) -> ScoreColumn | None:
+    def score_column(self, column: int) -> ScoreColumn | None:
+        """The score shown in `column`, None for a fixed column."""
         at = column - len(FIXED_BEFORE)
         return self.score_columns[at] if 0 <= at < len(self.score_columns) else None
 
