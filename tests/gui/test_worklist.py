@@ -18,6 +18,7 @@ import pytest
 from PIL import Image as PilImage
 from PySide6.QtCore import QObject, QPoint, Qt, Signal
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from cxrviewer import paths
 from cxrviewer.analysis.findings import Finding, classify_study, installed_model
@@ -169,11 +170,15 @@ def test_keys_move_enter_opens_and_next_follows_the_sorted_order(qtbot, bare_vie
     qtbot.waitUntil(lambda: bare_viewer.canvas.image.meta.path.name == "e.png")
     e_row = worklist.model.rows[order[1]]
     qtbot.waitUntil(lambda: e_row.reading is not None and e_row.reading.viewed)
-    QTest.keyClick(bare_viewer, Qt.Key.Key_F)
+    QTest.keyClick(worklist.view, Qt.Key.Key_F)  # a window shortcut, even with the table focused
     assert e_row.reading.flagged and worklist.reading.flag_box.isChecked()
     assert worklist.proxy.index(1, worklist.model.column("Flag")).data(Qt.ItemDataRole.CheckStateRole) == \
         Qt.CheckState.Checked
     assert ReadingStore(png_folder / STORE_NAME).get(StudyKey("e.png")).flagged
+    QTest.keyClick(worklist.view, Qt.Key.Key_N)
+    assert QApplication.focusWidget() is worklist.reading.note_edit
+    QTest.keyClicks(QApplication.focusWidget(), "Fine")  # an F typed into the note is text, not the flag key
+    assert worklist.reading.note_edit.toPlainText() == "Fine" and e_row.reading.flagged
     d_index = worklist.proxy.index(3, worklist.model.column("Flag"))  # ticking the Flag cell of d
     worklist.proxy.setData(d_index, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
     assert worklist.model.rows[order[3]].reading.flagged and d_index.data(Qt.ItemDataRole.CheckStateRole) == \
