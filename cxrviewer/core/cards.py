@@ -28,7 +28,7 @@ CLASSIFIER_TASKS = ("classification", "multilabel", "gate")
 FILE_ROLES = ("onnx", "saliency_onnx", "head", "weights")
 HEAD_KINDS = ("gap_linear", "mlp")
 HEAD_OPS = ("mean_hw", "maxpool2d", "flatten", "linear", "relu", "dropout")
-RESIZE_POLICIES = ("none", "tile", "resize")
+RESIZE_POLICIES = ("none", "tile", "resize", "rescale_residual")
 # Values this far outside the contract's range mean the caller skipped or doubled the scaling
 # (0..255 given to a [0, 1] model), not rounding.
 RANGE_SLACK = 1e-3
@@ -47,7 +47,9 @@ class InputContract:
     """The tensor a model takes: (N, channels, height, width) float32 within value_range.
 
     For image-to-image models (height, width) is the working size; `resize_policy` says how the
-    runtime fits other sizes to it ("tile" keeps full resolution, "resize" scales the whole image).
+    runtime fits other sizes to it ("tile" keeps full resolution, "resize" scales the whole image,
+    "rescale_residual" runs at the working scale and applies the removed part at full resolution;
+    see `runtime.tiling`).
     """
 
     height: int

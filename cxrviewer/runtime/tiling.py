@@ -4,6 +4,11 @@
 and keeps from each only the part at least `margin` pixels away from a cut edge, so every output
 pixel saw `margin` pixels of real context; images smaller than a tile are edge-padded. "resize"
 (segmentation: the net must see the whole chest at once) scales to the working size and back.
+"rescale_residual" (bone suppression trained on 512² JSRT films): the net learned ribs at the size
+they have in a 512-pixel-long radiograph, so a larger image is first scaled (aspect kept) until its
+long side fits the working size, the net runs there (tiled, edge-padded), and only what it removed,
+the smooth bone estimate, is scaled back up and subtracted from the full-resolution original: the
+reader keeps every original pixel's detail, and the net sees anatomy at the scale it was trained on.
 Both backends use this, so ONNX and PyTorch tile identically.
 """
 
@@ -83,6 +88,24 @@ def run_resized(
     return np.stack([cv2.resize(c, (width, height), interpolation=cv2.INTER_LINEAR) for c in result])
 
 
+def run_rescaled_residual(
+    run: RunTile, image: npt.NDArray[np.float32], working: tuple[int, int], margin: int
+) -> npt.NDArray[np.float32]:
+    """image (C, H, W) float32 → (C, H, W): image − upscaled(small − net(small)), where small is the
+    image scaled so its long side is min(working) (an image already that small runs as it is)."""
+    channels, height, width = image.shape
+    scale = min(working) / max(height, width)
+    if scale >= 1.0:
+        return run_tiled(run, image, working, margin)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = np.stack([cv2.resize(c, size, interpolation=cv2.INTER_AREA) for c in image])
+    removed = small - run_tiled(run, np.ascontiguousarray(small), working, margin)
+    if removed.shape[0] != channels:
+        raise ValueError(f"rescale_residual needs as many output channels as input ({channels}), got {removed.shape[0]}")
+    upscaled = np.stack([cv2.resize(c, (width, height), interpolation=cv2.INTER_CUBIC) for c in removed])
+    return (image - upscaled).astype(np.float32)
+
+
 def transform_any_size(card: ModelCard, run: RunTile, image: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """Apply an image-to-image model to an image of any size, per the card's resize policy.
 
@@ -106,4 +129,8 @@ def transform_any_size(card: ModelCard, run: RunTile, image: npt.NDArray[np.floa
         if steps:
             image = np.stack([apply_steps(c, steps) for c in image])
         return run_tiled(run, image, working, default_margin(working))
+    if policy == "rescale_residual":
+        if steps:
+            image = np.stack([apply_steps(c, steps) for c in image])
+        return run_rescaled_residual(run, image, working, default_margin(working))
     return run_resized(run, image, working, steps)

@@ -63,6 +63,10 @@ log = logging.getLogger(__name__)
 
 TOLERANCE = 1e-4
 # Facts a training run writes into the checkpoint's meta that travel unchanged into the card.
+# How the runtime fits an image of any size to an image model (runtime.tiling): a segmentation net
+# must see the whole chest; bone suppression runs at the anatomy scale it was trained on (512² JSRT)
+# and its removed bones are applied at full resolution.
+IMAGE_POLICIES = {"segmentation": "resize", "bone_suppression": "rescale_residual"}
 CARRIED_FACTS = ("probability_meaning", "confusion", "notes", "reference")
 # Real radiographs for the parity check, relative to the shared data folder (first found are used).
 REAL_IMAGES = (
@@ -271,7 +275,7 @@ def export_model(
     classifier = meta["task"] in ("classification", "multilabel", "gate")
     height, width = net.input_size if classifier else net.working_size
     channels = net.in_channels
-    contract = {"resize_policy": "none" if classifier else ("resize" if meta["task"] == "segmentation" else "tile")}
+    contract = {"resize_policy": "none" if classifier else IMAGE_POLICIES.get(meta["task"], "tile")}
     contract["scaling"] = "display pixels (air dark) scaled linearly into value_range"
     contract.update(meta.get("input", {}))
     contract.update(height=height, width=width, channels=channels)

@@ -50,7 +50,7 @@ def test_classifier_card_says_what_a_reader_needs(name):
 def test_image_model_card_says_what_a_reader_needs(name):
     card = load_card(card_path(paths.models_dir(), name))
     assert {f.role for f in card.files} == {"onnx", "weights"}
-    assert card.input.resize_policy in ("tile", "resize")
+    assert card.input.resize_policy in ("resize", "rescale_residual")
     test_figures = {m.name for m in card.metrics if m.split.startswith("test")}
     assert TEST_FIGURES[card.task] <= test_figures, f"{name}: held-out figures missing"
     assert card.reference.figures and not card.reference.probabilities

@@ -8,7 +8,7 @@ import pytest
 
 from cxrviewer.core.cards import InputContract, PreprocessStep
 from cxrviewer.core.preprocess import apply_steps, model_contract
-from cxrviewer.runtime.tiling import run_resized, run_tiled, tile_starts
+from cxrviewer.runtime.tiling import run_rescaled_residual, run_resized, run_tiled, tile_starts
 
 
 def box_filter(tile: np.ndarray) -> np.ndarray:
@@ -71,3 +71,25 @@ def test_resized_applies_the_card_steps_at_the_working_size_as_training_did():
     small = cv2.resize(image[0], (64, 64), interpolation=cv2.INTER_AREA)
     np.testing.assert_allclose(seen[0][0, 0], apply_steps(small, steps), atol=1e-6)
     assert seen[0].std() > 2 * small.std()  # CLAHE really stretched the contrast
+
+
+def test_rescale_residual_keeps_full_resolution_detail_and_applies_the_removed_part():
+    """A 'net' that removes a constant 0.1 at the working scale: the full image loses 0.1 everywhere
+    yet keeps its fine one-pixel checkerboard, which the small image cannot hold."""
+    fine = (np.indices((1024, 768)).sum(axis=0) % 2).astype(np.float32) * 0.2 + 0.4
+    seen = []
+
+    def dim(tile):
+        seen.append(tile.shape)
+        return tile - 0.1
+
+    out = run_rescaled_residual(dim, fine[None], (256, 256), margin=32)
+    assert out.shape == (1, 1024, 768)
+    assert all(shape == (1, 1, 256, 256) for shape in seen) and len(seen) == 1  # 256×192 padded to one tile
+    np.testing.assert_allclose(out[0], fine - 0.1, atol=1e-5)
+
+
+def test_rescale_residual_runs_a_small_image_as_it_is():
+    image = np.random.default_rng(0).random((1, 200, 150), dtype=np.float32)
+    out = run_rescaled_residual(lambda tile: tile * 0.5, image, (256, 256), margin=32)
+    np.testing.assert_allclose(out, image * 0.5, atol=1e-6)
