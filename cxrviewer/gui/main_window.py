@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QWidget
 
 from cxrviewer.core.viewstate import ViewState
+from cxrviewer.gui import export_actions
 from cxrviewer.gui.analysis_service import AnalysisService
 from cxrviewer.gui.canvas import Canvas
 from cxrviewer.gui.findings_panel import FindingsPanel
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.analysis.provider_changed.connect(self.status.show_provider)
         self.status.show_provider(self.analysis.provider)
         self._build_layers()
+        export_actions.install(self)
 
     # -- opening ---------------------------------------------------------------------------------
     def open_paths(self, paths: Iterable[str | Path], *, remember: bool = True) -> None:
