@@ -229,3 +229,31 @@ def test_flicker_and_side_by_side_compare_original_and_soft_tissue(qtbot, harnes
     assert harness.panel.stack.base == "original"  # flicker leaves the reader's choice alone
     harness.panel.flicker.setChecked(False)
     assert not harness.canvas.showing_soft_tissue
+
+
+def test_the_real_analysis_service_feeds_every_layer(qtbot, pipeline_models_dir, monkeypatch, settings, band_study):
+    from cxrviewer.gui.main_window import MainWindow
+
+    monkeypatch.setenv("CXRVIEWER_MODELS", str(pipeline_models_dir))
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    open_and_wait(qtbot, window, band_study)
+    controller = window.layers
+    kinds = ("saliency", "gradcam", "crm", "tb_lesions", "lung_outline", "bones")
+    qtbot.waitUntil(lambda: all(k in controller.raw for k in kinds), timeout=60000)
+    finding = window.analysis.cached(window.analysis.study, "finding", "classifier")
+    assert window.layer_panel.stack.selector.model == "classifier"
+    assert window.layer_panel.stack.selector.class_index == finding.positive[0]  # the classifier's call
+    for kind in kinds:
+        window.layer_panel.controls[kind].visible.setChecked(True)
+    assert set(controller.overlays.drawn) == set(kinds)
+    stack = window.layer_panel.stack
+    in_order = [s.kind for s in stack.visible() if s.kind in controller.indexed]
+    assert in_order == ["bones", "saliency", "gradcam", "crm", "tb_lesions", "lung_outline"]  # draw order
+    expected = compose(window.canvas.displayed_image(), [layer(controller.indexed[k], stack[k].style) for k in in_order])
+    np.testing.assert_array_equal(window.composed_view(), expected)
+    qtbot.keyClick(window.canvas, "B")
+    assert window.canvas.showing_soft_tissue
+    window.session.shutdown()
+    window.analysis.shutdown()
