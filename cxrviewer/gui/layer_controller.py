@@ -112,7 +112,8 @@ class LayerController(QObject):
 
     # -- the study ---------------------------------------------------------------------------------
     def show_study(self, study: int, loaded: LoadedStudy, state=None) -> None:
-        """A study is shown: forget the previous one's maps, show the stack's base and layers."""
+        """A study is shown: forget the previous one's maps, show the stack's base and layers.
+        (`state`, the study's ViewState, is what the session's current_ready also carries.)"""
         self.study, self.loaded = study, loaded
         self.raw.clear()
         self.indexed.clear()
@@ -228,8 +229,8 @@ class LayerController(QObject):
 
         if self.compare_window is None:
             self.compare_window = CompareView(self.canvas)
-        self.compare_window.refresh()
         self.compare_window.show()
+        self.compare_window.refresh()
         self.compare_window.raise_()
 
     # -- what the reader sees, for exports -------------------------------------------------------
@@ -250,7 +251,12 @@ class LayerController(QObject):
 
     # -- the reader's default ----------------------------------------------------------------------
     def save_default(self) -> None:
-        self.settings.setValue(DEFAULT_KEY, json.dumps(self.stack.to_dict()))
+        """Save the display choices as the reader's default; not the class explained, which belongs
+        to a reading (and to models that may be gone next session)."""
+        data = self.stack.to_dict()
+        for item in data["layers"]:
+            item["selector"] = None
+        self.settings.setValue(DEFAULT_KEY, json.dumps(data))
         self.settings.sync()
 
     def load_default(self) -> None:

@@ -169,12 +169,15 @@ def test_layer_state_persists_across_studies_and_as_the_readers_default(qtbot, h
     harness.panel.controls["crm"].threshold.setValue(950)
     harness.show_study(study_id=1)
     assert harness.panel.stack["crm"].style.threshold == Threshold("percentile", 95.0)
+    harness.controller.select_class(ClassSelector(MODEL, 1))
     harness.panel.save_default.click()
     settings = QSettings(str(tmp_path / "layers.ini"), QSettings.Format.IniFormat)
     panel = LayerPanel()
     qtbot.addWidget(panel)
     LayerController(harness.canvas, panel, settings)
-    assert list(panel.stack) == list(harness.panel.stack)
+    assert panel.stack.selector is None  # the class explained is not part of the default
+    assert [s.style for s in panel.stack] == [s.style for s in harness.panel.stack]
+    assert [s.visible for s in panel.stack] == [s.visible for s in harness.panel.stack]
     assert panel.controls["crm"].visible.isChecked() and panel.controls["crm"].threshold.value() == 950
     panel.reset.click()
     assert list(panel.stack) == list(LayerStack())
