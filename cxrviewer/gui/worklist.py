@@ -183,6 +183,15 @@ class Worklist(QWidget):
         self._check_complete(study)
         self.model.row_changed(study)
 
+    def on_service_progress(self, study: object, done: int, total: int) -> None:
+        """The analysis service works on the shown study: its row says so until the scores are in."""
+        if not isinstance(study, int) or not 0 <= study < len(self.model.rows):
+            return
+        row = self.model.rows[study]
+        if row.loaded and not row.load_error and row.analysis in ("queued", "analysing"):
+            triaging = self.triage is not None and self.triage.running == study
+            self._set_analysis(study, "analysing" if done < total or triaging else "queued")
+
     def refresh_roles(self, roles) -> None:
         """The installed models changed (pipeline.ModelRoles): triage every study again that lacks a
         result of the models now installed."""
@@ -216,7 +225,7 @@ class Worklist(QWidget):
     def _check_complete(self, study: int) -> None:
         """A study the service has fully scored needs no triage of its own."""
         row = self.model.rows[study]
-        if self.triage is None or row.analysis != "queued":
+        if self.triage is None or row.analysis not in ("queued", "analysing"):
             return
         if self._wanted() <= self._have(row):
             self.triage.discard(study)
@@ -352,6 +361,7 @@ def install(window, *, triage: TriageRunner | None = None, user_data: Path | Non
     window.worklist = worklist
     if service is not None:
         worklist.attach_results(service)
+        service.progress.connect(worklist.on_service_progress)
         service.models_changed.connect(
             lambda: worklist.refresh_roles(service.roles) if worklist.follows_service_roles else None)
     dock = next(d for d in window.findChildren(QDockWidget) if d.widget() is window.study_list)

@@ -61,6 +61,11 @@ class TriageRunner(QObject):
         return triage_steps(self.roles)
 
     @property
+    def running(self) -> object | None:
+        """The study being triaged now, if any."""
+        return self._running[1] if self._running is not None else None
+
+    @property
     def pending(self) -> int:
         return len(self._queue) + (self._running is not None)
 

@@ -371,6 +371,8 @@ def test_the_shown_study_goes_first_and_is_not_triaged_again(qtbot, bare_viewer,
     qtbot.wait(3 * 150)
     assert calls == [] and {r.status for r in worklist.model.rows} == {"queued"}  # the service is busy
     shown = next(r for r in worklist.model.rows if r.path.name == "b.png")
+    worklist.on_service_progress(shown.study, 0, 5)
+    assert shown.status == "analysing" and worklist.progress.value() == 0
     for outcome in fake_triage(shown.path, None, None, None, None):
         service.result_ready.emit(shown.study, outcome.kind, outcome.model, outcome.payload)
     assert shown.status == "done" and shown.scores["finding:fake-cls"] == pytest.approx(0.8, abs=0.003)
