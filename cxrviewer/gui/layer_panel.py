@@ -33,6 +33,14 @@ THRESHOLD_MODES = (("fraction", "% of max"), ("percentile", "percentile"), ("val
 NO_CLASS_TEXT = "no classifier finding yet"
 
 
+def _combo() -> QComboBox:
+    combo = QComboBox()
+    # Narrow enough for a dock beside the image; the open list shows the full names.
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(7)
+    return combo
+
+
 def _slider() -> QSlider:
     slider = QSlider(Qt.Orientation.Horizontal)
     slider.setRange(0, SLIDER_STEPS)
@@ -50,9 +58,9 @@ class LayerControls(QGroupBox):
         self.indexed: IndexedMap | None = None
         self.visible = QCheckBox("show")
         self.opacity = _slider()
-        self.colormap = QComboBox()
+        self.colormap = _combo()
         self.colormap.addItems(COLORMAPS)
-        self.mode = QComboBox()
+        self.mode = _combo()
         for mode, text in THRESHOLD_MODES:
             self.mode.addItem(text, mode)
         self.threshold = _slider()
@@ -71,9 +79,9 @@ class LayerControls(QGroupBox):
         form.addRow("opacity", self.opacity)
         threshold_row = QHBoxLayout()
         threshold_row.addWidget(self.mode)
-        threshold_row.addWidget(self.threshold, 1)
         threshold_row.addWidget(self.threshold_label)
         form.addRow("threshold", threshold_row)
+        form.addRow(self.threshold)
         form.addRow(self.colour_bar)
         form.addRow(self.status)
         self.refresh()
@@ -170,15 +178,17 @@ class LayerPanel(QWidget):
         self.side_by_side = QPushButton("Side by side")
         self.flicker = QPushButton("Flicker")
         self.flicker.setCheckable(True)
-        self.classes = QComboBox()
+        self.classes = _combo()
         self.classes.addItem(NO_CLASS_TEXT, None)
         self.controls = {kind: LayerControls(self.stack, kind) for kind in KINDS}
         content = QWidget()
         column = QVBoxLayout(content)
-        base_row = QHBoxLayout()
-        for widget in (self.soft_tissue, self.side_by_side, self.flicker):
-            base_row.addWidget(widget)
-        column.addLayout(base_row)
+        column.addWidget(self.soft_tissue)
+        compare_row = QHBoxLayout()
+        compare_row.addWidget(QLabel("Compare"))
+        compare_row.addWidget(self.side_by_side)
+        compare_row.addWidget(self.flicker)
+        column.addLayout(compare_row)
         class_row = QHBoxLayout()
         class_row.addWidget(QLabel("Maps explain"))
         class_row.addWidget(self.classes, 1)
@@ -194,6 +204,7 @@ class LayerPanel(QWidget):
         column.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(content)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
