@@ -34,6 +34,7 @@ from cxrviewer.core.errors import ModelError
 from cxrviewer.core.image import ImageMeta
 from cxrviewer.gui.workers import JobRunner
 from cxrviewer.runtime.providers import choose_providers, provider_label
+from cxrviewer.runtime.registry import installed_models
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class AnalysisService(QObject):
         self.runner.failed.connect(lambda job, message: self._on_succeeded(job, _Failure(message)))
         self.roles = pipeline.ModelRoles()
         self._stamps: dict[str, tuple[int, int]] = {}
+        self._listing: tuple | None = None  # (roles, stamps, installed model names) as last read
         self.study: object | None = None
         self.meta: ImageMeta | None = None
         self._pixels: Array | None = None
@@ -141,6 +143,7 @@ class AnalysisService(QObject):
         self._drop_other_studies(None)
         self.study, self._pixels, self.meta = None, None, None
         self.study_changed.emit(None, None)
+        self.progress.emit(None, 0, 0)
 
     def request_maps(self, study: object, model: str, class_index: int) -> None:
         """Compute the maps of classifier `model` for `class_index` on `study` (if shown), next; the
@@ -186,11 +189,13 @@ class AnalysisService(QObject):
         folder = self.models_dir
         if folder.is_dir() and str(folder) not in self._watcher.directories():
             self._watcher.addPath(str(folder))
-        self.roles = pipeline.model_roles(folder)
-        roles = self.roles
+        roles = pipeline.model_roles(folder)
         names = [roles.gate, *roles.classifiers, roles.lesions, roles.lungs, roles.bone_suppression]
-        self._stamps = {name: pipeline.card_stamp(folder, name) for name in names if name is not None}
-        self.models_changed.emit()
+        stamps = {name: pipeline.card_stamp(folder, name) for name in names if name is not None}
+        listing = (roles, stamps, installed_models(folder))
+        if listing != self._listing:  # listeners re-read the cards only when something changed
+            self.roles, self._stamps, self._listing = listing
+            self.models_changed.emit()
 
     def _step(self, study: object, kind: str, key: object) -> Step:
         """The step of `kind` and `key` for `study` with the models installed now."""
