@@ -24,6 +24,7 @@ from cxrviewer.gui.shortcuts import BINDINGS, PRESET_KEYS, HelpDialog
 from cxrviewer.gui.status_bar import ViewerStatusBar
 from cxrviewer.gui.study_list import StudyList
 from cxrviewer.gui.tag_browser import TagBrowser
+from cxrviewer.gui.worklist import install as install_worklist
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class MainWindow(QMainWindow):
         self.status.show_provider(self.analysis.provider)
         self._build_layers()
         export_actions.install(self)
+        install_worklist(self)
 
     # -- opening ---------------------------------------------------------------------------------
     def open_paths(self, paths: Iterable[str | Path], *, remember: bool = True) -> None:
