@@ -264,8 +264,7 @@ class AnalysisService(QObject):
                 return lambda _token: _refuse(pipeline.NoLungModelError(key, reason))
             return lambda _token: pipeline.soft_tissue(installed_model(key, folder), pixels, lungs)
         model, class_index = key
-        return lambda _token: pipeline.class_maps(installed_model(model, folder), pixels, class_index,
-                                                  models_dir=folder)
+        return lambda _token: installed_maps(model, folder, pixels, class_index)
 
     def _lungs_for(self, step: Step) -> tuple[Array | None, str]:
         """The lung probability the soft-tissue step blends with (computed just before it), or why not."""
@@ -329,6 +328,11 @@ class AnalysisService(QObject):
             gone = next(s for s in self._cache if s != self.study)
             del self._cache[gone]
             self._planned.pop(gone, None)
+
+def installed_maps(model: str, folder: Path, pixels: Array, class_index: int) -> dict[str, Array]:
+    """{method: (H, W) float32} of installed classifier `model` explaining `class_index` (`pipeline.class_maps`)."""
+    return pipeline.class_maps(installed_model(model, folder), pixels, class_index, models_dir=folder)
+
 
 def _gate(finding: Finding):
     """A gate's Finding as its verdict; ModelError when its labels are not (other, frontal_cxr)."""

@@ -118,17 +118,17 @@ def test_no_lung_mask_means_no_soft_tissue_view(pipeline_models_dir):
         pipeline.soft_tissue(loaded, pixels(4), None)
 
 
-def test_class_maps_are_the_study_maps_of_that_class(pipeline_models_dir):
-    loaded = load_model("classifier", pipeline_models_dir)
+def test_class_maps_are_the_study_maps_of_that_class(models_dir):
+    loaded = load_model("binary", models_dir)  # tests/analysis/conftest.py's tb-net, shared with the analyze tests
     image = pixels(5)
-    maps = pipeline.class_maps(loaded, image, 1, models_dir=pipeline_models_dir)
+    maps = pipeline.class_maps(loaded, image, 1, models_dir=models_dir)
     expected = compute_study_maps(loaded, image, ["saliency", "gradcam", "cam", "crm"], class_index=1,
-                                  models_dir=pipeline_models_dir)
+                                  models_dir=models_dir)
     assert sorted(maps) == sorted(expected) == ["cam", "crm", "gradcam", "saliency"]
     for method in maps:
         assert maps[method].shape == image.shape
         np.testing.assert_array_equal(maps[method], expected[method])
-    other = pipeline.class_maps(loaded, image, 0, methods=("gradcam",), models_dir=pipeline_models_dir)
+    other = pipeline.class_maps(loaded, image, 0, methods=("gradcam",), models_dir=models_dir)
     assert not np.allclose(other["gradcam"], maps["gradcam"])  # another class, another map
-    with pytest.raises(ModelError, match="model classifier: has no class 2"):
-        pipeline.class_maps(loaded, image, 2, models_dir=pipeline_models_dir)
+    with pytest.raises(ModelError, match="model binary: has no class 2"):
+        pipeline.class_maps(loaded, image, 2, models_dir=models_dir)

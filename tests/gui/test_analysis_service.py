@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import QUrl
 
 from cxrviewer.analysis import pipeline
-from cxrviewer.analysis.findings import Finding, classify_pixels
+from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import WITHHELD_MESSAGE, GateResult
 from cxrviewer.core.cards import CARD_SUFFIX, card_path, write_card
 from cxrviewer.core.lesion_score import lesion_score
@@ -23,7 +23,8 @@ from cxrviewer.gui.findings_panel import FindingsPanel
 from cxrviewer.gui.main_window import MainWindow
 from cxrviewer.runtime.registry import load_model
 
-ALL_KINDS = ["finding", "lesions", "lungs", "soft_tissue"]
+IMAGE_KINDS = ["lesions", "lungs", "soft_tissue"]
+ALL_KINDS = ["gate", "finding", *IMAGE_KINDS]
 
 
 def image(seed: int, shape=(150, 180)) -> np.ndarray:
@@ -56,49 +57,6 @@ def wait_done(qtbot, service: AnalysisService) -> None:
     qtbot.waitUntil(lambda: not service.busy, timeout=60000)
 
 
-def test_every_step_runs_once_in_order_with_the_pipelines_numbers(qtbot, pipeline_models_dir):
-    service = AnalysisService(models_dir=pipeline_models_dir)
-    seen = Recorder(service)
-    pixels = image(1)
-    service.analyse(7, pixels)
-    assert service.busy and seen.progress[0] == (7, 0, 4)
-    wait_done(qtbot, service)
-    assert seen.kinds(7) == ALL_KINDS and not seen.failures and seen.progress[-1] == (7, 4, 4)
-    payload = {kind: p for _study, kind, _key, p in seen.results}
-    load = {name: load_model(name, pipeline_models_dir) for name in ("classifier", "tb-lesions", "lungs", "bones")}
-    np.testing.assert_allclose(payload["finding"].probabilities,
-                               classify_pixels(load["classifier"], pixels).probabilities, rtol=1e-6)
-    lesions = payload["lesions"]
-    assert lesions.score == lesion_score(lesions.probability) and lesions.threshold == pytest.approx(0.42)
-    np.testing.assert_array_equal(lesions.probability, pipeline.lesion_finding(load["tb-lesions"], pixels).probability)
-    lungs = pipeline.lung_probability(load["lungs"], pixels)
-    np.testing.assert_array_equal(payload["lungs"], lungs)
-    soft, bones = pipeline.soft_tissue(load["bones"], pixels, lungs)
-    np.testing.assert_array_equal(payload["soft_tissue"][0], soft)
-    np.testing.assert_array_equal(payload["soft_tissue"][1], bones)
-    assert service.provider == "CPU"
-
-    service.request_maps(7, "classifier", 1)
-    wait_done(qtbot, service)
-    study, kind, key, maps = seen.results[-1]
-    assert (study, kind, key) == (7, "maps", ("classifier", 1)) and seen.progress[-1] == (7, 5, 5)
-    expected = pipeline.class_maps(load["classifier"], pixels, 1, models_dir=pipeline_models_dir)
-    assert sorted(maps) == sorted(expected)
-    for method in maps:
-        np.testing.assert_array_equal(maps[method], expected[method])
-    assert service.cached(7, "maps", ("classifier", 1)) is maps and service.cached(7, "maps", ("classifier", 0)) is None
-
-    # Back to the same study: everything comes from the cache, at once, and nothing runs.
-    seen.results.clear()
-    service.analyse(7, pixels)
-    assert not service.busy and seen.kinds(7) == [*ALL_KINDS, "maps"]
-    # The selected class stays selected: the next study gets its maps too.
-    service.analyse(8, image(2, (90, 120)))
-    wait_done(qtbot, service)
-    assert seen.kinds(8) == [*ALL_KINDS, "maps"] and service.cached(8, "maps", ("classifier", 1))["gradcam"].shape == (90, 120)
-    service.shutdown()
-
-
 class FakeClassify:
     """Gate and classifier outcomes from the study's first pixel; a study can be held in its first call."""
 
@@ -128,6 +86,61 @@ def hand_folder(tmp_path) -> Path:
                tmp_path / f"pneumonia{CARD_SUFFIX}")
     write_card(hand_card("cxr-gate", "gate", ("other", "frontal_cxr"), (0.5, 0.5)), tmp_path / f"cxr-gate{CARD_SUFFIX}")
     return tmp_path
+
+
+def fake_maps(model: str, folder: Path, pixels: np.ndarray, class_index: int) -> dict[str, np.ndarray]:
+    """Stands in for the classifier's maps (their numbers are tests/analysis/test_pipeline.py's)."""
+    return {"gradcam": pixels * (class_index + 1), "crm": pixels - class_index}
+
+
+def test_every_step_runs_once_in_order_with_the_pipelines_numbers(qtbot, pipeline_models_dir, hand_folder,
+                                                                    monkeypatch):
+    folder = copy_models(pipeline_models_dir, hand_folder, ("lungs", "tb-lesions", "bones"))
+    monkeypatch.setattr(analysis_service, "installed_maps", fake_maps)
+    classify = FakeClassify()
+    service = AnalysisService(models_dir=folder, classify=classify)
+    seen = Recorder(service)
+    pixels = image(1)
+    service.analyse(7, pixels)
+    assert service.busy and seen.progress[0] == (7, 0, 5)
+    wait_done(qtbot, service)
+    assert seen.kinds(7) == ALL_KINDS and not seen.failures and seen.progress[-1] == (7, 5, 5)
+    assert [key for _study, _kind, key, _payload in seen.results] == ["cxr-gate", "pneumonia", "tb-lesions", "lungs", "bones"]
+    payload = {kind: p for _study, kind, _key, p in seen.results}
+    value = round(float(pixels[0, 0]), 3)
+    assert payload["gate"] == GateResult("cxr-gate", value >= 0.5, value, 0.5)
+    assert payload["finding"].probabilities == (0.19, 0.81)
+    load = {name: load_model(name, folder) for name in ("tb-lesions", "lungs", "bones")}
+    lesions = payload["lesions"]
+    assert lesions.score == lesion_score(lesions.probability) and lesions.threshold == pytest.approx(0.42)
+    np.testing.assert_array_equal(lesions.probability, pipeline.lesion_finding(load["tb-lesions"], pixels).probability)
+    lungs = pipeline.lung_probability(load["lungs"], pixels)
+    np.testing.assert_array_equal(payload["lungs"], lungs)
+    soft, bones = pipeline.soft_tissue(load["bones"], pixels, lungs)
+    np.testing.assert_array_equal(payload["soft_tissue"][0], soft)
+    np.testing.assert_array_equal(payload["soft_tissue"][1], bones)
+    assert service.provider == "CPU"
+
+    service.request_maps(7, "pneumonia", 1)
+    wait_done(qtbot, service)
+    study, kind, key, maps = seen.results[-1]
+    assert (study, kind, key) == (7, "maps", ("pneumonia", 1)) and seen.progress[-1] == (7, 6, 6)
+    np.testing.assert_array_equal(maps["gradcam"], 2 * pixels)
+    np.testing.assert_array_equal(maps["crm"], pixels - 1)
+    assert service.cached(7, "maps", ("pneumonia", 1)) is maps and service.cached(7, "maps", ("pneumonia", 0)) is None
+    calls = len(classify.calls)
+
+    # Back to the same study: everything comes from the cache, at once, and nothing runs.
+    seen.results.clear()
+    service.analyse(7, pixels)
+    assert not service.busy and seen.kinds(7) == [*ALL_KINDS, "maps"] and len(classify.calls) == calls
+    # The selected class stays selected: the next study gets its maps too.
+    other = image(2, (90, 120))
+    service.analyse(8, other)
+    wait_done(qtbot, service)
+    assert seen.kinds(8) == [*ALL_KINDS, "maps"]
+    np.testing.assert_array_equal(service.cached(8, "maps", ("pneumonia", 1))["gradcam"], 2 * other)
+    service.shutdown()
 
 
 def test_a_study_switched_away_from_is_dropped_and_a_cached_one_does_not_rerun(qtbot, hand_folder):
@@ -265,13 +278,11 @@ def test_the_window_feeds_its_service_and_shows_progress_and_provider(qtbot, set
     with qtbot.waitSignal(window.session.idle, timeout=15000):
         window.open_paths([band_study])
     study = window.analysis.study
-    qtbot.waitUntil(lambda: set(ALL_KINDS) <= set(seen.kinds(study)) and not window.analysis.busy, timeout=60000)
-    assert not seen.failures
+    qtbot.waitUntil(lambda: not window.analysis.busy, timeout=60000)
+    assert seen.kinds(study) == IMAGE_KINDS and not seen.failures
     assert window.analysis.cached(study, "lungs", "lungs").shape == window.canvas.image.pixels.shape
-    done, total = seen.progress[-1][1:]
-    assert done == total >= 4 and not window.status.analysis.isVisible() and window.status.analysis.value() == total
-    window.findings_panel._on_anchor(QUrl(findings_text.class_link("classifier", "abnormal")))
-    qtbot.waitUntil(lambda: window.analysis.cached(study, "maps", ("classifier", 1)) is not None, timeout=60000)
-    assert ("maps", ("classifier", 1)) in [(r[1], r[2]) for r in seen.results]
+    assert seen.progress[-1] == (study, 3, 3)
+    assert not window.status.analysis.isVisible() and window.status.analysis.value() == 3
+    assert findings_text.LESION_TITLE in window.findings_panel.browser.toPlainText()
     window.session.shutdown()
     window.analysis.shutdown()
