@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import numpy as np  # noqa: E402
 
 TARGET_MS = 16.0
+VIEWER = "viewer"
 LAYERS_SHOWN = ("gradcam", "crm", "tb_lesions")  # three layers; the lesions carry their contour
 LAYERS_AWAITED = ("gradcam", "crm", "tb_lesions", "lung_outline", "bones")
 
@@ -49,6 +50,12 @@ def wait_until(app, condition, timeout_s: float) -> bool:
         app.processEvents()
         time.sleep(0.002)
     return True
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
 
 
 def slider_steps(app, window, slider, positions, repaint) -> tuple[list[float], list[float]]:
@@ -70,10 +77,11 @@ def slider_steps(app, window, slider, positions, repaint) -> tuple[list[float], 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048)
-    parser.add_argument("--steps", type=int, default=41, help="slider steps per control")
+    parser.add_argument("--steps", type=int, default=31, help="slider steps per control and item kind")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all layers")
     args = parser.parse_args()
 
+    import pyqtgraph as pg
     import torch
 
     torch.set_num_threads(2)
@@ -83,6 +91,9 @@ def main() -> None:
 
     from cxrviewer.core.display.compose import compose, layer
     from cxrviewer.core.phantom import PhantomSpec, write_demo_dicom
+    from cxrviewer.gui.overlays import LutImageItem
+
+    paint_modes = {VIEWER: LutImageItem.render, "plain pyqtgraph": pg.ImageItem.render}
 
     work = Path(tempfile.mkdtemp(prefix="cxr-bench-interaction-"))
     models = export_pipeline_models(work / "models", work)
@@ -134,15 +145,37 @@ def main() -> None:
         print(f"slider steps skipped: only {drawn} have maps")
         return
     controls = window.layer_panel.controls
-    up_down = [*range(200, 200 + args.steps * 10, 10)]
-    runs = {
-        "Grad-CAM threshold": slider_steps(app, window, controls["gradcam"].threshold, up_down, viewport.repaint),
-        "Grad-CAM opacity": slider_steps(app, window, controls["gradcam"].opacity, up_down, viewport.repaint),
-        "TB lesions threshold (contour on)": slider_steps(
-            app, window, controls["tb_lesions"].threshold, up_down, viewport.repaint),
-    }
+    sliders = {"Grad-CAM threshold": controls["gradcam"].threshold, "Grad-CAM opacity": controls["gradcam"].opacity,
+               "TB lesions threshold (contour on)": controls["tb_lesions"].threshold}
+    runs = {}
+    # Side by side, interleaved per control so the machine's load hits both alike: the viewer's items
+    # (indexed image made premultiplied ARGB once per table change) and pyqtgraph's plain ImageItem
+    # (the indexed image converted by Qt at every paint).
+    for name, slider in sliders.items():
+        for mode in paint_modes:
+            LutImageItem.render = paint_modes[mode]
+            for item in controller.overlays.items.values():
+                item._renderRequired = True
+            start_at = 200 if mode == VIEWER else 205
+            positions = range(start_at, start_at + args.steps * 10, 10)
+            runs[(name, mode)] = slider_steps(app, window, slider, positions, viewport.repaint)
+    LutImageItem.render = paint_modes[VIEWER]
     base = window.canvas.displayed_image()
     stack = window.layer_panel.stack
+    paint_only = {}  # a repaint with nothing changed (what panning and zooming redo), per item kind
+    for mode in paint_modes:
+        LutImageItem.render = paint_modes[mode]
+        for item in controller.overlays.items.values():
+            item._renderRequired = True
+        viewport.repaint()
+        paint_only[mode] = statistics.median(timed(viewport.repaint) for _ in range(15))
+    LutImageItem.render = paint_modes[VIEWER]
+    for kind in LAYERS_SHOWN:
+        controls[kind].visible.setChecked(False)
+    app.processEvents()
+    paint_only["base alone"] = statistics.median(timed(viewport.repaint) for _ in range(15))
+    for kind in LAYERS_SHOWN:
+        controls[kind].visible.setChecked(True)
     numpy_ms = []
     for _ in range(7):
         t0 = time.perf_counter()
@@ -153,15 +186,17 @@ def main() -> None:
     print(f"slider steps, {args.steps} per control, three layers shown ({', '.join(LAYERS_SHOWN)}), "
           f"target < {TARGET_MS:g} ms per step")
     print()
-    print("| control | update median ms | repaint median ms | step median ms | step p90 ms | "
-          "vs target | numpy recompose / step |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, (update_ms, paint_ms) in runs.items():
+    print("| control | items | update median ms | repaint median ms | step median ms | step p90 ms | "
+          "step / target | numpy recompose / step |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for (name, mode), (update_ms, paint_ms) in runs.items():
         total = [u + p for u, p in zip(update_ms, paint_ms, strict=True)]
         step = statistics.median(total)
-        print(f"| {name} | {statistics.median(update_ms):.2f} | {statistics.median(paint_ms):.2f} | {step:.2f} | "
-              f"{percentile(total, 90):.2f} | {step / TARGET_MS:.2f}× | {recompose / step:.1f}× |")
+        print(f"| {name} | {mode} | {statistics.median(update_ms):.2f} | {statistics.median(paint_ms):.2f} | "
+              f"{step:.2f} | {percentile(total, 90):.2f} | {step / TARGET_MS:.2f}× | {recompose / step:.1f}× |")
     print()
+    print("repaint with nothing changed (as in panning and zooming), median ms: " + ", ".join(
+        f"{mode} {ms:.2f}" for mode, ms in paint_only.items()) + f" (Qt drawing {args.size}² images into the viewport)")
     print(f"peer: recomposing the view in numpy (compose of the same three layers at {args.size}², "
           f"what a path without LUTs would redo per step): median {recompose:.1f} ms")
     window.close()
