@@ -2,6 +2,7 @@
 
     python scripts/ship_model.py NAME --reference kermany_pneumonia/train/NORMAL/x.jpeg [--from runs/models]
                                  [--population "children aged 1-5, one hospital" --ages 1 5] [--as SHIPPED_NAME]
+                                 [--meaning "what the output means"] [--limit "not validated for ..."]
 
 The exported card and files (from `cxrviewer train` with `export_to`, or `cxrviewer export`) are
 verified, copied beside the project's other models, and the probabilities the shipped files give for
@@ -44,7 +45,7 @@ log = logging.getLogger("ship_model")
 
 
 def ship(name: str, source: Path, reference: str, target: Path, population: Population | None = None,
-         shipped_name: str | None = None) -> None:
+         shipped_name: str | None = None, meaning: str = "", limits: tuple[str, ...] = ()) -> None:
     card = load_card(card_path(source, name))  # refuses a half-written or altered export
     if shipped_name and shipped_name != name:
         card = renamed(card, shipped_name)
@@ -66,6 +67,10 @@ def ship(name: str, source: Path, reference: str, target: Path, population: Popu
         shipped = dataclasses.replace(shipped, complexity=measure_cost(shipped, target))
     if population is not None:
         shipped = dataclasses.replace(shipped, population=population)
+    if meaning:
+        shipped = dataclasses.replace(shipped, probability_meaning=meaning)
+    if limits:
+        shipped = dataclasses.replace(shipped, limits=tuple(dict.fromkeys((*shipped.limits, *limits))))
     write_card(shipped, card_path(target, name))
     log.info("%s shipped to %s; on %s: %s", name, target, reference, ", ".join(f"{k} {v:.4f}" for k, v in said))
 
@@ -104,12 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="source", type=Path, default=paths.install_root() / "runs" / "models")
     parser.add_argument("--to", dest="target", type=Path, default=paths.models_dir())
     parser.add_argument("--as", dest="shipped_name", help="the name to ship under (default: the exported name)")
+    parser.add_argument("--meaning", default="", help="what the model's output means, for the reader (when the run did not say)")
+    parser.add_argument("--limit", action="append", default=[], help="one more thing it was not validated for (repeatable)")
     parser.add_argument("--population", default="", help="who the training images came from, in a reader's words")
     parser.add_argument("--ages", type=float, nargs=2, metavar=("LOW", "HIGH"), help="their age range in years")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     population = Population(args.population, tuple(args.ages) if args.ages else None) if args.population or args.ages else None
-    ship(args.name, args.source, args.reference, args.target, population, args.shipped_name)
+    ship(args.name, args.source, args.reference, args.target, population, args.shipped_name, args.meaning,
+         tuple(args.limit))
     return 0
 
 

@@ -22,7 +22,7 @@ from cxrviewer.core.io import read_image
 from cxrviewer.runtime.registry import installed_models, load_model
 
 CLASSIFIERS = ("pneumonia-kermany", "pneumonia3-kermany", "opacity-rsna", "cxr-gate")
-IMAGE_MODELS = ("lungs-unet",)
+IMAGE_MODELS = ("lungs-unet", "bone-suppression-jsrt")
 SHIPPED = CLASSIFIERS + IMAGE_MODELS
 # The held-out figures each kind of card must carry on its test split.
 TEST_FIGURES = {"classification": {"accuracy", "auc", "f1"}, "gate": {"accuracy", "auc", "f1"},
