@@ -10,8 +10,10 @@ when its normalisation changes; every other change goes to the overlay's 256-ent
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -56,7 +58,7 @@ class LayerController(QObject):
         self._request_maps = True  # False while adopting the class of maps that just arrived
         # The service replays a study's cached results as soon as the window asks for it, which can
         # be just before this controller hears that the study is shown: kept here until then.
-        self._early: list[tuple] = []
+        self._early: list[tuple[int, Callable[[], None]]] = []
         self.load_default()
         self._unsubscribe = self.stack.subscribe(self._on_stack_changed)
         panel.class_chosen.connect(self.select_class)
@@ -75,7 +77,7 @@ class LayerController(QObject):
 
     def on_result(self, study: int, kind: str, key, payload) -> None:
         if study != self.study or self.loaded is None:
-            self._early = [r for r in self._early if r[0] == study] + [(study, kind, key, payload)]
+            self._keep_early(study, functools.partial(self.on_result, study, kind, key, payload))
             return
         if kind == "finding":
             self._labels[payload.model] = tuple(payload.labels)
@@ -106,9 +108,14 @@ class LayerController(QObject):
             self.set_raw("bones", bones)
 
     def on_step_failed(self, study: int, kind: str, key, message: str) -> None:
-        if study == self.study:
-            for layer_kind in LAYERS_OF_RESULT.get(kind, ()):
-                self.panel.set_map(layer_kind, None, f"failed: {message}")
+        if study != self.study:
+            self._keep_early(study, functools.partial(self.on_step_failed, study, kind, key, message))
+            return
+        for layer_kind in LAYERS_OF_RESULT.get(kind, ()):
+            self.panel.set_map(layer_kind, None, f"failed: {message}")
+
+    def _keep_early(self, study: int, replay: Callable[[], None]) -> None:
+        self._early = [(s, r) for s, r in self._early if s == study] + [(study, replay)]
 
     # -- the study ---------------------------------------------------------------------------------
     def show_study(self, study: int, loaded: LoadedStudy, state=None) -> None:
@@ -122,9 +129,9 @@ class LayerController(QObject):
         self.canvas.show_soft_tissue(self.stack.base == "soft_tissue")
         for kind in KINDS:
             self.panel.set_map(kind, None, WAITING_TEXT)
-        early, self._early = [r for r in self._early if r[0] == study], []
-        for result in early:
-            self.on_result(*result)
+        early, self._early = [replay for s, replay in self._early if s == study], []
+        for replay in early:
+            replay()
         self._ask_for_selected_maps()
 
     def clear(self) -> None:

@@ -157,7 +157,9 @@ def test_class_choice_asks_the_service_and_ignores_other_classes(harness):
 
 def test_results_replayed_before_the_study_is_shown_are_kept(harness):
     send_maps(harness, study=5)  # the service replays its cache as the window asks for the study
+    harness.service.step_failed.emit(5, "soft_tissue", "bones", "model bones: not installed")
     harness.show_study(study_id=5)
+    assert "not installed" in harness.panel.controls["bones"].status.text()
     assert harness.panel.stack.selector == ClassSelector(MODEL, 1)
     assert harness.controller.indexed["gradcam"].maximum == 1.0 and harness.service.requests == []
 
