@@ -188,7 +188,9 @@ def about_html(card: ModelCard) -> str:
     parts += [f"<p><i>Note:</i> {escape(note)}</p>" for note in card.notes]
     parts.append(complexity_html(card))
     if card.reference is not None:
-        expected = " / ".join(percent(p) for p in card.reference.probabilities)
+        # A classifier's reference is its probabilities; an image model's, figures of its output.
+        expected = " / ".join(percent(p) for p in card.reference.probabilities) or escape(", ".join(
+            f"{name.replace('_', ' ')} {value:.3f}" for name, value in card.reference.figures.items()))
         parts.append(f"<p><i>Self-check:</i> {escape(card.reference.input)} gave {expected} at export</p>")
     parts.append(f"<p><i>Architecture:</i> {escape(card.arch)}, input {card.input.width}×{card.input.height}"
                  f"×{card.input.channels}</p>")

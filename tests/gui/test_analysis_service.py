@@ -252,7 +252,7 @@ def test_tb_findings_are_withheld_by_the_gate_then_shown_with_score_threshold_an
 def test_lesion_text_shows_the_cards_figures_at_the_threshold():
     from test_findings import hand_card
 
-    from cxrviewer.core.cards import Metric
+    from cxrviewer.core.cards import Metric, Reference
 
     card = hand_card(labels=("tb_lesions",), thresholds=(0.3,), task="segmentation")
     card = card.__class__(**{**card.__dict__, "metrics": (
@@ -265,6 +265,10 @@ def test_lesion_text_shows_the_cards_figures_at_the_threshold():
     assert "Tb images above threshold 81.2 %" in block and "False positive rate jsrt 5.0 %" in block
     assert "all 93 images; source never used in training" in block and "Pointing game" not in block
     assert "Could not run: model tb: &lt;x&gt;" in findings_text.lesion_html("tb", card, "model tb: <x>", False)
+    card = card.__class__(**{**card.__dict__, "confusion": (),
+                             "reference": Reference("tbx11k/x.png", (), {"tb_lesions_mean": 0.0123})})
+    about = findings_text.lesion_html("tb", card, found, expanded=True)
+    assert "Self-check:</i> tbx11k/x.png gave tb lesions mean 0.012 at export" in about  # an image model's figures
 
 
 def test_the_window_feeds_its_service_and_shows_progress_and_provider(qtbot, settings, pipeline_models_dir,
