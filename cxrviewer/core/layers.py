@@ -299,8 +299,11 @@ def summary_line(state: LayerState, indexed: IndexedMap | None = None) -> str:
     if state.selector is not None:
         parts.append(state.selector.describe())
     style = state.style
-    parts += [f"threshold {describe_threshold(style.threshold, indexed)}",
-              "contour only" if style.opacity == 0 and style.contour else f"opacity {style.opacity * 100:.0f} %",
-              f"colour map {style.colormap}" + (", contour" if style.contour and style.opacity > 0 else ""),
-              state.normalisation.describe()]
+    parts.append(f"threshold {describe_threshold(style.threshold, indexed)}")
+    if style.opacity == 0 and style.contour:
+        parts.append("contour only")
+    else:
+        parts += [f"opacity {style.opacity * 100:.0f} %",
+                  f"colour map {style.colormap}" + (", contour" if style.contour else "")]
+    parts.append(state.normalisation.describe())
     return " · ".join(parts)

@@ -129,4 +129,5 @@ def test_summary_names_class_threshold_opacity_colour_map_and_scale():
     line = summary_line(stack["crm"], index_map(cam))
     assert line == ("CRM · pneumonia-kermany / pneumonia · threshold ≥ 20 % of max (0.4) · opacity 40 % · "
                     "colour map jet · per image: 0 to this map's maximum")
-    assert "contour only" in summary_line(default_layer("lung_outline"))
+    assert summary_line(default_layer("lung_outline")) == (
+        "Lung outline · threshold ≥ 0.5 · contour only · fixed across worklist: 0 to 1")
