@@ -130,4 +130,4 @@ def test_summary_names_class_threshold_opacity_colour_map_and_scale():
     assert line == ("CRM · pneumonia-kermany / pneumonia · threshold ≥ 20 % of max (0.4) · opacity 40 % · "
                     "colour map jet · per image: 0 to this map's maximum")
     assert summary_line(default_layer("lung_outline")) == (
-        "Lung outline · threshold ≥ 0.5 · contour only · fixed across worklist: 0 to 1")
+        "Lung outline · threshold ≥ 0.5 · contour only · fixed for every study: 0 to 1")

@@ -62,7 +62,7 @@ class Normalisation:
         """What the UI shows beside the colour bar."""
         if self.mode == "per_image":
             return "per image: 0 to this map's maximum"
-        return f"fixed across worklist: {self.low:.4g} to {self.high:.4g}"
+        return f"fixed for every study: {self.low:.4g} to {self.high:.4g}"
 
 
 @dataclass(frozen=True)
