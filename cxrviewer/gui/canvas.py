@@ -173,6 +173,10 @@ class Canvas(pg.GraphicsView):
         self._render_base()
 
     @property
+    def has_soft_tissue(self) -> bool:
+        return self._soft is not None
+
+    @property
     def showing_soft_tissue(self) -> bool:
         return self._show_soft and self._soft is not None
 

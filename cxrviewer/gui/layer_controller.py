@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-from PySide6.QtCore import QObject, QSettings, QTimer
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
 from cxrviewer.core.display.compose import IndexedMap, index_map
 from cxrviewer.core.errors import ConfigError
@@ -33,12 +33,16 @@ log = logging.getLogger(__name__)
 DEFAULT_KEY = "layers/default"
 FLICKER_MS = 600
 WAITING_TEXT = "not computed yet for this study"
+NO_SOFT_TISSUE_TEXT = ("bone-suppressed base chosen; this study has no soft-tissue view yet "
+                       "(it needs an installed bone-suppression model)")
 # The analysis service's result kinds and the layers each one feeds.
 LAYERS_OF_RESULT = {"maps": MAP_KINDS, "lesions": ("tb_lesions",), "lungs": ("lung_outline",),
                     "soft_tissue": ("bones",)}
 
 
 class LayerController(QObject):
+    message = Signal(str)  # something the reader should know, for the status bar
+
     def __init__(self, canvas: Canvas, panel: LayerPanel, settings: QSettings, parent: QObject | None = None):
         super().__init__(parent)
         self.canvas, self.panel, self.settings = canvas, panel, settings
@@ -222,6 +226,8 @@ class LayerController(QObject):
     def toggle_base(self) -> None:
         """Key B: original ↔ bone-suppressed soft tissue."""
         self.stack.base = "original" if self.stack.base == "soft_tissue" else "soft_tissue"
+        if self.stack.base == "soft_tissue" and not self.canvas.has_soft_tissue:
+            self.message.emit(NO_SOFT_TISSUE_TEXT)
 
     def flicker(self, on: bool) -> None:
         """Alternate original and soft tissue on the canvas; stopping returns to the chosen base."""

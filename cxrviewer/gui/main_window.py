@@ -283,6 +283,7 @@ class MainWindow(QMainWindow):
         self.session.current_ready.connect(self.layers.show_study)
         self.session.current_failed.connect(lambda _study, _message: self.layers.clear())
         self.findings_panel.class_selected.connect(self.layers.select_class_index)
+        self.layers.message.connect(lambda text: self.status.showMessage(text, 10000))
 
     def composed_view(self) -> npt.NDArray[np.uint8] | None:
         """(H, W, 3) uint8, what the canvas shows on the image's own grid (before rotation and

@@ -118,9 +118,15 @@ def test_soft_tissue_base_follows_the_window_and_b_toggles_it(harness):
     table = display_table(loaded.indexed, harness.canvas.state.window, invert=False)
     np.testing.assert_array_equal(same.grey(table), harness.canvas.original_image())  # soft == original
     soft = pixels * 0.5
+    messages = []
+    harness.controller.message.connect(messages.append)
+    harness.controller.toggle_base()  # before the soft tissue exists: the original stays, and why
+    assert not harness.canvas.showing_soft_tissue and "no soft-tissue view yet" in messages[0]
+    harness.controller.toggle_base()
     harness.service.result_ready.emit(0, "soft_tissue", "bone-suppression-jsrt", (soft, pixels - soft))
     original = harness.canvas.displayed_image().copy()
     harness.controller.toggle_base()
+    assert len(messages) == 1
     assert harness.panel.soft_tissue.isChecked() and harness.canvas.showing_soft_tissue
     shown = harness.canvas.displayed_image()
     # Window C 2000 W 4000 over the band values: soft tissue at half the grey of the original.
