@@ -42,6 +42,7 @@ Array = npt.NDArray[np.float32]
 Classify = Callable[[str, Array, Path], Finding]
 
 STEP_KINDS = ("gate", "finding", "lesions", "lungs", "soft_tissue", "maps")
+FINDING_KINDS = ("gate", "finding", "lesions")  # what the findings panel shows
 SMALL_KINDS = ("gate", "finding")  # no arrays: kept for every study seen (up to SMALL_STUDIES_KEPT)
 STUDIES_KEPT = 4  # the shown study and the last three: flicking back and forth costs nothing
 CACHE_BYTES = 512 * 2**20  # about 4 studies of 2048² with every layer (16 MB per float32 map)
@@ -146,8 +147,8 @@ class AnalysisService(QObject):
         self.progress.emit(None, 0, 0)
 
     def request_maps(self, study: object, model: str, class_index: int) -> None:
-        """Compute the maps of classifier `model` for `class_index` on `study` (if shown), next; the
-        choice stays for the studies shown after it."""
+        """Compute the maps of classifier `model` for `class_index` on `study` (if shown), after its
+        findings and before its image layers; the choice stays for the studies shown after it."""
         self._selected = (model, int(class_index))
         self._queue = [s for s in self._queue if s.kind != "maps"]  # another class was asked before
         if study == self.study and self._pixels is not None:
@@ -216,8 +217,8 @@ class AnalysisService(QObject):
         return [self._step(study, kind, key) for kind, key in keys if key is not None]
 
     def _plan(self, first: tuple[str, ...] = (), emit_cached: bool = True) -> None:
-        """Queue the shown study's missing steps (those of kinds `first` ahead of the queue), after
-        emitting its cached outcomes when `emit_cached`."""
+        """Queue the shown study's missing steps (those of kinds `first` ahead of the queued image
+        steps), after emitting its cached outcomes when `emit_cached`."""
         study = self.study
         steps = self._steps(study)
         self._planned[study] = set(steps)
@@ -227,8 +228,11 @@ class AnalysisService(QObject):
             if emit_cached and step in cache:
                 self._emit(step, cache[step])
         new = [s for s in steps if s not in cache and s not in waiting]
-        urgent = [s for s in new if s.kind in first]
-        self._queue = urgent + self._queue + [s for s in new if s.kind not in first]
+        # Asked-for steps go ahead of the image layers, but not of the findings (gate, classifiers,
+        # lesions): those decide what the reader is shown at all.
+        ahead = [s for s in self._queue if s.kind in FINDING_KINDS]
+        self._queue = (ahead + [s for s in new if s.kind in first] + [s for s in self._queue if s not in ahead]
+                       + [s for s in new if s.kind not in first])
         self._emit_progress(study)
         self._pump()
 

@@ -29,7 +29,7 @@ from cxrviewer.core.errors import ModelError
 from cxrviewer.core.image import ImageMeta
 from cxrviewer.core.suitability import model_cautions, study_cautions
 from cxrviewer.gui import findings_text
-from cxrviewer.gui.analysis_service import AnalysisService, Classify
+from cxrviewer.gui.analysis_service import FINDING_KINDS, AnalysisService, Classify
 from cxrviewer.runtime.registry import installed_models
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 EMPTY_TEXT = "No findings yet.\nModel findings for the current study appear here once models are available."
 NO_CLASSIFIER_TEXT = "None of the installed models is a classifier or a TB lesion model, so there are no findings to list."
 NO_STUDY_TEXT = "Open a study: the findings of {count} installed model(s) will appear here."
-FINDING_KINDS = ("gate", "finding", "lesions")
 
 
 @dataclass(frozen=True)
