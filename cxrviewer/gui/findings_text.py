@@ -197,11 +197,25 @@ def about_html(card: ModelCard) -> str:
     return f"<div style='margin-left:8px'>{''.join(parts)}</div>"
 
 
+def operating_point_html(card: ModelCard) -> str:
+    """What the operating threshold means: the card's sensitivity and specificity at it, from the
+    first split that reports them (the test split when there is one); "" when the card has neither."""
+    wanted = ("sensitivity", "specificity")
+    splits = list(dict.fromkeys(m.split for m in card.metrics if m.name in wanted))
+    if not splits:
+        return ""
+    split = next((s for s in splits if s.lower().startswith("test")), splits[0])
+    figures = ", ".join(f"{m.name} {percent(m.value)}" for m in card.metrics if m.split == split and m.name in wanted)
+    return f"<p style='margin-top:2px'><i>At this threshold</i> ({escape(split)}): {figures}</p>"
+
+
 def model_html(name: str, card: ModelCard | None, outcome: Finding | str | None, expanded: bool,
                cautions: tuple[str, ...] = ()) -> str:
     """One model's block: header, its cautions, finding (or error, or running), limits, details link."""
     if isinstance(outcome, Finding):
         body = finding_html(outcome)
+        if outcome.rule == "threshold" and card is not None:
+            body += operating_point_html(card)
         detail = f"{outcome.provider}, {1000 * outcome.seconds:.0f} ms"
     elif isinstance(outcome, str):
         body, detail = error_html(outcome), ""

@@ -293,3 +293,21 @@ def test_the_window_feeds_its_service_and_shows_progress_and_provider(qtbot, set
     assert findings_text.LESION_TITLE in window.findings_panel.browser.toPlainText()
     window.session.shutdown()
     window.analysis.shutdown()
+
+
+def test_a_classifiers_threshold_is_explained_by_its_test_sensitivity_and_specificity():
+    from test_findings import finding, hand_card
+
+    from cxrviewer.core.cards import Metric
+
+    card = hand_card()
+    card = card.__class__(**{**card.__dict__, "metrics": (
+        Metric("sensitivity", 0.95, "validation: by patient"), Metric("specificity", 0.7, "validation: by patient"),
+        Metric("specificity", 0.875, "test: by patient"), Metric("sensitivity", 0.8, "test: by patient"))})
+    block = findings_text.model_html("hand", card, finding((0.2, 0.8), (1,)), expanded=False)
+    assert "<i>At this threshold</i> (test: by patient): specificity 87.5 %, sensitivity 80.0 %" in block
+    assert block.index("operating threshold 0.73") < block.index("At this threshold")
+    three = finding((0.1, 0.6, 0.3), (1,), "argmax", None, ("normal", "bacteria", "virus"))
+    assert "At this threshold" not in findings_text.model_html("hand", card, three, expanded=False)  # no threshold
+    bare = card.__class__(**{**card.__dict__, "metrics": ()})
+    assert findings_text.operating_point_html(bare) == ""
