@@ -1,14 +1,16 @@
 """The window's analysis service: the pipeline's steps for the study shown, one at a time, in a worker.
 
 For the study shown: gate → classifiers → TB lesions → lungs → soft tissue → maps (for the class the
-reader selected), each a job on one worker thread, so loading and drawing keep the other core. Only
+reader selected; maps asked for with `request_maps` go right after the findings), each a job on one
+worker thread, so loading and drawing keep the other core. Only
 the shown study's steps run: showing another study drops the queued steps of the previous one, and
 the outcome of a step still running for it is dropped when it arrives. Outcomes (results and error
 messages) are cached per (study, step, model, card stamp, class): returning to a study emits them at
 once and runs only what is missing; a reinstalled model (its card rewritten) runs again. The arrays
 of studies not shown are dropped, oldest first, beyond `STUDIES_KEPT` studies or `CACHE_BYTES`.
 
-Signals carry the study id the window gave (`analyse(study, ...)`); kinds and payloads:
+Signals carry the study id the window gave (`analyse(study, ...)`; `progress` gives None, 0, 0 when no
+study is shown); kinds and payloads:
 "gate" (model, GateResult), "finding" (model, Finding), "lesions" (model, LesionFinding),
 "lungs" (model, (H, W) float32 P(lung)), "soft_tissue" (bone model, (soft tissue, bones) (H, W)
 float32 on the pixels' [0, 1] scale), "maps" ((model, class index), {method: (H, W) float32}).

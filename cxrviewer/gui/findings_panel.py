@@ -11,7 +11,6 @@ that class for the maps (`class_selected`).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
@@ -31,8 +30,6 @@ from cxrviewer.core.suitability import model_cautions, study_cautions
 from cxrviewer.gui import findings_text
 from cxrviewer.gui.analysis_service import FINDING_KINDS, AnalysisService, Classify
 from cxrviewer.runtime.registry import installed_models
-
-log = logging.getLogger(__name__)
 
 EMPTY_TEXT = "No findings yet.\nModel findings for the current study appear here once models are available."
 NO_CLASSIFIER_TEXT = "None of the installed models is a classifier or a TB lesion model, so there are no findings to list."
