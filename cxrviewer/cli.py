@@ -17,6 +17,11 @@ from cxrviewer import __version__
 # Sub-command modules, in the order `--help` lists them; the first is the default.
 SUBCOMMANDS = ("view", "models", "analyze", "report", "export", "train", "evaluate")
 GLOBAL_FLAGS = ("-h", "--help", "--version", "-v", "--verbose")
+# Packages of the `ml` extra that the packaged viewer leaves out (cxrviewer.spec): train, export and
+# evaluate need them.
+FULL_INSTALL_ONLY = ("torch", "torchvision", "onnx", "onnxscript", "yaml", "sklearn", "scipy", "matplotlib",
+                     "skimage", "pytorch_msssim")
+log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,4 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] not in FULL_INSTALL_ONLY:
+            raise
+        log.error("`cxrviewer %s` needs the full install (%s is not installed here): pip install "
+                  "'cxrviewer[ml]', or `make venv` in a source checkout (docs/packaging.md)", args.command, error.name)
+        return 2

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 from cxrviewer.core.image import Image
 from cxrviewer.core.viewstate import ViewState
 from cxrviewer.gui.canvas import Probe
+from cxrviewer.runtime.providers import provider_choice
 
 
 def position_text(probe: Probe, image: Image) -> str:
@@ -68,6 +69,7 @@ class ViewerStatusBar(QStatusBar):
         self.analysis.setVisible(done < total)
 
     def show_provider(self, provider: str) -> None:
-        """Where the models run: "CPU" or "CUDA"."""
+        """Where the models run: "CPU" or "CUDA"; the tooltip says why (no driver, no CUDA provider, forced)."""
         self.provider.setText(f"models on {provider}")
-        self.provider.setToolTip("the execution provider the last model ran on (ONNX Runtime)")
+        self.provider.setToolTip(f"The ONNX Runtime execution provider the last model ran on.\n"
+                                 f"{provider_choice().reason}")

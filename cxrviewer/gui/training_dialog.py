@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,14 @@ NO_TORCH = (
     "or, in a source checkout:   make venv\n\n"
     "The viewer itself, and the models already installed, work without it."
 )
+# The packaged viewer cannot take pip packages: the full install is a separate Python environment.
+NO_TORCH_BUNDLE = (
+    "Training needs the full install, with PyTorch; this packaged viewer leaves it out to stay small.\n\n"
+    "Get the full install in a Python 3.10+ environment:   pip install 'cxrviewer[ml]'\n"
+    "or from a source checkout:   make venv   (docs/packaging.md, \"Training\")\n\n"
+    "Train there; to read with the models it exports, start this viewer with CXRVIEWER_MODELS set to "
+    "that install's models folder. The viewer itself, and the models already installed, work without it."
+)
 # The validation metric drawn live, the first one a run reports.
 CURVE_METRICS = ("val_auc", "val_dice", "val_ssim", "val_accuracy")
 PROGRESS_STEPS = 1000
@@ -56,6 +65,12 @@ CANCEL_GRACE_S = 10.0
 
 def torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
+
+
+def no_torch_message() -> str:
+    """What the dialog says without torch: the packaged viewer (PyInstaller sets sys.frozen) cannot be
+    pip-installed into, a source or pip install can."""
+    return NO_TORCH_BUNDLE if getattr(sys, "frozen", False) else NO_TORCH
 
 
 def default_runs_dir() -> Path:
@@ -133,7 +148,7 @@ class TrainingDialog(QDialog):
         self.resize(1300, 820)
         if not torch_available():
             self._set_state("unavailable")
-            self._say(NO_TORCH)
+            self._say(no_torch_message())
             return
         self._set_state("idle")
         if probe_devices:

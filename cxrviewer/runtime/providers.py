@@ -5,17 +5,23 @@ even on a machine without a driver; asking it for a CUDA session there prints a 
 lines before it falls back to CPU. So the decision is made without onnxruntime: the CUDA driver
 library is loaded with ctypes and asked for a device count. Sessions are still created with a quiet
 logger, and the provider a session really got is what is reported.
+
+The viewer bundle leaves out the CUDA provider library (cxrviewer.spec; a GPU site unpacks it as an
+add-on, docs/packaging.md), while the GPU wheel's core still lists the provider; so CUDA counts as
+available only when its library is really beside onnxruntime.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import dataclasses
 import functools
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import onnxruntime as ort
 
@@ -26,6 +32,25 @@ CUDA = "CUDAExecutionProvider"
 # `CXRVIEWER_PROVIDER=cpu` forces the CPU (a site whose GPU is busy or misbehaving).
 PROVIDER_ENV = "CXRVIEWER_PROVIDER"
 _DRIVER_NAMES = {"win32": ("nvcuda.dll",), "linux": ("libcuda.so.1", "libcuda.so")}
+_CUDA_PROVIDER_LIBRARY = {"win32": "onnxruntime_providers_cuda.dll"}.get(sys.platform,
+                                                                         "libonnxruntime_providers_cuda.so")
+
+
+def onnxruntime_library_dir() -> Path:
+    """The folder holding onnxruntime's native libraries and provider plugins (`onnxruntime/capi`)."""
+    return Path(ort.__file__).parent / "capi"
+
+
+def available_providers(library_dir: Path | None = None) -> list[str]:
+    """The providers this onnxruntime lists, less CUDA when its provider library is not installed.
+
+    library_dir: where the provider plugins live (default `onnxruntime_library_dir()`).
+    """
+    folder = onnxruntime_library_dir() if library_dir is None else library_dir
+    listed = list(ort.get_available_providers())
+    if CUDA in listed and not (folder / _CUDA_PROVIDER_LIBRARY).is_file():
+        listed.remove(CUDA)
+    return listed
 
 
 def cuda_device_count() -> int:
@@ -52,31 +77,49 @@ def _cached_cuda_device_count() -> int:
     return cuda_device_count()
 
 
+@dataclasses.dataclass(frozen=True)
+class ProviderChoice:
+    """The execution providers in preference order, and in words why (for the status bar's tooltip)."""
+
+    providers: tuple[str, ...]
+    reason: str
+
+
+def provider_choice(
+    available: Sequence[str] | None = None,
+    device_count: Callable[[], int] | None = None,
+    forced: str | None = None,
+) -> ProviderChoice:
+    """(CUDA, CPU) when CUDA is usable, else (CPU,), with the reason.
+
+    available: the providers this install has (default `available_providers()`).
+    device_count: probe for usable CUDA devices (default: the CUDA driver via ctypes, cached).
+    forced: "cpu" or "cuda" (default from the CXRVIEWER_PROVIDER environment variable).
+    """
+    available = list(available_providers() if available is None else available)
+    forced = (os.environ.get(PROVIDER_ENV, "") if forced is None else forced).strip().lower()
+    if forced == "cpu":
+        return ProviderChoice((CPU,), f"CPU: {PROVIDER_ENV}=cpu")
+    if CUDA not in available:
+        if forced == "cuda":
+            log.warning("%s=cuda, but this onnxruntime has no CUDA provider; using the CPU", PROVIDER_ENV)
+        return ProviderChoice((CPU,), "CPU: this install has no CUDA provider (the GPU add-on, docs/packaging.md)")
+    count = (device_count or _cached_cuda_device_count)()
+    if count <= 0:
+        if forced == "cuda":
+            log.warning("%s=cuda, but no CUDA device is usable; using the CPU", PROVIDER_ENV)
+        return ProviderChoice((CPU,), "CPU: no usable NVIDIA driver or CUDA device")
+    return ProviderChoice((CUDA, CPU), f"CUDA: {count} device(s); the CPU if a model cannot run there")
+
+
 def choose_providers(
     available: Sequence[str] | None = None,
     device_count: Callable[[], int] | None = None,
     forced: str | None = None,
 ) -> list[str]:
-    """Execution providers in preference order: [CUDA, CPU] when CUDA is usable, else [CPU].
-
-    available: the providers this onnxruntime build has (default `ort.get_available_providers()`).
-    device_count: probe for usable CUDA devices (default: the CUDA driver via ctypes, cached).
-    forced: "cpu" or "cuda" (default from the CXRVIEWER_PROVIDER environment variable).
-    """
-    available = list(ort.get_available_providers() if available is None else available)
-    forced = (os.environ.get(PROVIDER_ENV, "") if forced is None else forced).strip().lower()
-    if forced == "cpu":
-        return [CPU]
-    if CUDA not in available:
-        if forced == "cuda":
-            log.warning("%s=cuda, but this onnxruntime has no CUDA provider; using the CPU", PROVIDER_ENV)
-        return [CPU]
-    count = (device_count or _cached_cuda_device_count)()
-    if count <= 0:
-        if forced == "cuda":
-            log.warning("%s=cuda, but no CUDA device is usable; using the CPU", PROVIDER_ENV)
-        return [CPU]
-    return [CUDA, CPU]
+    """Execution providers in preference order: [CUDA, CPU] when CUDA is usable, else [CPU]
+    (the arguments as for `provider_choice`)."""
+    return list(provider_choice(available, device_count, forced).providers)
 
 
 def provider_label(providers: Sequence[str]) -> str:

@@ -1,0 +1,254 @@
+"""Smoke test of the built viewer bundle (`make package-test`): run the frozen program, check what it wrote.
+
+    .venv/bin/python scripts/package_smoke.py [--bundle DIR] [--image FILE] [--startup N]
+
+Checks, each on the bundle's own executable with an empty environment's worth of Python (the bundle
+carries its own): the layout (no PyTorch, no CUDA provider, the models and the demo study inside),
+`--version`, `models` (every shipped card loads, checksums verified), `view FILE --screenshot
+--quit-after-load` offscreen (a picture of the window size that is not blank), `analyze FILE --csv`
+with every shipped model (the same numbers as the source install's), and `train` (refused with the
+full-install message). With `--startup N` (needs a display: run it under `xvfb-run -a`) it also times N
+cold starts of the bundle and of the source install: process start to the window mapped, and to the
+study shown in it. Exits 1 when any check fails. Never part of pytest: it needs a built bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import tomllib
+from PIL import Image as PILImage
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from cxrviewer import paths  # noqa: E402 (the checkout, not an installed copy)
+
+log = logging.getLogger("package_smoke")
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+# A JPEG-compressed CR: the bundle must carry the DICOM decoders, not only the models.
+DEFAULT_IMAGE = "dicom/siim_pneumothorax_CR_chest_PA_jpegbaseline_mono2.dcm"
+WINDOW_SIZE = (1400, 900)
+# The bundle runs the same onnxruntime library on the same inputs as the source install.
+CSV_TOLERANCE = 1e-5
+STEP_TIMEOUT_S = 600
+
+
+class Checks:
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def expect(self, ok: bool, what: str, detail: str = "") -> bool:
+        log.info("%s  %s%s", "PASS" if ok else "FAIL", what, f": {detail}" if detail else "")
+        if not ok:
+            self.failed.append(what)
+        return ok
+
+
+def executable(bundle: Path) -> Path:
+    return bundle / (PROJECT["name"] + (".exe" if sys.platform == "win32" else ""))
+
+
+def run(command: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, float]:
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=STEP_TIMEOUT_S,
+                          env={**os.environ, **(env or {})})
+    elapsed = time.perf_counter() - start
+    log.debug("%s -> %d in %.2f s\n%s\n%s", command, done.returncode, elapsed, done.stdout, done.stderr)
+    return done, elapsed
+
+
+def folder_size(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def report_size(bundle: Path) -> None:
+    internal = bundle / "_internal"
+    # PyInstaller links some libraries into _internal from their package's folder: count them once.
+    parts = sorted(((folder_size(p) if p.is_dir() else p.stat().st_size, p.name) for p in internal.iterdir()
+                    if not p.is_symlink()), reverse=True)
+    total = folder_size(bundle)
+    log.info("bundle %s: %.1f MB (%.1f MiB)", bundle, total / 1e6, total / 2**20)
+    for size, name in parts[:10]:
+        log.info("  %8.1f MB  _internal/%s", size / 1e6, name)
+
+
+def check_layout(bundle: Path, checks: Checks) -> None:
+    internal = bundle / "_internal"
+    checks.expect(executable(bundle).is_file(), "executable present", str(executable(bundle)))
+    checks.expect(not (internal / "torch").exists(), "no PyTorch in the bundle")
+    cuda = list(internal.rglob("*onnxruntime_providers_cuda*"))
+    checks.expect(not cuda, "no CUDA provider library (the GPU add-on ships it)", ", ".join(map(str, cuda)))
+    checks.expect(sorted(p.name for p in (internal / "models").glob("*")) == viewer_model_files(),
+                  "the models' cards and ONNX files bundled, their PyTorch weights not",
+                  f"{len(viewer_model_files())} files")
+    checks.expect((internal / "resources" / "demo" / "demo_chest_pa.dcm").is_file(), "demo study bundled")
+
+
+def viewer_model_files() -> list[str]:
+    """Every file the shipped cards list except the PyTorch weights (cxrviewer.spec), and the cards."""
+    names = []
+    for card in (ROOT / "models").glob("*.card.json"):
+        files = json.loads(card.read_text(encoding="utf-8"))["files"]
+        names += [card.name, *(entry["path"] for entry in files if entry["role"] != "weights")]
+    return sorted(names)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def csv_difference(frozen: list[dict[str, str]], source: list[dict[str, str]]) -> str:
+    """'' when both CSVs say the same (numbers within CSV_TOLERANCE), else the first difference."""
+    if [sorted(r) for r in frozen] != [sorted(r) for r in source]:
+        return "different columns or rows"
+    for a, b in zip(frozen, source, strict=True):
+        for key in a:
+            x, y = a[key], b[key]
+            try:
+                same = abs(float(x) - float(y)) <= CSV_TOLERANCE
+            except ValueError:
+                same = x == y
+            if not same:
+                return f"{a['model']} {key}: bundle {x!r}, source {y!r}"
+    return ""
+
+
+def check_commands(bundle: Path, image: Path, out: Path, checks: Checks) -> None:
+    exe = str(executable(bundle))
+    offscreen = {"QT_QPA_PLATFORM": "offscreen"}
+    done, elapsed = run([exe, "--version"])
+    checks.expect(done.stdout.strip() == f"{PROJECT['name']} {PROJECT['version']}", "--version",
+                  f"{done.stdout.strip()!r} in {elapsed:.2f} s")
+
+    done, elapsed = run([exe, "models"])
+    names = sorted(p.name.removesuffix(".card.json") for p in (ROOT / "models").glob("*.card.json"))
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:] if line.strip()}
+    good = [n for n in names if n in rows and "ok" in rows[n]]
+    checks.expect(done.returncode == 0 and good == names, "models: every shipped card loads with checksums ok",
+                  f"{len(good)}/{len(names)} in {elapsed:.2f} s")
+
+    screenshot = out / "screenshot.png"
+    screenshot.unlink(missing_ok=True)
+    done, elapsed = run([exe, "view", str(image), "--screenshot", str(screenshot), "--quit-after-load"], offscreen)
+    if checks.expect(done.returncode == 0 and screenshot.is_file(), "view --screenshot --quit-after-load",
+                     f"exit {done.returncode} in {elapsed:.1f} s"):
+        pixels = np.asarray(PILImage.open(screenshot).convert("L"), dtype=np.float32)
+        checks.expect(pixels.shape[::-1] == WINDOW_SIZE, "screenshot is the window", f"{pixels.shape[::-1]}")
+        # The radiograph fills the canvas: a blank or single-colour window has a spread near 0.
+        checks.expect(float(pixels.std()) > 20.0, "screenshot shows an image", f"grey std {pixels.std():.1f}")
+    else:
+        log.info("%s", done.stderr[-2000:])
+
+    frozen_csv, source_csv = out / "analyze.csv", out / "analyze-source.csv"
+    frozen_csv.unlink(missing_ok=True)
+    models = [arg for name in names for arg in ("--model", name)]
+    done, elapsed = run([exe, "analyze", str(image), *models, "--csv", str(frozen_csv)])
+    if checks.expect(done.returncode == 0 and frozen_csv.is_file(), "analyze --csv with every shipped model",
+                     f"exit {done.returncode} in {elapsed:.1f} s"):
+        rows = read_csv(frozen_csv)
+        checks.expect(sorted(r["model"] for r in rows) == names, "one CSV row per model", f"{len(rows)} rows")
+        source_run, source_s = run([sys.executable, "-m", "cxrviewer", "analyze", str(image), *models,
+                                    "--csv", str(source_csv)])
+        if source_run.returncode == 0:
+            difference = csv_difference(rows, read_csv(source_csv))
+            checks.expect(not difference, "analyze: the bundle's numbers equal the source install's",
+                          difference or f"source run {source_s:.1f} s")
+    else:
+        log.info("%s", done.stderr[-2000:])
+
+    # A JSON config loads without the `ml` extra, so the refusal comes from the missing torch.
+    done, _ = run([exe, "train", "--config", str(ROOT / "examples" / "jsrt_bone_suppression.json"),
+                   "--epochs", "1", "--out", str(out / "train")])
+    checks.expect(done.returncode == 2 and "needs the full install" in done.stderr,
+                  "train refused with the full-install message", done.stderr.strip().splitlines()[-1:][0]
+                  if done.stderr.strip() else "no message")
+
+
+def mapped_window_titles() -> str:
+    return subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True).stdout
+
+
+def time_to_window(command: list[str], image: Path, timeout_s: float = 60.0) -> tuple[float, float]:
+    """Seconds from process start to a mapped top-level window titled cxrviewer, and to the title
+    naming the study (the study shown). Polls the X server every 20 ms; kills the viewer after."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"})
+    shown = study = float("nan")
+    try:
+        while time.perf_counter() - start < timeout_s and process.poll() is None:
+            titles = mapped_window_titles()
+            if shown != shown and '"cxrviewer' in titles:
+                shown = time.perf_counter() - start
+            if image.name in titles:
+                study = time.perf_counter() - start
+                break
+            time.sleep(0.02)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return shown, study
+
+
+def report_startup(bundle: Path, image: Path, repeats: int, checks: Checks) -> None:
+    if not os.environ.get("DISPLAY"):
+        checks.expect(False, "startup timing needs a display", "run under xvfb-run -a")
+        return
+    for label, command in (("bundle", [str(executable(bundle)), "view", str(image)]),
+                           ("source", [sys.executable, "-m", "cxrviewer", "view", str(image)])):
+        times = [time_to_window(command, image) for _ in range(repeats)]
+        shown, study = [t[0] for t in times], [t[1] for t in times]
+        log.info("start-up %s: window shown %s s (median %.2f), study shown %s s (median %.2f)", label,
+                 " ".join(f"{t:.2f}" for t in shown), statistics.median(shown),
+                 " ".join(f"{t:.2f}" for t in study), statistics.median(study))
+        if label == "bundle":
+            checks.expect(statistics.median(shown) < 3.0, "bundle window shown within 3 s",
+                          f"median {statistics.median(shown):.2f} s, first {shown[0]:.2f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", type=Path, default=ROOT / "dist" / f"{PROJECT['name']}-{PROJECT['version']}")
+    parser.add_argument("--image", type=Path, default=None, help=f"a radiograph (default ../shared/data/{DEFAULT_IMAGE})")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "package-test")
+    parser.add_argument("--startup", type=int, default=0, metavar="N", help="time N starts (needs a display)")
+    parser.add_argument("--skip-commands", action="store_true", help="only the layout and --startup")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every command's output")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
+    image = args.image or paths.shared_data_dir() / DEFAULT_IMAGE
+    if not args.bundle.is_dir():
+        log.error("no bundle at %s: run `make package` first", args.bundle)
+        return 1
+    if not image.is_file():
+        log.error("no radiograph at %s: give --image, or put the shared data beside the checkout", image)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    checks = Checks()
+    report_size(args.bundle)
+    check_layout(args.bundle, checks)
+    if not args.skip_commands:
+        check_commands(args.bundle, image.resolve(), args.out, checks)
+    if args.startup:
+        report_startup(args.bundle, image.resolve(), args.startup, checks)
+    log.info("%d check(s) failed%s", len(checks.failed), f": {', '.join(checks.failed)}" if checks.failed else "")
+    return 1 if checks.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
