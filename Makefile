@@ -9,7 +9,10 @@ PACKAGE_STAMP := $(VENV)/.installed-package
 # The viewer bundle (docs/packaging.md): name and version as cxrviewer.spec reads them.
 BUNDLE := dist/$(shell sed -n 's/^name = "\(.*\)"/\1/p' pyproject.toml | head -1)-$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1)
 
-.PHONY: run test lint venv demo clean package package-test package-startup package-archive package-cuda release
+# CI (.ci/run): the tests, then the bundle and its smoke test (about 2 min more; docs/packaging.md).
+ci: test package package-test
+
+.PHONY: run test lint venv demo clean ci package package-test package-startup package-archive package-cuda release
 
 run: $(BASE_STAMP)
 	$(PY) -m cxrviewer

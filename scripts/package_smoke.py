@@ -176,12 +176,21 @@ def check_commands(bundle: Path, image: Path, out: Path, checks: Checks) -> None
                   if done.stderr.strip() else "no message")
 
 
-def mapped_window_titles() -> str:
-    return subprocess.run(["xwininfo", "-root", "-tree"], capture_output=True, text=True).stdout
+def viewable_titles() -> list[str]:
+    """Names of the top-level windows the X server shows now (map state IsViewable)."""
+    tree = subprocess.run(["xwininfo", "-root", "-children"], capture_output=True, text=True).stdout
+    titles = []
+    for line in tree.splitlines():
+        parts = line.split(None, 1)
+        if len(parts) == 2 and parts[0].startswith("0x") and parts[1].startswith('"cxrviewer'):
+            state = subprocess.run(["xwininfo", "-id", parts[0]], capture_output=True, text=True).stdout
+            if "IsViewable" in state:
+                titles.append(parts[1])
+    return titles
 
 
 def time_to_window(command: list[str], image: Path, timeout_s: float = 60.0) -> tuple[float, float]:
-    """Seconds from process start to a mapped top-level window titled cxrviewer, and to the title
+    """Seconds from process start to a viewable top-level window titled cxrviewer, and to the title
     naming the study (the study shown). Polls the X server every 20 ms; kills the viewer after."""
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -189,10 +198,10 @@ def time_to_window(command: list[str], image: Path, timeout_s: float = 60.0) -> 
     shown = study = float("nan")
     try:
         while time.perf_counter() - start < timeout_s and process.poll() is None:
-            titles = mapped_window_titles()
-            if shown != shown and '"cxrviewer' in titles:
+            titles = viewable_titles()
+            if titles and shown != shown:
                 shown = time.perf_counter() - start
-            if image.name in titles:
+            if any(image.name in title for title in titles):
                 study = time.perf_counter() - start
                 break
             time.sleep(0.02)
