@@ -6,7 +6,8 @@ Checks, each on the bundle's own executable with an empty environment's worth of
 carries its own): the layout (no PyTorch, no CUDA provider, the models and the demo study inside),
 `--version`, `models` (every shipped card loads, checksums verified), `view FILE --screenshot
 --quit-after-load` offscreen (a picture of the window size that is not blank), `analyze FILE --csv`
-with every shipped model (the same numbers as the source install's), and `train` (refused with the
+with every shipped model (the same numbers as the source install's), `report --png --dicom` (a PDF,
+a DICOM secondary capture, the same view PNG as the source install's), and `train` (refused with the
 full-install message). With `--startup N` (needs a display: run it under `xvfb-run -a`) it also times N
 cold starts of the bundle and of the source install: process start to the window mapped, and to the
 study shown in it. Exits 1 when any check fails. Never part of pytest: it needs a built bundle.
@@ -168,12 +169,46 @@ def check_commands(bundle: Path, image: Path, out: Path, checks: Checks) -> None
     else:
         log.info("%s", done.stderr[-2000:])
 
+    check_report(exe, image, out, checks)
+
     # A JSON config loads without the `ml` extra, so the refusal comes from the missing torch.
     done, _ = run([exe, "train", "--config", str(ROOT / "examples" / "jsrt_bone_suppression.json"),
                    "--epochs", "1", "--out", str(out / "train")])
     checks.expect(done.returncode == 2 and "needs the full install" in done.stderr,
                   "train refused with the full-install message", done.stderr.strip().splitlines()[-1:][0]
                   if done.stderr.strip() else "no message")
+
+
+def check_report(exe: str, image: Path, out: Path, checks: Checks) -> None:
+    """`report --png --dicom`: Qt's PDF writer, the PNG and DICOM writers, in the bundle and the source
+    install; the PNG (composed in numpy) must be the same picture."""
+    import pydicom
+
+    written = {}
+    for label, command in (("bundle", [exe]), ("source", [sys.executable, "-m", "cxrviewer"])):
+        folder = out / f"report-{label}"
+        for old in folder.glob("*"):
+            old.unlink()
+        done, elapsed = run([*command, "report", str(image), "--out", str(folder), "--png", "--dicom"],
+                            {"QT_QPA_PLATFORM": "offscreen"})
+        written[label] = {suffix: folder / f"{image.stem}.{suffix}" for suffix in ("report.pdf", "view.png", "sc.dcm")}
+        if label == "bundle":
+            files = written[label]
+            ok = done.returncode == 0 and all(f.is_file() for f in files.values())
+            if not checks.expect(ok, "report --png --dicom", f"exit {done.returncode} in {elapsed:.1f} s"):
+                log.info("%s", done.stderr[-2000:])
+                return
+            checks.expect(files["report.pdf"].read_bytes()[:5] == b"%PDF-", "report: a PDF",
+                          f"{files['report.pdf'].stat().st_size / 1e3:.0f} kB")
+            sc = pydicom.dcmread(files["sc.dcm"])
+            # Secondary Capture Image Storage and its multi-frame relatives share this root.
+            secondary_capture = str(sc.SOPClassUID).startswith("1.2.840.10008.5.1.4.1.1.7")
+            checks.expect(secondary_capture and sc.pixel_array.size > 0, "report: a DICOM secondary capture",
+                          f"{sc.SOPClassUID} {sc.pixel_array.shape}")
+    if all(f.is_file() for f in written["source"].values()):
+        frozen_png, source_png = (np.asarray(PILImage.open(written[k]["view.png"])) for k in ("bundle", "source"))
+        same = frozen_png.shape == source_png.shape and np.array_equal(frozen_png, source_png)
+        checks.expect(same, "report: the bundle's view PNG equals the source install's", f"{frozen_png.shape}")
 
 
 def viewable_titles() -> list[str]:
