@@ -233,6 +233,15 @@ def test_status_bar_tooltip_says_why_the_models_run_where_they_do(qtbot, monkeyp
     bar.show_provider("CPU")
     assert bar.provider.text() == "models on CPU"
     assert bar.provider.toolTip().endswith(f"CPU: {providers.PROVIDER_ENV}=cpu")
+    # CUDA chosen (a driver, a device, the provider library), but the session fell back to the CPU.
+    monkeypatch.setenv(providers.PROVIDER_ENV, "")
+    monkeypatch.setattr(providers, "available_providers", lambda: [providers.CUDA, providers.CPU])
+    monkeypatch.setattr(providers, "_cached_cuda_device_count", lambda: 1)
+    bar.show_provider("CPU")
+    assert "CUDA: 1 device(s)" in bar.provider.toolTip()
+    assert "could not start the model there" in bar.provider.toolTip()
+    bar.show_provider("CUDA")
+    assert "could not start" not in bar.provider.toolTip()
 
 
 def fake_bundle(folder: Path) -> Path:

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 from cxrviewer.core.image import Image
 from cxrviewer.core.viewstate import ViewState
 from cxrviewer.gui.canvas import Probe
-from cxrviewer.runtime.providers import provider_choice
+from cxrviewer.runtime.providers import provider_choice, provider_label
 
 
 def position_text(probe: Probe, image: Image) -> str:
@@ -71,5 +71,10 @@ class ViewerStatusBar(QStatusBar):
     def show_provider(self, provider: str) -> None:
         """Where the models run: "CPU" or "CUDA"; the tooltip says why (no driver, no CUDA provider, forced)."""
         self.provider.setText(f"models on {provider}")
-        self.provider.setToolTip(f"The ONNX Runtime execution provider the last model ran on.\n"
-                                 f"{provider_choice().reason}")
+        choice = provider_choice()
+        reason = choice.reason
+        if provider != provider_label(choice.providers):
+            # CUDA was chosen, but ONNX Runtime fell back: typically a CUDA or cuDNN library is missing.
+            reason = (f"{reason}; but ONNX Runtime could not start the model there "
+                      "(its log names the missing library; docs/packaging.md, GPU)")
+        self.provider.setToolTip(f"The ONNX Runtime execution provider the last model ran on.\n{reason}")
