@@ -9,8 +9,8 @@ carries its own): the layout (no PyTorch, no CUDA provider, the models and the d
 with every shipped model (the same numbers as the source install's), `report --png --dicom` (a PDF,
 a DICOM secondary capture, the same view PNG as the source install's), and `train` (refused with the
 full-install message). With `--startup N` (needs a display: run it under `xvfb-run -a`) it also times N
-cold starts of the bundle and of the source install: process start to the window mapped, and to the
-study shown in it. Exits 1 when any check fails. Never part of pytest: it needs a built bundle.
+starts of the bundle with its files evicted from the page cache, N warm, and N of the source install:
+process start to the window viewable, and to the study shown in it. Exits 1 when any check fails. Never part of pytest: it needs a built bundle.
 """
 
 from __future__ import annotations
@@ -249,20 +249,45 @@ def time_to_window(command: list[str], image: Path, timeout_s: float = 60.0) -> 
     return shown, study
 
 
+def evict_from_page_cache(folder: Path) -> None:
+    """Drop the cached pages of every file in `folder` (and only those), so the next start reads the
+    bundle from disk as after a reboot; the rest of a shared machine's cache is left alone."""
+    for file in folder.rglob("*"):
+        if file.is_file() and not file.is_symlink():
+            descriptor = os.open(file, os.O_RDONLY)
+            try:
+                os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(descriptor)
+
+
+def log_times(label: str, times: list[tuple[float, float]]) -> float:
+    """Logs the runs; returns the median time to the window shown."""
+    shown, study = [t[0] for t in times], [t[1] for t in times]
+    log.info("start-up %s: window shown %s s (median %.2f), study shown %s s (median %.2f)", label,
+             " ".join(f"{t:.2f}" for t in shown), statistics.median(shown),
+             " ".join(f"{t:.2f}" for t in study), statistics.median(study))
+    return statistics.median(shown)
+
+
 def report_startup(bundle: Path, image: Path, repeats: int, checks: Checks) -> None:
+    """Bundle from a cold page cache (its files evicted before each start), then warm, then the source
+    install warm (its site-packages are shared with whoever else uses the machine: not evicted)."""
     if not os.environ.get("DISPLAY"):
         checks.expect(False, "startup timing needs a display", "run under xvfb-run -a")
         return
-    for label, command in (("bundle", [str(executable(bundle)), "view", str(image)]),
-                           ("source", [sys.executable, "-m", "cxrviewer", "view", str(image)])):
-        times = [time_to_window(command, image) for _ in range(repeats)]
-        shown, study = [t[0] for t in times], [t[1] for t in times]
-        log.info("start-up %s: window shown %s s (median %.2f), study shown %s s (median %.2f)", label,
-                 " ".join(f"{t:.2f}" for t in shown), statistics.median(shown),
-                 " ".join(f"{t:.2f}" for t in study), statistics.median(study))
-        if label == "bundle":
-            checks.expect(statistics.median(shown) < 3.0, "bundle window shown within 3 s",
-                          f"median {statistics.median(shown):.2f} s, first {shown[0]:.2f} s")
+    bundle_command = [str(executable(bundle)), "view", str(image)]
+    cold = []
+    for _ in range(repeats):
+        if hasattr(os, "posix_fadvise"):
+            evict_from_page_cache(bundle)
+        cold.append(time_to_window(bundle_command, image))
+    cold_median = log_times("bundle, cold page cache", cold)
+    warm_median = log_times("bundle, warm", [time_to_window(bundle_command, image) for _ in range(repeats)])
+    log_times("source install, warm", [time_to_window([sys.executable, "-m", "cxrviewer", "view", str(image)], image)
+                                       for _ in range(repeats)])
+    checks.expect(max(cold_median, warm_median) < 3.0, "bundle window shown within 3 s",
+                  f"median {cold_median:.2f} s cold, {warm_median:.2f} s warm")
 
 
 def main(argv: list[str] | None = None) -> int:
