@@ -258,8 +258,7 @@ def fake_bundle(folder: Path) -> Path:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the archive and install.sh are the Linux installer")
 def test_archive_installs_a_launcher_and_desktop_entry_for_the_user(tmp_path, monkeypatch):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    monkeypatch.setattr(sys, "path", sys.path)
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
     import package_archive
 
     bundle = fake_bundle(tmp_path / "dist")
@@ -284,3 +283,26 @@ def test_archive_installs_a_launcher_and_desktop_entry_for_the_user(tmp_path, mo
     subprocess.run(["sh", str(unpacked / "install.sh"), "--uninstall"], check=True, capture_output=True,
                    env={"HOME": str(home), "PATH": os.environ["PATH"]})
     assert not launcher.exists() and not (home / ".local/share/applications/cxrviewer.desktop").exists()
+
+
+def test_smoke_test_expects_the_model_files_the_spec_bundles(monkeypatch, tmp_path):
+    """package_smoke's layout check and the spec agree on which model files ship."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import package_smoke
+
+    bundled = sorted(Path(dest).name for dest, _source, _kind in run_spec(monkeypatch, tmp_path)["Analysis"].datas
+                     if dest.startswith("models/"))
+    assert bundled == package_smoke.viewer_model_files()
+
+
+def test_smoke_test_compares_csv_numbers_within_its_tolerance(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    import package_smoke
+
+    source = [{"path": "a.dcm", "model": "m", "normal": "0.25", "prediction": "normal"}]
+    near = [{**source[0], "normal": "0.250001"}]
+    assert package_smoke.csv_difference(near, source) == ""
+    assert package_smoke.csv_difference([{**source[0], "normal": "0.2501"}], source) == (
+        "m normal: bundle '0.2501', source '0.25'")
+    assert package_smoke.csv_difference([{**source[0], "prediction": "pneumonia"}], source) != ""
+    assert package_smoke.csv_difference([], source) == "different columns or rows"
