@@ -217,8 +217,9 @@ def _checkpoint_meta(config: TrainConfig, catalog: Catalog, split: Split, num_cl
 
 def initialise_from(model: torch.nn.Module, weights: Path) -> int:
     """Copy into `model` every tensor of the safetensors file `weights` whose name and shape match;
-    returns how many. Refuses a file that shares no feature tensor with the model (another
-    architecture), so a wrong path cannot silently train from scratch."""
+    returns how many. Refuses a file that shares no feature tensor with the model, or for a net
+    without a features/head split, not every tensor (another architecture), so a wrong path cannot
+    silently train from scratch."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -228,7 +229,9 @@ def initialise_from(model: torch.nn.Module, weights: Path) -> int:
         raise ConfigError(f"{weights}: cannot read the weights to initialise from: {exc}") from None
     own = model.state_dict()
     matching = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
-    if not any(k.startswith("features.") for k in matching):
+    # A classifier shares its "features." with a model of another head; an image-to-image net has no
+    # such split, so it must match whole (continuing a run of the same architecture).
+    if not (any(k.startswith("features.") for k in matching) or (own and len(matching) == len(own))):
         raise ConfigError(f"{weights}: no feature tensor matches this architecture; initialise from a model "
                           "of the same architecture")
     model.load_state_dict(matching, strict=False)

@@ -7,6 +7,7 @@ import json
 import threading
 
 import numpy as np
+import pytest
 import torch
 from safetensors.torch import load_file
 from tiny_configs import tiny_config
@@ -113,3 +114,24 @@ def test_ddp_two_cpu_processes_train_one_epoch(tmp_path, folder_dataset):
     state = json.loads((config.run_dir / "checkpoints" / "last.json").read_text())
     assert state["epoch"] == 1 and np.isfinite(state["history"][0]["train_loss"])
     assert (config.run_dir / "metrics.json").exists()
+
+
+def test_initialise_from_copies_a_whole_image_net_and_refuses_another_architecture(tmp_path):
+    """Continuing a bone-suppression run (no features/head split) copies every tensor; a file of
+    another architecture is refused, never a silent start from scratch."""
+    from safetensors.torch import save_file
+
+    from cxrviewer.core.errors import ConfigError
+    from cxrviewer.nets import build
+    from cxrviewer.training.run import initialise_from
+
+    torch.manual_seed(0)
+    source, target = build("dwres_bs"), build("dwres_bs")
+    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(tmp_path / "dwres.safetensors"))
+    assert initialise_from(target, tmp_path / "dwres.safetensors") == len(target.state_dict())
+    for name, value in target.state_dict().items():
+        assert torch.equal(value, source.state_dict()[name]), name
+    other = build("unet_tiny")
+    save_file({k: v.contiguous() for k, v in other.state_dict().items()}, str(tmp_path / "unet.safetensors"))
+    with pytest.raises(ConfigError, match="no feature tensor matches"):
+        initialise_from(build("dwres_bs"), tmp_path / "unet.safetensors")
