@@ -98,6 +98,13 @@ def bone_body(card: ModelCard, runs: Path) -> list[str]:
                      f"{model['ssim']:.4f} ({identity['ssim']:.4f}) | {model['ms_ssim']:.4f} ({identity['ms_ssim']:.4f}) | "
                      f"{model['mae']:.4f} ({identity['mae']:.4f}) | {metrics['best_epoch']} | "
                      f"{metrics['wall_time_s'] / 60:.0f} |")
+    at_512 = _json(runs / "bone_suppression_512.json")
+    if at_512:
+        from bone_suppression_eval import to_markdown
+
+        lines += ["", "The same candidates at one size, 512², through the viewer's path "
+                  "(`scripts/bone_suppression_eval.py`; the run figures above are at each working size):", "",
+                  to_markdown(at_512["results"], at_512["images"])]
     bench = runs / "bone_suppression_bench.md"
     if bench.exists():
         lines += ["", "What each costs a reader (`bench/bone_suppression.py`, the viewer's own path, one run):", "",

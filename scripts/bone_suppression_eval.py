@@ -1,0 +1,94 @@
+"""Every bone-suppression candidate on the same held-out JSRT ids at the same 512² size, through the
+viewer's own path, so candidates trained at different working sizes compare like for like.
+
+    python scripts/bone_suppression_eval.py [--run runs/bone-suppression-jsrt-dwres_bs] [--models runs/models] [NAME ...]
+
+Each test id of the run's split (by JSRT id; every candidate's run rebuilt the same split from the
+same seed) is read at its stored 512², run through `analysis.batch.analyse` (the card's resize policy:
+rescale_residual), and scored inside the SCR lung mask against the harmonised BSE-JSRT target with
+`training.metrics.image_metrics` (PSNR and MAE pooled over lung pixels, SSIM and MS-SSIM averaged per
+image), next to the identity baseline. Writes RUN/../bone_suppression_512.json and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from cxrviewer import paths
+from cxrviewer.analysis.batch import analyse
+from cxrviewer.analysis.findings import installed_model
+from cxrviewer.training.config import config_from_dict
+from cxrviewer.training.data import harmonise_target, read_mask, read_pixels
+from cxrviewer.training.metrics import image_metrics
+from cxrviewer.training.run_split import load_run_split
+from cxrviewer.training.sources import load_catalog
+
+CANDIDATES = ("bone-suppression-jsrt-dwres_bs", "bone-suppression-jsrt-dwres_bs-continued",
+              "bone-suppression-jsrt-resnet_bs")
+
+
+def test_images(run: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(source, harmonised target, lung mask) (H, W) for each test id of `run`, display polarity."""
+    config = config_from_dict(json.loads((run / "config.json").read_text(encoding="utf-8")), origin=str(run))
+    catalog = load_catalog(config.data)
+    out = []
+    for index in load_run_split(run, catalog).test:
+        sample = catalog.samples[index]
+        source = read_pixels(sample.path, inverted=sample.inverted)
+        target = read_pixels(sample.target, inverted=sample.inverted)
+        mask = read_mask(sample.mask, sample.mask_kind)
+        if mask.shape != source.shape:
+            mask = cv2.resize(mask.astype(np.uint8), source.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+        out.append((source, harmonise_target(source, target, mask), mask))
+    return out
+
+
+def evaluate(names: list[str], run: Path, models: Path) -> dict[str, dict[str, dict[str, float]]]:
+    images = test_images(run)
+    stack = [np.stack([item[k] for item in images])[:, None].astype(np.float32) for k in range(3)]
+    results = {}
+    for name in names:
+        if not (models / f"{name}.card.json").exists():
+            continue
+        loaded = installed_model(name, models)
+        label = loaded.card.labels[0]
+        pred = np.stack([np.clip(analyse(loaded, s).arrays[label], 0, 1) for s, _, _ in images])[:, None]
+        results[name] = image_metrics(pred, stack[1], stack[0], stack[2])
+    return results
+
+
+def to_markdown(results: dict[str, dict[str, dict[str, float]]], images: int) -> str:
+    lines = [f"{images} held-out JSRT ids at 512², in-lung, through the viewer's path:", "",
+             "| candidate | PSNR dB (identity) | gain dB | SSIM (identity) | MS-SSIM (identity) | MAE (identity) |",
+             "| --- | --- | ---: | --- | --- | --- |"]
+    for name, r in results.items():
+        m, i = r["model"], r["identity"]
+        lines.append(f"| {name} | {m['psnr']:.2f} ({i['psnr']:.2f}) | {m['psnr'] - i['psnr']:+.2f} | "
+                     f"{m['ssim']:.4f} ({i['ssim']:.4f}) | {m['ms_ssim']:.4f} ({i['ms_ssim']:.4f}) | "
+                     f"{m['mae']:.4f} ({i['mae']:.4f}) |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", default=list(CANDIDATES))
+    parser.add_argument("--run", type=Path, default=paths.install_root() / "runs" / CANDIDATES[0])
+    parser.add_argument("--models", type=Path, default=paths.install_root() / "runs" / "models")
+    args = parser.parse_args(argv)
+    results = evaluate(args.names, args.run, args.models)
+    images = len(load_run_split(args.run, load_catalog(config_from_dict(
+        json.loads((args.run / "config.json").read_text(encoding="utf-8")), origin=str(args.run)).data)).test)
+    (args.run.parent / "bone_suppression_512.json").write_text(
+        json.dumps({"images": images, "results": results}, indent=1), encoding="utf-8")
+    print(to_markdown(results, images))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
