@@ -19,6 +19,7 @@ from cxrviewer.analysis.findings import classify_pixels
 from cxrviewer.analysis.study_maps import compute_study_maps
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.errors import ModelError
+from cxrviewer.core.lesion_score import lesion_score
 from cxrviewer.runtime.backend import LoadedModel
 
 Array = npt.NDArray[np.float32]
@@ -50,14 +51,22 @@ class ModelResult:
     arrays: dict[str, Array] = field(default_factory=dict)
 
 
+def scores_images(card: ModelCard) -> bool:
+    """A segmentation card with an operating threshold (the TB lesion model) also scores each image:
+    `core.lesion_score.lesion_score` of its first channel, called at thresholds[0]."""
+    return card.task == "segmentation" and len(card.thresholds) == 1
+
+
 def figure_names(card: ModelCard) -> tuple[str, ...]:
     """The figures a model reports per image: its labels' probabilities for a classifier; for
-    segmentation `<label>_area_fraction` (share of pixels with probability >= 0.5); for bone
-    suppression `<label>_mean_abs_change` (mean |output - input| in the card's value range)."""
+    segmentation `<label>_area_fraction` (share of pixels with probability >= 0.5), and
+    `<label>_score` for a card that scores images (`scores_images`); for bone suppression
+    `<label>_mean_abs_change` (mean |output - input| in the card's value range)."""
     if card.is_classifier:
         return tuple(card.labels)
     if card.task == "segmentation":
-        return tuple(f"{label}_area_fraction" for label in card.labels)
+        scored = (f"{card.labels[0]}_score",) if scores_images(card) else ()
+        return (*(f"{label}_area_fraction" for label in card.labels), *scored)
     return tuple(f"{label}_mean_abs_change" for label in card.labels)
 
 
@@ -126,13 +135,17 @@ def _transform(loaded: LoadedModel, pixels: Array) -> ModelResult:
     output = loaded.backend.transform(image)
     if output.shape[0] != len(card.labels) or output.shape[1:] != pixels.shape:
         raise ModelError(card.name, f"output {output.shape} for an image {pixels.shape} and labels {card.labels}")
+    prediction = ""
     if card.task == "segmentation":
         output = (1.0 / (1.0 + np.exp(-output.astype(np.float64)))).astype(np.float32)
         values = [float(np.mean(channel >= MASK_PROBABILITY)) for channel in output]
+        if scores_images(card):
+            values.append(lesion_score(output[0]))
+            prediction = card.labels[0] if values[-1] >= card.thresholds[0] else f"no_{card.labels[0]}"
     else:
         values = [float(np.mean(np.abs(channel - scaled))) for channel in output]
     arrays = {label: np.ascontiguousarray(channel, dtype=np.float32) for label, channel in zip(card.labels, output, strict=True)}
-    return ModelResult(card.name, dict(zip(figure_names(card), values, strict=True)), "", None, arrays)
+    return ModelResult(card.name, dict(zip(figure_names(card), values, strict=True)), prediction, None, arrays)
 
 
 def reference_figures(loaded: LoadedModel, pixels: Array) -> dict[str, float]:

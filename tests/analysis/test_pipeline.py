@@ -73,6 +73,11 @@ def test_lesion_finding_is_the_lesion_score_of_its_map_at_the_cards_threshold(pi
     no_threshold = dataclasses.replace(loaded, card=dataclasses.replace(loaded.card, thresholds=()))
     with pytest.raises(ModelError, match="tb-lesions: its card gives no image-level threshold"):
         pipeline.lesion_finding(no_threshold, image)
+    # `cxrviewer analyze` reports the same score and call (its CSV columns come from the ModelResult).
+    result = analyse(loaded, image)
+    assert result.values["tb_lesions_score"] == found.score
+    assert result.prediction == ("tb_lesions" if found.positive else "no_tb_lesions")
+    assert "tb_lesions_score" not in analyse(no_threshold, image).values
 
 
 def test_lung_probability_keeps_the_two_largest_regions_and_refuses_other_models(pipeline_models_dir):
