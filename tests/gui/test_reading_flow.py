@@ -1,0 +1,135 @@
+"""A reader's whole session on real radiographs with the shipped models, through the real window:
+open a folder, wait for the triage scores, sort by the TB score, open the top study, show each layer
+and move thresholds, switch to the bone-suppressed base, write a note, export PNG and PDF, then close
+the viewer, reopen the folder in a new one and find the note (issue 8's Done-when)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PilImage
+from PySide6.QtTest import QTest
+
+from cxrviewer import paths
+from cxrviewer.analysis.pipeline import model_roles
+from cxrviewer.core.cards import card_path, load_card
+from cxrviewer.core.display.compose import Threshold, compose, layer
+from cxrviewer.core.layers import KINDS
+from cxrviewer.gui.main_window import MainWindow
+
+NEEDED = ("gate", "lungs", "bone_suppression", "lesions")
+
+
+@pytest.fixture
+def reading_folder(tmp_path) -> Path:
+    """Two held-out TBX11K TB films, two adult normals (OpenIST, JSRT non-nodule) and a chest DICOM."""
+    data = paths.shared_data_dir()
+    if not data.is_dir():
+        pytest.skip(f"real data not found at {data} (set CXRVIEWER_SHARED_DATA)")
+    roles = model_roles(paths.models_dir())
+    missing = [role for role in NEEDED if getattr(roles, role) is None] + ([] if roles.classifiers else ["classifier"])
+    if missing:
+        pytest.skip(f"shipped models missing from {paths.models_dir()}: {', '.join(missing)}")
+    folder = tmp_path / "worklist"
+    folder.mkdir()
+    for name in ("tb0018.jpg", "tb0036.jpg"):
+        shutil.copy(data / "tbx11k_tb" / "images" / name, folder / f"tb-{name}")
+    shutil.copy(data / "openist_lungs" / "108-117-500-500-100.jpg", folder / "normal-openist.jpg")
+    shutil.copy(data / "dicom" / "siim_pneumothorax_CR_chest_PA_jpegbaseline_mono2.dcm", folder / "siim.dcm")
+    return folder
+
+
+def new_window(qtbot, settings) -> MainWindow:
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def test_a_reading_session_from_worklist_to_report_and_back(qtbot, settings, reading_folder, tmp_path):
+    window = new_window(qtbot, settings)
+    worklist = window.worklist
+    with qtbot.waitSignal(worklist.idle, timeout=180000):
+        window.open_paths([reading_folder])
+    rows = {r.path.name: r for r in worklist.model.rows}
+    assert len(rows) == 4 and all(r.status == "done" for r in rows.values()), {n: r.status for n, r in rows.items()}
+
+    # Triage: the TB films come first by the TB lesion score.
+    lesions = model_roles(paths.models_dir()).lesions
+    worklist.sort_by(worklist.model.column(f"lesions:{lesions}"))
+    order = [worklist.model.rows[s].path.name for s in worklist.visible_order()]
+    assert order[0].startswith("tb-"), [(n, rows[n].scores) for n in order]
+    assert rows[order[0]].scores[f"lesions:{lesions}"] > rows["normal-openist.jpg"].scores[f"lesions:{lesions}"]
+
+    # Open the top study and wait until every layer it can have has arrived.
+    worklist.study_activated.emit(worklist.visible_order()[0])
+    qtbot.waitUntil(lambda: window.canvas.image is not None and window.canvas.image.meta.path.name == order[0],
+                    timeout=30000)
+    controller, stack = window.layers, window.layer_panel.stack
+    expected_kinds = {"saliency", "gradcam", "cam", "crm", "tb_lesions", "lung_outline", "bones"}
+    qtbot.waitUntil(lambda: expected_kinds <= set(controller.raw), timeout=180000)
+    for kind in KINDS:  # start from the bare radiograph, whatever the reader's saved defaults show
+        window.layer_panel.controls[kind].visible.setChecked(False)
+    base = window.composed_view()
+
+    # Each layer on its own changes the composed view; together they draw in stack order.
+    for kind in KINDS:
+        window.layer_panel.controls[kind].visible.setChecked(True)
+        assert not np.array_equal(window.composed_view(), base), kind
+        window.layer_panel.controls[kind].visible.setChecked(False)
+    for kind in ("gradcam", "tb_lesions", "lung_outline"):
+        window.layer_panel.controls[kind].visible.setChecked(True)
+    drawn = [s.kind for s in stack.visible() if s.kind in controller.indexed]
+    composed = window.composed_view()
+    np.testing.assert_array_equal(
+        composed, compose(window.canvas.displayed_image(), [layer(controller.indexed[k], stack[k].style) for k in drawn]))
+
+    # Moving a threshold re-renders through the table only: the indexed map is the same object.
+    index_before = controller.indexed["tb_lesions"].index
+    shown_before = int((composed != base).any(axis=2).sum())
+    stack.update("tb_lesions", threshold=Threshold("value", 0.9))
+    assert controller.indexed["tb_lesions"].index is index_before
+    assert int((window.composed_view() != base).any(axis=2).sum()) < shown_before
+
+    # B: the bone-suppressed soft-tissue view as the base; it differs from the original in the lungs only.
+    original = window.canvas.displayed_image().copy()
+    QTest.keyClick(window.canvas, "B")
+    assert window.canvas.showing_soft_tissue
+    soft = window.canvas.displayed_image()
+    lungs = controller.raw["lung_outline"] >= 0.5
+    changed = soft.astype(int) != original.astype(int)
+    assert changed[lungs].mean() > 0.2 and not changed[~lungs & (controller.raw["bones"] == 0)].any()
+
+    # A note, saved at once to the folder's store.
+    qtbot.waitUntil(lambda: worklist.reading.note_edit.isEnabled())
+    QTest.keyClicks(worklist.reading.note_edit, "RUL cavity? compare with prior")
+    qtbot.waitUntil(lambda: worklist.reading.state_label.text() == "Saved", timeout=5000)
+
+    # Exports: the PNG holds exactly the composed view; the PDF names every model that spoke, with checksums.
+    png, pdf = tmp_path / "view.png", tmp_path / "report.pdf"
+    exports = window.export_actions
+    with qtbot.waitSignal(exports.finished, timeout=60000):
+        exports.export("export_png", png)
+    np.testing.assert_array_equal(np.asarray(PilImage.open(png).convert("RGB")), window.composed_view())
+    with qtbot.waitSignal(exports.finished, timeout=60000):
+        exports.export("export_pdf", pdf)
+    text = pdf.read_bytes()
+    assert text.startswith(b"%PDF") and text.rstrip().endswith(b"%%EOF")
+    card = load_card(card_path(paths.models_dir(), lesions))
+    assert card.file("onnx").sha256[:16].encode() in text and lesions.encode() in text
+
+    # Close the viewer; a new one on the same folder finds the note.
+    shown = window.canvas.image.meta.path.name
+    window.close()
+    window.session.shutdown()
+    again = new_window(qtbot, settings)
+    with qtbot.waitSignal(again.worklist.idle, timeout=180000):
+        again.open_paths([reading_folder])
+    row = next(r for r in again.worklist.model.rows if r.path.name == shown)
+    assert row.reading.note == "RUL cavity? compare with prior" and row.reading.viewed
+    again.session.shutdown()
