@@ -1,0 +1,83 @@
+"""The README's and docs' screenshots of the real window on real radiographs with the shipped models.
+
+    xvfb-run -a .venv/bin/python scripts/screenshots.py [--out docs]
+
+Opens a worklist of held-out films from ../shared/data (two TBX11K TB films, an OpenIST normal, a
+Kermany child, an RSNA film, a chest DICOM), waits for the triage, sorts by the TB lesion score, opens the
+top study and writes:
+- OUT/worklist.png: the window with the sorted worklist, findings and the TB lesion layer;
+- OUT/layers.png: the same study on the bone-suppressed base with Grad-CAM and the lung outline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication, QDockWidget
+
+from cxrviewer import paths
+from cxrviewer.analysis.pipeline import model_roles
+from cxrviewer.core.layers import KINDS
+
+FILES = ("tbx11k_tb/images/tb0018.jpg", "tbx11k_tb/images/tb0036.jpg", "openist_lungs/108-117-500-500-100.jpg",
+         "kermany_pneumonia/train/images/NORMAL/IM-0117-0001.jpeg", "rsna_pneumonia/images/00a05408-8291-4231-886e-13763e103161.jpg",
+         "dicom/siim_pneumothorax_CR_chest_PA_jpegbaseline_mono2.dcm")
+
+
+def wait(app: QApplication, done, seconds: float = 300) -> None:
+    deadline = time.time() + seconds
+    while not done():
+        if time.time() > deadline:
+            raise TimeoutError("the viewer did not finish in time")
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=paths.install_root() / "docs")
+    args = parser.parse_args(argv)
+    app = QApplication(sys.argv[:1])
+    from cxrviewer.gui.main_window import MainWindow
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "worklist"
+        folder.mkdir()
+        for name in FILES:
+            shutil.copy(paths.shared_data_dir() / name, folder / Path(name).name)
+        window = MainWindow(settings=QSettings(str(Path(scratch) / "settings.ini"), QSettings.Format.IniFormat))
+        window.resize(2000, 960)
+        window.show()
+        studies = next(d for d in window.findChildren(QDockWidget) if d.objectName() == "Studies")
+        window.resizeDocks([studies], [1060], Qt.Orientation.Horizontal)
+        worklist = window.worklist
+        window.open_paths([folder])
+        wait(app, lambda: len(worklist.model.rows) == len(FILES) and not worklist.busy
+             and all(r.status in ("done", "failed") for r in worklist.model.rows))
+        tb_column = worklist.model.column(f"lesions:{model_roles().lesions}")
+        worklist.sort_by(tb_column)
+        worklist.study_activated.emit(worklist.visible_order()[0])
+        controller, panel = window.layers, window.layer_panel
+        wait(app, lambda: {"gradcam", "tb_lesions", "lung_outline", "bones"} <= set(controller.raw))
+        for kind in KINDS:
+            panel.controls[kind].visible.setChecked(kind == "tb_lesions")
+        app.processEvents()
+        window.grab().save(str(args.out / "worklist.png"))
+        for kind in KINDS:
+            panel.controls[kind].visible.setChecked(kind in ("gradcam", "lung_outline"))
+        controller.toggle_base()
+        app.processEvents()
+        window.grab().save(str(args.out / "layers.png"))
+        window.session.shutdown()
+    print(f"wrote {args.out / 'worklist.png'} and {args.out / 'layers.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
