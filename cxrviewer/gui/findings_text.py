@@ -222,13 +222,16 @@ def model_html(name: str, card: ModelCard | None, outcome: Finding | str | None,
     else:
         body, detail = pending_html(), ""
     parts = [header_html(name, card, detail), cautions_html(cautions), body]
-    if card is not None:
-        parts.append(limits_html(card))
-        arrow = "▾" if expanded else "▸"
-        parts.append(f"<p><a href='{about_link(name)}'>About this model {arrow}</a></p>")
-        if expanded:
-            parts.append(about_html(card))
-    return "".join(parts)
+    return "".join(parts + card_tail_html(name, card, expanded))
+
+
+def card_tail_html(name: str, card: ModelCard | None, expanded: bool) -> list[str]:
+    """What follows a model's answer: its limits and the "About this model" link (and the card when open)."""
+    if card is None:
+        return []
+    arrow = "▾" if expanded else "▸"
+    parts = [limits_html(card), f"<p><a href='{about_link(name)}'>About this model {arrow}</a></p>"]
+    return parts + ([about_html(card)] if expanded else [])
 
 
 def lesion_metrics_html(card: ModelCard) -> str:
@@ -268,13 +271,7 @@ def lesion_html(name: str, card: ModelCard | None, outcome: LesionFinding | str 
     else:
         body, detail = pending_html(), name
     parts = [header_html(LESION_TITLE, card, detail), cautions_html(cautions), body]
-    if card is not None:
-        parts.append(limits_html(card))
-        arrow = "▾" if expanded else "▸"
-        parts.append(f"<p><a href='{about_link(name)}'>About this model {arrow}</a></p>")
-        if expanded:
-            parts.append(about_html(card))
-    return "".join(parts)
+    return "".join(parts + card_tail_html(name, card, expanded))
 
 
 def panel_html(blocks: list[str], study_cautions: tuple[str, ...] = ()) -> str:

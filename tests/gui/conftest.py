@@ -37,6 +37,15 @@ def broken_study(tmp_path) -> Path:
     return path
 
 
+@pytest.fixture
+def no_models(tmp_path, monkeypatch):
+    """An empty model folder, so the window's own analysis runs no model beside these tests."""
+    folder = tmp_path / "no-models"
+    folder.mkdir()
+    monkeypatch.setenv("CXRVIEWER_MODELS", str(folder))
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def private_settings_folder(tmp_path_factory):
     """Settings made without an explicit file (as `run_viewer` does) go to a temporary folder."""

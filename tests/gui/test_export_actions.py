@@ -26,15 +26,6 @@ SHIPPED, GATE, LUNGS = "pneumonia-kermany", "cxr-gate", "lungs-unet"
 
 
 @pytest.fixture
-def no_models(tmp_path, monkeypatch):
-    """An empty model folder, so no classifier runs beside these tests."""
-    folder = tmp_path / "no-models"
-    folder.mkdir()
-    monkeypatch.setenv("CXRVIEWER_MODELS", str(folder))
-    return folder
-
-
-@pytest.fixture
 def identified_study(tmp_path):
     """The band study with a patient, window C 2000 W 4000."""
     return write_dicom(tmp_path / "jane-doe-55102.dcm", band_pixels(), PatientID=PATIENT_ID, PatientName=PATIENT_NAME,

@@ -22,15 +22,6 @@ MODEL = "pneumonia-kermany"
 
 
 @pytest.fixture
-def no_models(tmp_path, monkeypatch):
-    """An empty model folder, so the window's own analysis runs no model beside these tests."""
-    folder = tmp_path / "no-models"
-    folder.mkdir()
-    monkeypatch.setenv("CXRVIEWER_MODELS", str(folder))
-    return folder
-
-
-@pytest.fixture
 def harness(qtbot, tmp_path):
     settings = QSettings(str(tmp_path / "layers.ini"), QSettings.Format.IniFormat)
     widget = LayerHarness(settings)
