@@ -64,21 +64,26 @@ def gather_content(window, anonymise: bool) -> ExportContent | None:
     return ExportContent(composed, layers, image.meta, tuple(readings), gate, tuple(cards), anonymise)
 
 
+WITHHELD_IN_REPORT = "; findings withheld, as on screen (the reader did not choose to see them)"
+
+
 def _readings(window) -> tuple[list[Reading], str, list[ModelCard]]:
-    """The findings panel's outcomes for the shown study: the gate's verdict, each classifier's
-    Finding and the TB lesion model's LesionFinding, with the cards of those models."""
+    """The findings panel's outcomes for the shown study: the gate's verdict, and, if the findings
+    are on screen (`FindingsPanel.findings_shown`), each classifier's Finding and the TB lesion
+    model's LesionFinding, with the cards of the models that spoke. A report never says more than
+    the screen: withheld findings stay out of it, and the gate line says so."""
     panel = window.findings_panel
     readings: list[Reading] = []
     gate, cards = "", []
+    shown = panel.findings_shown()
     for entry in panel.entries:
-        if entry.card is None:
+        if entry.card is None or (entry.kind != "gate" and not shown):
             continue
         cards.append(entry.card)
         outcome = panel.outcome(entry.name)
-        if isinstance(outcome, GateResult):
-            gate = gate_verdict(outcome)
-        elif entry.kind == "gate":
-            gate = f"{entry.name}: {pending_reading(entry.name, outcome).result}"
+        if entry.kind == "gate":
+            gate = (gate_verdict(outcome) + ("" if shown else WITHHELD_IN_REPORT) if isinstance(outcome, GateResult)
+                    else f"{entry.name}: {pending_reading(entry.name, outcome).result}")
         elif isinstance(outcome, Finding):
             readings.append(finding_reading(outcome, entry.card))
         elif isinstance(outcome, LesionFinding):

@@ -119,6 +119,18 @@ class FindingsPanel(QWidget):
         """List the installed models again (after an install) and run any the shown study lacks."""
         self.service.refresh_models()
 
+    def findings_shown(self) -> bool:
+        """Whether the shown study's findings are on screen (and so in its reports): no gate installed,
+        the gate accepted the image, the reader overrode its refusal, or the gate itself failed (it
+        is a guard, not a lock: its error is shown as a caution). While the gate runs: not yet."""
+        gate = self.service.roles.gate
+        if gate is None:
+            return True
+        verdict = self.outcome(gate)
+        if verdict is None:
+            return False
+        return not isinstance(verdict, GateResult) or findings_visible(verdict, self.service.study in self._overridden)
+
     def outcome(self, name: str) -> object | None:
         """The shown study's outcome from model `name` (Finding, GateResult or LesionFinding), its
         error message, or None while it runs."""
@@ -160,11 +172,8 @@ class FindingsPanel(QWidget):
             return
         blocks = []
         if roles.gate is not None:
-            verdict = self.outcome(roles.gate)
-            overridden = study in self._overridden
-            blocks.append(findings_text.gate_html(verdict, overridden))
-            # An error of the gate itself shows the findings under its caution: the gate is a guard, not a lock.
-            if verdict is None or (isinstance(verdict, GateResult) and not findings_visible(verdict, overridden)):
+            blocks.append(findings_text.gate_html(self.outcome(roles.gate), study in self._overridden))
+            if not self.findings_shown():
                 self.browser.setHtml(findings_text.panel_html([b for b in blocks if b], study_cautions(meta)))
                 return
         for entry in self.entries:
