@@ -45,7 +45,8 @@ log = logging.getLogger("ship_model")
 
 
 def ship(name: str, source: Path, reference: str, target: Path, population: Population | None = None,
-         shipped_name: str | None = None, meaning: str = "", limits: tuple[str, ...] = ()) -> None:
+         shipped_name: str | None = None, meaning: str = "", limits: tuple[str, ...] = (),
+         notes: tuple[str, ...] = ()) -> None:
     card = load_card(card_path(source, name))  # refuses a half-written or altered export
     if shipped_name and shipped_name != name:
         card = renamed(card, shipped_name)
@@ -71,6 +72,8 @@ def ship(name: str, source: Path, reference: str, target: Path, population: Popu
         shipped = dataclasses.replace(shipped, probability_meaning=meaning)
     if limits:
         shipped = dataclasses.replace(shipped, limits=tuple(dict.fromkeys((*shipped.limits, *limits))))
+    if notes:
+        shipped = dataclasses.replace(shipped, notes=tuple(dict.fromkeys((*shipped.notes, *notes))))
     write_card(shipped, card_path(target, name))
     log.info("%s shipped to %s; on %s: %s", name, target, reference, ", ".join(f"{k} {v:.4f}" for k, v in said))
 
@@ -111,13 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as", dest="shipped_name", help="the name to ship under (default: the exported name)")
     parser.add_argument("--meaning", default="", help="what the model's output means, for the reader (when the run did not say)")
     parser.add_argument("--limit", action="append", default=[], help="one more thing it was not validated for (repeatable)")
+    parser.add_argument("--note", action="append", default=[], help="one more note for the card (repeatable)")
     parser.add_argument("--population", default="", help="who the training images came from, in a reader's words")
     parser.add_argument("--ages", type=float, nargs=2, metavar=("LOW", "HIGH"), help="their age range in years")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     population = Population(args.population, tuple(args.ages) if args.ages else None) if args.population or args.ages else None
     ship(args.name, args.source, args.reference, args.target, population, args.shipped_name, args.meaning,
-         tuple(args.limit))
+         tuple(args.limit), tuple(args.note))
     return 0
 
 
