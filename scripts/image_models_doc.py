@@ -160,7 +160,7 @@ FIGURE_TEXT = ["## What the image models do, on held-out radiographs of every so
                "Kermany child was seen by no image model. Made by `scripts/image_models_figure.py` through the "
                "viewer's pipeline.", "", "![image models](models/image_models.png)", "",
                "What it shows: the bones layer follows the ribs and clavicles on every adult source, not only JSRT, "
-               "though the soft-tissue view keeps faint rib shadows (the gain over identity below is 1.4 dB, not "
+               "though the soft-tissue view keeps faint rib shadows (the gain over identity below is under 2 dB, not "
                "the 3 dB aimed for). The lesion map finds TBX11K's boxed areas and stays quiet on the adult normals "
                "shown, but on the Kermany child it lights up both lungs (score 0.99): children are outside every "
                "image model's population, which their cards say and the viewer's cautions repeat.", ""]
