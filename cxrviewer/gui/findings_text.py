@@ -14,6 +14,7 @@ from urllib.parse import quote
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import WITHHELD_MESSAGE, GateResult
 from cxrviewer.analysis.pipeline import LesionFinding
+from cxrviewer.analysis.report_readings import percent as plain_percent
 from cxrviewer.core.cards import ModelCard
 
 LESION_TITLE = "TB-consistent findings"
@@ -27,12 +28,8 @@ FOOTER = "Model outputs are research aids for a reader, not diagnoses."
 
 
 def percent(p: float) -> str:
-    """0.973 → "97.3 %"; never "0.0 %" or "100.0 %", which a rounded probability does not mean."""
-    if p < 0.001:
-        return "&lt;0.1 %"
-    if p > 0.999:
-        return "&gt;99.9 %"
-    return f"{100 * p:.1f} %"
+    """`analysis.report_readings.percent` for HTML: 0.973 → "97.3 %", never "0.0 %" or "100.0 %"."""
+    return escape(plain_percent(p))
 
 
 def class_link(model: str, label: str) -> str:

@@ -69,18 +69,10 @@ def png_folder(tmp_path) -> Path:
 
 
 @pytest.fixture
-def bare_viewer(qtbot, settings, tmp_path, monkeypatch):
-    """A window whose analysis service finds no models, so every score comes from the stand-in."""
-    from cxrviewer.gui.main_window import MainWindow
-
-    monkeypatch.setenv("CXRVIEWER_MODELS", str(tmp_path / "no-models"))
-    window = MainWindow(settings=settings)
-    qtbot.addWidget(window)
-    window.resize(1100, 700)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    window.session.shutdown()
+def bare_viewer(no_models, viewer):
+    """A window whose analysis service finds no models (no_models comes first, so the window is made
+    after it), so every score comes from the stand-in."""
+    return viewer
 
 
 def install_fake(window, tmp_path, **kwargs):
