@@ -23,11 +23,9 @@ import numpy as np
 from cxrviewer import paths
 from cxrviewer.analysis.batch import analyse
 from cxrviewer.analysis.findings import installed_model
-from cxrviewer.training.config import config_from_dict
 from cxrviewer.training.data import harmonise_target, read_mask, read_pixels
 from cxrviewer.training.metrics import image_metrics
-from cxrviewer.training.run_split import load_run_split
-from cxrviewer.training.sources import load_catalog
+from cxrviewer.training.run_split import load_run
 
 CANDIDATES = ("bone-suppression-jsrt-dwres_bs", "bone-suppression-jsrt-dwres_bs-continued",
               "bone-suppression-jsrt-resnet_bs")
@@ -35,10 +33,9 @@ CANDIDATES = ("bone-suppression-jsrt-dwres_bs", "bone-suppression-jsrt-dwres_bs-
 
 def test_images(run: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(source, harmonised target, lung mask) (H, W) for each test id of `run`, display polarity."""
-    config = config_from_dict(json.loads((run / "config.json").read_text(encoding="utf-8")), origin=str(run))
-    catalog = load_catalog(config.data)
+    _, catalog, split = load_run(run)
     out = []
-    for index in load_run_split(run, catalog).test:
+    for index in split.test:
         sample = catalog.samples[index]
         source = read_pixels(sample.path, inverted=sample.inverted)
         target = read_pixels(sample.target, inverted=sample.inverted)
@@ -49,7 +46,8 @@ def test_images(run: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return out
 
 
-def evaluate(names: list[str], run: Path, models: Path) -> dict[str, dict[str, dict[str, float]]]:
+def evaluate(names: list[str], run: Path, models: Path) -> tuple[int, dict[str, dict[str, dict[str, float]]]]:
+    """(how many test images, {candidate: image_metrics of it}) for the installed candidates among `names`."""
     images = test_images(run)
     stack = [np.stack([item[k] for item in images])[:, None].astype(np.float32) for k in range(3)]
     results = {}
@@ -60,7 +58,7 @@ def evaluate(names: list[str], run: Path, models: Path) -> dict[str, dict[str, d
         label = loaded.card.labels[0]
         pred = np.stack([np.clip(analyse(loaded, s).arrays[label], 0, 1) for s, _, _ in images])[:, None]
         results[name] = image_metrics(pred, stack[1], stack[0], stack[2])
-    return results
+    return len(images), results
 
 
 def to_markdown(results: dict[str, dict[str, dict[str, float]]], images: int) -> str:
@@ -81,9 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", type=Path, default=paths.install_root() / "runs" / CANDIDATES[0])
     parser.add_argument("--models", type=Path, default=paths.install_root() / "runs" / "models")
     args = parser.parse_args(argv)
-    results = evaluate(args.names, args.run, args.models)
-    images = len(load_run_split(args.run, load_catalog(config_from_dict(
-        json.loads((args.run / "config.json").read_text(encoding="utf-8")), origin=str(args.run)).data)).test)
+    images, results = evaluate(args.names, args.run, args.models)
     (args.run.parent / "bone_suppression_512.json").write_text(
         json.dumps({"images": images, "results": results}, indent=1), encoding="utf-8")
     print(to_markdown(results, images))

@@ -14,6 +14,7 @@ sees. A column whose model is not installed is left out.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -41,14 +42,15 @@ def held_out(run_dir: Path, source: str, count: int) -> list[str]:
     return [p for p in split["test"]["paths"] if f"/{source}" in p][:count]
 
 
-def tbx11k_boxes(path: Path) -> list[tuple[float, float, float, float]]:
-    """TB area boxes (x0, y0, x1, y1) in image pixels of one TBX11K image, from the source's catalogue."""
+@functools.cache
+def tbx11k_boxes() -> dict[Path, tuple]:
+    """TB area boxes (x0, y0, x1, y1) in image pixels of every TBX11K TB image, from the source's
+    catalogue (read once for all rows)."""
     from cxrviewer.training.config import DataConfig
     from cxrviewer.training.lesion_data import tb_lesions
 
     catalog = tb_lesions(DataConfig(source="tb_lesions", root=str(DATA)))
-    sample = next((s for s in catalog.samples if s.path == path), None)
-    return list(sample.boxes) if sample else []
+    return {s.path: s.boxes for s in catalog.samples if s.boxes}
 
 
 def rows(runs: Path) -> list[tuple[str, Path, bool]]:
@@ -96,7 +98,7 @@ def draw(models: Path, runs: Path, out: Path) -> None:
             elif overlay:
                 found = overlay[1]
                 ax.imshow(np.ma.masked_less(found.probability, 0.1), cmap="inferno", vmin=0, vmax=1, alpha=0.6)
-                for x0, y0, x1, y1 in (tbx11k_boxes(path) if "TBX11K" in title else []):
+                for x0, y0, x1, y1 in tbx11k_boxes().get(path, ()):
                     ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="white", lw=0.8))
                 ax.set_xlabel(f"score {found.score:.3f} ({'≥' if found.positive else '<'} {found.threshold:.3f})",
                               fontsize=7)

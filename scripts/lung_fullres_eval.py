@@ -23,11 +23,9 @@ import numpy as np
 from cxrviewer import paths
 from cxrviewer.analysis.findings import installed_model
 from cxrviewer.analysis.pipeline import LUNGS_LABEL, lung_probability, segmentation_channel
-from cxrviewer.training.config import config_from_dict
 from cxrviewer.training.data import read_mask, read_pixels
 from cxrviewer.training.metrics import hausdorff
-from cxrviewer.training.run_split import load_run_split
-from cxrviewer.training.sources import load_catalog
+from cxrviewer.training.run_split import load_run
 
 
 def dice(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -35,11 +33,10 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float:
 
 
 def evaluate(run: Path, models: Path) -> dict[str, dict[str, float]]:
-    config = config_from_dict(json.loads((run / "config.json").read_text(encoding="utf-8")), origin=str(run))
-    catalog = load_catalog(config.data)
+    _, catalog, split = load_run(run)
     loaded = installed_model("lungs-unet", models)
     rows: dict[str, list[list[float]]] = {}
-    for index in load_run_split(run, catalog).test:
+    for index in split.test:
         sample = catalog.samples[index]
         pixels = read_pixels(sample.path, inverted=sample.inverted)
         truth = read_mask(sample.mask, sample.mask_kind)

@@ -22,13 +22,12 @@ import numpy as np
 import numpy.typing as npt
 
 from cxrviewer import paths
-from cxrviewer.analysis.batch import MAP_METHODS, analyse
+from cxrviewer.analysis.batch import MAP_METHODS, ModelResult, analyse, scores_images
 from cxrviewer.analysis.findings import Finding, classify_pixels
 from cxrviewer.analysis.gate import GateResult, gate_check
 from cxrviewer.analysis.study_maps import compute_study_maps
 from cxrviewer.core.cards import ModelCard, card_path, load_card
 from cxrviewer.core.errors import ModelError
-from cxrviewer.core.lesion_score import lesion_score
 from cxrviewer.core.lung_mask import keep_largest_regions
 from cxrviewer.core.soft_tissue import bones_view, soft_tissue_view
 from cxrviewer.runtime.backend import LoadedModel
@@ -147,14 +146,20 @@ def classify(loaded: LoadedModel, pixels: Array) -> Finding:
     return classify_pixels(loaded, pixels)
 
 
-def segmentation_channel(loaded: LoadedModel, pixels: Array, label: str) -> Array:
-    """Channel `label` of a segmentation model: (H, W) float32 probability in [0, 1] on the study's grid.
-    Raises ModelError when the model is not a segmentation model with that channel."""
+def segmentation_result(loaded: LoadedModel, pixels: Array, label: str) -> ModelResult:
+    """A segmentation model with a `label` channel on the study (`analysis.batch.analyse`): its
+    probabilities on the study's grid and its figures. Raises ModelError for any other model."""
     card = loaded.card
     if card.task != "segmentation" or label not in card.labels:
         raise ModelError(card.name, f"is a {card.task} model with labels {list(card.labels)}, "
                                     f"not a segmentation model with a {label!r} channel")
-    return analyse(loaded, np.asarray(pixels, dtype=np.float32)).arrays[label]
+    return analyse(loaded, np.asarray(pixels, dtype=np.float32))
+
+
+def segmentation_channel(loaded: LoadedModel, pixels: Array, label: str) -> Array:
+    """Channel `label` of a segmentation model: (H, W) float32 probability in [0, 1] on the study's grid.
+    Raises ModelError when the model is not a segmentation model with that channel."""
+    return segmentation_result(loaded, pixels, label).arrays[label]
 
 
 def lung_probability(loaded: LoadedModel, pixels: Array) -> Array:
@@ -168,12 +173,14 @@ def lesion_finding(loaded: LoadedModel, pixels: Array) -> LesionFinding:
     Raises ModelError when the card gives no image-level threshold."""
     started = time.perf_counter()
     card = loaded.card
-    if not card.thresholds:
-        raise ModelError(card.name, "its card gives no image-level threshold (thresholds[0]) for the TB-findings score")
-    probability = segmentation_channel(loaded, pixels, LESIONS_LABEL)
-    score, threshold = lesion_score(probability), float(card.thresholds[0])
-    return LesionFinding(card.name, probability, score, threshold, score >= threshold, loaded.provider,
-                         time.perf_counter() - started)
+    # `analyze` scores the first channel at thresholds[0] (batch.scores_images): it must be the lesions.
+    if not scores_images(card) or card.labels[0] != LESIONS_LABEL:
+        raise ModelError(card.name, "its card gives no image-level threshold (thresholds[0]) for the TB-findings score"
+                                    f" of its first channel, {LESIONS_LABEL}")
+    result = segmentation_result(loaded, pixels, LESIONS_LABEL)  # the score, as `analyze` reports it
+    score, threshold = result.values[f"{LESIONS_LABEL}_score"], float(card.thresholds[0])
+    return LesionFinding(card.name, result.arrays[LESIONS_LABEL], score, threshold, score >= threshold,
+                         loaded.provider, time.perf_counter() - started)
 
 
 def suppressed_image(loaded: LoadedModel, pixels: Array) -> Array:

@@ -34,12 +34,11 @@ from cxrviewer.analysis.localisation import pointing_game
 from cxrviewer.core.cards import Metric, load_card, write_card
 from cxrviewer.core.lesion_score import TOP_FRACTION, lesion_score
 from cxrviewer.training.checkpoint import build_from_checkpoint, read_checkpoint
-from cxrviewer.training.config import config_from_dict
 from cxrviewer.training.data import PreparedDataset, boxes_mask
 from cxrviewer.training.lesion_data import HELD_OUT_NORMALS, normal_samples, source_of
 from cxrviewer.training.metrics import choose_threshold
-from cxrviewer.training.run_split import load_run_split
-from cxrviewer.training.sources import Catalog, Sample, load_catalog, subsample
+from cxrviewer.training.run_split import load_run
+from cxrviewer.training.sources import Catalog, Sample
 from cxrviewer.training.splits import Split
 
 log = logging.getLogger(__name__)
@@ -127,12 +126,9 @@ def localisation(maps: npt.NDArray[np.float32], box_masks: list[list[npt.NDArray
 def evaluate_run(run_dir: Path, *, fp_areas: tuple[float, ...] = FP_AREAS) -> LesionFigures:
     """The figures of the best checkpoint of a `tb_lesions` run folder (config.json, split.json,
     checkpoints/best.safetensors)."""
-    config = config_from_dict(json.loads((run_dir / "config.json").read_text(encoding="utf-8")),
-                              origin=str(run_dir / "config.json"))
+    config, catalog, split = load_run(run_dir)
     torch.set_num_threads(config.threads or torch.get_num_threads())
     model = build_from_checkpoint(read_checkpoint(run_dir / "checkpoints" / "best.safetensors"))
-    catalog = subsample(load_catalog(config.data), config.data, seed=config.seed)
-    split = load_run_split(run_dir, catalog)
 
     def maps_of(samples: list[Sample]) -> npt.NDArray[np.float32]:
         part = Catalog(tuple(samples), catalog.classes, catalog.description)

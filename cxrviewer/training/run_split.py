@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 from cxrviewer.core.errors import ConfigError
-from cxrviewer.training.sources import Catalog
+from cxrviewer.training.config import TrainConfig, config_from_dict
+from cxrviewer.training.sources import Catalog, load_catalog, subsample
 from cxrviewer.training.splits import Split
 
 
@@ -30,3 +31,16 @@ def load_run_split(run_dir: Path, catalog: Catalog) -> Split:
             raise ConfigError(f"{path}: the {part} images differ from those the data source lists now; "
                               "evaluate with the data and code the run was trained with")
     return split
+
+
+def load_run(run_dir: Path) -> tuple[TrainConfig, Catalog, Split]:
+    """A finished run's config (run_dir/config.json), the catalog it builds today (subsampled as
+    training did, so the split's indices mean the same images), and its checked split
+    (`load_run_split`), for evaluating the run again on its own held-out images."""
+    path = run_dir / "config.json"
+    try:
+        config = config_from_dict(json.loads(path.read_text(encoding="utf-8")), origin=str(path))
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{path}: cannot read the run's config: {error}") from None
+    catalog = subsample(load_catalog(config.data), config.data, seed=config.seed)
+    return config, catalog, load_run_split(run_dir, catalog)
