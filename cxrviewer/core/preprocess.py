@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cxrviewer.core.errors import ConfigError
+from cxrviewer.core.imageops.contrast import BLUR_KERNELS, clahe, equalize_hist, gaussian_blur_u8
 
 RESIZE_MODES = ("stretch", "letterbox", "center_crop")
 SCALINGS = ("unit", "imagenet", "zscore")
@@ -65,8 +66,8 @@ class Step:
             raise ConfigError(f"preprocessing step 'saturate': need 0 <= low_pct < high_pct <= 100, got {merged}")
         if self.name == "clahe" and (float(merged["clip_limit"]) <= 0 or int(merged["tile"]) < 1):
             raise ConfigError(f"preprocessing step 'clahe': clip_limit must be > 0 and tile >= 1, got {merged}")
-        if self.name == "histeq_blur" and (int(merged["kernel"]) < 1 or int(merged["kernel"]) % 2 == 0):
-            raise ConfigError(f"preprocessing step 'histeq_blur': kernel must be odd and >= 1, got {merged}")
+        if self.name == "histeq_blur" and int(merged["kernel"]) not in BLUR_KERNELS:
+            raise ConfigError(f"preprocessing step 'histeq_blur': kernel must be one of {BLUR_KERNELS}, got {merged}")
         if self.name == "lung_crop" and not 0 <= float(merged["margin"]) < 0.5:
             raise ConfigError(f"preprocessing step 'lung_crop': margin must be in [0, 0.5), got {merged}")
 
@@ -201,17 +202,16 @@ def apply_steps(pixels: npt.NDArray[np.float32], steps: Sequence[Step]) -> npt.N
     for step in steps:
         p = step.params
         if step.name == "clahe":
-            tile = int(p["tile"])
-            clahe = cv2.createCLAHE(clipLimit=float(p["clip_limit"]), tileGridSize=(tile, tile))
-            out = clahe.apply(np.round(out * _U16).astype(np.uint16)).astype(np.float32) / _U16
+            stored = np.round(out * _U16).astype(np.uint16)
+            out = clahe(stored, float(p["clip_limit"]), int(p["tile"])).astype(np.float32) / _U16
         elif step.name == "saturate":
             low, high = np.percentile(out, [float(p["low_pct"]), float(p["high_pct"])])
             if high > low:
                 out = (np.clip(out, low, high) - low) / (high - low)
         elif step.name == "histeq_blur":
             kernel = int(p["kernel"])
-            equalised = cv2.equalizeHist(np.round(out * 255.0).astype(np.uint8))
-            out = cv2.GaussianBlur(equalised, (kernel, kernel), 0).astype(np.float32) / 255.0
+            equalised = equalize_hist(np.round(out * 255.0).astype(np.uint8))
+            out = gaussian_blur_u8(equalised, kernel).astype(np.float32) / 255.0
     return out.astype(np.float32)
 
 
