@@ -114,15 +114,15 @@ def _soft_tissue_models(args: argparse.Namespace) -> tuple:
 
 
 def _save_soft_tissue(folder: Path, stem: str, pixels, bones, lungs) -> None:
-    import cv2
     import numpy as np
+    import PIL.Image
 
     from cxrviewer.analysis.pipeline import lung_probability, soft_tissue
 
     soft, _ = soft_tissue(bones, pixels, lung_probability(lungs, pixels))
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / f"{stem}.npy", soft)
-    cv2.imwrite(str(folder / f"{stem}.png"), np.round(np.clip(soft, 0, 1) * 255).astype(np.uint8))
+    PIL.Image.fromarray(np.round(np.clip(soft, 0, 1) * 255).astype(np.uint8)).save(folder / f"{stem}.png")
 
 
 def _analyse_all(args: argparse.Namespace, models: list, stream: TextIO) -> int:

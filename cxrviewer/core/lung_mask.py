@@ -10,9 +10,10 @@ abdomen is marked), which the card's limits say.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import numpy.typing as npt
+
+from cxrviewer.core.imageops.morphology import connected_components, dilate
 
 LUNG_LEVEL = 0.5
 LUNG_REGIONS = 2
@@ -25,12 +26,15 @@ def keep_largest_regions(probability: npt.NDArray[np.floating], count: int = LUN
     values = np.asarray(probability, dtype=np.float32)
     if values.ndim != 2:
         raise ValueError(f"a lung probability map must be (H, W), got shape {values.shape}")
-    regions, labels, stats, _ = cv2.connectedComponentsWithStats((values >= level).astype(np.uint8), connectivity=8)
-    if regions - 1 <= count:
+    labels, areas = connected_components(values >= level)
+    if areas.size - 1 <= count:
         return values.copy()
-    largest = np.argsort(stats[1:, cv2.CC_STAT_AREA])[::-1][:count] + 1
+    largest = np.argsort(areas[1:])[::-1][:count] + 1
     # Below-level pixels next to a kept region keep their probability (the feathered edge);
     # those near a dropped region are cleared with it.
-    grown = cv2.dilate(np.isin(labels, largest).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    dropped = (labels > 0) & ~np.isin(labels, largest)
+    kept_label = np.zeros(areas.size, bool)
+    kept_label[largest] = True
+    kept = kept_label[labels]
+    grown = dilate(kept, 5)
+    dropped = (labels > 0) & ~kept
     return np.where(grown & ~dropped, values, 0.0).astype(np.float32)

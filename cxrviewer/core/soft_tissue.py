@@ -10,9 +10,10 @@ what the suppression took away: original minus soft tissue (0 outside the lungs)
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import numpy.typing as npt
+
+from cxrviewer.core.imageops.morphology import distance_to_background
 
 Array = npt.NDArray[np.float32]
 
@@ -25,10 +26,10 @@ def lung_weight(lung_mask: npt.NDArray, feather_px: float) -> Array:
     inside = np.asarray(lung_mask) >= 0.5 if np.asarray(lung_mask).dtype != bool else np.asarray(lung_mask)
     if feather_px <= 0:
         return inside.astype(np.float32)
-    # distanceTransform measures to the nearest zero pixel; a lung touching the image edge counts
-    # the edge as lung, so pad with lung before measuring.
-    padded = np.pad(inside.astype(np.uint8), 1, constant_values=1)
-    distance = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    # Beyond the image is not "outside the lungs": a lung touching the image edge counts the edge
+    # as lung (distance_to_background never measures to beyond the image). Only distances up to
+    # the feather matter, since the weight is 1 past it.
+    distance = distance_to_background(inside, feather_px)
     t = np.clip(distance / float(feather_px), 0.0, 1.0)
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 

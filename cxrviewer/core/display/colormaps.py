@@ -6,20 +6,28 @@ thresholds and opacity are folded in later by `compose.build_lut`).
 - "viridis" and "inferno": perceptually uniform, for judging magnitudes.
 - "reds": a single hue (red) ramping in lightness, for a quiet overlay that keeps the anatomy legible.
 
-The jet, viridis and inferno tables come from OpenCV (already a core dependency), whose viridis and
-inferno tables are matplotlib's.
+The jet, viridis and inferno tables are OpenCV's (its viridis and inferno are matplotlib's), read
+from resources/colormaps/opencv_luts.npz, which scripts/make_colormap_table.py writes from cv2: the
+viewer bundle ships without OpenCV, and a test checks the file still equals cv2.applyColorMap.
 """
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
-_OPENCV = {"jet": cv2.COLORMAP_JET, "viridis": cv2.COLORMAP_VIRIDIS, "inferno": cv2.COLORMAP_INFERNO}
-COLORMAPS = (*_OPENCV, "reds")
+from cxrviewer.paths import resource
+
+OPENCV_TABLES = ("jet", "viridis", "inferno")
+COLORMAPS = (*OPENCV_TABLES, "reds")
+
+
+def opencv_table_file() -> Path:
+    """The .npz of OpenCV's tables: one (256, 3) uint8 RGB array per name in OPENCV_TABLES."""
+    return resource("colormaps/opencv_luts.npz")
 
 
 def _reds() -> npt.NDArray[np.uint8]:
@@ -38,8 +46,8 @@ def _table(name: str) -> npt.NDArray[np.uint8]:
     if name == "reds":
         rgb = _reds()
     else:
-        bgr = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], _OPENCV[name])[:, 0, :]
-        rgb = bgr[:, ::-1]
+        with np.load(opencv_table_file(), allow_pickle=False) as tables:
+            rgb = tables[name]
     table = np.full((256, 4), 255, dtype=np.uint8)
     table[:, :3] = rgb
     table.setflags(write=False)

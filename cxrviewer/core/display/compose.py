@@ -14,11 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from cxrviewer.core.display.colormaps import COLORMAPS, colormap
+from cxrviewer.core.imageops.morphology import erode
 
 Lut = npt.NDArray[np.uint8]  # (256, 4) RGBA
 
@@ -168,8 +168,9 @@ def apply_lut(index: npt.NDArray[np.uint8], lut: Lut) -> npt.NDArray[np.uint8]:
 
 def contour_mask(index: npt.NDArray[np.uint8], first_shown: int) -> npt.NDArray[np.bool_]:
     """(H, W) bool: the one-pixel inner rim of the region drawn at this threshold."""
-    shown = (index >= first_shown).astype(np.uint8)
-    return (shown - cv2.erode(shown, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)) > 0
+    shown = index >= first_shown
+    # The image edge is not a rim: the 3x3 minimum ignores pixels beyond the image.
+    return shown & ~erode(shown, 3)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,7 +1,9 @@
 """PNG, JPEG and TIFF → `Image`, with the size checked from the header before decoding.
 
 Pillow decodes (it refuses truncated files instead of returning a partial picture); 16-bit colour
-is the one case Pillow reduces to 8 bits, so OpenCV decodes that, and it too refuses truncated data.
+is the one case Pillow reduces to 8 bits, so `png16` decodes 16-bit colour PNG (it too refuses
+truncated data). A 16-bit colour TIFF is read at Pillow's 8 bits, with a note saying so: its usual
+LZW compression would need a decoder of our own, and the viewer ships without OpenCV.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 import PIL.Image
@@ -25,6 +26,7 @@ from cxrviewer.core.errors import (
 from cxrviewer.core.image import Image, ImageMeta, WindowPreset
 from cxrviewer.core.io.limits import check_frame_size
 from cxrviewer.core.io.pixels import luma
+from cxrviewer.core.io.png16 import read_png_16_bit_colour
 
 # Pillow's own bomb guard is a process-wide setting; it is raised only while one of our opens runs,
 # and only when the user's limit is above it, under this lock.
@@ -107,7 +109,9 @@ def _decode(
     """(grey (H, W) float32 in stored levels, the level meaning white or None for float data, bits)."""
     mode = picture.mode
     if mode in _COLOUR_MODES and _has_16_bit_samples(picture):
-        return _decode_16_bit_colour(path, notes), 65535.0, 16
+        if picture.format == "PNG":
+            return _decode_16_bit_colour(path, notes), 65535.0, 16
+        notes.append("16-bit colour read at 8 bits")
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         return np.asarray(picture).astype(np.float32), 65535.0, 16
     if mode == "I":
@@ -145,13 +149,10 @@ def _has_16_bit_samples(picture: PIL.Image.Image) -> bool:
 
 
 def _decode_16_bit_colour(path: Path, notes: list[str]) -> npt.NDArray[np.float32]:
-    encoded = np.frombuffer(path.read_bytes(), dtype=np.uint8)
-    bgr = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
-    if bgr is None or bgr.ndim != 3 or bgr.dtype != np.uint16:
-        raise TruncatedFileError(path, "16-bit colour data could not be decoded completely")
-    if bgr.shape[2] == 4:
+    rgba = read_png_16_bit_colour(path)
+    if rgba.shape[2] == 4:
         notes.append("alpha channel ignored")
-    rgb = bgr[..., 2::-1]
+    rgb = rgba[..., :3]
     notes.append(_colour_note(rgb))
     return luma(rgb)
 
