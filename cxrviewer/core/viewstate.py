@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 
 from cxrviewer.core.display.voi import VOI_FUNCTIONS
 from cxrviewer.core.image import WindowPreset
+from cxrviewer.core.orientation import ROTATIONS, Orientation
 
-ROTATIONS = (0, 90, 180, 270)
 MIN_ZOOM = 1 / 64
 MAX_ZOOM = 64.0
 # A drag across this many screen pixels changes the window by the image's whole value range: a full
@@ -295,20 +295,14 @@ class ViewState:
             return self.image_height, self.image_width
         return self.image_width, self.image_height
 
+    @property
+    def orientation(self) -> Orientation:
+        """The flips and rotation as one value: what the screen applies and exports reproduce."""
+        return Orientation(self._rotation, self._flip_h, self._flip_v)
+
     def image_to_view_affine(self) -> tuple[float, float, float, float, float, float]:
         """(a, b, c, d, tx, ty) with view x = a*x + b*y + tx and view y = c*x + d*y + ty."""
-        w, h = self.image_width, self.image_height
-        a, tx = (-1.0, float(w)) if self._flip_h else (1.0, 0.0)
-        d, ty = (-1.0, float(h)) if self._flip_v else (1.0, 0.0)
-        # Clockwise on screen with y down: (x, y) -> (h - y, x) for 90, (w - x, h - y) for 180,
-        # (y, w - x) for 270; compose with the flips above.
-        if self._rotation == 0:
-            return a, 0.0, 0.0, d, tx, ty
-        if self._rotation == 90:
-            return 0.0, -d, a, 0.0, h - ty, tx
-        if self._rotation == 180:
-            return -a, 0.0, 0.0, -d, w - tx, h - ty
-        return 0.0, d, -a, 0.0, ty, w - tx
+        return self.orientation.affine(self.image_width, self.image_height)
 
     def image_to_view(self, x: float, y: float) -> tuple[float, float]:
         a, b, c, d, tx, ty = self.image_to_view_affine()

@@ -3,10 +3,12 @@ an "Anonymise exports" option remembered in the window's settings.
 
 `install(window)` adds the actions through the window's public attributes (menu bar, settings,
 canvas, session, findings panel, analysis service), so main_window.py only calls it. The pixels are the window's
-`composed_view()` (base + visible layers, through `core.display.compose.compose`) when the window
-has it; a window without layers exports its displayed grey levels through the same function. Files
-are encoded and written by `cxrviewer.core.export` in a background job (about a second for a PNG
-at 2048²), atomically: a failure leaves nothing behind and is shown naming the file.
+`composed_view()` (base + visible layers, through `core.display.compose.compose`, flipped and rotated
+as on screen) when the window has it; a window without layers exports its displayed grey levels
+through the same functions. Every file says how the reader had turned the study
+(ExportContent.orientation). Files are encoded and written by `cxrviewer.core.export` in a
+background job (about a second for a PNG at 2048²), atomically: a failure leaves nothing behind
+and is shown naming the file.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from cxrviewer.core.export import (
     write_secondary_capture,
 )
 from cxrviewer.core.export.content import BURNED_IN_CAUTION
+from cxrviewer.core.orientation import Orientation
 from cxrviewer.gui.workers import JobRunner
 
 log = logging.getLogger(__name__)
@@ -52,16 +55,19 @@ def gather_content(window, anonymise: bool) -> ExportContent | None:
     image = window.canvas.image
     if image is None:
         return None
+    state = window.canvas.state
+    orientation = state.orientation if state is not None else Orientation()
     if hasattr(window, "composed_view"):
         composed = window.composed_view()
         layers = tuple(window.visible_layer_summary()) if hasattr(window, "visible_layer_summary") else ()
     else:
-        composed, layers = compose(window.canvas.displayed_image(), []), ()
+        composed, layers = orientation.apply(compose(window.canvas.displayed_image(), [])), ()
     if composed is None:
         return None
     readings, gate, cards = _readings(window)
     cards += _image_model_cards(window, {card.name for card in cards})
-    return ExportContent(composed, layers, image.meta, tuple(readings), gate, tuple(cards), anonymise)
+    return ExportContent(composed, layers, image.meta, tuple(readings), gate, tuple(cards), anonymise,
+                         orientation=orientation)
 
 
 WITHHELD_IN_REPORT = "; findings withheld, as on screen (the reader did not choose to see them)"

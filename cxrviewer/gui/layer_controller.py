@@ -248,10 +248,13 @@ class LayerController(QObject):
 
     # -- what the reader sees, for exports -------------------------------------------------------
     def composed_view(self) -> npt.NDArray[np.uint8] | None:
-        """(H, W, 3) uint8: the base as shown plus the visible layers, through `compose`; None
-        without a study. On the image's own pixel grid (before rotation and flips)."""
-        base = self.canvas.displayed_image()
-        return None if base is None else self.overlays.composed(base)
+        """(H', W', 3) uint8: the base as shown plus the visible layers, through `compose`, turned
+        by the view's flips and rotation (core.orientation) so it faces as the screen does; the
+        whole image, whatever the zoom and pan. None without a study."""
+        base, state = self.canvas.displayed_image(), self.canvas.state
+        if base is None or state is None:
+            return None
+        return state.orientation.apply(self.overlays.composed(base))
 
     def visible_layer_summary(self) -> list[str]:
         """The base image, then one line per layer drawn now (see core.layers.summary_line)."""

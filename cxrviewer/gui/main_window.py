@@ -286,9 +286,9 @@ class MainWindow(QMainWindow):
         self.layers.message.connect(lambda text: self.status.showMessage(text, 10000))
 
     def composed_view(self) -> npt.NDArray[np.uint8] | None:
-        """(H, W, 3) uint8, what the canvas shows on the image's own grid (before rotation and
-        flips): the base at the current window/level plus the visible layers through
-        core.display.compose.compose; None without a study."""
+        """(H', W', 3) uint8, what the canvas shows: the base at the current window/level plus the
+        visible layers through core.display.compose.compose, flipped and rotated as on screen
+        (the whole image, not the zoomed part); None without a study."""
         return self.layers.composed_view()
 
     def visible_layer_summary(self) -> list[str]:

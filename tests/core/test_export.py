@@ -32,6 +32,7 @@ from cxrviewer.core.export import (
 from cxrviewer.core.export.report_pdf import CUT_NOTE, MARGIN, report_page
 from cxrviewer.core.image import ImageMeta
 from cxrviewer.core.io import read_image
+from cxrviewer.core.orientation import Orientation
 
 DICOM_DIR = paths.shared_data_dir() / "dicom"
 REAL_DICOMS = sorted(DICOM_DIR.glob("*.dcm")) if DICOM_DIR.is_dir() else []
@@ -239,6 +240,60 @@ def test_anonymised_exports_carry_none_of_the_source_identifiers(tmp_path, sourc
     assert ds.PatientName == "Anonymous" and ds.StudyDate == "" and "SourceImageSequence" not in ds
     np.testing.assert_array_equal(ds.pixel_array, composed)
     assert b"withheld (anonymised export)" in anonymous["pdf"]
+
+
+def write_source_dicom(path: Path, patient_orientation: list[str]) -> Path:
+    """A minimal DICOM header (no pixels needed: the SC reads the source's header only)."""
+    ds = pydicom.Dataset()
+    ds.SOPClassUID, ds.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.1", pydicom.uid.generate_uid()
+    ds.PatientID, ds.StudyInstanceUID, ds.Modality = "PID-77881", "1.2.3.4.5.6789", "CR"
+    ds.PatientOrientation = patient_orientation
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPClassUID, ds.SOPInstanceUID
+    pydicom.dcmwrite(path, ds, enforce_file_format=True)
+    return path
+
+
+def test_a_turned_view_is_exported_turned_and_every_file_says_so(tmp_path):
+    """Mirrored, then a quarter turn clockwise: the pixels as laid out by Orientation.apply, and the
+    PNG, the PDF and the SC say how the view was turned; the SC's Patient Orientation follows it."""
+    source = write_source_dicom(tmp_path / "pa.dcm", ["L", "F"])
+    turn = Orientation(90, flip_h=True)
+    turned = turn.apply(composed_view())
+    assert turned.shape == (128, 96, 3)
+    exported = ExportContent(turned, ("saliency (pneu-a), jet, 60 %",), synthetic_meta(source), READINGS, "",
+                             CARDS, created=CREATED, orientation=turn)
+    words = "as the reader turned it: mirrored left-right, then rotated 90 degrees clockwise"
+
+    with PilImage.open(write_png(tmp_path / "view.png", exported)) as picture:
+        np.testing.assert_array_equal(np.asarray(picture), turned)
+        assert picture.text["Orientation"].startswith(words)
+
+    data = write_report_pdf(tmp_path / "report.pdf", exported).read_bytes()
+    assert b"/Width 96 /Height 128" in data and pdf_image(data) == turned.tobytes()
+    assert f"Orientation: {words} from the source file's pixel grid" in pdf_text(data)
+
+    ds = pydicom.dcmread(write_secondary_capture(tmp_path / "sc.dcm", exported))
+    np.testing.assert_array_equal(ds.pixel_array, turned)
+    assert (ds.Rows, ds.Columns) == (128, 96)
+    assert list(ds.PatientOrientation) == ["H", "R"]  # rows run towards the head, columns to the right
+    assert ds.ImageComments.startswith(f"Oriented {words}") and "not the acquired orientation" in ds.ImageComments
+    assert ds.DerivationDescription.startswith(f"cxrviewer composed view (Oriented {words}")
+
+    as_stored = ExportContent(composed_view(), meta=synthetic_meta(source), created=CREATED)
+    ds = pydicom.dcmread(write_secondary_capture(tmp_path / "sc2.dcm", as_stored))
+    assert list(ds.PatientOrientation) == ["L", "F"] and "ImageComments" not in ds
+    assert ds.DerivationDescription.startswith("cxrviewer composed view: base image only")
+    assert "Orientation: as stored in the source file" in pdf_text(report_pdf_bytes(as_stored))
+
+
+def test_a_turned_view_of_a_source_without_usable_patient_orientation_leaves_it_empty(tmp_path):
+    source = write_source_dicom(tmp_path / "odd.dcm", ["X", "F"])
+    turned = ExportContent(Orientation(180).apply(composed_view()), meta=synthetic_meta(source), created=CREATED,
+                           orientation=Orientation(180))
+    ds = pydicom.dcmread(write_secondary_capture(tmp_path / "sc.dcm", turned))
+    assert ds.PatientOrientation == "" and "rotated 180 degrees from" in ds.ImageComments
 
 
 def test_pdf_strings_escape_only_what_pdf_needs():

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image as PilImage
 from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QFileDialog, QMessageBox
+from screen_support import inner_pixels, screen_at_view
 from viewer_support import band_pixels, open_and_wait, write_dicom
 
 from cxrviewer import paths
@@ -151,6 +152,67 @@ def test_a_failed_export_names_the_file_and_writes_nothing(qtbot, settings, no_m
     assert shown == [("Export failed", f"Could not write {target}:\nthe folder does not exist; nothing was written")]
     assert window.statusBar().currentMessage() == f"Export to {target} failed"
     assert not target.parent.exists()
+    window.session.shutdown()
+
+
+def corner_marked_pixels() -> np.ndarray:
+    """The bands with a black block in the top-left quarter: no flip or turn leaves it unchanged."""
+    pixels = band_pixels()
+    pixels[:30, :100] = 0
+    return pixels
+
+
+# Keys pressed from the file's orientation → the exported picture, written out by hand with numpy
+# (independent of core.orientation): ] turns clockwise, [ anticlockwise, H and V mirror the screen.
+TURNS = {
+    "]": lambda e: np.rot90(e, -1),
+    "]]": lambda e: np.rot90(e, 2),
+    "[": lambda e: np.rot90(e, 1),
+    "H": lambda e: e[:, ::-1],
+    "V": lambda e: e[::-1],
+    "]H": lambda e: np.rot90(e, -1)[:, ::-1],
+    "[V": lambda e: np.rot90(e, 1)[::-1],
+}
+
+
+def test_exports_face_the_way_the_reader_turned_the_film(qtbot, settings, no_models, tmp_path, monkeypatch):
+    study = write_dicom(tmp_path / "marked.dcm", corner_marked_pixels(), WindowCenter=2000, WindowWidth=4000,
+                        PatientOrientation=["L", "F"])
+    grey = np.rint(apply_window(corner_marked_pixels(), 2000, 4000) * 255).astype(np.uint8)
+    as_stored = np.repeat(grey[..., None], 3, axis=2)
+    window = make_window(qtbot, settings)
+    open_and_wait(qtbot, window, study)
+    qtbot.waitUntil(window.actions_by_name["export_png"].isEnabled)
+    state = window.canvas.state
+    for keys, turn in TURNS.items():
+        state.rotation, state.flip_h, state.flip_v = 0, False, False
+        for key in keys:
+            qtbot.keyClick(window.canvas, key)
+        save_to(monkeypatch, tmp_path / f"view{keys}.png")
+        assert trigger(qtbot, window, "export_png") == [str(tmp_path / f"view{keys}.png"), ""]
+        with PilImage.open(tmp_path / f"view{keys}.png") as picture:
+            exported = np.asarray(picture)
+            assert picture.text["Orientation"].startswith("as the reader turned it: "), keys
+        np.testing.assert_array_equal(exported, turn(as_stored), err_msg=keys)
+        np.testing.assert_array_equal(exported, window.composed_view(), err_msg=keys)
+        rows, columns = inner_pixels(exported, stride=4)
+        assert len(rows) > 500
+        np.testing.assert_array_equal(screen_at_view(window.canvas, rows, columns), exported[rows, columns],
+                                      err_msg=keys)
+
+    # The last turn ([ then V: a quarter turn anticlockwise, then mirrored top-bottom on screen) in the
+    # report and the Secondary Capture, which must also say which way the patient now faces.
+    save_to(monkeypatch, tmp_path / "sc.dcm")
+    trigger(qtbot, window, "export_dicom")
+    ds = pydicom.dcmread(tmp_path / "sc.dcm")
+    np.testing.assert_array_equal(ds.pixel_array, TURNS["[V"](as_stored))
+    # Turned anticlockwise the patient's left edge is at the top; the mirror puts it at the bottom.
+    assert list(ds.PatientOrientation) == ["F", "L"]  # along a row towards the feet, down a column to the left
+    assert "mirrored left-right, then rotated 90 degrees anticlockwise" in ds.ImageComments
+    save_to(monkeypatch, tmp_path / "report.pdf")
+    trigger(qtbot, window, "export_pdf")
+    assert "Orientation: as the reader turned it: mirrored left-right, then rotated 90 degrees anticlockwise" in (
+        pdf_text((tmp_path / "report.pdf").read_bytes()))
     window.session.shutdown()
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from layer_support import COLUMNS, ROWS, LayerHarness, block_map
 from PySide6.QtCore import QSettings
+from screen_support import inner_pixels, screen_at_view
 from viewer_support import open_and_wait
 
 from cxrviewer.core.display.compose import Threshold, build_lut, compose, layer, threshold_index
@@ -100,6 +101,35 @@ def test_contour_is_drawn_on_screen_and_in_the_composed_view(harness):
     np.testing.assert_array_equal(harness.screen_rgb([20, 50, 79], [40, 20, 60]), [outline] * 3)
     harness.panel.controls["lung_outline"].contour.setChecked(False)
     assert not harness.controller.overlays.contour_items["lung_outline"].isVisible()
+
+
+@pytest.mark.parametrize(("rotation", "flip_h", "flip_v"), [
+    (90, False, False), (180, False, False), (270, False, False), (0, True, False), (0, False, True),
+    (90, True, False), (270, False, True),
+])
+def test_composed_view_is_turned_as_the_screen_shows_it(harness, rotation, flip_h, flip_v):
+    harness.show_study()
+    send_maps(harness)
+    lungs = block_map((slice(20, 80), slice(20, 70), 0.95))
+    harness.service.result_ready.emit(0, "lungs", "lungs-unet", lungs)
+    harness.panel.controls["lung_outline"].visible.setChecked(True)
+    flat = harness.controller.overlays.composed(harness.canvas.displayed_image())
+    state = harness.canvas.state
+    state.rotation, state.flip_h, state.flip_v = rotation, flip_h, flip_v
+    composed = harness.controller.composed_view()
+    width, height = state.oriented_size()
+    assert composed.shape == (height, width, 3)
+    # Every image pixel is where the view state's own map sends its centre.
+    turned = np.zeros_like(composed)
+    for row in range(ROWS):
+        for column in range(COLUMNS):
+            view_x, view_y = state.image_to_view(column + 0.5, row + 0.5)
+            turned[int(view_y), int(view_x)] = flat[row, column]
+    np.testing.assert_array_equal(composed, turned)
+    # And the screen, drawn through the canvas's transform, shows the same picture.
+    rows, columns = inner_pixels(composed)
+    assert len(rows) > 500 and len({tuple(c) for c in composed[rows, columns]}) >= 6  # bands, blocks, ramp
+    np.testing.assert_allclose(screen_at_view(harness.canvas, rows, columns), composed[rows, columns], atol=1)
 
 
 def test_soft_tissue_base_follows_the_window_and_b_toggles_it(harness):

@@ -15,6 +15,7 @@ from cxrviewer import __version__
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.export.atomic import ExportError
 from cxrviewer.core.image import ImageMeta
+from cxrviewer.core.orientation import Orientation
 
 SOFTWARE = f"cxrviewer {__version__}"
 NOT_CLINICAL = ("Research tool, not for clinical use: model outputs are aids for a reader, not diagnoses, "
@@ -44,12 +45,14 @@ class Reading:
 class ExportContent:
     """Everything one export of the current view needs.
 
-    composed: (H, W, 3) uint8 RGB on the study's own pixel grid, from `core.display.compose.compose`.
+    composed: (H', W', 3) uint8 RGB from `core.display.compose.compose`, on the study's pixel grid
+        turned by `orientation` (Orientation.apply), as the reader saw it.
     layers: the layers shown, in the reader's words, bottom to top.
     meta: the study's metadata (None for a view that came from no file).
     gate: the frontal chest radiograph check's verdict in words ("" when no gate ran).
     cards: the cards of the models behind the readings and layers (versions and checksums).
     anonymise: leave every patient identifier and the source file's name out of the export.
+    orientation: how the reader had flipped and rotated the study; the identity for a view as stored.
     """
 
     composed: npt.NDArray[np.uint8]
@@ -60,12 +63,22 @@ class ExportContent:
     cards: tuple[ModelCard, ...] = ()
     anonymise: bool = False
     created: datetime = field(default_factory=lambda: datetime.now(timezone.utc).astimezone())
+    orientation: Orientation = Orientation()
 
     def __post_init__(self) -> None:
         composed = np.asarray(self.composed)
         if composed.dtype != np.uint8 or composed.ndim != 3 or composed.shape[2] != 3:
             raise ValueError(f"the composed view must be (H, W, 3) uint8, got {composed.dtype} {composed.shape}")
         object.__setattr__(self, "composed", np.ascontiguousarray(composed))
+        if not isinstance(self.orientation, Orientation):
+            raise TypeError(f"orientation must be an Orientation, got {type(self.orientation).__name__}")
+
+    @property
+    def orientation_note(self) -> str:
+        """The orientation in words, saying that it is the reader's when it is not the file's."""
+        if self.orientation.is_identity:
+            return "as stored in the source file"
+        return f"as the reader turned it: {self.orientation.describe()} from the source file's pixel grid"
 
     @property
     def source_name(self) -> str:
@@ -108,6 +121,7 @@ class ExportContent:
                 facts += [(label, value) for label, value in identity if value]
         else:
             facts.append(("Image", f"{width} x {height} pixels"))
+        facts.append(("Orientation", self.orientation_note))
         return facts
 
     def limits(self) -> list[str]:

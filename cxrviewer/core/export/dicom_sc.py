@@ -15,6 +15,7 @@ from pathlib import Path
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
 from cxrviewer import __version__
@@ -71,8 +72,32 @@ def _source_study(content: ExportContent, source: Dataset | None) -> Dataset:
 def derivation_text(content: ExportContent) -> str:
     layers = ", ".join(content.layers) or "base image only"
     models = ", ".join(f"{card.name} v{card.version}" for card in content.cards) or "none"
-    text = f"cxrviewer composed view: {layers}; models: {models}. Not for clinical use."
+    # The orientation goes before the lists, which are what a long text loses when it is cut.
+    turned = "" if content.orientation.is_identity else f" ({orientation_comment(content)})"
+    text = f"cxrviewer composed view{turned}: {layers}; models: {models}. Not for clinical use."
     return text[:MAX_DERIVATION_CHARS]
+
+
+def orientation_comment(content: ExportContent) -> str:
+    """Image Comments for a view the reader turned: pixels not in the acquired orientation."""
+    return f"Oriented {content.orientation_note}; not the acquired orientation"
+
+
+def patient_orientation(content: ExportContent, source: Dataset | None) -> list[str] | str:
+    """The source's Patient Orientation carried through the reader's flips and rotation, so the
+    row and column directions still name the patient's sides; empty (type 2) when unknown."""
+    if source is None or "PatientOrientation" not in source:
+        return ""
+    value = source.PatientOrientation
+    values = list(value) if isinstance(value, MultiValue) else [value]
+    turned = content.orientation.patient_orientation(values)
+    if turned is None:
+        if not content.orientation.is_identity:
+            log.warning("%s: Patient Orientation %r not understood; left empty in the turned export",
+                        content.source_name, value)
+            return ""
+        return value
+    return turned
 
 
 def secondary_capture(content: ExportContent) -> Dataset:
@@ -108,7 +133,9 @@ def secondary_capture(content: ExportContent) -> Dataset:
     # The overlays add no text; the source's own burned-in annotation, if any, is still in the pixels.
     burned = content.burned_in or (source is not None and str(source.get("BurnedInAnnotation", "")).upper() == "YES")
     ds.BurnedInAnnotation = "YES" if burned else "NO"
-    ds.PatientOrientation = source.get("PatientOrientation", "") if source is not None else ""
+    ds.PatientOrientation = patient_orientation(content, source)
+    if not content.orientation.is_identity:
+        ds.ImageComments = orientation_comment(content)
     if source is not None and not content.anonymise and "SOPInstanceUID" in source:
         reference = Dataset()
         reference.ReferencedSOPClassUID = source.get("SOPClassUID", "")

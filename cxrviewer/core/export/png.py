@@ -1,4 +1,5 @@
-"""The composed view as a PNG on the study's own pixel grid (not a screen grab)."""
+"""The composed view as a PNG on the study's own pixel grid, turned as the reader turned it (not a
+screen grab: the whole image at one pixel per image pixel, whatever the zoom)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def png_text(content: ExportContent) -> dict[str, str]:
         "Description": "composed view: " + (", ".join(content.layers) or "base image only"),
         "Disclaimer": "Research tool, not for clinical use.",
         "Source": content.source_name,
+        "Orientation": content.orientation_note,
     }
     meta = content.meta
     if meta is not None and not content.anonymise:
