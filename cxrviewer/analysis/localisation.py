@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cxrviewer.core.errors import ConfigError, StudyError
+from cxrviewer.core.imageops.resample import resize
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,6 @@ def read_boxes(dataset_dir: Path) -> dict[str, list[Box]]:
 
 def _read_mask(path: Path, shape: tuple[int, int]) -> npt.NDArray[np.bool_]:
     """A mask file (GIF/PNG, anti-aliased) as a boolean (H, W) on the image grid `shape`."""
-    import cv2
     from PIL import Image as PILImage
 
     try:
@@ -156,7 +156,7 @@ def _read_mask(path: Path, shape: tuple[int, int]) -> npt.NDArray[np.bool_]:
     except OSError as error:
         raise StudyError(path, f"cannot read the lung mask: {error}") from error
     if values.shape != shape:
-        values = cv2.resize(values, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        values = resize(values, shape, "area")
     return values >= 128  # anti-aliased edges: half-covered pixels count as lung
 
 

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from cxrviewer.core.errors import ConfigError
 from cxrviewer.core.imageops.contrast import BLUR_KERNELS, clahe, equalize_hist, gaussian_blur_u8
+from cxrviewer.core.imageops.resample import resample_affine, resize
 
 RESIZE_MODES = ("stretch", "letterbox", "center_crop")
 SCALINGS = ("unit", "imagenet", "zscore")
@@ -145,7 +146,7 @@ class Geometry:
     def to_image_points(self, xy: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """xy: (N, 2) model points (x, y) -> (N, 2) image points; exact inverse of to_model_points."""
         pts = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-        inverse = cv2.invertAffineTransform(self.matrix)
+        inverse = _invert_affine(self.matrix)
         return pts @ inverse[:, :2].T + inverse[:, 2]
 
     def to_image(self, model_map: npt.NDArray[np.float32], *, order: str = "linear") -> npt.NDArray[np.float32]:
@@ -159,26 +160,27 @@ class Geometry:
         if grid.ndim != 2:
             raise ValueError(f"model map must be 2-D, got shape {grid.shape}")
         h, w = self.model_shape
-        interp = cv2.INTER_LINEAR if order == "linear" else cv2.INTER_NEAREST
         if grid.shape != (h, w):
             if h % grid.shape[0] or w % grid.shape[1]:
                 raise ValueError(f"map {grid.shape} does not tile the model input {self.model_shape}")
-            grid = cv2.resize(grid, (w, h), interpolation=interp)
+            grid = resize(grid, (h, w), order)
         cy0, cx0, cy1, cx1 = self.content_box
         # The pad is replaced by the nearest content value, and the border replicated, so the crop
         # box's rim is not blended with pad or a fictitious 0 ring; outside the crop box is then 0.
-        content = cv2.copyMakeBorder(
-            np.ascontiguousarray(grid[cy0:cy1, cx0:cx1]), cy0, h - cy1, cx0, w - cx1, cv2.BORDER_REPLICATE
-        )
+        content = np.pad(grid[cy0:cy1, cx0:cx1], ((cy0, h - cy1), (cx0, w - cx1)), mode="edge")
+        # self.matrix maps image → model, i.e. each output (image) pixel to the model point it samples.
+        out = resample_affine(content, self.matrix, self.image_shape, order)
         height, width = self.image_shape
-        out = cv2.warpAffine(
-            content, self.matrix, (width, height), flags=interp | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
         y0, x0, y1, x1 = self.crop_box
         result = np.zeros((height, width), dtype=np.float32)
         result[y0:y1, x0:x1] = out[y0:y1, x0:x1]
         return result
+
+
+def _invert_affine(matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """2x3 affine [A | t] → its inverse [A⁻¹ | −A⁻¹t] (float64)."""
+    linear = np.linalg.inv(matrix[:, :2])
+    return np.hstack([linear, -linear @ matrix[:, 2:]])
 
 
 def lung_box(mask: npt.NDArray[Any], margin: float = 0.05) -> tuple[int, int, int, int]:
@@ -268,9 +270,9 @@ def prepare(
         [[sx, 0.0, (0.5 - x0) * sx - 0.5 + pad_x], [0.0, sy, (0.5 - y0) * sy - 0.5 + pad_y]], dtype=np.float64
     )
     region = image[y0:y1, x0:x1]
-    # INTER_AREA averages when shrinking (no aliasing of fine ribs); INTER_LINEAR when enlarging.
-    interp = cv2.INTER_AREA if nw < cw and nh < ch else cv2.INTER_LINEAR
-    resized = cv2.resize(region, (nw, nh), interpolation=interp)
+    # Area averaging when shrinking (no aliasing of fine ribs); linear when enlarging.
+    interp = "area" if nw < cw and nh < ch else "linear"
+    resized = resize(region, (nh, nw), interp)
     content = apply_steps(resized, contract.steps)
     canvas = np.zeros((mh, mw), dtype=np.float32)
     canvas[pad_y : pad_y + nh, pad_x : pad_x + nw] = content

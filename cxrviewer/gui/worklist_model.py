@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPixmap
 
 from cxrviewer.core.image import ImageMeta
+from cxrviewer.core.imageops.resample import resize
 from cxrviewer.core.reading_store import ReadingState
 
 THUMBNAIL_SIZE = 48
@@ -98,8 +98,7 @@ def thumbnail(pixels: npt.NDArray[np.float32], size: int = THUMBNAIL_SIZE) -> QP
     """pixels (H, W) float32 [0, 1], display polarity → a grey pixmap whose longer side is `size`."""
     rows, columns = pixels.shape
     scale = size / max(rows, columns)
-    small = cv2.resize(pixels, (max(1, round(columns * scale)), max(1, round(rows * scale))),
-                       interpolation=cv2.INTER_AREA)
+    small = resize(pixels, (max(1, round(rows * scale)), max(1, round(columns * scale))), "area")
     grey = np.ascontiguousarray(np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8))
     image = QImage(grey.data, grey.shape[1], grey.shape[0], grey.strides[0], QImage.Format.Format_Grayscale8)
     return QPixmap.fromImage(image.copy())

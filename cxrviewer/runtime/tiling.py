@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.errors import ModelError
+from cxrviewer.core.imageops.resample import resize
 from cxrviewer.core.preprocess import Step, apply_steps, model_contract
 
 RunTile = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
@@ -78,14 +78,14 @@ def run_resized(
     if (height, width) == (tile_h, tile_w):
         small = image
     else:
-        shrink = cv2.INTER_AREA if height * width > tile_h * tile_w else cv2.INTER_LINEAR
-        small = np.stack([cv2.resize(c, (tile_w, tile_h), interpolation=shrink) for c in image])
+        shrink = "area" if height * width > tile_h * tile_w else "linear"
+        small = np.stack([resize(c, working, shrink) for c in image])
     if steps:
         small = np.stack([apply_steps(c, steps) for c in small])
     result = run(np.ascontiguousarray(small[None], dtype=np.float32))[0]
     if (height, width) == (tile_h, tile_w):
         return result
-    return np.stack([cv2.resize(c, (width, height), interpolation=cv2.INTER_LINEAR) for c in result])
+    return np.stack([resize(c, (height, width), "linear") for c in result])
 
 
 def run_rescaled_residual(
@@ -97,12 +97,12 @@ def run_rescaled_residual(
     scale = min(working) / max(height, width)
     if scale >= 1.0:
         return run_tiled(run, image, working, margin)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = np.stack([cv2.resize(c, size, interpolation=cv2.INTER_AREA) for c in image])
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    small = np.stack([resize(c, size, "area") for c in image])
     removed = small - run_tiled(run, np.ascontiguousarray(small), working, margin)
     if removed.shape[0] != channels:
         raise ValueError(f"rescale_residual needs as many output channels as input ({channels}), got {removed.shape[0]}")
-    upscaled = np.stack([cv2.resize(c, (width, height), interpolation=cv2.INTER_CUBIC) for c in removed])
+    upscaled = np.stack([resize(c, (height, width), "cubic") for c in removed])
     return (image - upscaled).astype(np.float32)
 
 

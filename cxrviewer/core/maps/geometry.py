@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
+from cxrviewer.core.imageops.resample import resample_affine
 from cxrviewer.core.preprocess import Geometry
 
 Array = npt.NDArray[np.float32]
@@ -55,18 +55,14 @@ class FeatureGrid:
         grid_map = np.asarray(grid_map, dtype=np.float32)
         if grid_map.ndim != 2:
             raise ValueError(f"feature map must be 2-D, got shape {grid_map.shape}")
-        # Inverse map for warpAffine: grid coordinate = (model coordinate − offset) / stride.
+        # Each model pixel samples the grid at (model coordinate − offset) / stride.
         matrix = np.array(
             [
                 [1 / self.stride[1], 0.0, -self.offset[1] / self.stride[1]],
                 [0.0, 1 / self.stride[0], -self.offset[0] / self.stride[0]],
             ]
         )
-        height, width = model_shape
-        return cv2.warpAffine(
-            grid_map, matrix, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
+        return resample_affine(grid_map, matrix, model_shape, "linear")
 
 
 def to_image(model_map: Array, geometry: Geometry, grid: FeatureGrid | None = None) -> Array:
