@@ -20,7 +20,7 @@ GLOBAL_FLAGS = ("-h", "--help", "--version", "-v", "--verbose")
 # Packages of the `ml` extra that the packaged viewer leaves out (cxrviewer.spec): train, export and
 # evaluate need them.
 FULL_INSTALL_ONLY = ("torch", "torchvision", "onnx", "onnxscript", "yaml", "sklearn", "scipy", "matplotlib",
-                     "skimage", "pytorch_msssim")
+                     "skimage", "pytorch_msssim", "cv2")
 log = logging.getLogger(__name__)
 
 

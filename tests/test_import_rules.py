@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "cxrviewer"
 QT = ("PySide6", "pyqtgraph", "shiboken6")
 TORCH = ("torch", "torchvision", "onnx", "onnxscript")
 ORT = ("onnxruntime",)
+OPENCV = ("cv2",)
 
 
 def imported_modules(path: Path) -> list[tuple[int, str, bool]]:
@@ -58,6 +59,16 @@ def test_torch_is_imported_lazily_outside_nets_and_training(folder):
     # The runtime's PyTorch backend may import torch, but only inside functions, so the viewer and
     # the ONNX path start without it.
     assert violations(folder, TORCH, top_level_only=True) == []
+
+
+@pytest.mark.parametrize("folder", ["core", "gui", "runtime", "analysis", "commands", "cli", "paths"])
+def test_the_viewer_path_imports_no_opencv(folder):
+    # The viewer bundle leaves OpenCV out (docs/packaging.md): only training and the scripts use it.
+    # The demo phantom's drawing may import it inside its functions: only scripts/make_demo_study.py
+    # draws it, and the viewer reads the written study.
+    lazily_in_phantom = [v for v in violations("core", OPENCV) if v.startswith("core/phantom.py")]
+    assert violations(folder, OPENCV, top_level_only=False) == (lazily_in_phantom if folder == "core" else [])
+    assert violations(folder, OPENCV, top_level_only=True) == []
 
 
 def test_the_checker_sees_a_violation(tmp_path, monkeypatch):

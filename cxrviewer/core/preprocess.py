@@ -12,7 +12,7 @@ for a 4000-pixel CR and a 224-pixel JPEG, and before padding so that the pad nev
 Coordinates: the centre of pixel (row r, column c) is the point (x=c, y=r). The 2x3 matrix uses the
 half-pixel convention of cv2.resize: model x = (image x - x0 + 0.5) * sx - 0.5 + pad_x.
 Maps coarser than the model input (a 7x7 feature grid) are first upsampled to the model size with
-cv2.resize (same half-pixel convention: each cell's value sits at its block's centre), then mapped
+`imageops.resample.resize` (same half-pixel convention: each cell's value sits at its block's centre), then mapped
 through the inverse affine; image pixels outside the crop box, and model pad, become 0.
 """
 
@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
