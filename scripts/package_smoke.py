@@ -88,6 +88,8 @@ def check_layout(bundle: Path, checks: Checks) -> None:
     internal = bundle / "_internal"
     checks.expect(executable(bundle).is_file(), "executable present", str(executable(bundle)))
     checks.expect(not (internal / "torch").exists(), "no PyTorch in the bundle")
+    opencv = [p.name for p in internal.glob("*") if p.name == "cv2" or p.name.startswith("opencv")]
+    checks.expect(not opencv, "no OpenCV in the bundle (the viewer's image steps are numpy)", ", ".join(opencv))
     cuda = list(internal.rglob("*onnxruntime_providers_cuda*"))
     checks.expect(not cuda, "no CUDA provider library (the GPU add-on ships it)", ", ".join(map(str, cuda)))
     checks.expect(sorted(p.name for p in (internal / "models").glob("*")) == viewer_model_files(),
