@@ -17,6 +17,7 @@ from cxrviewer.core.display.compose import (
     blend,
     build_lut,
     compose,
+    contour_mask,
     index_map,
     layer,
     threshold_index,
@@ -127,3 +128,30 @@ def test_compose_refuses_mismatched_layers():
     item = Layer(np.zeros((3, 3), np.uint8), build_lut(OverlayStyle(), 0))
     with pytest.raises(ValueError, match="does not match"):
         compose(np.zeros((4, 4), np.uint8), [item])
+
+
+def full_image_rim(index: np.ndarray, first_shown: int) -> np.ndarray:
+    """The rim by its definition on the whole image: shown pixels with a shown-nothing 3x3 neighbour
+    inside the image (beyond the image does not count)."""
+    shown = np.pad(index >= first_shown, 1, mode="edge")
+    neighbours_all_shown = np.ones(index.shape, bool)
+    for dy in range(3):
+        for dx in range(3):
+            neighbours_all_shown &= shown[dy : dy + index.shape[0], dx : dx + index.shape[1]]
+    return (index >= first_shown) & ~neighbours_all_shown
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_contour_within_the_shown_box_equals_the_whole_image_rim(seed):
+    rng = np.random.default_rng(seed)
+    values = np.zeros((90, 120), np.float32)
+    for _ in range(3):  # blobs, one of them often cut by the image edge
+        cy, cx, r = rng.integers(0, 90), rng.integers(0, 120), rng.integers(4, 25)
+        y, x = np.mgrid[0:90, 0:120]
+        values = np.maximum(values, np.clip(1 - np.hypot(y - cy, x - cx) / r, 0, 1))
+    indexed = index_map(values)
+    for first in (0, 1, 60, 128, 250, 255):
+        rim = contour_mask(indexed, first)
+        np.testing.assert_array_equal(rim, full_image_rim(indexed.index, first))
+    assert contour_mask(indexed, 128).any()
+

@@ -112,6 +112,8 @@ class IndexedMap:
     index: (H, W) uint8, value v at round((v − low) / (high − low) · 255), clipped to 0..255.
     histogram: (256,) int64 counts of `index` (percentile thresholds without touching pixels).
     maximum: the raw map's largest value (fraction-of-maximum thresholds).
+    row_max, column_max: (H,) and (W,) uint8, the largest index of each row and column, so the box
+    of what a threshold shows is found without touching pixels (contours are drawn within it).
     """
 
     index: npt.NDArray[np.uint8]
@@ -120,6 +122,8 @@ class IndexedMap:
     maximum: float
     histogram: npt.NDArray[np.int64]
     normalisation: Normalisation
+    row_max: npt.NDArray[np.uint8]
+    column_max: npt.NDArray[np.uint8]
 
     def index_of(self, value: float) -> int:
         return int(np.clip(np.round((value - self.low) / (self.high - self.low) * 255.0), 0, 255))
@@ -134,7 +138,8 @@ def index_map(values: npt.NDArray[np.float32], normalisation: Normalisation = No
     scaled = (values - np.float32(low)) * np.float32(255.0 / (high - low))
     index = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
     histogram = np.bincount(index.ravel(), minlength=256).astype(np.int64)
-    return IndexedMap(index, low, high, float(values.max()), histogram, normalisation)
+    return IndexedMap(index, low, high, float(values.max()), histogram, normalisation,
+                      index.max(axis=1), index.max(axis=0))
 
 
 def threshold_index(indexed: IndexedMap, threshold: Threshold) -> int:
@@ -166,11 +171,22 @@ def apply_lut(index: npt.NDArray[np.uint8], lut: Lut) -> npt.NDArray[np.uint8]:
     return packed[index].view(np.uint8).reshape(*index.shape, 4)
 
 
-def contour_mask(index: npt.NDArray[np.uint8], first_shown: int) -> npt.NDArray[np.bool_]:
+def contour_mask(indexed: IndexedMap, first_shown: int) -> npt.NDArray[np.bool_]:
     """(H, W) bool: the one-pixel inner rim of the region drawn at this threshold."""
-    shown = index >= first_shown
+    rim = np.zeros(indexed.index.shape, dtype=bool)
+    rows = np.flatnonzero(indexed.row_max >= first_shown)
+    columns = np.flatnonzero(indexed.column_max >= first_shown)
+    if rows.size == 0 or columns.size == 0:
+        return rim
+    # Only the box of what is shown is worked on (a threshold step on a small lesion map touches a
+    # few thousand pixels, not the whole film); one pixel more on each side, where the image goes on,
+    # so the box's own edge is not mistaken for the image's.
+    y0, y1 = max(rows[0] - 1, 0), min(rows[-1] + 2, rim.shape[0])
+    x0, x1 = max(columns[0] - 1, 0), min(columns[-1] + 2, rim.shape[1])
+    shown = indexed.index[y0:y1, x0:x1] >= first_shown
     # The image edge is not a rim: the 3x3 minimum ignores pixels beyond the image.
-    return shown & ~erode(shown, 3)
+    rim[y0:y1, x0:x1] = shown & ~erode(shown, 3)
+    return rim
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,7 +203,7 @@ class Layer:
 def layer(indexed: IndexedMap, style: OverlayStyle) -> Layer:
     """The Layer of an indexed map under a style (cheap: a 256-entry table, and the rim if asked)."""
     first = threshold_index(indexed, style.threshold)
-    rim = contour_mask(indexed.index, first) if style.contour else None
+    rim = contour_mask(indexed, first) if style.contour else None
     return Layer(indexed.index, build_lut(style, first), rim, style.contour_rgb)
 
 
