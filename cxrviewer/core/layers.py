@@ -1,14 +1,19 @@
 """The overlay layers a reader lays over a radiograph, as plain models (napari-style, no Qt).
 
 A `LayerState` is one layer's display choices, frozen and validated: kind, visible, its
-`OverlayStyle` (colour map, threshold, opacity, contour), the `Normalisation` that turns its raw map
-into 0..255 indices, and for the explanation maps the class they explain. A `LayerStack` holds the
+`OverlayStyle` (colour map, threshold, opacity, contour), the `Normalisation` its colours stand for
+(the value scale), and for the explanation maps the class they explain. A `LayerStack` holds the
 state of every kind plus the base image choice (original or bone-suppressed soft tissue), validates
 each change, tells its listeners what changed, and round-trips through a plain dict (kept while the
 viewer runs, saved as the reader's default by the GUI).
 
 Drawing is not done here: `overlay_layers` turns the visible layers with data into
 `core.display.compose.Layer`s, the one compositing rule the canvas and every export share.
+
+Scales: the layers on a probability scale (TB lesions, lung outline) are indexed under it. The
+others (`SCALED_KINDS`) are indexed under their own range, and their scale, per image or fixed
+across studies, is folded into the colour table (`core.display.scale`): changing it is a "lut"
+change, so a reader can put every study on one scale without a map being indexed again.
 
 Defaults per kind, and why:
 - CRM above 20 % of its maximum (Kim, Rajaraman, Antani 2019 show CRM that way); Grad-CAM and CAM
@@ -35,8 +40,8 @@ from cxrviewer.core.display.compose import (
     Normalisation,
     OverlayStyle,
     Threshold,
-    layer,
 )
+from cxrviewer.core.display.scale import clipping_note, scaled_layer
 from cxrviewer.core.errors import ConfigError
 
 # Draw order, bottom to top: anatomy-like layers first, the explanations, then outlines on top.
@@ -115,6 +120,17 @@ def default_layer(kind: str) -> LayerState:
     raise ValueError(f"unknown layer kind {kind!r}; known: {', '.join(KINDS)}")
 
 
+# The layers whose scale the reader chooses (per image or fixed across studies): all but those on a
+# probability scale, whose values already mean the same in every study.
+SCALED_KINDS = tuple(kind for kind in KINDS if default_layer(kind).normalisation.mode == "per_image")
+
+
+def index_normalisation(state: LayerState) -> Normalisation:
+    """The scale a layer's raw map is indexed under: its own range (per image) for `SCALED_KINDS`,
+    whose chosen scale lives in the colour table; the layer's fixed scale for the others."""
+    return Normalisation() if state.kind in SCALED_KINDS else state.normalisation
+
+
 # What a change touches on screen: "lut" (only the 256-entry table and the contour), "index" (the
 # map must be indexed again), "visible", "class" (other maps are needed), "base", "all" (restore).
 _STYLE_FIELDS = ("colormap", "threshold", "opacity", "contour", "contour_rgb")
@@ -180,7 +196,7 @@ class LayerStack:
             return state
         self._states[kind] = new
         if new.normalisation != state.normalisation:
-            self._changed(kind, "index")
+            self._changed(kind, "lut" if kind in SCALED_KINDS else "index")
         elif new.selector != state.selector:
             self._changed(kind, "class")
         elif new.style != state.style:
@@ -275,10 +291,15 @@ def _parse(data: Mapping[str, Any]) -> tuple[dict[str, LayerState], str]:
 def overlay_layers(stack: LayerStack, maps: Mapping[str, IndexedMap]) -> list[Layer]:
     """The visible layers that have a map, in draw order, ready for `compose`.
 
-    maps: {kind: IndexedMap} indexed under that layer's normalisation (the caller re-indexes on an
-    "index" change); kinds without a map (not computed yet, or no model) are skipped.
+    maps: {kind: IndexedMap} indexed under `index_normalisation` of that layer (the caller
+    re-indexes on an "index" change); kinds without a map (not computed yet, or no model) are skipped.
     """
-    return [layer(maps[s.kind], s.style) for s in stack if s.visible and s.kind in maps]
+    return [drawn_layer(s, maps[s.kind]) for s in stack if s.visible and s.kind in maps]
+
+
+def drawn_layer(state: LayerState, indexed: IndexedMap) -> Layer:
+    """The compose `Layer` of one layer's map under its state: style, and colours on its scale."""
+    return scaled_layer(indexed, state.style, state.normalisation)
 
 
 def describe_threshold(threshold: Threshold, indexed: IndexedMap | None = None) -> str:
@@ -306,4 +327,5 @@ def summary_line(state: LayerState, indexed: IndexedMap | None = None) -> str:
         parts += [f"opacity {style.opacity * 100:.0f} %",
                   f"colour map {style.colormap}" + (", contour" if style.contour else "")]
     parts.append(state.normalisation.describe())
-    return " · ".join(parts)
+    clipped = clipping_note(indexed, state.normalisation) if indexed is not None else ""
+    return " · ".join(parts + ([clipped] if clipped else []))

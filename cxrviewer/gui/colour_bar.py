@@ -1,5 +1,6 @@
 """A layer's colour bar: its colour map over the value scale in force, the part below the threshold
-shown as not drawn, the threshold's value marked, and the normalisation named underneath."""
+shown as not drawn, the threshold's value marked, and the normalisation named underneath, with the
+values a fixed scale clips (also in its tooltip)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from cxrviewer.core.display.colormaps import colormap
 from cxrviewer.core.display.compose import IndexedMap, threshold_index
+from cxrviewer.core.display.scale import clipping_note, colour_indices, display_range
 from cxrviewer.core.layers import LayerState
 
 BAR_HEIGHT = 12
@@ -51,6 +53,7 @@ class ColourBar(QWidget):
         self.bar = _Bar()
         self.normalisation_label = QLabel()
         self.normalisation_label.setEnabled(False)
+        self.normalisation_label.setWordWrap(True)  # a clipping note must not widen the dock
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -60,13 +63,21 @@ class ColourBar(QWidget):
     def show_scale(self, state: LayerState, indexed: IndexedMap | None) -> None:
         bar = self.bar
         bar.colours = colormap(state.style.colormap)
-        self.normalisation_label.setText(state.normalisation.describe())
+        clipped = clipping_note(indexed, state.normalisation) if indexed is not None else ""
+        self.normalisation_label.setText(state.normalisation.describe() + (f" · {clipped}" if clipped else ""))
+        tip = (f"This study's map is {clipped}: those values show the end colour of the scale."
+               if clipped else "")
+        self.normalisation_label.setToolTip(tip)
+        bar.setToolTip(tip)
         if indexed is None:
             bar.first_shown = 0
             bar.low_text = bar.high_text = bar.threshold_text = ""
         else:
-            bar.first_shown = threshold_index(indexed, state.style.threshold)
-            bar.low_text, bar.high_text = f"{indexed.low:.3g}", f"{indexed.high:.3g}"
-            value = indexed.low + bar.first_shown / 255.0 * (indexed.high - indexed.low)
-            bar.threshold_text = f"drawn from {value:.3g}" if bar.first_shown > 0 else "all drawn"
+            first = threshold_index(indexed, state.style.threshold)
+            # The bar spans the scale in force; the cut is where the first drawn value's colour sits.
+            bar.first_shown = int(colour_indices(indexed, state.normalisation)[first]) if first > 0 else 0
+            low, high = display_range(indexed, state.normalisation)
+            bar.low_text, bar.high_text = f"{low:.3g}", f"{high:.3g}" + ("+" if indexed.maximum > high else "")
+            value = indexed.low + first / 255.0 * (indexed.high - indexed.low)
+            bar.threshold_text = f"drawn from {value:.3g}" if first > 0 else "all drawn"
         bar.update()

@@ -5,7 +5,10 @@ to study while the viewer runs, and can be saved as their default in QSettings),
 the study shown, and their indexed forms. Analysis results arrive through the analysis service's
 `result_ready(study, kind, key, payload)`; a result for another study is ignored. A map is indexed
 (the only per-pixel work) when it arrives for a visible layer, or when its layer is first shown, or
-when its normalisation changes; every other change goes to the overlay's 256-entry table.
+when a probability layer's normalisation changes; every other change, a map layer's scale included,
+goes to the overlay's 256-entry table. For "fixed across studies" it keeps the extremes of every map
+it has shown this session, per layer and class (the service's cache drops old studies' arrays), and
+starts the fixed scale at `Normalisation.across` of them; the scale then stays, study after study.
 """
 
 from __future__ import annotations
@@ -19,9 +22,16 @@ import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
-from cxrviewer.core.display.compose import IndexedMap, index_map
+from cxrviewer.core.display.compose import IndexedMap, Normalisation, index_map
 from cxrviewer.core.errors import ConfigError
-from cxrviewer.core.layers import KINDS, MAP_KINDS, ClassSelector, LayerStack, summary_line
+from cxrviewer.core.layers import (
+    KINDS,
+    MAP_KINDS,
+    ClassSelector,
+    LayerStack,
+    index_normalisation,
+    summary_line,
+)
 from cxrviewer.gui.base_view import soft_tissue_base
 from cxrviewer.gui.canvas import Canvas
 from cxrviewer.gui.layer_panel import LayerPanel
@@ -54,6 +64,8 @@ class LayerController(QObject):
         self.raw: dict[str, npt.NDArray[np.float32]] = {}
         self.indexed: dict[str, IndexedMap] = {}
         self.soft_tissue_model = ""
+        # (layer kind, what made its map) → {study: [least, greatest] value of its map}
+        self.extremes: dict[tuple[str, object], dict[int, npt.NDArray[np.float32]]] = {}
         self._labels: dict[str, tuple[str, ...]] = {}
         self._flicker = QTimer(self)
         self._flicker.setInterval(FLICKER_MS)
@@ -70,6 +82,7 @@ class LayerController(QObject):
         panel.side_by_side_requested.connect(self.open_side_by_side)
         panel.save_default_requested.connect(self.save_default)
         panel.reset_requested.connect(self.reset_to_factory)
+        panel.fixed_scale_requested.connect(self.fix_scale)
 
     # -- the analysis service --------------------------------------------------------------------
     def attach_service(self, service) -> None:
@@ -154,13 +167,35 @@ class LayerController(QObject):
             log.warning("layer %s: map of shape %s does not fit the study %s; not shown", kind, values.shape, shape)
             return
         self.raw[kind] = values
+        self.extremes.setdefault(self._source(kind), {})[self.study] = np.array([values.min(), values.max()])
         self.indexed.pop(kind, None)
         self._show(kind)
+
+    def _source(self, kind: str) -> tuple[str, object]:
+        """What a layer's maps come from: the class explained, or the bone-suppression model; maps
+        from different sources are on different scales."""
+        selected = self.stack.selector if kind in MAP_KINDS else None
+        if selected is not None:
+            return kind, (selected.model, selected.class_index)
+        return kind, self.soft_tissue_model if kind == "bones" else ""
+
+    def session_scale(self, kind: str) -> Normalisation | None:
+        """The fixed scale covering every map of this layer (and class) shown this session, or None."""
+        seen = self.extremes.get(self._source(kind), {})
+        return Normalisation.across(seen.values()) if seen else None
+
+    def fix_scale(self, kind: str) -> None:
+        """Put a layer on one scale for every study: the range of its maps shown so far."""
+        scale = self.session_scale(kind)
+        if scale is None:
+            scale = Normalisation("fixed", 0.0, 1.0)
+            self.message.emit(f"{self.stack[kind].name}: no map shown yet; fixed at 0 to 1 (edit the range)")
+        self.stack.update(kind, normalisation=scale)
 
     def _show(self, kind: str) -> None:
         state = self.stack[kind]
         if kind in self.raw and kind not in self.indexed and state.visible:
-            self.indexed[kind] = index_map(self.raw[kind], state.normalisation)
+            self.indexed[kind] = index_map(self.raw[kind], index_normalisation(state))
         indexed = self.indexed.get(kind)
         self.overlays.set_map(kind, indexed, state)
         status = "" if kind in self.raw else WAITING_TEXT

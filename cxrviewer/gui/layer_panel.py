@@ -2,16 +2,22 @@
 
 Each control writes its change into the stack (which validates it); the stack's change event
 refreshes the controls with their signals blocked, so nothing loops (napari's layer controls work
-the same way). The panel also holds the base image switch (original / bone-suppressed, key B), the
+the same way). A map layer not on a probability scale also has its "Scale": per image, or fixed
+across studies on a [low, high] the reader sees and edits, kept from study to study. The panel also
+holds the base image switch (original / bone-suppressed, key B), the
 compare buttons, and the class the explanation maps explain.
 """
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -24,13 +30,18 @@ from PySide6.QtWidgets import (
 )
 
 from cxrviewer.core.display.colormaps import COLORMAPS
-from cxrviewer.core.display.compose import IndexedMap, Threshold
-from cxrviewer.core.layers import KINDS, ClassSelector, LayerStack
+from cxrviewer.core.display.compose import IndexedMap, Normalisation, Threshold
+from cxrviewer.core.layers import KINDS, SCALED_KINDS, ClassSelector, LayerStack
 from cxrviewer.gui.colour_bar import ColourBar
 
 SLIDER_STEPS = 1000
 THRESHOLD_MODES = (("fraction", "% of max"), ("percentile", "percentile"), ("value", "value"), ("none", "none"))
 NO_CLASS_TEXT = "no classifier finding yet"
+SCALE_MODES = (("per_image", "per image"), ("fixed", "fixed across studies"))
+SCALE_TIP = ("Per image: each study's map spans the whole colour map, so colours are not comparable "
+             "across studies.\nFixed across studies: one value range for every study of this session, "
+             "starting from the maps shown so far (choose it again to cover the studies seen since); "
+             "equal colours mean equal values, and a map beyond the range is clipped.")
 
 
 def _combo() -> QComboBox:
@@ -47,15 +58,38 @@ def _slider() -> QSlider:
     return slider
 
 
+def _bound() -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(-1e12, 1e12)
+    box.setKeyboardTracking(False)  # one change when the typing is done, not one per digit
+    box.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.NoButtons)
+    # Room for about eight digits, the rest of the row for the scale's name.
+    box.setMaximumWidth(box.fontMetrics().horizontalAdvance("-0.0000000") + 12)
+    return box
+
+
+def _set_bound(box: QDoubleSpinBox, value: float, span: float) -> None:
+    """Show `value` with four significant digits of `span` (maps range from 1e-4 to 1e3)."""
+    decimals = min(max(3 - math.floor(math.log10(span)), 2), 10) if span > 0 else 2
+    box.setDecimals(decimals)
+    box.setSingleStep(10.0 ** -(decimals - 2))
+    box.setValue(value)
+
+
 class LayerControls(QGroupBox):
-    """One layer's controls: visible, opacity, colour map, threshold mode and value, contour, and its
-    colour bar. `value_range` is the raw range a "value" threshold slider spans (the map's scale)."""
+    """One layer's controls: visible, opacity, colour map, threshold mode and value, contour, the
+    scale (`SCALED_KINDS` only), and its colour bar. `value_range` is the raw range a "value"
+    threshold slider spans (the map's own). `fixed_requested(kind)`: the reader chose a fixed scale,
+    whose starting range the controller knows."""
+
+    fixed_requested = Signal(str)
 
     def __init__(self, stack: LayerStack, kind: str, parent=None):
         super().__init__(stack[kind].name, parent)
         self.stack, self.kind = stack, kind
         self.value_range = (stack[kind].normalisation.low, stack[kind].normalisation.high)
         self.indexed: IndexedMap | None = None
+        self._map_status = ""
         self.visible = QCheckBox("show")
         self.opacity = _slider()
         self.colormap = _combo()
@@ -66,6 +100,13 @@ class LayerControls(QGroupBox):
         self.threshold = _slider()
         self.threshold_label = QLabel()
         self.contour = QCheckBox("contour")
+        self.scale = _combo()
+        for mode, text in SCALE_MODES:
+            self.scale.addItem(text, mode)
+        self.scale.setToolTip(SCALE_TIP)
+        self.low, self.high = _bound(), _bound()
+        self.low.setToolTip("the value shown in the colour map's lowest colour")
+        self.high.setToolTip("the value shown in the colour map's highest colour; higher values are clipped")
         self.colour_bar = ColourBar()
         self.status = QLabel()
         self.status.setEnabled(False)
@@ -82,6 +123,13 @@ class LayerControls(QGroupBox):
         threshold_row.addWidget(self.threshold_label)
         form.addRow("threshold", threshold_row)
         form.addRow(self.threshold)
+        if kind in SCALED_KINDS:
+            scale_row = QHBoxLayout()
+            scale_row.addWidget(self.scale, 1)
+            scale_row.addWidget(self.low)
+            scale_row.addWidget(QLabel("to"))
+            scale_row.addWidget(self.high)
+            form.addRow("scale", scale_row)
         form.addRow(self.colour_bar)
         form.addRow(self.status)
         self.refresh()
@@ -91,6 +139,9 @@ class LayerControls(QGroupBox):
         self.contour.toggled.connect(lambda on: self.stack.update(kind, contour=on))
         self.mode.currentIndexChanged.connect(self._on_mode)
         self.threshold.valueChanged.connect(self._on_threshold_slider)
+        self.scale.currentIndexChanged.connect(self._on_scale)
+        self.low.valueChanged.connect(lambda value: self._set_range(value, self.stack[kind].normalisation.high))
+        self.high.valueChanged.connect(lambda value: self._set_range(self.stack[kind].normalisation.low, value))
 
     # -- slider position <-> threshold value ------------------------------------------------------
     def _threshold_at(self, mode: str, position: int) -> Threshold:
@@ -123,20 +174,43 @@ class LayerControls(QGroupBox):
     def _on_threshold_slider(self, position: int) -> None:
         self.stack.update(self.kind, threshold=self._threshold_at(self.mode.currentData(), position))
 
+    # -- scale -----------------------------------------------------------------------------------
+    def _on_scale(self) -> None:
+        if self.scale.currentData() == "fixed":
+            self.fixed_requested.emit(self.kind)
+        else:
+            self.stack.update(self.kind, normalisation=Normalisation())
+        self.refresh()  # shows the scale in force, whoever set it
+
+    def _set_range(self, low: float, high: float) -> None:
+        """A bound edited: the other one is the state's own, not its rounded spin-box copy."""
+        try:
+            self.stack.update(self.kind, normalisation=Normalisation("fixed", low, high))
+        except ValueError as error:
+            self._show_status(str(error))
+            self.refresh()
+        else:
+            self._show_status(self._map_status)
+
     # -- model -> widgets -------------------------------------------------------------------------
     def set_map(self, indexed: IndexedMap | None, status: str = "") -> None:
         """The map this layer draws now (its range scales the "value" slider), and a status line."""
         self.indexed = indexed
         if indexed is not None:
             self.value_range = (indexed.low, indexed.high)
-        self.status.setText(status)
-        self.status.setVisible(bool(status))
+        self._map_status = status
+        self._show_status(status)
         self.refresh()
+
+    def _show_status(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setVisible(bool(text))
 
     def refresh(self) -> None:
         state = self.stack[self.kind]
         style = state.style
-        widgets = (self.visible, self.opacity, self.colormap, self.mode, self.threshold, self.contour)
+        widgets = (self.visible, self.opacity, self.colormap, self.mode, self.threshold, self.contour,
+                   self.scale, self.low, self.high)
         for widget in widgets:
             widget.blockSignals(True)
         self.visible.setChecked(state.visible)
@@ -146,10 +220,23 @@ class LayerControls(QGroupBox):
         self.threshold.setValue(self._position_of(style.threshold))
         self.threshold.setEnabled(style.threshold.mode != "none")
         self.contour.setChecked(style.contour)
+        self._show_scale(state.normalisation)
         for widget in widgets:
             widget.blockSignals(False)
         self.threshold_label.setText(_threshold_text(style.threshold))
         self.colour_bar.show_scale(state, self.indexed)
+
+    def _show_scale(self, normalisation: Normalisation) -> None:
+        """The scale choice, and its range: the fixed one (editable), or this map's own (greyed)."""
+        fixed = normalisation.mode == "fixed"
+        self.scale.setCurrentIndex(self.scale.findData(normalisation.mode))
+        if fixed:
+            low, high = normalisation.low, normalisation.high
+        else:
+            low, high = (self.indexed.low, self.indexed.high) if self.indexed is not None else (0.0, 1.0)
+        for box, value in ((self.low, low), (self.high, high)):
+            _set_bound(box, value, high - low)
+            box.setEnabled(fixed)
 
 
 def _threshold_text(threshold: Threshold) -> str:
@@ -166,6 +253,7 @@ class LayerPanel(QWidget):
     """Controls for every layer of `stack`, the base switch, compare, and the explained class."""
 
     class_chosen = Signal(object)  # ClassSelector picked in the panel
+    fixed_scale_requested = Signal(str)  # layer kind whose reader chose "fixed across studies"
     side_by_side_requested = Signal()
     flicker_toggled = Signal(bool)
     save_default_requested = Signal()
@@ -181,6 +269,8 @@ class LayerPanel(QWidget):
         self.classes = _combo()
         self.classes.addItem(NO_CLASS_TEXT, None)
         self.controls = {kind: LayerControls(self.stack, kind) for kind in KINDS}
+        for controls in self.controls.values():
+            controls.fixed_requested.connect(self.fixed_scale_requested)
         content = QWidget()
         column = QVBoxLayout(content)
         column.addWidget(self.soft_tissue)

@@ -1,9 +1,9 @@
 """The overlay layers on the canvas: one pyqtgraph ImageItem per layer kind, plus one for its contour.
 
 Each layer item shows its map's uint8 `IndexedMap.index` through the layer's 256-entry RGBA table
-(`core.display.compose.layer`), levels off, item opacity 1: pyqtgraph then builds an indexed QImage
-whose colour table is that LUT, so a threshold, opacity or colour-map change replaces 256 table
-entries and never touches the index array. The contour is a second item: the rim mask viewed as
+(`core.layers.drawn_layer`), levels off, item opacity 1: pyqtgraph then builds an indexed QImage
+whose colour table is that LUT, so a threshold, opacity, colour-map or scale change replaces 256
+table entries and never touches the index array. The contour is a second item: the rim mask viewed as
 uint8 through a two-entry table (transparent, contour colour). The `Layer`s drawn are kept, so an
 export composes exactly them with `core.display.compose.compose`.
 """
@@ -15,8 +15,8 @@ import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtGui import QImage
 
-from cxrviewer.core.display.compose import IndexedMap, Layer, compose, layer
-from cxrviewer.core.layers import KINDS, LayerState
+from cxrviewer.core.display.compose import IndexedMap, Layer, compose
+from cxrviewer.core.layers import KINDS, LayerState, drawn_layer
 from cxrviewer.gui.canvas import Canvas
 
 # Above the base image (z 0) and below the ruler (z 1000); each kind gets a layer and a contour slot.
@@ -81,7 +81,7 @@ class OverlayItems:
             item.setVisible(False)
             rim_item.setVisible(False)
             return
-        drawn = layer(indexed, state.style)
+        drawn = drawn_layer(state, indexed)
         self.drawn[kind] = drawn
         item.setLookupTable(drawn.lut)
         # A contour-only layer (opacity 0) has nothing to blend: not drawing it saves a full paint.

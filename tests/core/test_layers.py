@@ -47,11 +47,12 @@ def test_changes_are_validated_and_reported_by_what_they_touch():
     unsubscribe = stack.subscribe(lambda kind, what: events.append((kind, what)))
     stack.update("crm", opacity=0.8)
     stack.update("crm", visible=True)
-    stack.update("crm", normalisation=Normalisation("fixed", 0.0, 2.0))
+    stack.update("crm", normalisation=Normalisation("fixed", 0.0, 2.0))  # a map's scale: its table
+    stack.update("tb_lesions", normalisation=Normalisation("fixed", 0.0, 0.5))  # a probability layer's index
     stack.select_class(ClassSelector("pneumonia-kermany", 1, "pneumonia"))
     stack.base = "soft_tissue"
     stack.update("crm", opacity=0.8)  # no change, no event
-    assert events == [("crm", "lut"), ("crm", "visible"), ("crm", "index")] + [
+    assert events == [("crm", "lut"), ("crm", "visible"), ("crm", "lut"), ("tb_lesions", "index")] + [
         (k, "class") for k in MAP_KINDS] + [("", "base")]
     with pytest.raises(ValueError, match="opacity"):
         stack.update("crm", opacity=1.5)
@@ -64,7 +65,7 @@ def test_changes_are_validated_and_reported_by_what_they_touch():
     assert stack["crm"].style.opacity == 0.8 and stack.base == "soft_tissue"
     unsubscribe()
     stack.update("crm", opacity=0.1)
-    assert len(events) == 8
+    assert len(events) == 9
 
 
 def test_state_round_trips_through_json_and_rejects_bad_state():
