@@ -20,7 +20,7 @@ from cxrviewer.core.preprocess import InputContract, Step
 TASKS = ("classification", "multilabel", "bone_suppression", "segmentation", "gate")
 SOURCES = (
     "folders", "csv", "pairs", "kermany", "shenzhen", "montgomery", "rsna", "tbx11k", "jsrt_bse",
-    "jsrt_lungs", "openist_lungs", "tb_lesions", "cxr_gate", "combined",
+    "jsrt_lungs", "openist_lungs", "tb_lesions", "kermany_normals", "cxr_gate", "combined",
 )
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULERS = ("none", "cosine", "plateau")

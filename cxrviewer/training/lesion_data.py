@@ -7,6 +7,11 @@ add whole images without any lesion, so the model also sees other scanners with 
 JSRT's non-nodule radiographs never enter training: they are the source the image-level score's
 false-positive rate is first read on. Every sample's patient id starts with its source
 ("tbx11k/", "openist/", "rsna/"), which is how evaluation reports per source.
+
+The `kermany_normals` source adds Kermany's paediatric NORMAL films as all-negative images (the
+shipped model lit up both lungs of children's films). It is meant to sit beside `tb_lesions` in a
+`combined` data config, so each part is split on its own and the `tb_lesions` part keeps exactly the
+split a run of `tb_lesions` alone makes (same TB, OpenIST and RSNA held-out images to compare on).
 """
 
 from __future__ import annotations
@@ -15,11 +20,22 @@ import dataclasses
 from pathlib import Path
 
 from cxrviewer.training.config import DataConfig
-from cxrviewer.training.sources import Catalog, Sample, _read_rows, jsrt_bse, openist_lungs, rsna, tbx11k
+from cxrviewer.training.sources import (
+    Catalog,
+    Sample,
+    _read_rows,
+    jsrt_bse,
+    kermany,
+    openist_lungs,
+    rsna,
+    tbx11k,
+)
 
 LABEL = "tb_lesions"
 TRAINING_NORMALS = ("openist", "rsna")  # sources whose normals are all-negative training images
 HELD_OUT_NORMALS = ("jsrt",)  # never in training: JSRT non-nodule radiographs
+# Source names of a `combined` lesion config: its patient ids read "<part>/<source>/<id>".
+COMBINED_PARTS = ("tb_lesions", "kermany_normals")
 
 
 def _sub(cfg: DataConfig, folder: str) -> DataConfig:
@@ -67,5 +83,24 @@ def tb_lesions(cfg: DataConfig) -> Catalog:
     return Catalog(tuple(samples), (LABEL,), description)
 
 
+def kermany_normals(cfg: DataConfig) -> Catalog:
+    """Kermany NORMAL films (children aged 1-5), one per patient (the first by file name, so a
+    patient's other films cannot sit on the other side of a split), as all-negative lesion samples
+    with patient "kermany/<patient>". `cfg.root` is the shared data folder; `cfg.limit` (applied by
+    the `combined` source) keeps a seeded subsample."""
+    catalog = kermany(_sub(cfg, "kermany_pneumonia/train"))
+    normal = catalog.classes.index("normal")
+    first: dict[str, Sample] = {}
+    for sample in sorted(catalog.samples, key=lambda s: s.path.name):
+        if sample.labels == (normal,):
+            first.setdefault(sample.patient, sample)
+    samples = tuple(_as_lesion_sample(s, "kermany") for s in first.values())
+    return Catalog(samples, (LABEL,), f"Kermany NORMAL paediatric films, one per patient ({cfg.root}/kermany_pneumonia; "
+                                      "research use) as all-negative images")
+
+
 def source_of(sample: Sample) -> str:
-    return sample.patient.split("/", 1)[0]
+    """"tbx11k", "openist", "rsna", "kermany", "jsrt": the first part of the patient id, or the second
+    in a `combined` catalog (whose ids start with the part's source name)."""
+    parts = sample.patient.split("/")
+    return parts[1] if parts[0] in COMBINED_PARTS and len(parts) > 2 else parts[0]

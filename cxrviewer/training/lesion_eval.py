@@ -8,7 +8,8 @@ false-positive rate on each normal source separately.
 - Image-level score: `core.lesion_score.lesion_score`; its threshold is Youden's on the validation
   images (TB vs the validation normals), never on test. Reported: the share of held-out TB images
   at or above it, and of each normal source's images (false positives): the test-split images of
-  the normal sources that took part in training, and every JSRT non-nodule radiograph (never used).
+  the normal sources that took part in training (OpenIST, RSNA and, in a run that adds them,
+  Kermany's paediatric normals), and every JSRT non-nodule radiograph (never used).
 
 `python -m cxrviewer.training.lesion_eval RUN_DIR [--card models/NAME.card.json]` prints the table,
 writes RUN_DIR/lesions.json and, with --card, puts the figures into the exported card.
@@ -171,9 +172,12 @@ def apply_to_card(card_file: Path, figures: LesionFigures, split: str) -> None:
                        test if r.in_training else f"all {r.images} images; source never used in training")
                 for r in figures.normals]
     held_out = ", ".join(r.source for r in figures.normals if not r.in_training)
-    limits = (f"image-level false positives measured on normal adult radiographs of "
-              f"{', '.join(r.source for r in figures.normals)} only ({held_out}: never in training); not on "
-              "TB-negative images of TBX11K's own source, other lung disease, children or lateral views",)
+    sources = [r.source for r in figures.normals]
+    with_children = "kermany" in sources
+    named = ", ".join(f"{s} (children aged 1-5)" if s == "kermany" else s for s in sources)
+    limits = (f"image-level false positives measured on normal {'' if with_children else 'adult '}radiographs of "
+              f"{named} only ({held_out}: never in training); not on TB-negative images of TBX11K's own "
+              f"source, other lung disease{'' if with_children else ', children'} or lateral views",)
     meaning = (f"per pixel, the probability of a TB-consistent area; per image, the mean of the top "
                f"{figures.top_fraction:.1%} of the map, called at {figures.image_threshold:.4f} "
                "(Youden's J on validation TB images against validation normals)")

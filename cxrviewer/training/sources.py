@@ -304,6 +304,7 @@ READERS: dict[str, Callable[[DataConfig], Catalog]] = {
     "openist_lungs": openist_lungs,
     # Multi-source sets, defined beside the tasks they serve (they build on the readers above).
     "tb_lesions": _imported_when_used("cxrviewer.training.lesion_data", "tb_lesions"),
+    "kermany_normals": _imported_when_used("cxrviewer.training.lesion_data", "kermany_normals"),
     "cxr_gate": _imported_when_used("cxrviewer.training.gate_data", "cxr_gate"),
     "combined": combined,
 }
