@@ -86,12 +86,15 @@ class OverlayItems:
         item.setLookupTable(drawn.lut)
         # A contour-only layer (opacity 0) has nothing to blend: not drawing it saves a full paint.
         item.setVisible(state.style.opacity > 0)
-        if drawn.contour is None:
+        rim = drawn.contour
+        if rim is None or not rim.mask.size:
             rim_item.setVisible(False)
             return
         rim_lut = np.zeros((256, 4), np.uint8)
         rim_lut[1:] = (*drawn.contour_rgb, 255)
-        rim_item.setImage(drawn.contour.view(np.uint8), autoLevels=False, levels=None, lut=rim_lut)
+        # Only the rim's box: placed at its top-left pixel in image space, it is all Qt converts and paints.
+        rim_item.setImage(rim.mask.view(np.uint8), autoLevels=False, levels=None, lut=rim_lut)
+        rim_item.setPos(rim.left, rim.top)
         rim_item.setVisible(True)
 
     def composed(self, base_grey: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:

@@ -111,7 +111,7 @@ def test_overlay_layers_draw_visible_layers_in_order_through_compose():
     assert len(drawn) == 2
     assert drawn[0].index is maps["gradcam"].index and drawn[1].index is maps["tb_lesions"].index
     out = compose(base, drawn)
-    rim = drawn[1].contour
+    rim = drawn[1].contour.full(base.shape)
     assert rim.sum() == 2 * (12 + 20) - 4  # the lesion box's one-pixel inner rim
     assert (out[rim] == 255).all()
     inside = np.zeros_like(rim)

@@ -119,7 +119,7 @@ def test_blend_extremes_and_contour():
     values = np.zeros((20, 20), np.float32)
     values[5:15, 5:15] = 1.0
     item = layer(index_map(values), OverlayStyle(contour=True, contour_rgb=(0, 255, 0)))
-    assert item.contour is not None and item.contour.sum() == 36  # the 10×10 square's rim
+    assert item.contour is not None and item.contour.mask.sum() == 36  # the 10×10 square's rim
     out = compose(np.zeros((20, 20), np.uint8), [item])
     assert tuple(out[5, 5]) == (0, 255, 0) and tuple(out[0, 0]) == (0, 0, 0)
 
@@ -151,7 +151,7 @@ def test_contour_within_the_shown_box_equals_the_whole_image_rim(seed):
         values = np.maximum(values, np.clip(1 - np.hypot(y - cy, x - cx) / r, 0, 1))
     indexed = index_map(values)
     for first in (0, 1, 60, 128, 250, 255):
-        rim = contour_mask(indexed, first)
+        rim = contour_mask(indexed, first).full(indexed.index.shape)
         np.testing.assert_array_equal(rim, full_image_rim(indexed.index, first))
-    assert contour_mask(indexed, 128).any()
+    assert contour_mask(indexed, 128).mask.any()
 

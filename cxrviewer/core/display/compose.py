@@ -171,32 +171,47 @@ def apply_lut(index: npt.NDArray[np.uint8], lut: Lut) -> npt.NDArray[np.uint8]:
     return packed[index].view(np.uint8).reshape(*index.shape, 4)
 
 
-def contour_mask(indexed: IndexedMap, first_shown: int) -> npt.NDArray[np.bool_]:
-    """(H, W) bool: the one-pixel inner rim of the region drawn at this threshold."""
-    rim = np.zeros(indexed.index.shape, dtype=bool)
+@dataclass(frozen=True, eq=False)
+class Rim:
+    """A contour: mask (h, w) bool, the rim pixels of the box whose top-left image pixel is
+    (top, left). Only the box of what is shown is kept, so a threshold step on a small lesion map
+    computes, uploads and paints a few thousand pixels, not the whole film."""
+
+    mask: npt.NDArray[np.bool_]
+    top: int = 0
+    left: int = 0
+
+    def full(self, shape: tuple[int, int]) -> npt.NDArray[np.bool_]:
+        """(H, W) bool: the rim on the whole image grid of `shape`."""
+        out = np.zeros(shape, dtype=bool)
+        out[self.top : self.top + self.mask.shape[0], self.left : self.left + self.mask.shape[1]] = self.mask
+        return out
+
+
+def contour_mask(indexed: IndexedMap, first_shown: int) -> Rim:
+    """The one-pixel inner rim of the region drawn at this threshold."""
     rows = np.flatnonzero(indexed.row_max >= first_shown)
     columns = np.flatnonzero(indexed.column_max >= first_shown)
     if rows.size == 0 or columns.size == 0:
-        return rim
-    # Only the box of what is shown is worked on (a threshold step on a small lesion map touches a
-    # few thousand pixels, not the whole film); one pixel more on each side, where the image goes on,
-    # so the box's own edge is not mistaken for the image's.
-    y0, y1 = max(rows[0] - 1, 0), min(rows[-1] + 2, rim.shape[0])
-    x0, x1 = max(columns[0] - 1, 0), min(columns[-1] + 2, rim.shape[1])
+        return Rim(np.zeros((0, 0), dtype=bool))
+    # The box of what is shown, one pixel more on each side where the image goes on, so the box's
+    # own edge is not mistaken for the image's.
+    height, width = indexed.index.shape
+    y0, y1 = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, height)
+    x0, x1 = max(int(columns[0]) - 1, 0), min(int(columns[-1]) + 2, width)
     shown = indexed.index[y0:y1, x0:x1] >= first_shown
     # The image edge is not a rim: the 3x3 minimum ignores pixels beyond the image.
-    rim[y0:y1, x0:x1] = shown & ~erode(shown, 3)
-    return rim
+    return Rim(shown & ~erode(shown, 3), y0, x0)
 
 
 @dataclass(frozen=True, eq=False)
 class Layer:
     """One overlay ready to draw: index (H, W) uint8 through lut (256, 4), plus an optional contour
-    (H, W) bool drawn opaque in contour_rgb on top."""
+    drawn opaque in contour_rgb on top."""
 
     index: npt.NDArray[np.uint8]
     lut: Lut
-    contour: npt.NDArray[np.bool_] | None = None
+    contour: Rim | None = None
     contour_rgb: tuple[int, int, int] = (255, 255, 255)
 
 
@@ -229,5 +244,7 @@ def compose(base_grey: npt.NDArray[np.uint8], layers: Sequence[Layer]) -> npt.ND
             raise ValueError(f"layer {item.index.shape} does not match the base {base_grey.shape}")
         out = blend(out, apply_lut(item.index, item.lut))
         if item.contour is not None:
-            out[item.contour] = item.contour_rgb
+            rim = item.contour
+            box = out[rim.top : rim.top + rim.mask.shape[0], rim.left : rim.left + rim.mask.shape[1]]
+            box[rim.mask] = item.contour_rgb
     return out
