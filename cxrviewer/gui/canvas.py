@@ -173,6 +173,16 @@ class Canvas(pg.GraphicsView):
         self._render_base()
 
     @property
+    def display_table(self) -> npt.NDArray[np.uint8] | None:
+        """(levels,) uint8 grey shown for each of the study's modality levels under the current window
+        (a new array after each window change), or None without a study."""
+        return self._table
+
+    @property
+    def soft_tissue(self) -> SoftTissueBase | None:
+        return self._soft
+
+    @property
     def has_soft_tissue(self) -> bool:
         return self._soft is not None
 

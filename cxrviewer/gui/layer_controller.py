@@ -122,6 +122,7 @@ class LayerController(QObject):
             self.soft_tissue_model = str(key)
             image = self.loaded.image
             self.canvas.set_soft_tissue(soft_tissue_base(soft, image.pixels, self.loaded.indexed))
+            self._refresh_compare()
             self.set_raw("bones", bones)
 
     def on_step_failed(self, study: int, kind: str, key, message: str) -> None:
@@ -150,6 +151,7 @@ class LayerController(QObject):
         for replay in early:
             replay()
         self._ask_for_selected_maps()
+        self._refresh_compare()
 
     def clear(self) -> None:
         """No study is shown (it failed to load)."""
@@ -276,10 +278,15 @@ class LayerController(QObject):
         from cxrviewer.gui.compare_view import CompareView
 
         if self.compare_window is None:
-            self.compare_window = CompareView(self.canvas)
+            self.compare_window = CompareView(self.canvas, self.overlays)
         self.compare_window.show()
         self.compare_window.refresh()
         self.compare_window.raise_()
+
+    def _refresh_compare(self) -> None:
+        """The canvas's soft tissue or study changed (no view_changed says so): the compare follows."""
+        if self.compare_window is not None:
+            self.compare_window.refresh()
 
     # -- what the reader sees, for exports -------------------------------------------------------
     def composed_view(self) -> npt.NDArray[np.uint8] | None:

@@ -1,11 +1,13 @@
-"""The overlay layers on the canvas: one pyqtgraph ImageItem per layer kind, plus one for its contour.
+"""The overlay layers: one pyqtgraph ImageItem per layer kind, plus one for its contour, under any
+image-space parent (the canvas's, and each pane of the side-by-side compare).
 
 Each layer item shows its map's uint8 `IndexedMap.index` through the layer's 256-entry RGBA table
 (`core.layers.drawn_layer`), levels off, item opacity 1: pyqtgraph then builds an indexed QImage
 whose colour table is that LUT, so a threshold, opacity, colour-map or scale change replaces 256
 table entries and never touches the index array. The contour is a second item: the rim mask viewed as
 uint8 through a two-entry table (transparent, contour colour). The `Layer`s drawn are kept, so an
-export composes exactly them with `core.display.compose.compose`.
+export composes exactly them with `core.display.compose.compose`, and every attached set of items
+draws the same `Layer`s: the canvas and the compare panes share this one drawing path.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QGraphicsItem
 
 from cxrviewer.core.display.compose import IndexedMap, Layer, compose
 from cxrviewer.core.layers import KINDS, LayerState, drawn_layer
@@ -38,22 +41,80 @@ class LutImageItem(pg.ImageItem):
             self.qimage = self.qimage.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
 
 
+class LayerItems:
+    """A layer item and a contour item per kind, children of `parent` (an item whose coordinates are
+    image pixels: x = column, y = row), all hidden until drawn."""
+
+    def __init__(self, parent: QGraphicsItem):
+        self.items: dict[str, LutImageItem] = {}
+        self.contour_items: dict[str, LutImageItem] = {}
+        for order, kind in enumerate(KINDS):
+            item, rim = LutImageItem(axisOrder="row-major"), LutImageItem(axisOrder="row-major")
+            for z, child in ((FIRST_Z + 2 * order, item), (FIRST_Z + 2 * order + 1, rim)):
+                child.setZValue(z)
+                child.setParentItem(parent)
+                child.setVisible(False)
+            self.items[kind], self.contour_items[kind] = item, rim
+
+    def set_index(self, kind: str, index: npt.NDArray[np.uint8]) -> None:
+        self.items[kind].setImage(index, autoLevels=False, levels=None)
+
+    def hide(self, kind: str) -> None:
+        self.items[kind].setVisible(False)
+        self.contour_items[kind].setVisible(False)
+
+    def draw(self, kind: str, drawn: Layer, fill: bool, rim_lut: npt.NDArray[np.uint8] | None) -> None:
+        """Show `drawn` (its index already set): its table, and its rim through `rim_lut` (None: no
+        contour). `fill` False leaves the layer item hidden (a contour-only layer)."""
+        item, rim_item = self.items[kind], self.contour_items[kind]
+        item.setLookupTable(drawn.lut)
+        # A contour-only layer (opacity 0) has nothing to blend: not drawing it saves a full paint.
+        item.setVisible(fill)
+        if rim_lut is None:
+            rim_item.setVisible(False)
+            return
+        rim = drawn.contour
+        # Only the rim's box: placed at its top-left pixel in image space, it is all Qt converts and paints.
+        rim_item.setImage(rim.mask.view(np.uint8), autoLevels=False, levels=None, lut=rim_lut)
+        rim_item.setPos(rim.left, rim.top)
+        rim_item.setVisible(True)
+
+    def remove(self) -> None:
+        """Take every item out of its parent and scene (the view they were drawn on is going)."""
+        for item in (*self.items.values(), *self.contour_items.values()):
+            scene = item.scene()
+            item.setParentItem(None)
+            if scene is not None:
+                scene.removeItem(item)
+
+
 class OverlayItems:
-    """The canvas items of every layer kind, and the compose `Layer` each currently draws."""
+    """Every layer kind's items on the canvas and on any other attached image-space parent, and the
+    compose `Layer` each currently draws."""
 
     def __init__(self, canvas: Canvas):
         self.canvas = canvas
-        self.items: dict[str, pg.ImageItem] = {}
-        self.contour_items: dict[str, pg.ImageItem] = {}
         self.maps: dict[str, IndexedMap] = {}
         self.drawn: dict[str, Layer] = {}
-        for order, kind in enumerate(KINDS):
-            item, rim = LutImageItem(axisOrder="row-major"), LutImageItem(axisOrder="row-major")
-            canvas.add_overlay(item, FIRST_Z + 2 * order)
-            canvas.add_overlay(rim, FIRST_Z + 2 * order + 1)
-            item.setVisible(False)
-            rim.setVisible(False)
-            self.items[kind], self.contour_items[kind] = item, rim
+        self._fill: dict[str, bool] = {}
+        self._on_canvas = LayerItems(canvas.image_space)
+        self.items = self._on_canvas.items
+        self.contour_items = self._on_canvas.contour_items
+        self._targets: list[LayerItems] = [self._on_canvas]
+
+    def attach(self, parent: QGraphicsItem) -> LayerItems:
+        """Draw the layers also under `parent` (image-space coordinates), now and on every change."""
+        target = LayerItems(parent)
+        for kind, indexed in self.maps.items():
+            target.set_index(kind, indexed.index)
+        for kind, drawn in self.drawn.items():
+            target.draw(kind, drawn, self._fill[kind], _rim_lut(drawn))
+        self._targets.append(target)
+        return target
+
+    def detach(self, target: LayerItems) -> None:
+        self._targets.remove(target)
+        target.remove()
 
     def set_map(self, kind: str, indexed: IndexedMap | None, state: LayerState) -> None:
         """Give a layer its map (None: it has none for this study) and draw it under `state`."""
@@ -61,7 +122,8 @@ class OverlayItems:
             self.maps.pop(kind, None)
         elif self.maps.get(kind) is not indexed:
             self.maps[kind] = indexed
-            self.items[kind].setImage(indexed.index, autoLevels=False, levels=None)
+            for target in self._targets:
+                target.set_index(kind, indexed.index)
         self.apply(state)
 
     def clear(self) -> None:
@@ -69,34 +131,34 @@ class OverlayItems:
         for kind in KINDS:
             self.maps.pop(kind, None)
             self.drawn.pop(kind, None)
-            self.items[kind].setVisible(False)
-            self.contour_items[kind].setVisible(False)
+            for target in self._targets:
+                target.hide(kind)
 
     def apply(self, state: LayerState) -> None:
         """Show a layer's state: visibility, its table, its contour. The index array is not touched."""
         kind, indexed = state.kind, self.maps.get(state.kind)
-        item, rim_item = self.items[kind], self.contour_items[kind]
         if indexed is None or not state.visible:
             self.drawn.pop(kind, None)
-            item.setVisible(False)
-            rim_item.setVisible(False)
+            for target in self._targets:
+                target.hide(kind)
             return
         drawn = drawn_layer(state, indexed)
         self.drawn[kind] = drawn
-        item.setLookupTable(drawn.lut)
-        # A contour-only layer (opacity 0) has nothing to blend: not drawing it saves a full paint.
-        item.setVisible(state.style.opacity > 0)
-        rim = drawn.contour
-        if rim is None or not rim.mask.size:
-            rim_item.setVisible(False)
-            return
-        rim_lut = np.zeros((256, 4), np.uint8)
-        rim_lut[1:] = (*drawn.contour_rgb, 255)
-        # Only the rim's box: placed at its top-left pixel in image space, it is all Qt converts and paints.
-        rim_item.setImage(rim.mask.view(np.uint8), autoLevels=False, levels=None, lut=rim_lut)
-        rim_item.setPos(rim.left, rim.top)
-        rim_item.setVisible(True)
+        self._fill[kind] = state.style.opacity > 0
+        rim_lut = _rim_lut(drawn)
+        for target in self._targets:
+            target.draw(kind, drawn, self._fill[kind], rim_lut)
 
     def composed(self, base_grey: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         """(H, W, 3) uint8: `base_grey` with the layers drawn now, in canvas order, by `compose`."""
         return compose(base_grey, [self.drawn[kind] for kind in KINDS if kind in self.drawn])
+
+
+def _rim_lut(drawn: Layer) -> npt.NDArray[np.uint8] | None:
+    """(256, 4) uint8 table for the rim mask viewed as uint8 (0 clear, 1 the contour colour), or None
+    when the layer has no contour to draw."""
+    if drawn.contour is None or not drawn.contour.mask.size:
+        return None
+    lut = np.zeros((256, 4), np.uint8)
+    lut[1:] = (*drawn.contour_rgb, 255)
+    return lut
