@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from cxrviewer.core.display.voi import apply_window
@@ -96,3 +96,13 @@ class LayerHarness(QWidget):
             colour = picture.pixelColor(int(x * ratio), int(y * ratio))
             out.append((colour.red(), colour.green(), colour.blue()))
         return np.array(out)
+
+
+def shown_harness(qtbot, folder: Path) -> LayerHarness:
+    """A LayerHarness with its settings in `folder`, shown and exposed (the tests' fixture body)."""
+    settings = QSettings(str(folder / "layers.ini"), QSettings.Format.IniFormat)
+    harness = LayerHarness(settings)
+    qtbot.addWidget(harness)
+    harness.show()
+    qtbot.waitExposed(harness)
+    return harness

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from layer_support import LayerHarness, block_map
-from PySide6.QtCore import QPointF, QSettings
+from layer_support import block_map, shown_harness
+from PySide6.QtCore import QPointF
 from screen_support import inner_pixels
 
 from cxrviewer.core.display.compose import Threshold, compose
@@ -22,11 +22,7 @@ MODEL = "pneumonia-kermany"
 def compare(qtbot, tmp_path):
     """The harness with a study, its soft tissue, Grad-CAM and TB lesions (contour on) shown, and
     the compare window open."""
-    settings = QSettings(str(tmp_path / "layers.ini"), QSettings.Format.IniFormat)
-    harness = LayerHarness(settings)
-    qtbot.addWidget(harness)
-    harness.show()
-    qtbot.waitExposed(harness)
+    harness = shown_harness(qtbot, tmp_path)
     loaded = harness.show_study()
     pixels = loaded.image.pixels
     service = harness.service

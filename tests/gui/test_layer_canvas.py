@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from layer_support import COLUMNS, ROWS, LayerHarness, block_map
+from layer_support import COLUMNS, ROWS, block_map, shown_harness
 from PySide6.QtCore import QSettings
 from screen_support import inner_pixels, screen_at_view
 from viewer_support import open_and_wait
@@ -24,12 +24,7 @@ MODEL = "pneumonia-kermany"
 
 @pytest.fixture
 def harness(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "layers.ini"), QSettings.Format.IniFormat)
-    widget = LayerHarness(settings)
-    qtbot.addWidget(widget)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+    return shown_harness(qtbot, tmp_path)
 
 
 def cam_map() -> np.ndarray:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from layer_support import LayerHarness, block_map
+from layer_support import block_map, shown_harness
 from PIL import Image as PilImage
 from PySide6.QtCore import QSettings
 
@@ -24,12 +24,7 @@ POINTS = ([50, 50], [70, 120])
 
 @pytest.fixture
 def harness(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "layers.ini"), QSettings.Format.IniFormat)
-    widget = LayerHarness(settings)
-    qtbot.addWidget(widget)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+    return shown_harness(qtbot, tmp_path)
 
 
 def show_with_map(harness, study: int, other: float) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from tiny_configs import blank_lesion_card
 
 from cxrviewer import paths
 from cxrviewer.training.config import DataConfig
@@ -63,13 +64,10 @@ def test_the_v2_split_keeps_the_first_runs_split_for_the_tb_lesions_part():
 
 
 def test_a_card_with_kermany_figures_says_children_were_measured(tmp_path):
-    from cxrviewer.core.cards import FileEntry, InputContract, ModelCard, load_card, write_card
+    from cxrviewer.core.cards import load_card
     from cxrviewer.training.lesion_eval import LesionFigures, SourceRate, apply_to_card
 
-    card_file = tmp_path / "tb-lesions.card.json"
-    write_card(ModelCard(name="tb-lesions", version="1", task="segmentation", arch="unet_tiny", labels=("tb_lesions",),
-                         thresholds=(), input=InputContract(256, 256, 1), outputs=("output",),
-                         files=(FileEntry("onnx", "tb-lesions.onnx", "0" * 64, 1),)), card_file)
+    card_file = blank_lesion_card(tmp_path)
     figures = LesionFigures(
         tb_images=100, boxes=153, pointing_game=0.8, box_recall={"0.05": 0.9}, pixel_recall={"0.05": 0.7},
         pixel_threshold={"0.05": 0.1}, image_threshold=0.6, tb_sensitivity=0.9,

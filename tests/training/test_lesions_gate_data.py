@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 from PIL import Image as PilImage
+from tiny_configs import blank_lesion_card
 
 from cxrviewer import paths
 from cxrviewer.core.lesion_score import lesion_score
@@ -141,13 +142,10 @@ def test_non_chest_validation_images_are_read_through_the_viewers_reader():
 
 
 def test_lesion_figures_go_into_the_card_with_the_image_level_threshold(tmp_path):
-    from cxrviewer.core.cards import FileEntry, InputContract, ModelCard, load_card, write_card
+    from cxrviewer.core.cards import load_card
     from cxrviewer.training.lesion_eval import LesionFigures, SourceRate, apply_to_card
 
-    card_file = tmp_path / "tb-lesions.card.json"
-    write_card(ModelCard(name="tb-lesions", version="1", task="segmentation", arch="unet_tiny", labels=("tb_lesions",),
-                         thresholds=(), input=InputContract(256, 256, 1), outputs=("output",),
-                         files=(FileEntry("onnx", "tb-lesions.onnx", "0" * 64, 1),)), card_file)
+    card_file = blank_lesion_card(tmp_path)
     figures = LesionFigures(
         tb_images=90, boxes=150, pointing_game=0.6, box_recall={"0.05": 0.7}, pixel_recall={"0.05": 0.3},
         pixel_threshold={"0.05": 0.4}, image_threshold=0.55, tb_sensitivity=0.8,

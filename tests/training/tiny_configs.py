@@ -1,4 +1,5 @@
-"""A tiny training config over generated data (imported by name, not from conftest: see tests/gui/viewer_support.py)."""
+"""A tiny training config over generated data, and a bare TB-lesion card for the evaluation to fill (imported
+by name, not from conftest: see tests/gui/viewer_support.py)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,14 @@ def tiny_config(root: Path, out: Path, **changes):
         else:
             d[key] = value
     return config_from_dict(d, origin="test config")
+
+
+def blank_lesion_card(folder: Path) -> Path:
+    """A `tb_lesions` card with no figures yet, written to folder/tb-lesions.card.json (its path)."""
+    from cxrviewer.core.cards import FileEntry, InputContract, ModelCard, write_card
+
+    card_file = folder / "tb-lesions.card.json"
+    write_card(ModelCard(name="tb-lesions", version="1", task="segmentation", arch="unet_tiny", labels=("tb_lesions",),
+                         thresholds=(), input=InputContract(256, 256, 1), outputs=("output",),
+                         files=(FileEntry("onnx", "tb-lesions.onnx", "0" * 64, 1),)), card_file)
+    return card_file
