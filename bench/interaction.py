@@ -19,7 +19,9 @@ of the canvas viewport (Qt drawing the base and every visible layer scaled to th
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -100,6 +102,7 @@ def main() -> None:
     paint_modes = {VIEWER: LutImageItem.render, "plain pyqtgraph": pg.ImageItem.render}
 
     work = Path(tempfile.mkdtemp(prefix="cxr-bench-interaction-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # models and a 2048² study: ~100 MB a run
     models = export_pipeline_models(work / "models", work)
     os.environ["CXRVIEWER_MODELS"] = str(models)
     study_path = work / "phantom.dcm"

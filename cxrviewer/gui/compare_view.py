@@ -6,14 +6,16 @@ Each pane is built as the canvas is: an image-space group whose transform is the
 rotation and flips, holding the base ImageItem and (in a sub-group the "layers" box hides) the
 layer items of `gui.overlays.OverlayItems`, attached to the pane so that every layer change draws
 the same `Layer`s there through the same 256-entry tables; nothing is recomposed in numpy. The
-bases are set again only when the window or the soft tissue changes, not on a pan or zoom.
+layer items are attached while the window is shown and detached when it is hidden or closed, so a
+closed window costs the canvas's layer changes nothing. The bases are set again only when the window
+or the soft tissue changes, not on a pan or zoom.
 """
 
 from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QTransform
+from PySide6.QtGui import QHideEvent, QShowEvent, QTransform
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from cxrviewer.gui.canvas import Canvas
@@ -29,7 +31,7 @@ class ComparePane:
     an image-space group, the base item, and the layers' group."""
 
     def __init__(self, box: pg.ViewBox, overlays: OverlayItems | None):
-        self.box = box
+        self.box, self.overlays = box, overlays
         self.image_space = pg.ItemGroup()
         box.addItem(self.image_space)
         self.base_item = pg.ImageItem(axisOrder="row-major")
@@ -37,7 +39,16 @@ class ComparePane:
         self.layers_group = pg.ItemGroup()
         self.layers_group.setZValue(LAYERS_Z)
         self.image_space.addItem(self.layers_group)
-        self.layers: LayerItems | None = overlays.attach(self.layers_group) if overlays is not None else None
+        self.layers: LayerItems | None = None  # attached while the window is shown
+
+    def attach_layers(self) -> None:
+        if self.overlays is not None and self.layers is None:
+            self.layers = self.overlays.attach(self.layers_group)
+
+    def detach_layers(self) -> None:
+        if self.overlays is not None and self.layers is not None:
+            self.overlays.detach(self.layers)
+            self.layers = None
 
 
 class CompareView(QWidget):
@@ -74,6 +85,16 @@ class CompareView(QWidget):
         self._affine = None  # (image size, affine) the panes are turned and ranged for
         canvas.view_changed.connect(self.refresh)
         self.resize(1000, 560)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        for pane in self.panes:
+            pane.attach_layers()
+        super().showEvent(event)
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        for pane in self.panes:
+            pane.detach_layers()
+        super().hideEvent(event)
 
     def show_layers(self, on: bool) -> None:
         """Show or hide the overlay layers in both panes (the bases stay)."""

@@ -135,3 +135,22 @@ def test_threshold_and_window_changes_reach_the_panes_without_new_index_arrays(c
     assert not any(item.isVisible() for item in pane_items + pane_rims)
     state.window = type(state.window)(1500, 2000)
     assert_panes_show(window, expected_panes(harness))
+
+
+def test_a_closed_window_is_detached_and_shows_the_current_layers_when_reopened(compare, qtbot):
+    harness, window = compare
+    state = harness.canvas.state
+    state.rotation, state.flip_h = 90, True  # upright, the 160 x 96 study overflows the linked pane
+    overlays = harness.controller.overlays
+    assert len(overlays._targets) == 3  # the canvas and both panes
+    window.close()
+    assert len(overlays._targets) == 1 and all(pane.layers is None for pane in window.panes)
+    # A change while closed reaches no pane item; reopening attaches the layers as they are then.
+    harness.panel.stack.update("tb_lesions", threshold=Threshold("value", 0.7))
+    harness.controller.open_side_by_side()
+    qtbot.waitExposed(window)
+    assert len(overlays._targets) == 3
+    drawn = overlays.drawn["tb_lesions"]
+    for pane in window.panes:
+        np.testing.assert_array_equal(pane.layers.items["tb_lesions"].lut, drawn.lut)
+    assert_panes_show(window, expected_panes(harness))
