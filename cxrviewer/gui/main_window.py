@@ -308,4 +308,8 @@ class MainWindow(QMainWindow):
         self.analysis.shutdown()
         if self.training_dialog is not None:
             self.training_dialog.shutdown()
+        # The compare window is a top-level window of its own: left open, it would keep the
+        # application running after the reader closed the viewer.
+        if self.layers.compare_window is not None:
+            self.layers.compare_window.close()
         super().closeEvent(event)

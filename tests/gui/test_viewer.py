@@ -304,3 +304,13 @@ def test_voi_lut_study_starts_with_its_lut_and_a_drag_switches_to_a_window(qtbot
     assert state.window.width == BAND_VALUES[-1] - BAND_VALUES[0] + 1  # the data range, then moved down
     press(qtbot, viewer, Qt.Key.Key_1)
     assert state.voi_lut_index == 0
+
+
+def test_closing_the_viewer_closes_its_compare_window(qtbot, viewer):
+    viewer.layers.open_side_by_side()
+    compare = viewer.layers.compare_window
+    qtbot.addWidget(compare)
+    qtbot.waitExposed(compare)
+    viewer.close()
+    assert not compare.isVisible()
+    assert viewer.layers.overlays._targets == [viewer.layers.overlays._on_canvas]  # its panes detached
