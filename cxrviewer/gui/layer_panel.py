@@ -124,12 +124,14 @@ class LayerControls(QGroupBox):
         form.addRow("threshold", threshold_row)
         form.addRow(self.threshold)
         if kind in SCALED_KINDS:
-            scale_row = QHBoxLayout()
-            scale_row.addWidget(self.scale, 1)
-            scale_row.addWidget(self.low)
-            scale_row.addWidget(QLabel("to"))
-            scale_row.addWidget(self.high)
-            form.addRow("scale", scale_row)
+            # The choice and its range on two rows: on one they made the panel wider than its dock.
+            form.addRow("scale", self.scale)
+            range_row = QHBoxLayout()
+            range_row.addWidget(self.low)
+            range_row.addWidget(QLabel("to"))
+            range_row.addWidget(self.high)
+            range_row.addStretch(1)
+            form.addRow(range_row)
         form.addRow(self.colour_bar)
         form.addRow(self.status)
         self.refresh()
@@ -292,9 +294,10 @@ class LayerPanel(QWidget):
         default_row.addWidget(self.reset)
         column.addLayout(default_row)
         column.addStretch(1)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # A dock narrower than the controls scrolls rather than clipping them out of reach.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         scroll.setWidget(content)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -307,6 +310,12 @@ class LayerPanel(QWidget):
         self.reset.clicked.connect(self.reset_requested)
         self.classes.currentIndexChanged.connect(self._on_class_picked)
         self._refresh_base()
+
+    def width_to_fit(self) -> int:
+        """The width at which every control shows without scrolling sideways (pixels)."""
+        scroll = self.scroll
+        return (scroll.widget().minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+                + 2 * scroll.frameWidth())
 
     def set_classes(self, choices: list[ClassSelector]) -> None:
         """The (model, class) pairs the maps can explain, listed in the class selector."""

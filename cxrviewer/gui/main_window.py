@@ -55,7 +55,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(layers, tags)
         layers.raise_()
         self.resizeDocks([findings, layers], [3, 2], Qt.Orientation.Vertical)
-        self.resizeDocks([studies, findings], [400, 290], Qt.Orientation.Horizontal)
+        # The right-hand docks wide enough for the layer controls (they scroll sideways if made narrower).
+        right = max(290, self.layer_panel.width_to_fit())
+        self.resizeDocks([studies, findings], [400, right], Qt.Orientation.Horizontal)
         self.status = ViewerStatusBar()
         self.setStatusBar(self.status)
         self.actions_by_name: dict[str, QAction] = {}

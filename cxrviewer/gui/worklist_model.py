@@ -173,7 +173,10 @@ class WorklistModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return self.headers[section]
+            title = self.headers[section]
+            # Model names ("pneumonia3-kermany") are wider than a score column: shown on two lines,
+            # broken after the last hyphen, so the header is read whole instead of cut at both ends.
+            return title if self.score_column(section) is None else _two_lines(title)
         if role == Qt.ItemDataRole.ToolTipRole:
             score = self.score_column(section)
             return score.tooltip if score else None
@@ -297,3 +300,12 @@ class WorklistProxy(QSortFilterProxyModel):
         if a == b:
             return opening_order
         return a < b
+
+
+def _two_lines(title: str) -> str:
+    """A score title broken after the last hyphen of its model name: `tb-lesions-tbx11k (TB)` becomes
+    `tb-lesions-` over `tbx11k (TB)`; a name without a hyphen is kept whole."""
+    name, space, rest = title.partition(" ")
+    head, hyphen, tail = name.rpartition("-")
+    return f"{head}{hyphen}\n{tail}{space}{rest}" if hyphen and head else title
+

@@ -314,3 +314,15 @@ def test_closing_the_viewer_closes_its_compare_window(qtbot, viewer):
     viewer.close()
     assert not compare.isVisible()
     assert viewer.layers.overlays._targets == [viewer.layers.overlays._on_canvas]  # its panes detached
+
+
+def test_the_layer_controls_fit_their_dock_at_the_default_size(viewer):
+    """Every layer control is in reach: the dock is as wide as the controls need, so the panel
+    neither clips them nor needs a sideways scroll."""
+    scroll = viewer.layer_panel.scroll
+    needed = scroll.widget().minimumSizeHint().width()
+    assert scroll.viewport().width() >= needed
+    assert not scroll.horizontalScrollBar().isVisible()
+    flicker = viewer.layer_panel.flicker
+    right_edge = flicker.mapTo(scroll.viewport(), flicker.rect().topRight()).x()
+    assert right_edge < scroll.viewport().width()

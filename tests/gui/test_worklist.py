@@ -104,6 +104,9 @@ def test_pngs_are_triaged_and_sort_most_suspicious_first(qtbot, bare_viewer, png
     column = model.column("finding:fake-cls")
     assert model.headers[column] == "fake-cls" and model.headerData(column, Qt.Orientation.Horizontal,
                                                                      Qt.ItemDataRole.ToolTipRole) == "P(abnormal)"
+    # Shown on two lines, broken after the model name's last hyphen; fixed headers stay on one.
+    assert model.headerData(column, Qt.Orientation.Horizontal) == "fake-\ncls"
+    assert model.headerData(model.column("Status"), Qt.Orientation.Horizontal) == "Status"
     for name, level in LEVELS.items():
         assert rows[name].scores["finding:fake-cls"] == pytest.approx(level, abs=0.003)
         assert rows[name].status == "done"
