@@ -6,7 +6,9 @@ Opens a worklist of held-out films from ../shared/data (two TBX11K TB films, an 
 Kermany child, an RSNA film, a chest DICOM), waits for the triage, sorts by the TB lesion score, opens the
 top study and writes:
 - OUT/worklist.png: the window with the sorted worklist, findings and the TB lesion layer;
-- OUT/layers.png: the same study on the bone-suppressed base with Grad-CAM and the lung outline.
+- OUT/layers.png: the same study on the bone-suppressed base with Grad-CAM and the lung outline;
+- OUT/viewer.png: the README's first picture, a folder of chest DICOMs with the NIH DX film shown,
+  windowed, with a ruler, once its findings are in.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from cxrviewer import paths
 from cxrviewer.analysis.pipeline import model_roles
 from cxrviewer.core.layers import KINDS
 
+DICOMS = ("dicom/nih_cxr14_DX_nofinding_implicitLE_mono2.dcm", "dicom/siim_pneumothorax_CR_chest_PA_jpegbaseline_mono2.dcm",
+          "dicom/CR-MONO1-10-chest.dcm")
 FILES = ("tbx11k_tb/images/tb0018.jpg", "tbx11k_tb/images/tb0036.jpg", "openist_lungs/108-117-500-500-100.jpg",
          "kermany_pneumonia/train/images/NORMAL/IM-0117-0001.jpeg", "rsna_pneumonia/images/00a05408-8291-4231-886e-13763e103161.jpg",
          "dicom/siim_pneumothorax_CR_chest_PA_jpegbaseline_mono2.dcm")
@@ -75,8 +79,38 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
         window.grab().save(str(args.out / "layers.png"))
         window.session.shutdown()
-    print(f"wrote {args.out / 'worklist.png'} and {args.out / 'layers.png'}")
+        viewer_picture(app, Path(scratch), args.out / "viewer.png")
+    print(f"wrote {args.out / 'worklist.png'}, {args.out / 'layers.png'} and {args.out / 'viewer.png'}")
     return 0
+
+
+def viewer_picture(app: QApplication, scratch: Path, out: Path) -> None:
+    """The DICOM folder, the NIH film shown under a chosen window with a ruler and no layers, its
+    findings in."""
+    from cxrviewer.core.image import WindowPreset
+    from cxrviewer.core.viewstate import Ruler
+    from cxrviewer.gui.main_window import MainWindow
+
+    folder = scratch / "dicom"
+    folder.mkdir()
+    # Numbered so the worklist's name order opens the NIH film first.
+    for number, name in enumerate(DICOMS, 1):
+        shutil.copy(paths.shared_data_dir() / name, folder / f"{number}_{Path(name).name}")
+    window = MainWindow(settings=QSettings(str(scratch / "viewer.ini"), QSettings.Format.IniFormat))
+    window.resize(1400, 900)
+    window.show()
+    window.open_paths([folder])
+    worklist = window.worklist
+    wait(app, lambda: len(worklist.model.rows) == len(DICOMS) and not worklist.busy
+         and all(r.status in ("done", "failed") for r in worklist.model.rows))
+    for controls in window.layer_panel.controls.values():
+        controls.visible.setChecked(False)  # the radiograph itself; the other pictures show layers
+    state = window.canvas.state
+    state.window = WindowPreset(center=150, width=230, name="lung")
+    state.ruler = Ruler(270, 470, 730, 470)
+    app.processEvents()
+    window.grab().save(str(out))
+    window.session.shutdown()
 
 
 if __name__ == "__main__":
