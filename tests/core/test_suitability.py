@@ -132,6 +132,18 @@ def test_an_age_outside_the_cards_population_is_named():
         "This model was trained on patients aged 1–5 years; this patient's recorded age is 6 months.",)
 
 
+def test_the_shipped_tb_lesion_model_cautions_for_children_only():
+    """Its card says adults (18 years on): it called 45 of 45 held-out Kermany children positive."""
+    from cxrviewer.core.cards import load_card
+
+    tb = load_card(paths.install_root() / "models" / "tb-lesions-tbx11k.card.json", verify_files=False)
+    assert tb.population.age_years == (18.0, 120.0)
+    (caution,) = model_cautions(meta("005Y"), tb)
+    assert caution.startswith("This model was trained on adults: TBX11K") and caution.endswith("is 5 years.")
+    assert model_cautions(meta("017Y"), tb) != ()
+    assert model_cautions(meta("018Y"), tb) == model_cautions(meta("062Y"), tb) == model_cautions(meta(None), tb) == ()
+
+
 @pytest.mark.parametrize(
     ("age", "population"),
     [("003Y", KERMANY), ("071M", KERMANY), (None, KERMANY), ("45", KERMANY), ("045Y", None),
