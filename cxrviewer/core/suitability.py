@@ -87,8 +87,9 @@ def study_cautions(meta: ImageMeta | None) -> tuple[str, ...]:
     return ()
 
 
-def model_cautions(meta: ImageMeta | None, card: ModelCard | None) -> tuple[str, ...]:
-    """Cautions about this study for this model: the recorded age outside its training population."""
+def model_cautions(meta: ImageMeta | None, card: ModelCard | None, *, name_age: bool = True) -> tuple[str, ...]:
+    """Cautions about this study for this model: the recorded age outside its training population.
+    name_age False leaves the age itself out (an anonymised export: age is a patient characteristic)."""
     if meta is None or card is None or card.population is None or card.population.age_years is None:
         return ()
     age = patient_age(meta)
@@ -96,7 +97,8 @@ def model_cautions(meta: ImageMeta | None, card: ModelCard | None) -> tuple[str,
     if age is None or within(age, low, high):
         return ()
     trained_on = card.population.description or f"patients aged {low:g}–{high:g} years"
-    return (f"This model was trained on {trained_on}; this patient's recorded age is {age.text}.",)
+    recorded = f"is {age.text}" if name_age else "lies outside it"
+    return (f"This model was trained on {trained_on}; this patient's recorded age {recorded}.",)
 
 
 def _tag_values(meta: ImageMeta, tags: tuple[str, ...]) -> list[str]:

@@ -6,6 +6,7 @@ import errno
 import hashlib
 import re
 import zlib
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from PIL import Image as PilImage
 from pydicom.uid import SecondaryCaptureImageStorage
 
 from cxrviewer import paths
-from cxrviewer.core.cards import FileEntry, InputContract, ModelCard
+from cxrviewer.core.cards import FileEntry, InputContract, ModelCard, Population
 from cxrviewer.core.display.compose import OverlayStyle, Threshold, compose, index_map, layer
 from cxrviewer.core.export import (
     NOT_CLINICAL,
@@ -33,6 +34,7 @@ from cxrviewer.core.export.report_pdf import CUT_NOTE, MARGIN, report_page
 from cxrviewer.core.image import ImageMeta
 from cxrviewer.core.io import read_image
 from cxrviewer.core.orientation import Orientation
+from cxrviewer.core.suitability import SYNTHETIC_TEXT
 
 DICOM_DIR = paths.shared_data_dir() / "dicom"
 REAL_DICOMS = sorted(DICOM_DIR.glob("*.dcm")) if DICOM_DIR.is_dir() else []
@@ -317,6 +319,24 @@ def test_burned_in_annotation_of_the_source_is_declared_and_cautioned(tmp_path):
     assert ds.BurnedInAnnotation == "YES"
     clean = ImageMeta(path=tmp_path / "s.dcm", format="DICOM", tags=(("(0028,0301)", "Burned In Annotation", "CS", "NO"),))
     assert pydicom.dcmread(write_secondary_capture(tmp_path / "sc2.dcm", content(clean))).BurnedInAnnotation == "NO"
+
+
+def test_the_report_carries_the_cautions_the_findings_panel_shows(tmp_path):
+    """A child's recorded age against an adult model's population, and a phantom: the same cautions as
+    on screen (core.suitability), the age itself left out of an anonymised report."""
+    adult = replace(CARDS[1], population=Population("adults, one source", (18.0, 120.0)))
+    child = ImageMeta(path=tmp_path / "s.dcm", format="DICOM", patient_id="PID-1",
+                      tags=(("(0010,1010)", "Patient's Age", "AS", "005Y"),))
+    text = pdf_text(report_pdf_bytes(content(child, cards=(CARDS[0], adult))))
+    assert ("Findings Caution: opac-b: This model was trained on adults, one source; this patient's "
+            "recorded age is 5 years.") in text
+    anonymous = pdf_text(report_pdf_bytes(content(child, cards=(CARDS[0], adult), anonymise=True)))
+    assert "opac-b: This model was trained on adults, one source; this patient's recorded age lies outside it." in anonymous
+    assert "5 years" not in anonymous
+    grown = replace(child, tags=(("(0010,1010)", "Patient's Age", "AS", "045Y"),))
+    assert "Caution" not in pdf_text(report_pdf_bytes(content(grown, cards=(CARDS[0], adult))))
+    phantom = ImageMeta(path=tmp_path / "p.dcm", format="DICOM", patient_name="DEMO^PHANTOM")
+    assert f"Caution: {SYNTHETIC_TEXT}" in pdf_text(report_pdf_bytes(content(phantom)))
 
 
 def test_an_export_never_replaces_the_study_itself(tmp_path):

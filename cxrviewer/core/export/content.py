@@ -16,6 +16,7 @@ from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.export.atomic import ExportError
 from cxrviewer.core.image import ImageMeta
 from cxrviewer.core.orientation import Orientation
+from cxrviewer.core.suitability import model_cautions, study_cautions
 
 SOFTWARE = f"cxrviewer {__version__}"
 NOT_CLINICAL = ("Research tool, not for clinical use: model outputs are aids for a reader, not diagnoses, "
@@ -123,6 +124,15 @@ class ExportContent:
             facts.append(("Image", f"{width} x {height} pixels"))
         facts.append(("Orientation", self.orientation_note))
         return facts
+
+    def cautions(self) -> list[str]:
+        """The cautions the findings panel shows for this study: about the study itself (a phantom),
+        then per model (a recorded age outside its training population; the age itself left out of
+        an anonymised export)."""
+        said = list(study_cautions(self.meta))
+        for card in self.cards:
+            said += [f"{card.name}: {text}" for text in model_cautions(self.meta, card, name_age=not self.anonymise)]
+        return said
 
     def limits(self) -> list[str]:
         """The general statement, then each distinct card limit once, with the models that state it."""

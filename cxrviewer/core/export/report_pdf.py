@@ -89,8 +89,9 @@ def side_paras(content: ExportContent) -> list[Para]:
 
 
 def main_paras(content: ExportContent) -> list[Para]:
-    """Under the image: readings, models and checksums, limits."""
+    """Under the image: cautions and readings, models and checksums, limits."""
     paras = [Para("Findings", "heading")]
+    paras += [Para(f"Caution: {text}") for text in content.cautions()]
     if not content.readings:
         paras.append(Para("No model reading was available when this report was made."))
     for reading in content.readings:
