@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 DEFAULT_KEY = "layers/default"
 FLICKER_MS = 600
 WAITING_TEXT = "not computed yet for this study"
+LAYERS_HIDDEN_TEXT = "all layers hidden (O shows them again)"
 NO_SOFT_TISSUE_TEXT = ("bone-suppressed base chosen; this study has no soft-tissue view yet "
                        "(it needs an installed bone-suppression model)")
 # The analysis service's result kinds and the layers each one feeds.
@@ -80,6 +81,7 @@ class LayerController(QObject):
         panel.class_chosen.connect(self.select_class)
         panel.flicker_toggled.connect(self.flicker)
         panel.side_by_side_requested.connect(self.open_side_by_side)
+        panel.layers_shown_toggled.connect(self.set_layers_shown)
         panel.save_default_requested.connect(self.save_default)
         panel.reset_requested.connect(self.reset_to_factory)
         panel.fixed_scale_requested.connect(self.fix_scale)
@@ -214,6 +216,8 @@ class LayerController(QObject):
             self.overlays.apply(self.stack[kind])
         elif what == "lut":
             self._show(kind)
+        elif what == "visible" and self.stack[kind].visible and not self.overlays.shown:
+            self.set_layers_shown(True)  # a layer turned on while all were off: the reader wants to see
         elif what in ("visible", "index"):
             if what == "index":
                 self.indexed.pop(kind, None)
@@ -265,6 +269,19 @@ class LayerController(QObject):
         self.stack.base = "original" if self.stack.base == "soft_tissue" else "soft_tissue"
         if self.stack.base == "soft_tissue" and not self.canvas.has_soft_tissue:
             self.message.emit(NO_SOFT_TISSUE_TEXT)
+
+    def set_layers_shown(self, on: bool) -> None:
+        """Every layer on or off at once (the panel's switch, key O); each keeps its own settings."""
+        if on == self.overlays.shown:
+            return
+        self.overlays.shown = on
+        for kind in KINDS:
+            self._show(kind)
+        self.panel.show_layers_shown(on)
+        self.message.emit("" if on else LAYERS_HIDDEN_TEXT)
+
+    def toggle_layers(self) -> None:
+        self.set_layers_shown(not self.overlays.shown)
 
     def flicker(self, on: bool) -> None:
         """Alternate original and soft tissue on the canvas; stopping returns to the chosen base."""

@@ -257,6 +257,7 @@ class LayerPanel(QWidget):
     class_chosen = Signal(object)  # ClassSelector picked in the panel
     fixed_scale_requested = Signal(str)  # layer kind whose reader chose "fixed across studies"
     side_by_side_requested = Signal()
+    layers_shown_toggled = Signal(bool)  # the reader's "all layers" switch
     flicker_toggled = Signal(bool)
     save_default_requested = Signal()
     reset_requested = Signal()
@@ -264,6 +265,9 @@ class LayerPanel(QWidget):
     def __init__(self, stack: LayerStack | None = None, parent=None):
         super().__init__(parent)
         self.stack = stack if stack is not None else LayerStack()
+        self.layers_shown = QCheckBox("Layers shown (O)")
+        self.layers_shown.setChecked(True)
+        self.layers_shown.setToolTip("Hide or show every layer at once; each layer keeps its own settings")
         self.soft_tissue = QCheckBox("Bone-suppressed base (B)")
         self.side_by_side = QPushButton("Side by side")
         self.flicker = QPushButton("Flicker")
@@ -275,6 +279,7 @@ class LayerPanel(QWidget):
             controls.fixed_requested.connect(self.fixed_scale_requested)
         content = QWidget()
         column = QVBoxLayout(content)
+        column.addWidget(self.layers_shown)
         column.addWidget(self.soft_tissue)
         compare_row = QHBoxLayout()
         compare_row.addWidget(QLabel("Compare"))
@@ -305,6 +310,7 @@ class LayerPanel(QWidget):
         self._unsubscribe = self.stack.subscribe(self._on_stack_changed)
         self.soft_tissue.toggled.connect(lambda on: setattr(self.stack, "base", "soft_tissue" if on else "original"))
         self.side_by_side.clicked.connect(self.side_by_side_requested)
+        self.layers_shown.toggled.connect(self.layers_shown_toggled)
         self.flicker.toggled.connect(self.flicker_toggled)
         self.save_default.clicked.connect(self.save_default_requested)
         self.reset.clicked.connect(self.reset_requested)
@@ -345,6 +351,12 @@ class LayerPanel(QWidget):
                     selected.model, selected.class_index):
                 self.classes.setCurrentIndex(row)
         self.classes.blockSignals(False)
+
+    def show_layers_shown(self, on: bool) -> None:
+        """Show the "all layers" switch as set elsewhere (key O), without signalling it back."""
+        self.layers_shown.blockSignals(True)
+        self.layers_shown.setChecked(on)
+        self.layers_shown.blockSignals(False)
 
     def _refresh_base(self) -> None:
         self.soft_tissue.blockSignals(True)

@@ -191,6 +191,7 @@ class MainWindow(QMainWindow):
             "clear_ruler": lambda: self._on_state(lambda s: setattr(s, "ruler", None)),
             "help": lambda: HelpDialog(self).exec(),
             "toggle_soft_tissue": lambda: self.layers.toggle_base(),
+            "toggle_layers": lambda: self.layers.toggle_layers(),
         }
         file_menu = self.menuBar().addMenu("&File")
         view_menu = self.menuBar().addMenu("&View")

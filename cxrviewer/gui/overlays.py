@@ -101,6 +101,9 @@ class OverlayItems:
         self.items = self._on_canvas.items
         self.contour_items = self._on_canvas.contour_items
         self._targets: list[LayerItems] = [self._on_canvas]
+        # The reader's "all layers" switch (key O): off hides every layer, whatever its own state,
+        # which is kept for when they come back.
+        self.shown = True
 
     def attach(self, parent: QGraphicsItem) -> LayerItems:
         """Draw the layers also under `parent` (image-space coordinates), now and on every change."""
@@ -137,7 +140,7 @@ class OverlayItems:
     def apply(self, state: LayerState) -> None:
         """Show a layer's state: visibility, its table, its contour. The index array is not touched."""
         kind, indexed = state.kind, self.maps.get(state.kind)
-        if indexed is None or not state.visible:
+        if indexed is None or not state.visible or not self.shown:
             self.drawn.pop(kind, None)
             for target in self._targets:
                 target.hide(kind)

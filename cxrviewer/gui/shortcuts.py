@@ -34,6 +34,7 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("flip_vertical", "Flip top–bottom", ("V",)),
     Binding("ruler_tool", "Ruler tool (drag to measure)", ("M",)),
     Binding("toggle_soft_tissue", "Bone-suppressed (soft-tissue) base image on/off", ("B",)),
+    Binding("toggle_layers", "All overlay layers on/off (each keeps its own settings)", ("O",)),
     Binding("clear_ruler", "Remove the ruler", ("Delete", "Backspace")),
     Binding("help", "Keyboard and mouse help", ("F1", "?")),
 )

@@ -213,7 +213,7 @@ def test_layer_state_persists_across_studies_and_as_the_readers_default(qtbot, h
     assert ROWS * COLUMNS == harness.canvas.displayed_image().size
 
 
-def test_window_b_key_switches_the_base_and_composed_view_matches(qtbot, no_models, viewer, band_study):
+def test_window_b_and_o_keys_switch_the_base_and_the_layers_and_composed_view_matches(qtbot, no_models, viewer, band_study):
     open_and_wait(qtbot, viewer, band_study)
     study = viewer.analysis.study
     pixels = viewer.canvas.image.pixels
@@ -235,6 +235,38 @@ def test_window_b_key_switches_the_base_and_composed_view_matches(qtbot, no_mode
     assert viewer.visible_layer_summary()[0].startswith("Base: bone-suppressed")
     qtbot.keyClick(viewer.canvas, "B")
     np.testing.assert_array_equal(viewer.canvas.displayed_image(), original)
+    qtbot.keyClick(viewer.canvas, "O")  # every layer off, then on again
+    assert not viewer.layer_panel.layers_shown.isChecked()
+    np.testing.assert_array_equal(viewer.composed_view(), np.repeat(original[..., None], 3, axis=-1))
+    qtbot.keyClick(viewer.canvas, "O")
+    np.testing.assert_array_equal(viewer.composed_view(), composed)
+
+
+def test_all_layers_switch_hides_and_restores_them_as_they_were(harness):
+    harness.show_study()
+    send_maps(harness)
+    lesions = block_map((slice(40, 60), slice(60, 120), 0.9))
+    harness.service.result_ready.emit(0, "lesions", "tb-lesions", SimpleNamespace(probability=lesions, threshold=0.4))
+    controller, panel = harness.controller, harness.panel
+    before = controller.composed_view()
+    drawn = dict(controller.overlays.drawn)
+    assert set(drawn) == {"gradcam", "tb_lesions"} and controller.overlays.items["gradcam"].isVisible()
+    states = {kind: panel.stack[kind] for kind in drawn}
+    panel.layers_shown.setChecked(False)  # the panel's switch; key O calls the same
+    base = harness.canvas.displayed_image()
+    np.testing.assert_array_equal(controller.composed_view(), np.repeat(base[..., None], 3, axis=-1))
+    assert not controller.overlays.drawn and controller.visible_layer_summary() == ["Base: original"]
+    assert not any(item.isVisible() for item in controller.overlays.items.values())
+    assert all(panel.stack[kind] == state for kind, state in states.items())  # their own settings kept
+    controller.toggle_layers()
+    assert panel.layers_shown.isChecked()
+    np.testing.assert_array_equal(controller.composed_view(), before)
+    assert all(np.array_equal(controller.overlays.drawn[k].lut, drawn[k].lut) for k in drawn)
+    # Turning one layer on while all are off brings them all back.
+    controller.toggle_layers()
+    panel.controls["crm"].visible.setChecked(True)
+    assert controller.overlays.shown and panel.layers_shown.isChecked()
+    assert set(controller.overlays.drawn) == {"gradcam", "crm", "tb_lesions"}
 
 
 def test_flicker_and_side_by_side_compare_original_and_soft_tissue(qtbot, harness):
