@@ -315,6 +315,12 @@ class LayerController(QObject):
             return None
         return state.orientation.apply(self.overlays.composed(base))
 
+    def values_at(self, row: int, column: int) -> list[tuple[str, float]]:
+        """(layer name, its raw map value at image pixel (row, column)) for each layer drawn now: the
+        number the colour there stands for, on the colour bar's scale."""
+        return [(self.stack[kind].name, float(self.raw[kind][row, column]))
+                for kind in KINDS if kind in self.overlays.drawn and kind in self.raw]
+
     def visible_layer_summary(self) -> list[str]:
         """The base image, then one line per layer drawn now (see core.layers.summary_line)."""
         if self.canvas.showing_soft_tissue:

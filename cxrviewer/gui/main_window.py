@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         self.session.current_ready.connect(self._show_study)
         self.session.current_failed.connect(self._show_failure)
         self.session.files_skipped.connect(self._on_files_skipped)
-        self.canvas.probe_changed.connect(lambda probe: self.status.show_probe(probe, self.canvas.image))
+        self.canvas.probe_changed.connect(self._on_probe)
         self.canvas.view_changed.connect(lambda: self.status.show_view(self.canvas.state, self.canvas.image))
         self.canvas.ruler_changed.connect(self._on_ruler_changed)
         self.analysis.progress.connect(self._on_analysis_progress)
@@ -293,6 +293,10 @@ class MainWindow(QMainWindow):
         visible layers through core.display.compose.compose, flipped and rotated as on screen
         (the whole image, not the zoomed part); None without a study."""
         return self.layers.composed_view()
+
+    def _on_probe(self, probe) -> None:
+        self.status.show_probe(probe, self.canvas.image)
+        self.status.show_layer_values(self.layers.values_at(probe.row, probe.column) if probe is not None else [])
 
     def visible_layer_summary(self) -> list[str]:
         """"Base: …", then one line per layer drawn: name, model/class, threshold, opacity, colour

@@ -1,5 +1,5 @@
-"""The status bar: cursor position in pixels and mm, the value under it, the window, the zoom, the
-analysis's progress and where the models run (CPU or CUDA)."""
+"""The status bar: cursor position in pixels and mm, the value under it and the shown layers' map
+values there, the window, the zoom, the analysis's progress and where the models run (CPU or CUDA)."""
 
 from __future__ import annotations
 
@@ -38,12 +38,15 @@ class ViewerStatusBar(QStatusBar):
         super().__init__(parent)
         self.position = QLabel()
         self.value = QLabel()
+        self.layer_values = QLabel()
+        self.layer_values.setToolTip("Each shown layer's map value under the cursor, on the scale of its colour bar")
         self.window = QLabel()
         self.zoom = QLabel()
         self.analysis = QProgressBar(maximumWidth=120, textVisible=True, visible=False)
         self.analysis.setFormat("analysis %v/%m")
         self.provider = QLabel()
-        for label in (self.position, self.value, self.window, self.zoom, self.analysis, self.provider):
+        for label in (self.position, self.value, self.layer_values, self.window, self.zoom, self.analysis,
+                      self.provider):
             self.addPermanentWidget(label)
 
     def show_probe(self, probe: Probe | None, image: Image | None) -> None:
@@ -53,6 +56,10 @@ class ViewerStatusBar(QStatusBar):
             return
         self.position.setText(position_text(probe, image))
         self.value.setText(f"value {probe.modality_value:g} → shown {probe.shown:.3f}")
+
+    def show_layer_values(self, values: list[tuple[str, float]]) -> None:
+        """(layer name, its map's value) under the cursor, for each layer drawn."""
+        self.layer_values.setText("  ".join(f"{name} {value:.3g}" for name, value in values))
 
     def show_view(self, state: ViewState | None, image: Image | None) -> None:
         if state is None or image is None:

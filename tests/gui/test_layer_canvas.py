@@ -269,6 +269,19 @@ def test_all_layers_switch_hides_and_restores_them_as_they_were(harness):
     assert set(controller.overlays.drawn) == {"gradcam", "crm", "tb_lesions"}
 
 
+def test_the_value_under_the_cursor_is_each_drawn_layers_raw_map_value(harness):
+    harness.show_study()
+    send_maps(harness, scale=0.13)  # Grad-CAM's raw scale, not its colour index
+    lesions = block_map((slice(40, 60), slice(60, 120), 0.9))
+    harness.service.result_ready.emit(0, "lesions", "tb-lesions", SimpleNamespace(probability=lesions, threshold=0.4))
+    controller = harness.controller
+    values = dict(controller.values_at(50, 110))
+    assert values == {"Grad-CAM": pytest.approx(0.13), "TB lesions": pytest.approx(0.9)}
+    assert dict(controller.values_at(50, 30)) == {"Grad-CAM": pytest.approx(0.026), "TB lesions": 0.0}
+    controller.set_layers_shown(False)
+    assert controller.values_at(50, 110) == []  # only what is drawn
+
+
 def test_flicker_and_side_by_side_compare_original_and_soft_tissue(qtbot, harness):
     loaded = harness.show_study()
     pixels = loaded.image.pixels

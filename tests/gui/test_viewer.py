@@ -253,6 +253,19 @@ def test_status_bar_reports_pixel_value_and_mm_under_the_cursor(qtbot, viewer, b
     QApplication.processEvents()
 
 
+def test_status_bar_reports_the_shown_layers_map_values_under_the_cursor(qtbot, no_models, viewer, band_study):
+    open_and_wait(qtbot, viewer, band_study)
+    cam = np.zeros(viewer.canvas.image.pixels.shape, np.float32)
+    cam[10:40, 150:170] = 0.0731
+    viewer.analysis.result_ready.emit(viewer.analysis.study, "maps", ("pneumonia-kermany", 1), {"gradcam": cam})
+    point = image_to_widget(viewer, 160.5, 20.5)  # pixel row 20, column 160: inside the map's block
+    viewer.canvas.scene().sigMouseMoved.emit(viewer.canvas.mapToScene(QPoint(int(point.x()), int(point.y()))))
+    assert viewer.status.layer_values.text() == "Grad-CAM 0.0731"
+    viewer.layers.toggle_layers()
+    viewer.canvas.scene().sigMouseMoved.emit(viewer.canvas.mapToScene(QPoint(int(point.x()), int(point.y()))))
+    assert viewer.status.layer_values.text() == ""
+
+
 def test_8_bit_study_windows_through_the_colour_table_then_a_12_bit_one_renders_plainly(
     qtbot, viewer, band_study, tmp_path
 ):
