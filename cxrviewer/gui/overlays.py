@@ -5,12 +5,17 @@ Each layer item shows its map's uint8 `IndexedMap.index` through the layer's 256
 (`core.layers.drawn_layer`), levels off, item opacity 1: pyqtgraph then builds an indexed QImage
 whose colour table is that LUT, so a threshold, opacity, colour-map or scale change replaces 256
 table entries and never touches the index array. The contour is a second item: the rim mask viewed as
-uint8 through a two-entry table (transparent, contour colour). The `Layer`s drawn are kept, so an
+uint8 through a two-entry table (transparent, contour colour). Zoomed out, Qt samples the image
+without filtering, so a one-pixel rim would show broken: on screen the rim is as many image pixels
+wide as one screen pixel spans (`rim_width`), while exports keep the `Layer`'s one-pixel rim at the
+image's own resolution. The `Layer`s drawn are kept, so an
 export composes exactly them with `core.display.compose.compose`, and every attached set of items
 draws the same `Layer`s: the canvas and the compare panes share this one drawing path.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +23,7 @@ import pyqtgraph as pg
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QGraphicsItem
 
-from cxrviewer.core.display.compose import IndexedMap, Layer, compose
+from cxrviewer.core.display.compose import IndexedMap, Layer, Rim, compose, contour_mask, threshold_index
 from cxrviewer.core.layers import KINDS, LayerState, drawn_layer
 from cxrviewer.gui.canvas import Canvas
 
@@ -63,17 +68,16 @@ class LayerItems:
         self.items[kind].setVisible(False)
         self.contour_items[kind].setVisible(False)
 
-    def draw(self, kind: str, drawn: Layer, fill: bool, rim_lut: npt.NDArray[np.uint8] | None) -> None:
-        """Show `drawn` (its index already set): its table, and its rim through `rim_lut` (None: no
+    def draw(self, kind: str, drawn: Layer, fill: bool, rim: Rim | None, rim_lut: npt.NDArray[np.uint8] | None) -> None:
+        """Show `drawn` (its index already set): its table, and `rim` through `rim_lut` (None: no
         contour). `fill` False leaves the layer item hidden (a contour-only layer)."""
         item, rim_item = self.items[kind], self.contour_items[kind]
         item.setLookupTable(drawn.lut)
         # A contour-only layer (opacity 0) has nothing to blend: not drawing it saves a full paint.
         item.setVisible(fill)
-        if rim_lut is None:
+        if rim is None or rim_lut is None:
             rim_item.setVisible(False)
             return
-        rim = drawn.contour
         # Only the rim's box: placed at its top-left pixel in image space, it is all Qt converts and paints.
         rim_item.setImage(rim.mask.view(np.uint8), autoLevels=False, levels=None, lut=rim_lut)
         rim_item.setPos(rim.left, rim.top)
@@ -97,6 +101,9 @@ class OverlayItems:
         self.maps: dict[str, IndexedMap] = {}
         self.drawn: dict[str, Layer] = {}
         self._fill: dict[str, bool] = {}
+        self._states: dict[str, LayerState] = {}  # each drawn layer's state, to redraw its rim on a zoom
+        self._rims: dict[str, Rim | None] = {}  # the rim each drawn layer shows on screen
+        self.rim_width = 1  # image pixels; see the module's note
         self._on_canvas = LayerItems(canvas.image_space)
         self.items = self._on_canvas.items
         self.contour_items = self._on_canvas.contour_items
@@ -104,6 +111,17 @@ class OverlayItems:
         # The reader's "all layers" switch (key O): off hides every layer, whatever its own state,
         # which is kept for when they come back.
         self.shown = True
+        canvas.view_changed.connect(self._on_view_changed)
+
+    def _on_view_changed(self) -> None:
+        state = self.canvas.state
+        width = rim_width(state.zoom) if state is not None else 1
+        if width == self.rim_width:
+            return
+        self.rim_width = width
+        for kind, drawn in list(self.drawn.items()):
+            if drawn.contour is not None:
+                self.apply(self._states[kind])
 
     def attach(self, parent: QGraphicsItem) -> LayerItems:
         """Draw the layers also under `parent` (image-space coordinates), now and on every change."""
@@ -111,7 +129,7 @@ class OverlayItems:
         for kind, indexed in self.maps.items():
             target.set_index(kind, indexed.index)
         for kind, drawn in self.drawn.items():
-            target.draw(kind, drawn, self._fill[kind], _rim_lut(drawn))
+            target.draw(kind, drawn, self._fill[kind], self._rims[kind], _rim_lut(drawn))
         self._targets.append(target)
         return target
 
@@ -146,15 +164,25 @@ class OverlayItems:
                 target.hide(kind)
             return
         drawn = drawn_layer(state, indexed)
-        self.drawn[kind] = drawn
+        self.drawn[kind], self._states[kind] = drawn, state
         self._fill[kind] = state.style.opacity > 0
+        rim = drawn.contour
+        if rim is not None and self.rim_width > 1:
+            rim = contour_mask(indexed, threshold_index(indexed, state.style.threshold), self.rim_width)
+        self._rims[kind] = rim
         rim_lut = _rim_lut(drawn)
         for target in self._targets:
-            target.draw(kind, drawn, self._fill[kind], rim_lut)
+            target.draw(kind, drawn, self._fill[kind], rim, rim_lut)
 
     def composed(self, base_grey: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         """(H, W, 3) uint8: `base_grey` with the layers drawn now, in canvas order, by `compose`."""
         return compose(base_grey, [self.drawn[kind] for kind in KINDS if kind in self.drawn])
+
+
+def rim_width(zoom: float) -> int:
+    """Image pixels a rim needs on screen at `zoom` (screen pixels per image pixel) so that unfiltered
+    sampling, one sample every 1 / zoom image pixels, always lands on it: 1 from zoom 1 up."""
+    return max(1, math.ceil(1.0 / zoom - 1e-9))
 
 
 def _rim_lut(drawn: Layer) -> npt.NDArray[np.uint8] | None:

@@ -98,6 +98,59 @@ def test_contour_is_drawn_on_screen_and_in_the_composed_view(harness):
     assert not harness.controller.overlays.contour_items["lung_outline"].isVisible()
 
 
+def test_zoomed_out_the_rim_on_screen_is_wide_enough_to_stay_unbroken(harness):
+    """Qt samples a zoomed-out image without filtering: a one-pixel rim would show in pieces. On
+    screen the rim is as wide as a screen pixel spans; exports keep the one-pixel rim."""
+    harness.show_study()
+    lungs = block_map((slice(20, 80), slice(20, 70), 0.95))
+    harness.service.result_ready.emit(0, "lungs", "lungs-unet", lungs)
+    harness.panel.controls["lung_outline"].visible.setChecked(True)
+    overlays, state = harness.controller.overlays, harness.canvas.state
+    exported = harness.controller.composed_view()
+    state.zoom = 0.3
+    assert overlays.rim_width == 4  # one screen pixel spans 3.3 image pixels
+    rim_item = overlays.contour_items["lung_outline"]
+    top, left = int(rim_item.pos().y()), int(rim_item.pos().x())
+    shown = np.zeros((ROWS, COLUMNS), bool)
+    shown[top:top + rim_item.image.shape[0], left:left + rim_item.image.shape[1]] = rim_item.image.astype(bool)
+    band = np.zeros((ROWS, COLUMNS), bool)
+    band[20:80, 20:70] = True
+    band[24:76, 24:66] = False  # four image pixels wide, inside the region
+    np.testing.assert_array_equal(shown, band)
+    np.testing.assert_array_equal(harness.controller.composed_view(), exported)  # exports: one pixel
+    state.zoom = 2.0
+    assert overlays.rim_width == 1
+    np.testing.assert_array_equal(rim_item.image, overlays.drawn["lung_outline"].contour.mask.view(np.uint8))
+
+
+def test_zoomed_out_a_round_outline_shows_without_gaps(harness):
+    """On a disc's outline a one-pixel rim breaks into dashes when Qt samples every 1/zoom pixels;
+    the wider screen rim does not: the screen shows the outline colour all the way round."""
+    harness.show_study()
+    yy, xx = np.mgrid[:ROWS, :COLUMNS]
+    radius, cy0, cx0 = 40.0, 48.0, 80.0
+    disc = (np.hypot(yy + 0.5 - cy0, xx + 0.5 - cx0) <= radius).astype(np.float32) * 0.95
+    harness.service.result_ready.emit(0, "lungs", "lungs-unet", disc)
+    harness.panel.controls["lung_outline"].visible.setChecked(True)
+    state = harness.canvas.state
+    state.zoom = 0.3
+    picture = harness.canvas.grab().toImage()
+    ratio = picture.devicePixelRatio()
+    width, height = harness.canvas.viewport_size()
+    cx, cy = state.center
+    def outline_on_screen(row: float, column: float) -> bool:
+        vx, vy = state.image_to_view(column, row)
+        x, y = width / 2 + (vx - cx) * state.zoom, height / 2 + (vy - cy) * state.zoom
+        c = picture.pixelColor(int(x * ratio), int(y * ratio))
+        return (c.red(), c.green(), c.blue()) == (0, 200, 255)
+
+    # At each angle, the screen pixels across the edge's last four image pixels (radially).
+    missed = [round(float(np.degrees(angle))) for angle in np.linspace(0, 2 * np.pi, 72, endpoint=False)
+              if not any(outline_on_screen(cy0 + r * np.sin(angle), cx0 + r * np.cos(angle))
+                         for r in np.arange(radius - 4, radius, 0.5))]
+    assert not missed, f"outline not shown at {missed} degrees"
+
+
 @pytest.mark.parametrize(("rotation", "flip_h", "flip_v"), [
     (90, False, False), (180, False, False), (270, False, False), (0, True, False), (0, False, True),
     (90, True, False), (270, False, True),

@@ -155,3 +155,22 @@ def test_contour_within_the_shown_box_equals_the_whole_image_rim(seed):
         np.testing.assert_array_equal(rim, full_image_rim(indexed.index, first))
     assert contour_mask(indexed, 128).mask.any()
 
+
+
+def test_a_wider_rim_is_an_inner_band_of_that_width_and_the_image_edge_is_never_rim():
+    values = np.zeros((40, 50), np.float32)
+    values[10:30, 12:40] = 1.0
+    values[0:8, 0:6] = 1.0  # touches the image's top and left edges
+    indexed = index_map(values)
+    first = threshold_index(indexed, Threshold("value", 0.5))
+    one, three = (contour_mask(indexed, first, w).full(values.shape) for w in (1, 3))
+    assert one.sum() == 2 * (20 + 28) - 4 + (8 + 6 - 1)  # the block's ring, the corner block's two inner sides
+    expected = np.zeros_like(three)
+    expected[10:30, 12:40] = True
+    expected[13:27, 15:37] = False  # three pixels in from each side
+    expected[0:8, 3:6] = True
+    expected[5:8, 0:6] = True
+    np.testing.assert_array_equal(three, expected)
+    assert (three >= one).all()
+    with pytest.raises(ValueError, match="at least one pixel"):
+        contour_mask(indexed, first, 0)

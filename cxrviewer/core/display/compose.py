@@ -188,20 +188,24 @@ class Rim:
         return out
 
 
-def contour_mask(indexed: IndexedMap, first_shown: int) -> Rim:
-    """The one-pixel inner rim of the region drawn at this threshold."""
+def contour_mask(indexed: IndexedMap, first_shown: int, width: int = 1) -> Rim:
+    """The inner rim, `width` pixels thick, of the region drawn at this threshold: 1 at the image's
+    own resolution, as exports draw it; the canvas zoomed out asks for as many pixels as one screen
+    pixel spans, since a one-pixel rim would show broken there."""
+    if width < 1:
+        raise ValueError(f"a rim is at least one pixel wide, got {width}")
     rows = np.flatnonzero(indexed.row_max >= first_shown)
     columns = np.flatnonzero(indexed.column_max >= first_shown)
     if rows.size == 0 or columns.size == 0:
         return Rim(np.zeros((0, 0), dtype=bool))
-    # The box of what is shown, one pixel more on each side where the image goes on, so the box's
-    # own edge is not mistaken for the image's.
-    height, width = indexed.index.shape
-    y0, y1 = max(int(rows[0]) - 1, 0), min(int(rows[-1]) + 2, height)
-    x0, x1 = max(int(columns[0]) - 1, 0), min(int(columns[-1]) + 2, width)
+    # The box of what is shown, `width` pixels more on each side where the image goes on, so the
+    # box's own edge is not mistaken for the image's.
+    height, image_width = indexed.index.shape
+    y0, y1 = max(int(rows[0]) - width, 0), min(int(rows[-1]) + 1 + width, height)
+    x0, x1 = max(int(columns[0]) - width, 0), min(int(columns[-1]) + 1 + width, image_width)
     shown = indexed.index[y0:y1, x0:x1] >= first_shown
-    # The image edge is not a rim: the 3x3 minimum ignores pixels beyond the image.
-    return Rim(shown & ~erode(shown, 3), y0, x0)
+    # The image edge is not a rim: the square minimum ignores pixels beyond the image.
+    return Rim(shown & ~erode(shown, 2 * width + 1), y0, x0)
 
 
 @dataclass(frozen=True, eq=False)
