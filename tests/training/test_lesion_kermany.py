@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from tiny_configs import blank_lesion_card
+from tiny_configs import lesion_card_with
 
 from cxrviewer import paths
 from cxrviewer.training.config import DataConfig
@@ -64,16 +64,9 @@ def test_the_v2_split_keeps_the_first_runs_split_for_the_tb_lesions_part():
 
 
 def test_a_card_with_kermany_figures_says_children_were_measured(tmp_path):
-    from cxrviewer.core.cards import load_card
-    from cxrviewer.training.lesion_eval import LesionFigures, SourceRate, apply_to_card
+    from cxrviewer.training.lesion_eval import SourceRate
 
-    card_file = blank_lesion_card(tmp_path)
-    figures = LesionFigures(
-        tb_images=100, boxes=153, pointing_game=0.8, box_recall={"0.05": 0.9}, pixel_recall={"0.05": 0.7},
-        pixel_threshold={"0.05": 0.1}, image_threshold=0.6, tb_sensitivity=0.9,
-        normals=(SourceRate("kermany", 45, 3, True), SourceRate("jsrt", 76, 0, False)))
-    apply_to_card(card_file, figures, "holdout seed=0")
-    card = load_card(card_file, verify_files=False)
+    card = lesion_card_with(tmp_path, (SourceRate("kermany", 45, 3, True), SourceRate("jsrt", 76, 0, False)), boxes=153)
     assert {m.name: m.value for m in card.metrics}["false_positive_rate_kermany"] == pytest.approx(3 / 45)
     assert "normal radiographs of kermany (children aged 1-5), jsrt only" in card.limits[0]
     assert "children" not in card.limits[0].split("not on", 1)[1]

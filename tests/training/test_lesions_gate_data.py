@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 from PIL import Image as PilImage
-from tiny_configs import blank_lesion_card
+from tiny_configs import lesion_card_with
 
 from cxrviewer import paths
 from cxrviewer.core.lesion_score import lesion_score
@@ -142,16 +142,12 @@ def test_non_chest_validation_images_are_read_through_the_viewers_reader():
 
 
 def test_lesion_figures_go_into_the_card_with_the_image_level_threshold(tmp_path):
-    from cxrviewer.core.cards import load_card
-    from cxrviewer.training.lesion_eval import LesionFigures, SourceRate, apply_to_card
+    from cxrviewer.training.lesion_eval import SourceRate
 
-    card_file = blank_lesion_card(tmp_path)
-    figures = LesionFigures(
-        tb_images=90, boxes=150, pointing_game=0.6, box_recall={"0.05": 0.7}, pixel_recall={"0.05": 0.3},
-        pixel_threshold={"0.05": 0.4}, image_threshold=0.55, tb_sensitivity=0.8,
-        normals=(SourceRate("openist", 41, 4, True), SourceRate("jsrt", 76, 19, False)))
-    apply_to_card(card_file, figures, "holdout seed=0")
-    card = load_card(card_file, verify_files=False)
+    card = lesion_card_with(
+        tmp_path, (SourceRate("openist", 41, 4, True), SourceRate("jsrt", 76, 19, False)), tb_images=90,
+        pointing_game=0.6, box_recall={"0.05": 0.7}, pixel_recall={"0.05": 0.3}, pixel_threshold={"0.05": 0.4},
+        image_threshold=0.55, tb_sensitivity=0.8)
     assert card.thresholds == (0.55,) and "0.5500" in card.probability_meaning
     values = {m.name: (m.value, m.split) for m in card.metrics}
     assert values["box_recall_at_fp_area_0.05"] == (0.7, "test: holdout seed=0")
