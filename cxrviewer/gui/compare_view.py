@@ -58,7 +58,7 @@ class CompareView(QWidget):
     def __init__(self, canvas: Canvas, overlays: OverlayItems | None = None, parent=None):
         super().__init__(parent, Qt.WindowType.Window)
         self.setWindowTitle("cxrviewer: original | bone-suppressed")
-        self.canvas, self.overlays = canvas, overlays
+        self.canvas = canvas
         self.graphics = pg.GraphicsLayoutWidget()
         self.panes: list[ComparePane] = []
         for column, title in enumerate(("original", "bone-suppressed soft tissue")):
