@@ -3,8 +3,10 @@
 The GPU wheel of onnxruntime always *lists* CUDAExecutionProvider and `ort.get_device()` says "GPU"
 even on a machine without a driver; asking it for a CUDA session there prints a screen of error-log
 lines before it falls back to CPU. So the decision is made without onnxruntime: the CUDA driver
-library is loaded with ctypes and asked for a device count. Sessions are still created with a quiet
-logger, and the provider a session really got is what is reported.
+library is loaded with ctypes and asked for a device count. It is loaded by its explicit names
+(`libcuda.so.1`, `libcuda.so`; `nvcuda.dll`) only: `ctypes.util.find_library` would run `ldconfig -p`,
+`gcc` and `ld` at every start. Sessions are still created with a quiet logger, and the provider a
+session really got is what is reported.
 
 The viewer bundle leaves out the CUDA provider library (cxrviewer.spec; a GPU site unpacks it as an
 add-on, docs/packaging.md), while the GPU wheel's core still lists the provider; so CUDA counts as
@@ -14,7 +16,6 @@ available only when its library is really beside onnxruntime.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import dataclasses
 import functools
 import logging
@@ -31,6 +32,9 @@ CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 # `CXRVIEWER_PROVIDER=cpu` forces the CPU (a site whose GPU is busy or misbehaving).
 PROVIDER_ENV = "CXRVIEWER_PROVIDER"
+# The CUDA driver API library (cuInit, cuDeviceGetCount), by the names its installers give it: the
+# versioned soname first (what the driver package installs), then the unversioned development link.
+# macOS has had no CUDA driver since CUDA 10.2, so none there.
 _DRIVER_NAMES = {"win32": ("nvcuda.dll",), "linux": ("libcuda.so.1", "libcuda.so")}
 _CUDA_PROVIDER_LIBRARY = {"win32": "onnxruntime_providers_cuda.dll"}.get(sys.platform,
                                                                          "libonnxruntime_providers_cuda.so")
@@ -54,10 +58,12 @@ def available_providers(library_dir: Path | None = None) -> list[str]:
 
 
 def cuda_device_count() -> int:
-    """Number of CUDA devices the driver reports; 0 when no driver is installed or it fails."""
-    names = _DRIVER_NAMES.get(sys.platform, ())
-    found = ctypes.util.find_library("cuda")
-    for name in (*names, *([found] if found else [])):
+    """Number of CUDA devices the driver reports; 0 when no driver is installed or it fails.
+
+    The driver is loaded by its explicit names only (never `ctypes.util.find_library`, which spawns
+    ldconfig and a compiler): the dynamic loader's own search (LD_LIBRARY_PATH, ld.so.cache, PATH on
+    Windows) finds it wherever the driver installer put it."""
+    for name in _DRIVER_NAMES.get(sys.platform, ()):
         try:
             driver = ctypes.CDLL(name)
         except OSError:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
+import subprocess
 
 import pytest
 
@@ -68,8 +70,40 @@ def test_device_count_asks_the_driver(monkeypatch, driver, expected):
         return driver
 
     monkeypatch.setattr(ctypes, "CDLL", load)
-    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
     assert cuda_device_count() == expected
+
+
+@pytest.mark.parametrize(("platform", "found", "expected"), [
+    ("linux", {"libcuda.so.1": FakeDriver(0, 3)}, 3),
+    ("linux", {"libcuda.so": FakeDriver(0, 1)}, 1),  # only the development link installed
+    ("linux", {}, 0),
+    ("win32", {"nvcuda.dll": FakeDriver(0, 2)}, 2),
+    ("darwin", {"libcuda.so.1": FakeDriver(0, 2)}, 0),  # no CUDA driver on macOS: nothing is loaded
+])
+def test_the_driver_is_found_by_name_without_spawning_anything(monkeypatch, platform, found, expected):
+    """The start-up probe never runs ldconfig, gcc or ld (ctypes.util.find_library does all three)."""
+    def no_spawn(*args, **kwargs):
+        raise AssertionError(f"spawned {args[:1]}")
+
+    loaded = []
+
+    def load(name, *args, **kwargs):
+        loaded.append(name)
+        if name not in found:
+            raise OSError(f"{name}: cannot open shared object file")
+        return found[name]
+
+    monkeypatch.setattr(subprocess, "Popen", no_spawn)
+    monkeypatch.setattr(ctypes.util, "find_library", no_spawn)
+    monkeypatch.setattr(providers.sys, "platform", platform)
+    monkeypatch.setattr(ctypes, "CDLL", load)
+    providers._cached_cuda_device_count.cache_clear()
+    try:
+        assert cuda_device_count() == expected
+        assert choose_providers(GPU_BUILD) == ([CUDA, CPU] if expected else [CPU])
+    finally:
+        providers._cached_cuda_device_count.cache_clear()
+    assert all(name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll") for name in loaded)
 
 
 def test_real_choice_here_is_quiet(capfd):
