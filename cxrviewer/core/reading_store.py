@@ -5,6 +5,14 @@ the folder (a USB stick, a shared reading folder). When the folder cannot be wri
 read-only share), the store goes to the user's data folder, named after the folder's resolved path
 (`store_location` says which), so the reader still keeps notes.
 
+A store beside the studies that cannot be written (the file or its folder read-only: a CD burnt with
+its notes, a read-only share; SQLite needs the folder too, for its rollback journal) is read, never
+written: the store continues in the user data folder, starting from its rows (`ReadingStore.moved_from`
+and `notice` say so, for the reader). It is merged in at every opening, so a newer copy of the folder
+brings its changes: a study in both keeps the flag and note of the row changed last (`updated`; a tie
+keeps the user data folder's), is viewed if either says so, and keeps the earlier first view. The same
+happens when a store that could be written when opened stops accepting writes (a share remounted).
+
 Which study: `StudyKey(path, sop_uid)`: the file's path relative to the worklist folder, in POSIX
 form, plus the DICOM SOP Instance UID ("" for plain images and DICOM without one). The path keeps the
 key readable in the CSV; the UID tells a file replaced by another image from the one annotated.
@@ -15,7 +23,13 @@ shared memory that network shares do not provide, and one click is one small wri
 
 Errors: a file that is not a reading store, a damaged one, or one locked by another program raises
 `ReadingStoreError` naming the file. A damaged file is never overwritten or repaired in place: the
-notes in it stay for the reader (or `sqlite3 .recover`) to rescue.
+notes in it stay for the reader (or `sqlite3 .recover`) to rescue. Text SQLite cannot encode (a lone
+UTF-16 surrogate half, as a text box may hand over) is stored with U+FFFD in its place (`storable_text`).
+
+CSV: every text cell that comes from the reader or from a file (path, UID, note, status text) and
+starts with =, +, -, @, a tab or a carriage return gets a leading apostrophe, so a spreadsheet shows
+it as text instead of running it as a formula (OWASP CSV injection); the numbers written by the
+program are left as they are.
 """
 
 from __future__ import annotations
@@ -42,6 +56,9 @@ APPLICATION_ID = 0x43585256  # "CXRV": marks the file as ours in the SQLite head
 # Another viewer on the same folder holds the lock for one write only; wait that long, not forever.
 BUSY_TIMEOUT_MS = 3000
 CSV_COLUMNS = ("path", "sop_instance_uid", "viewed", "flagged", "note", "first_viewed", "updated")
+# A cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+REPLACEMENT = "\ufffd"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reading (
@@ -117,22 +134,60 @@ def folder_writable(folder: Path) -> bool:
         return False
 
 
-def store_location(folder: Path, user_data: Path | None = None, *, beside: bool = True) -> Path:
-    """The store for worklist `folder`: beside the studies when the folder can be written (or already
-    holds a store), else `<user data>/reading/<folder name>-<hash of its path>.sqlite`. beside=False
-    always chooses the user data folder (for folders that ship with the program, like the demo)."""
+def store_writable(path: Path) -> bool:
+    """True when the existing store file `path` can really be written: the file opens for writing and
+    its folder takes new files (SQLite creates its rollback journal beside the store)."""
+    try:
+        with open(path, "r+b"):
+            pass
+    except OSError:
+        return False
+    return folder_writable(Path(path).parent)
+
+
+def user_store_location(folder: Path, user_data: Path | None = None) -> Path:
+    """`<user data>/reading/<folder name>-<hash of its resolved path>.sqlite`: the store of `folder`
+    when the folder itself cannot hold one."""
     folder = Path(folder).resolve()
-    if beside and ((folder / STORE_NAME).exists() or folder_writable(folder)):
-        return folder / STORE_NAME
-    digest = hashlib.sha256(str(folder).encode("utf-8")).hexdigest()[:16]
+    digest = hashlib.sha256(str(folder).encode("utf-8", "surrogateescape")).hexdigest()[:16]
     return (user_data or user_data_dir()) / "reading" / f"{folder.name or 'root'}-{digest}.sqlite"
+
+
+def store_location(folder: Path, user_data: Path | None = None, *, beside: bool = True) -> Path:
+    """The store for worklist `folder`: beside the studies when the store there can be written (or,
+    with none there yet, the folder can), else `user_store_location`. beside=False always chooses the
+    user data folder (for folders that ship with the program, like the demo)."""
+    folder = Path(folder).resolve()
+    here = folder / STORE_NAME
+    if beside and (store_writable(here) if here.exists() else folder_writable(folder)):
+        return here
+    return user_store_location(folder, user_data)
+
+
+def storable_text(text: str) -> tuple[str, int]:
+    """`text` as SQLite (UTF-8) can store it, and how many characters were replaced: a lone UTF-16
+    surrogate half becomes U+FFFD; a complete pair of halves becomes the character it stands for."""
+    try:
+        text.encode("utf-8")
+        return text, 0
+    except UnicodeEncodeError:
+        fixed = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        return fixed, fixed.count(REPLACEMENT) - text.count(REPLACEMENT)
+
+
+def csv_text(value: str) -> str:
+    """A text cell for the CSV: an apostrophe before a leading =, +, -, @, tab or carriage return."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def _problem(error: sqlite3.Error) -> str:
+def _problem(error: sqlite3.Error | UnicodeEncodeError) -> str:
+    if isinstance(error, UnicodeEncodeError):
+        return (f"text with characters that cannot be stored ({error.reason}, position {error.start}); "
+                "the change was not saved")
     text = str(error)
     if isinstance(error, sqlite3.OperationalError) and "locked" in text:
         return f"is locked by another program (another cxrviewer on this folder?): {text}; the change was not saved"
@@ -142,11 +197,43 @@ def _problem(error: sqlite3.Error) -> str:
     return f"SQLite error: {text}"
 
 
-class ReadingStore:
-    """The reading state of one worklist folder. Use from one thread; every setter commits at once."""
+class _ReadOnly(Exception):
+    """The store opened can be read but not written."""
 
-    def __init__(self, path: Path):
+
+class ReadingStore:
+    """The reading state of one worklist folder. Use from one thread; every setter commits at once.
+
+    path: the store file. fallback: where to continue when `path` turns out read-only (when opened
+    or at a later write), starting from its rows; without one, a read-only store fails every write.
+    After such a move `path` is the fallback, `moved_from` the read-only store and `notice` says so
+    in words for the reader ("" when the store never moved).
+    """
+
+    def __init__(self, path: Path, *, fallback: Path | None = None):
         self.path = Path(path)
+        self.fallback = None if fallback is None or Path(fallback) == self.path else Path(fallback)
+        self.moved_from: Path | None = None
+        self.notice = ""
+        if self.fallback is not None and self.path.exists() and not store_writable(self.path):
+            self._move_to_fallback()
+            return
+        try:
+            self._open(writable_check=self.fallback is not None)
+        except _ReadOnly:
+            self._move_to_fallback()
+
+    @classmethod
+    def for_folder(cls, folder: Path, user_data: Path | None = None, *, beside: bool = True) -> ReadingStore:
+        if not beside:
+            return cls(store_location(folder, user_data, beside=False))
+        here = Path(folder).resolve() / STORE_NAME
+        location = store_location(folder, user_data)
+        if location != here and not here.exists():
+            return cls(location)  # the folder cannot be written and holds no store
+        return cls(here, fallback=user_store_location(folder, user_data))
+
+    def _open(self, *, writable_check: bool = False) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -156,37 +243,51 @@ class ReadingStore:
         except sqlite3.Error as error:
             raise ReadingStoreError(self.path, f"cannot be opened: {error}") from None
         try:
-            self._prepare()
+            self._prepare(writable_check)
         except sqlite3.Error as error:
             self._db.close()
             raise ReadingStoreError(self.path, _problem(error)) from None
+        except (ReadingStoreError, _ReadOnly):
+            self._db.close()
+            raise
 
-    @classmethod
-    def for_folder(cls, folder: Path, user_data: Path | None = None, *, beside: bool = True) -> ReadingStore:
-        return cls(store_location(folder, user_data, beside=beside))
-
-    def _prepare(self) -> None:
+    def _prepare(self, writable_check: bool = False) -> None:
         db = self._db
         db.execute("PRAGMA journal_mode=DELETE")
         db.execute("PRAGMA synchronous=FULL")
-        app_id = db.execute("PRAGMA application_id").fetchone()[0]
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if tables and app_id != APPLICATION_ID:
-            raise ReadingStoreError(self.path, "is an SQLite file of another program, not a cxrviewer reading "
-                                               "store; it was left untouched")
-        if version > SCHEMA_VERSION:
-            raise ReadingStoreError(self.path, f"was written by a newer cxrviewer (schema {version}, this one "
-                                               f"reads {SCHEMA_VERSION}); it was left untouched")
-        check = db.execute("PRAGMA quick_check").fetchone()[0]
-        if check != "ok":
-            raise ReadingStoreError(self.path, f"is damaged ({check}); it was left untouched so its notes can be "
-                                               "rescued; move it aside to start a new store")
-        if not tables:
+        tables = _check_store(db, self.path)
+        try:
             with self._transaction():
-                db.execute(_SCHEMA)
-                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                if not tables:
+                    db.execute(_SCHEMA)
+                    db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                elif writable_check:
+                    # A write that changes nothing: SQLite refuses it in a store it opened read-only
+                    # (permissions, a read-only medium) without touching the file.
+                    db.execute("DELETE FROM reading WHERE 0")
+        except sqlite3.Error as error:
+            if writable_check and _read_only_error(error, self.path):
+                raise _ReadOnly() from None
+            raise
+
+    def _move_to_fallback(self) -> None:
+        """Continue in `fallback`, starting from (merging in) the rows of the read-only store `path`."""
+        source, target = self.path, self.fallback
+        rows = _read_only_rows(source)
+        if getattr(self, "_db", None) is not None:
+            self._db.close()
+        self.path, self.fallback = target, None
+        self._open()
+        try:
+            with self._transaction():
+                self._db.executemany(_MERGE, rows)
+        except sqlite3.Error as error:
+            raise ReadingStoreError(self.path, f"cannot take the notes of {source}: {_problem(error)}") from None
+        self.moved_from = source
+        self.notice = (f"The reading store beside the studies, {source}, is read-only: notes and flags are "
+                       f"saved in {target} from now on (the notes in it were copied there)")
+        log.warning("%s", self.notice)
 
     def _transaction(self):
         return _Transaction(self._db)
@@ -219,7 +320,7 @@ class ReadingStore:
     def _query(self, sql: str, parameters: tuple) -> list[tuple]:
         try:
             return self._db.execute(sql, parameters).fetchall()
-        except sqlite3.Error as error:
+        except (sqlite3.Error, UnicodeEncodeError) as error:
             raise ReadingStoreError(self.path, _problem(error)) from None
 
     # -- writing (one committed transaction each) ------------------------------------------------
@@ -233,17 +334,30 @@ class ReadingStore:
         return self._upsert(key, "flagged = ?", (int(flagged),), _now())
 
     def set_note(self, key: StudyKey, note: str) -> ReadingState:
+        """Stores the note as `storable_text` makes it: the state returned holds the note as stored,
+        which differs from `note` when characters had to be replaced."""
+        note, replaced = storable_text(note)
+        if replaced:
+            log.warning("%s: %d character(s) of the note on %s cannot be stored and were replaced by U+FFFD",
+                        self.path, replaced, key.path)
         return self._upsert(key, "note = ?", (note,), _now())
 
     def _upsert(self, key: StudyKey, assignments: str, values: tuple, now: str) -> ReadingState:
-        try:
-            with self._transaction():
-                self._db.execute("INSERT OR IGNORE INTO reading (path, sop_uid) VALUES (?, ?)",
-                                 (key.path, key.sop_uid))
-                self._db.execute(f"UPDATE reading SET {assignments}, updated = ? WHERE path = ? AND sop_uid = ?",
-                                 (*values, now, key.path, key.sop_uid))
-        except sqlite3.Error as error:
-            raise ReadingStoreError(self.path, _problem(error)) from None
+        for attempt in (1, 2):
+            try:
+                with self._transaction():
+                    self._db.execute("INSERT OR IGNORE INTO reading (path, sop_uid) VALUES (?, ?)",
+                                     (key.path, key.sop_uid))
+                    self._db.execute(f"UPDATE reading SET {assignments}, updated = ? "
+                                     "WHERE path = ? AND sop_uid = ?", (*values, now, key.path, key.sop_uid))
+                break
+            except sqlite3.Error as error:
+                if attempt == 1 and self.fallback is not None and _read_only_error(error, self.path):
+                    self._move_to_fallback()  # it stopped accepting writes: continue there, then retry
+                    continue
+                raise ReadingStoreError(self.path, _problem(error)) from None
+            except UnicodeEncodeError as error:
+                raise ReadingStoreError(self.path, _problem(error)) from None
         return self.get(key)
 
     # -- export ----------------------------------------------------------------------------------
@@ -264,7 +378,8 @@ class ReadingStore:
                 writer.writerow([*CSV_COLUMNS, *extra])
                 for key in sorted(states, key=lambda k: (k.path, k.sop_uid)):
                     s = states[key]
-                    row = [key.path, key.sop_uid, int(s.viewed), int(s.flagged), s.note, s.first_viewed, s.updated]
+                    row = [csv_text(key.path), csv_text(key.sop_uid), int(s.viewed), int(s.flagged),
+                           csv_text(s.note), s.first_viewed, s.updated]
                     writer.writerow(row + [_cell(scores.get(key, {}).get(name, "")) for name in extra])
             os.replace(tmp, out)
         except OSError as error:
@@ -274,7 +389,75 @@ class ReadingStore:
 
 
 def _cell(value: object) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    """An extra column's cell: numbers as the program writes them, any text neutralised (`csv_text`)."""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, (int, bool)):
+        return str(int(value))
+    return csv_text(str(value))
+
+
+# A study in both stores keeps the flag and note of the row changed last (a tie keeps the one already
+# in the target), counts as viewed if either says so, and keeps the earlier first view.
+_MERGE = """
+INSERT INTO reading (path, sop_uid, viewed, flagged, note, first_viewed, updated) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (path, sop_uid) DO UPDATE SET
+    viewed = max(viewed, excluded.viewed),
+    flagged = CASE WHEN excluded.updated > updated THEN excluded.flagged ELSE flagged END,
+    note = CASE WHEN excluded.updated > updated THEN excluded.note ELSE note END,
+    first_viewed = CASE WHEN first_viewed = '' THEN excluded.first_viewed
+                        WHEN excluded.first_viewed = '' THEN first_viewed
+                        ELSE min(first_viewed, excluded.first_viewed) END,
+    updated = max(updated, excluded.updated)
+"""
+
+
+def _check_store(db: sqlite3.Connection, path: Path) -> bool:
+    """Raises ReadingStoreError unless `db` is an empty file or a healthy store of ours that this
+    version reads; True when it holds tables."""
+    app_id = db.execute("PRAGMA application_id").fetchone()[0]
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if tables and app_id != APPLICATION_ID:
+        raise ReadingStoreError(path, "is an SQLite file of another program, not a cxrviewer reading "
+                                      "store; it was left untouched")
+    if version > SCHEMA_VERSION:
+        raise ReadingStoreError(path, f"was written by a newer cxrviewer (schema {version}, this one "
+                                      f"reads {SCHEMA_VERSION}); it was left untouched")
+    check = db.execute("PRAGMA quick_check").fetchone()[0]
+    if check != "ok":
+        raise ReadingStoreError(path, f"is damaged ({check}); it was left untouched so its notes can be "
+                                      "rescued; move it aside to start a new store")
+    return bool(tables)
+
+
+def _read_only_error(error: sqlite3.Error, path: Path) -> bool:
+    """True when a failed write failed because the store cannot be written: SQLite says "readonly",
+    or (a journal that cannot be created, ...) the file or its folder really refuse writes."""
+    return "readonly" in str(error) or (path.exists() and not store_writable(path))
+
+
+def _read_only_rows(path: Path) -> list[tuple]:
+    """Every row of the store `path`, opened read-only (immutable when even the shared lock fails, as
+    on some read-only media); ReadingStoreError naming it when it is not a healthy store of ours."""
+    problem = ""
+    for query in ("mode=ro", "immutable=1"):
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True, isolation_level=None)
+        except sqlite3.Error as error:
+            problem = _problem(error)
+            continue
+        try:
+            if not _check_store(db, path):
+                return []
+            return db.execute("SELECT path, sop_uid, viewed, flagged, note, first_viewed, updated "
+                              "FROM reading").fetchall()
+        except sqlite3.Error as error:
+            problem = _problem(error)
+        finally:
+            db.close()
+    raise ReadingStoreError(path, f"{problem} (it is read-only: its notes could not be carried over to the "
+                                  "user data folder)")
 
 
 class _Transaction:
