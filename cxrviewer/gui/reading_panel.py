@@ -5,6 +5,12 @@ folder has its reading store (`core.reading_store`, opened on first use). Flags 
 committed at once; a note is committed when typing pauses, when another study is shown, and when the
 window closes. A store that cannot be opened or written is named in the box and in the status bar;
 the note stays in the box, so nothing typed is lost while the reader deals with it.
+
+Where the notes go: the note box's tooltip names the store file. When the store beside the studies is
+read-only and the notes continue in the user data folder (`ReadingStore.notice`), the status bar says
+so once and the line above the note says so whenever a study of that folder is shown ("Saved in …"
+after each save). A note with characters the store cannot encode (a lone surrogate half) is saved with
+U+FFFD in their place; the box shows the note as saved and the line says how many were replaced.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ log = logging.getLogger(__name__)
 
 NOTE_SAVE_DELAY_MS = 600  # typing pauses this long before the note is committed
 ERROR_STYLE = "color: rgb(230, 80, 80);"
+NOTICE_STYLE = "color: rgb(230, 170, 60);"
 
 
 class ReadingStates:
@@ -101,10 +108,9 @@ class ReadingPanel(QWidget):
         key = study_key(root, path, sop_uid)
         self.keys[study] = (store, key, error)
         if error:
-            if error not in self._announced:  # once per store, not once per study in it
-                self._announced.add(error)
-                self.message.emit(error)
+            self._announce(error)
             return None
+        self._announce(store.notice)
         try:
             state = store.get(key)
         except ReadingStoreError as failure:
@@ -135,20 +141,51 @@ class ReadingPanel(QWidget):
         study = self._study
         if study is None or self.states[study].note == (text := self.note_edit.toPlainText()):
             return
-        if self._write(study, lambda store, key: store.set_note(key, text)):
+        if not self._write(study, lambda store, key: store.set_note(key, text)):
+            return
+        stored = self.states[study].note
+        if stored != text:  # characters the store cannot encode were replaced by U+FFFD
+            replaced = stored.count("\ufffd") - text.count("\ufffd")
+            self._show_saved_note(stored)
+            warning = (f"Note saved, but {replaced} character(s) that cannot be stored (a broken character "
+                       "pair) were replaced by \ufffd; the rest of the note is kept")
+            self._say(warning, failed=True)
+            self.message.emit(warning)
+            return
+        store = self.keys[study][0]
+        if store.moved_from is not None:
+            self._say(f"Saved in {store.path}", notice=store.notice)
+        else:
             self._say("Saved")
+
+    def _show_saved_note(self, note: str) -> None:
+        """Put `note` (the box's text as stored) in the box without saving again, the cursor kept."""
+        cursor = self.note_edit.textCursor()
+        position = cursor.position()
+        self.note_edit.blockSignals(True)
+        self.note_edit.setPlainText(note)
+        self.note_edit.blockSignals(False)
+        cursor = self.note_edit.textCursor()
+        cursor.setPosition(min(position, len(self.note_edit.toPlainText())))
+        self.note_edit.setTextCursor(cursor)
 
     def _write(self, study: int, change: Callable[[ReadingStore, StudyKey], ReadingState]) -> bool:
         store, key, error = self.keys[study]
         if store is None or study not in self.states:
             self._say(error or "no reading store for this study", failed=True)
             return False
+        moved = store.moved_from
         try:
             state = change(store, key)
         except ReadingStoreError as failure:
             self._say(f"Not saved: {failure}", failed=True)
             self.message.emit(str(failure))
             return False
+        if store.moved_from != moved:  # the store stopped accepting writes and moved while open
+            self._announce(store.notice)
+            if study == self._study:
+                self._say(store.notice, notice=store.notice)
+                self.note_edit.setToolTip(f"Notes are saved in {store.path}")
         self.states[study] = state
         self.state_changed.emit(study, state)
         return True
@@ -164,10 +201,14 @@ class ReadingPanel(QWidget):
         self.flag_box.setChecked(bool(state and state.flagged))
         self.note_edit.setEnabled(state is not None)
         self.flag_box.setEnabled(state is not None)
+        store = self.keys[study][0] if study in self.keys else None
+        self.note_edit.setToolTip(f"Notes are saved in {store.path}" if store is not None and state else "")
         if study is None:
             self._say("")
         elif study in self.keys and self.keys[study][2]:
             self._say(self.keys[study][2], failed=True)
+        elif state and store is not None and store.notice:
+            self._say(store.notice, notice=store.notice)
         else:
             self._say("" if state else "waiting for the study to be read")
         self._study = study if state is not None else None
@@ -181,10 +222,18 @@ class ReadingPanel(QWidget):
         if self._study is not None:
             self.set_flag(self._study, checked)
 
-    def _say(self, text: str, *, failed: bool = False) -> None:
+    def _say(self, text: str, *, failed: bool = False, notice: str = "") -> None:
+        """The line above the note: `text`, in red when `failed`, in amber with `notice` as its
+        tooltip when there is one (where the notes go)."""
         self.state_label.setText(text)
-        self.state_label.setToolTip(text)
-        self.state_label.setStyleSheet(ERROR_STYLE if failed else "")
+        self.state_label.setToolTip(notice or text)
+        self.state_label.setStyleSheet(ERROR_STYLE if failed else NOTICE_STYLE if notice else "")
+
+    def _announce(self, text: str) -> None:
+        """`text` to the status bar, once per store (not once per study in it)."""
+        if text and text not in self._announced:
+            self._announced.add(text)
+            self.message.emit(text)
 
     # -- export and shutdown ---------------------------------------------------------------------
     def export_csv(self, out: Path, extra: Mapping[int, Mapping[str, object]]) -> int:

@@ -11,6 +11,8 @@ Which reading store: each study belongs to the folder it was opened from (a file
 its folder), found by wrapping `window.open_paths`; see `core.reading_store` for where the store
 lives and how a study is keyed. A store that cannot be opened (damaged, locked, not ours) is named
 in the status bar and the note box; the worklist and the viewer go on without reading state there.
+A read-only store beside the studies continues in the user data folder; the status bar and the note
+box say where (`gui.reading_panel`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from cxrviewer.core.image import Image
-from cxrviewer.core.reading_store import ReadingStoreError
+from cxrviewer.core.reading_store import ReadingStoreError, folder_writable
 from cxrviewer.gui.reading_panel import ReadingPanel
 from cxrviewer.gui.worklist_model import (
     THUMBNAIL_SIZE,
@@ -415,7 +417,9 @@ def _add_actions(window, worklist: Worklist) -> None:
 
 def _export_dialog(window, worklist: Worklist) -> None:
     roots = worklist.reading.readings.roots
-    start = str(roots[0] / "reading.csv") if roots else "reading.csv"
+    # A read-only folder (a CD) cannot take the CSV: offer the home folder instead.
+    folder = roots[0] if roots and folder_writable(roots[0]) else Path.home()
+    start = str(folder / "reading.csv")
     target, _ = QFileDialog.getSaveFileName(window, "Export reading state as CSV", start, "CSV (*.csv)")
     if not target:
         return

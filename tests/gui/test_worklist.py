@@ -26,7 +26,7 @@ from cxrviewer.analysis.gate import GateResult
 from cxrviewer.analysis.pipeline import LesionFinding, ModelRoles, lesion_finding, model_roles
 from cxrviewer.analysis.triage import TriageOutcome, triage_steps
 from cxrviewer.core.io import read_image
-from cxrviewer.core.reading_store import STORE_NAME, ReadingStore, StudyKey
+from cxrviewer.core.reading_store import STORE_NAME, ReadingStore, StudyKey, user_store_location
 from cxrviewer.gui.worklist import install
 from cxrviewer.gui.worklist_triage import TriageRunner
 
@@ -268,6 +268,71 @@ def test_a_damaged_store_is_named_and_the_worklist_goes_on(qtbot, bare_viewer, p
     assert not worklist.reading.note_edit.isEnabled()
     assert worklist.reading.state_label.text().startswith(str(damaged))
     assert damaged.read_bytes() == b"garbage, not SQLite\n" * 100
+
+
+def test_a_read_only_store_goes_on_in_the_user_data_folder_and_says_so(qtbot, bare_viewer, png_folder, tmp_path,
+                                                                      monkeypatch):
+    """A folder burnt to a CD with its reading store: its notes show, new notes are saved in the user
+    data folder, and the reader is told where (status bar once, the line above the note, its tooltip)."""
+    beside = png_folder / STORE_NAME
+    with ReadingStore(beside) as store:
+        for name in LEVELS:
+            store.set_note(StudyKey(name), f"from the CD: {name}")
+    original = beside.read_bytes()
+    beside.chmod(0o444)
+    # Root writes through permission bits: the file probe answers as it would for anyone else.
+    monkeypatch.setattr("cxrviewer.core.reading_store.store_writable", lambda path: Path(path) != beside)
+    try:
+        worklist = install_fake(bare_viewer, tmp_path)
+        messages = []
+        worklist.message.connect(messages.append)
+        open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
+        moved = user_store_location(png_folder, tmp_path / "user-data")
+        assert [m for m in messages if "read-only" in m] == [messages[0]]  # said once, not per study
+        assert str(beside) in messages[0] and str(moved) in messages[0]
+        assert all(r.reading.note == f"from the CD: {r.path.name}" for r in worklist.model.rows)
+        panel = worklist.reading
+        qtbot.waitUntil(lambda: panel.note_edit.isEnabled())
+        shown = bare_viewer.canvas.image.meta.path.name
+        assert panel.state_label.text() == messages[0]
+        assert panel.note_edit.toolTip() == f"Notes are saved in {moved}"
+        panel.note_edit.selectAll()
+        QTest.keyClicks(panel.note_edit, "read at home")  # "attempt to write a readonly database" before
+        qtbot.waitUntil(lambda: panel.state_label.text() == f"Saved in {moved}", timeout=3000)
+        assert "read-only" in panel.state_label.toolTip()
+        with ReadingStore(moved) as store:
+            assert store.get(StudyKey(shown)).note == "read at home"
+    finally:
+        beside.chmod(0o644)
+    assert beside.read_bytes() == original
+
+
+def test_a_note_with_a_broken_character_is_saved_and_the_reader_told(qtbot, bare_viewer, png_folder, tmp_path,
+                                                                     monkeypatch):
+    """A lone surrogate half in the note box (Qt can hand one over; PySide cannot put one in, so the
+    box's text is stood in for) raised UnicodeEncodeError out of the timer: now the note is saved with
+    U+FFFD in its place, the box shows it so, and the reader is told."""
+    worklist = install_fake(bare_viewer, tmp_path)
+    messages = []
+    worklist.message.connect(messages.append)
+    open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
+    panel = worklist.reading
+    qtbot.waitUntil(lambda: panel.note_edit.isEnabled())
+    shown = bare_viewer.canvas.image.meta.path.name
+    QTest.keyClicks(panel.note_edit, "abcXdef")  # X: where the box holds the half, as toPlainText says
+    monkeypatch.setattr(panel.note_edit, "toPlainText", lambda: "abc\ud800def")
+    qtbot.waitUntil(lambda: "replaced" in panel.state_label.text(), timeout=3000)
+    monkeypatch.undo()
+    assert panel.state_label.text() == messages[-1]
+    assert "1 character(s)" in messages[-1] and "the rest of the note is kept" in messages[-1]
+    assert panel.note_edit.toPlainText() == "abc\ufffddef"
+    with ReadingStore(png_folder / STORE_NAME) as store:
+        assert store.get(StudyKey(shown)).note == "abc\ufffddef"
+    row = next(r for r in worklist.model.rows if r.path.name == shown)
+    assert row.reading.note == "abc\ufffddef"
+    QTest.keyClicks(panel.note_edit, " more")  # the viewer goes on: the next save is an ordinary one
+    qtbot.waitUntil(lambda: panel.state_label.text() == "Saved", timeout=3000)
+    assert ReadingStore(png_folder / STORE_NAME).get(StudyKey(shown)).note.endswith(" more")
 
 
 def test_install_replaces_the_study_list_dock_and_adds_actions(qtbot, bare_viewer, png_folder, tmp_path,
