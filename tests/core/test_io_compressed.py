@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +135,61 @@ def read_pixel_data(path: Path) -> bytes:
     import pydicom
 
     return pydicom.dcmread(path).PixelData
+
+
+def test_padding_after_the_end_marker_is_not_a_cut(tmp_path):
+    # pydicom's examples_jpeg2k.dcm, JPEG-lossy.dcm and JPGExtended.dcm end "FF D9 FF": fill bytes
+    # after a complete codestream (and the zero that pads a fragment to even length) are legal.
+    pixels = (GRADIENT_12 // 16).astype(np.uint8)
+    whole = read_image(_jpeg_baseline_file(tmp_path, pixels))
+    stream = (tmp_path / "baseline.jpg").read_bytes()
+    for padding in (b"\xff", b"\xff\xff\xff", b"\xff\x00"):
+        padded = read_image(_jpeg_baseline_file(tmp_path, pixels, frame=stream + padding))
+        np.testing.assert_array_equal(padded.modality_values, whole.modality_values)
+    cut = stream[: len(stream) * 3 // 4] + b"\xff"  # a cut stream stays cut, whatever it ends with
+    with pytest.raises(TruncatedFileError, match="end marker is missing"):
+        read_image(_jpeg_baseline_file(tmp_path, pixels, frame=cut + b"\xff" * (len(cut) % 2)))
+
+
+def _ybr_full_422_file(tmp_path: Path, luma_values: np.ndarray, cut: int = 0) -> Path:
+    """Native YBR_FULL_422: each pair of pixels stored as Y1 Y2 Cb Cr (PS3.3 C.7.6.3.1.2), 2 bytes a pixel."""
+    rows, columns = luma_values.shape
+    pairs = luma_values.reshape(rows, columns // 2, 2)
+    stored = np.concatenate([pairs, np.full((rows, columns // 2, 2), 128, np.uint8)], axis=2)
+    ds = rgb_dataset(np.zeros((rows, columns, 3), np.uint8))
+    ds.PhotometricInterpretation = "YBR_FULL_422"
+    ds.PixelData = stored.tobytes()[: stored.size - cut]
+    return save(ds, tmp_path / "ybr422.dcm")
+
+
+def test_native_ybr_full_422_is_two_bytes_a_pixel(tmp_path):
+    luma_values = (np.arange(6 * 8).reshape(6, 8) * 5).astype(np.uint8)
+    image = read_image(_ybr_full_422_file(tmp_path, luma_values))  # neutral chroma: grey = Y exactly
+    np.testing.assert_array_equal(image.modality_values, luma_values)
+    with pytest.raises(TruncatedFileError, match="pixel data has 92 bytes but the header promises 96"):
+        read_image(_ybr_full_422_file(tmp_path, luma_values, cut=4))
+
+
+def _pydicom_test_file(name: str) -> Path:
+    import pydicom.data
+
+    return Path(pydicom.data.__file__).parent / "test_files" / name  # bundled, never downloaded
+
+
+def test_twelve_bit_jpeg_extended_without_gdcm_is_refused_by_name(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gdcm", None)  # import gdcm now raises ImportError
+    with pytest.raises(UnsupportedFormatError, match="12-bit JPEG Extended is not supported"):
+        read_image(_pydicom_test_file("JPGExtended.dcm"))
+
+
+def test_a_damaged_twelve_bit_jpeg_frame_is_refused(tmp_path):
+    import pydicom
+
+    ds = pydicom.dcmread(_pydicom_test_file("JPGExtended.dcm"))
+    stream = next(generate_frames(ds.PixelData, number_of_frames=1))
+    # Start and end markers intact, frame header and tables gone: GDCM returns nothing. (A stream cut
+    # inside its scan and given an end marker back is filled in by libjpeg, as by other decoders.)
+    ds.PixelData = encapsulate([stream[:2] + bytes(600) + b"\xff\xd9"])
+    ds.save_as(tmp_path / "damaged.dcm")
+    with pytest.raises(UnsupportedFormatError, match="could not be decoded .12-bit JPEG Extended"):
+        read_image(tmp_path / "damaged.dcm")

@@ -195,3 +195,50 @@ def test_an_unexpected_library_failure_still_names_the_file(tmp_path, monkeypatc
     with pytest.raises(UnsupportedFormatError, match=r"x\.dcm: could not be read \(KeyError"):
         read_image(path)
     assert "unexpected failure reading" in caplog.text
+
+
+def test_an_image_sop_class_file_without_pixel_data_says_so_not_cut_short(tmp_path):
+    ds = grey_dataset(RAMP_12, bits_stored=12)
+    del ds.PixelData  # a complete file: header kept, pixels stripped (as in pydicom's TINY_ALPHA set)
+    with pytest.raises(NoPixelDataError, match=r"x\.dcm: Computed Radiography Image Storage file that has no pixel data"):
+        read_image(save(ds, tmp_path / "x.dcm"))
+
+
+def test_pixel_data_without_rows_and_columns_is_not_an_image(tmp_path):
+    ds = report_dataset()
+    ds.PixelData = b"\0\0"  # as pydicom's meta_missing_tsyntax.dcm and nested_priv_SQ.dcm
+    ds["PixelData"].VR = "OW"
+    with pytest.raises(NoPixelDataError, match="Pixel Data but no Rows and Columns"):
+        read_image(save(ds, tmp_path / "x.dcm"))
+
+
+def _with_vr_replaced(path: Path, element: bytes, vr: bytes) -> Path:
+    """The file with one element's VR overwritten by `vr` (same length field, so parsing goes on)."""
+    data = path.read_bytes()
+    at = data.index(element) + 4  # the tag is followed by the two VR letters in Explicit VR
+    path.write_bytes(data[:at] + vr + data[at + 2:])
+    return path
+
+
+def test_a_damaged_optional_element_becomes_a_note(tmp_path):
+    # Pixel Spacing (0028,0030) with a VR no DICOM version has: pydicom cannot convert the value.
+    path = save(grey_dataset(RAMP_12, bits_stored=12, PixelSpacing=[0.25, 0.25]), tmp_path / "x.dcm")
+    image = read_image(_with_vr_replaced(path, b"\x28\x00\x30\x00DS", b"QQ"))
+    np.testing.assert_array_equal(image.modality_values, RAMP_12)
+    assert image.meta.pixel_spacing_mm is None
+    assert any(note.startswith("PixelSpacing unreadable (Unknown Value Representation 'QQ'") for note in image.meta.notes)
+    assert any(row[0] == "(0028,0030)" for row in image.meta.tags)  # still listed in the tag browser
+
+
+def test_a_damaged_pixel_description_refuses_the_file(tmp_path):
+    path = save(grey_dataset(RAMP_12, bits_stored=12), tmp_path / "x.dcm")
+    with pytest.raises(UnsupportedFormatError, match=r"x\.dcm: Rows is damaged .*cannot be decoded without it"):
+        read_image(_with_vr_replaced(path, b"\x28\x00\x10\x00US", b"QQ"))
+
+
+def test_an_unreadable_number_of_frames_is_named(tmp_path):
+    path = save(grey_dataset(RAMP_12, bits_stored=12, NumberOfFrames=1), tmp_path / "x.dcm")
+    element = b"\x28\x00\x08\x00IS\x02\x001 "
+    path.write_bytes(path.read_bytes().replace(element, element[:-1] + b"A"))  # '1A', as in pydicom's badVR.dcm
+    with pytest.warns(UserWarning), pytest.raises(UnsupportedFormatError, match=r"Number of Frames '1A' is not a number"):
+        read_image(path)
