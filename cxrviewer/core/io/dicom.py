@@ -278,11 +278,11 @@ def _raise_no_pixels(path: Path, ds: Dataset, has_meta_header: bool) -> None:
     sop_class = ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID")
     sop_name = UID(str(sop_class)).name if sop_class else ""
     if len(ds) > 0 and not _was_cut(path, has_meta_header):
-        # The file ends where its last element does: complete, and without an image. Image SOP
-        # classes turn up like this too (pydicom's TINY_ALPHA set and charset files, headers kept
-        # and pixels stripped); calling them "cut short" sent readers after a whole copy.
+        # The file ends where an element does: whole as far as can be told, and without an image.
+        # Image SOP classes turn up like this too (pydicom's TINY_ALPHA set and charset files,
+        # headers kept and pixels stripped); calling them "cut short" sent readers after a copy.
         if sop_name.endswith("Image Storage"):
-            raise NoPixelDataError(path, f"{sop_name} file that has no pixel data (the file is complete; no image in it)")
+            raise NoPixelDataError(path, f"{sop_name} file that has no pixel data: no image in it, though its class is an image's")
         raise NoPixelDataError(path, f"DICOM without pixel data ({sop_name})" if sop_name else "DICOM without pixel data")
     # pydicom stops quietly at the end of a cut file, dropping the element it was reading. The Pixel
     # Data tag still in the bytes, image attributes, or an image SOP class all say an image was meant.
