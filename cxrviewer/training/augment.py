@@ -69,6 +69,27 @@ def _autocontrast(image: Array) -> Array:
     return image if high <= low else ((image - low) / (high - low)).astype(np.float32)
 
 
+def _acquisition(cfg: AugmentConfig, rng: np.random.Generator, image: Array) -> Array:
+    """Exposure, resolution, blur and noise changes of the input only (issue 16: differences between
+    hospitals' films). Each is drawn with its own probability; the result stays in [0, 1]."""
+    _, h, w = image.shape
+    if cfg.exposure > 0 and rng.random() < cfg.exposure:
+        gamma = float(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))
+        low, high = rng.uniform(-0.1, 0.1), 1.0 + rng.uniform(-0.1, 0.1)
+        image = np.clip((np.clip(image, 0.0, 1.0) ** gamma - low) / (high - low), 0.0, 1.0).astype(np.float32)
+    if cfg.resolution > 0 and rng.random() < cfg.resolution:
+        factor = rng.uniform(0.35, 0.9)
+        small = (max(8, round(w * factor)), max(8, round(h * factor)))
+        image = np.stack([cv2.resize(cv2.resize(p, small, interpolation=cv2.INTER_AREA), (w, h),
+                                     interpolation=cv2.INTER_LINEAR) for p in image]).astype(np.float32)
+    if cfg.blur > 0 and rng.random() < cfg.blur:
+        sigma = rng.uniform(0.3, 1.5)
+        image = np.stack([cv2.GaussianBlur(p, (0, 0), sigma) for p in image]).astype(np.float32)
+    if cfg.noise > 0 and rng.random() < cfg.noise:
+        image = np.clip(image + rng.normal(0.0, rng.uniform(0.0, 0.04), image.shape), 0.0, 1.0).astype(np.float32)
+    return image
+
+
 def _crop(size: int, rng: np.random.Generator, image: Array, target: Array | None, mask: Array | None):
     """A size x size window; centred on a random mask pixel when the mask has any, so a crop of a
     lung-masked pair always holds lung for the loss to see."""
@@ -98,6 +119,7 @@ def augment(
         mask = None if mask is None else _warp(mask, matrix, field, nearest=True)
     if cfg.crop:
         image, target, mask = _crop(cfg.crop, rng, image, target, mask)
+    image = _acquisition(cfg, rng, image)
     if cfg.sharpness > 0 and rng.random() < cfg.sharpness:
         image = _sharpness(image, rng.uniform(0.0, 2.0))
     if cfg.autocontrast > 0 and rng.random() < cfg.autocontrast:

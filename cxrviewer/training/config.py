@@ -20,7 +20,7 @@ from cxrviewer.core.preprocess import InputContract, Step
 TASKS = ("classification", "multilabel", "bone_suppression", "segmentation", "gate")
 SOURCES = (
     "folders", "csv", "pairs", "kermany", "shenzhen", "montgomery", "rsna", "tbx11k", "jsrt_bse",
-    "jsrt_lungs", "openist_lungs", "tb_lesions", "kermany_normals", "cxr_gate", "combined",
+    "jsrt_lungs", "openist_lungs", "tb_lesions", "kermany_normals", "cxr_gate", "tb_screen", "combined",
 )
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULERS = ("none", "cosine", "plateau")
@@ -53,6 +53,11 @@ class SplitConfig:
     test_fraction: float = 0.15
     folds: int = 0
     fold: int = 0
+    # Whole sources kept out of training (a sample's source is its patient id's prefix, `sources.source_of`).
+    # With val_sources, validation (model selection and the threshold) is those sources only, and the
+    # other sources are split into train and test only; a source in both lists is halved by patient.
+    val_sources: tuple[str, ...] = ()
+    test_sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,13 @@ class AugmentConfig:
     elastic: float = 0.0  # probability of an elastic deformation (Pasa 2019)
     elastic_alpha: float = 8.0  # displacement scale in pixels
     elastic_sigma: float = 6.0  # smoothness of the displacement field in pixels
+    # Acquisition differences between hospitals (issue 16), each a probability: exposure (gamma in
+    # [0.6, 1.6] and a +-10 % window change), Gaussian blur (sigma 0.3-1.5 px), Gaussian noise (sd up
+    # to 0.04), resolution (down to 35-90 % of the size and back up).
+    exposure: float = 0.0
+    blur: float = 0.0
+    noise: float = 0.0
+    resolution: float = 0.0
     # Side of a random square training crop (0: whole images), as EDSR trains on patches: full-size
     # validation and inference are unchanged for fully convolutional image-to-image nets.
     crop: int = 0
@@ -235,7 +247,7 @@ def _validate(c: TrainConfig, origin: str) -> None:
     _check(s.folds == 0 or s.folds >= 2, origin, "split.folds", f"must be 0 or >= 2, got {s.folds}")
     _check(s.folds == 0 or 0 <= s.fold < s.folds, origin, "split.fold", f"must be in [0, {s.folds}), got {s.fold}")
     a = c.augment
-    for key in ("hflip", "sharpness", "autocontrast", "elastic"):
+    for key in ("hflip", "sharpness", "autocontrast", "elastic", "exposure", "blur", "noise", "resolution"):
         value = getattr(a, key)
         _check(0 <= value <= 1, origin, f"augment.{key}", f"is a probability in [0, 1], got {value}")
     _check(a.crop == 0 or (c.task in ("bone_suppression", "segmentation") and 32 <= a.crop <= min(c.input.height, c.input.width)),

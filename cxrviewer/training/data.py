@@ -137,7 +137,8 @@ class PreparedDataset(Dataset):
                 target, _ = prepare(target_pixels, self.plain_contract)
             mask, _ = prepare(full_mask.astype(np.float32), self.plain_contract)
             mask = (mask >= 0.5).astype(np.float32)
-        image, _ = prepare(pixels, self.unit_contract)
+        crop_box = sample.crop_box if self.contract.needs_lung_box else None
+        image, _ = prepare(pixels, self.unit_contract, crop_box=crop_box)
         entry = (image, target, mask)
         self._cache[index] = entry
         return entry

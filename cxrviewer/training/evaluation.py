@@ -97,8 +97,23 @@ def score_by_source(
         values = (getattr(pred, f.name) for f in dataclasses.fields(Predictions))
         # Arrays with one row per item are cut; the empty scores of image-to-image tasks pass as they are.
         subset = Predictions(*(a if a is None or len(a) != len(rows) else a[rows] for a in values))
+        if task == "classification" and len(classes) == 2 and len(np.unique(subset.truth)) < 2:
+            out[origin] = _one_class_rates(subset, 0.5 if threshold is None else threshold)
+            continue
         out[origin] = score_split(task, subset, classes, threshold=threshold, seed=seed)
     return out
+
+
+def _one_class_rates(pred: Predictions, threshold: float) -> dict[str, Any]:
+    """A source with one class only (TB-only or normal-only): no AUC, only the rate at the threshold
+    (sensitivity for positives, specificity for negatives) with its Wilson 95 % interval."""
+    positive = int(pred.truth[0]) == 1
+    called = pred.scores[:, 1] >= threshold
+    hits = int(called.sum() if positive else (~called).sum())
+    n = len(pred.truth)
+    key = "sensitivity" if positive else "specificity"
+    return {"n": n, "threshold": float(threshold), key: hits / n, f"{key}_ci95": list(m.wilson_interval(hits, n)),
+            "accuracy": hits / n}
 
 
 def headline(task: str, scores: dict[str, Any]) -> dict[str, float]:

@@ -91,6 +91,16 @@ def calibration(y_true: npt.NDArray[np.int64], prob: npt.NDArray[np.float64], bi
     return {"ece": float(ece), "brier": float(np.mean(np.sum((prob - onehot) ** 2, axis=1)))}
 
 
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score 95 % interval of a proportion successes / n ((nan, nan) for n == 0)."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
 def choose_threshold(
     y_true: npt.NDArray[np.int64], score: npt.NDArray[np.float64], method: str = "youden",
     target_sensitivity: float = 0.9,

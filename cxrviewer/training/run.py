@@ -41,7 +41,7 @@ from cxrviewer.training.losses import build_loss
 from cxrviewer.training.metrics import choose_threshold
 from cxrviewer.training.report import write_report
 from cxrviewer.training.sources import Catalog, load_catalog, source_of, subsample
-from cxrviewer.training.splits import Split, holdout_split, kfold_splits
+from cxrviewer.training.splits import Split, holdout_split, kfold_splits, source_role_split
 from cxrviewer.training.state import atomic_write_text, load_state, save_state
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,11 @@ def make_split(config: TrainConfig, catalog: Catalog) -> Split:
     so every source has its own held-out images in the configured proportions."""
     labels = catalog.label_matrix() if config.task in ("classification", "multilabel") else [() for _ in catalog.samples]
     patients = [s.patient for s in catalog.samples]
+    if config.split.val_sources or config.split.test_sources:
+        s = config.split
+        return source_role_split(labels, patients, [source_of(sample) for sample in catalog.samples],
+                                 val_sources=s.val_sources, test_sources=s.test_sources,
+                                 val_fraction=s.val_fraction, test_fraction=s.test_fraction, seed=config.seed)
     if not config.data.sources:
         return _split_one(config, labels, patients)
     origins = [source_of(sample) for sample in catalog.samples]
@@ -392,7 +397,7 @@ def _finish(config, catalog, split, model, device, info, cancelled, started, rep
             threshold = choose_threshold(preds[name].truth, preds[name].scores[:, 1], config.threshold,
                                          config.target_sensitivity)
         results[name] = score_split(config.task, preds[name], catalog.classes, threshold=threshold, seed=config.seed)
-        if config.data.sources:
+        if config.data.sources or config.split.val_sources or config.split.test_sources:
             results[name]["by_source"] = score_by_source(config.task, preds[name], [
                 source_of(catalog.samples[i]) for i in indices], catalog.classes, threshold=threshold, seed=config.seed)
     results["threshold"] = threshold

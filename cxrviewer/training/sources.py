@@ -45,6 +45,8 @@ class Sample:
     inverted: bool = False  # stored with lungs bright (BSE-JSRT): invert to display polarity
     boxes: tuple[Box, ...] = ()
     derive: str = ""
+    # (y0, x0, y1, x1) in pixels of the stored image: the lung box a `lung_crop` input contract crops to.
+    crop_box: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -306,6 +308,7 @@ READERS: dict[str, Callable[[DataConfig], Catalog]] = {
     "tb_lesions": _imported_when_used("cxrviewer.training.lesion_data", "tb_lesions"),
     "kermany_normals": _imported_when_used("cxrviewer.training.lesion_data", "kermany_normals"),
     "cxr_gate": _imported_when_used("cxrviewer.training.gate_data", "cxr_gate"),
+    "tb_screen": _imported_when_used("cxrviewer.training.tb_screen", "tb_screen"),
     "combined": combined,
 }
 

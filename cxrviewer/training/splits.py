@@ -124,3 +124,52 @@ def kfold_splits(
         split.check_disjoint(patients)
         splits.append(split)
     return splits
+
+
+def source_role_split(
+    labels: Sequence[tuple[int, ...]], patients: Sequence[str], origins: Sequence[str], *,
+    val_sources: Sequence[str], test_sources: Sequence[str], val_fraction: float, test_fraction: float, seed: int,
+) -> Split:
+    """Whole sources kept out of training (issue 16: select on a source the model never saw).
+
+    origins[i] names item i's source. A source only in `val_sources` is all validation, only in
+    `test_sources` all test, in both halved by patient (stratified). Every other source is a training
+    source: with `val_sources` it is split into train and test only (`test_fraction`; validation
+    then holds no image of a source the model was trained on); without, into train/val/test as
+    `holdout_split` does."""
+    groups = np.asarray(patients)
+    strata = _strata(labels)
+    origins = list(origins)
+    known = set(origins)
+    unknown = sorted((set(val_sources) | set(test_sources)) - known)
+    if unknown:
+        raise ConfigError(f"split.val_sources/test_sources name {unknown}, not sources of this data: {sorted(known)}")
+    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for origin in dict.fromkeys(origins):
+        members = np.array([i for i, o in enumerate(origins) if o == origin], dtype=np.int64)
+        in_val, in_test = origin in val_sources, origin in test_sources
+        if in_val and in_test:
+            first, second = _one_cut(members, strata, groups, 0.5, seed)
+            parts["val"] += first.tolist()
+            parts["test"] += second.tolist()
+        elif in_val or in_test:
+            parts["val" if in_val else "test"] += members.tolist()
+        elif val_sources:
+            rest, held = (members, members[:0]) if test_fraction == 0 else _one_cut(members, strata, groups, test_fraction, seed)
+            parts["train"] += rest.tolist()
+            parts["test"] += held.tolist()
+        else:
+            rest, held = (members, members[:0]) if test_fraction == 0 else _one_cut(members, strata, groups, test_fraction, seed)
+            train, val = _one_cut(rest, strata, groups, val_fraction / (1 - test_fraction), seed + 1)
+            parts["train"] += train.tolist()
+            parts["val"] += val.tolist()
+            parts["test"] += held.tolist()
+    if not parts["train"] or not parts["val"]:
+        raise ConfigError("split.val_sources/test_sources leave no training or no validation images")
+    trained = [o for o in dict.fromkeys(origins) if o not in val_sources and o not in test_sources]
+    split = Split(*(tuple(sorted(parts[name])) for name in ("train", "val", "test")),
+                  method=f"by source seed={seed}: trained on {', '.join(trained)} (test_fraction={test_fraction} of each "
+                         f"held out); validation {', '.join(val_sources) or 'a split of the training sources'}; "
+                         f"test {', '.join(test_sources) or 'none'} (a source in both is halved by patient)")
+    split.check_disjoint(patients)
+    return split
