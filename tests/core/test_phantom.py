@@ -13,9 +13,11 @@ def test_committed_demo_study_is_what_the_generator_writes(tmp_path):
     shipped, fresh = pydicom.dcmread(demo_study()), pydicom.dcmread(regenerated)
     assert shipped.SOPInstanceUID == fresh.SOPInstanceUID
     assert shipped.PatientID == DEMO_PATIENT_ID
-    # Another OpenCV build may round a blur differently; anything beyond that is a stale file.
+    # Byte for byte: the phantom is drawn in numpy only, with the same bits on every machine (its
+    # docstring); a difference is a stale file (`make demo`) or a numpy whose generator changed.
     difference = np.abs(shipped.pixel_array.astype(int) - fresh.pixel_array.astype(int))
-    assert difference.max() <= 4 and difference.mean() < 0.05
+    assert shipped.PixelData == fresh.PixelData, (
+        f"{np.count_nonzero(difference)} pixels differ, by up to {difference.max()} grey levels")
 
 
 def test_phantom_has_the_densities_of_a_chest_radiograph():
