@@ -58,6 +58,7 @@ class SplitConfig:
     # other sources are split into train and test only; a source in both lists is halved by patient.
     val_sources: tuple[str, ...] = ()
     test_sources: tuple[str, ...] = ()
+    seed: int = -1  # the split's own seed; -1: the run's seed (set it to train other seeds on the same split)
 
 
 @dataclass(frozen=True)

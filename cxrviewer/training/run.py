@@ -111,7 +111,7 @@ def make_split(config: TrainConfig, catalog: Catalog) -> Split:
         s = config.split
         return source_role_split(labels, patients, [source_of(sample) for sample in catalog.samples],
                                  val_sources=s.val_sources, test_sources=s.test_sources,
-                                 val_fraction=s.val_fraction, test_fraction=s.test_fraction, seed=config.seed)
+                                 val_fraction=s.val_fraction, test_fraction=s.test_fraction, seed=_split_seed(config))
     if not config.data.sources:
         return _split_one(config, labels, patients)
     origins = [source_of(sample) for sample in catalog.samples]
@@ -127,11 +127,15 @@ def make_split(config: TrainConfig, catalog: Catalog) -> Split:
     return split
 
 
+def _split_seed(config: TrainConfig) -> int:
+    return config.split.seed if config.split.seed >= 0 else config.seed
+
+
 def _split_one(config: TrainConfig, labels: list[tuple[int, ...]], patients: list[str]) -> Split:
     s = config.split
     if s.folds:
-        return kfold_splits(labels, patients, folds=s.folds, val_fraction=s.val_fraction, seed=config.seed)[s.fold]
-    return holdout_split(labels, patients, val_fraction=s.val_fraction, test_fraction=s.test_fraction, seed=config.seed)
+        return kfold_splits(labels, patients, folds=s.folds, val_fraction=s.val_fraction, seed=_split_seed(config))[s.fold]
+    return holdout_split(labels, patients, val_fraction=s.val_fraction, test_fraction=s.test_fraction, seed=_split_seed(config))
 
 
 def _git_commit() -> str:

@@ -412,12 +412,53 @@ def to_markdown(name: str, table: dict[str, Any], learning: dict[str, Any]) -> s
     return "\n".join(lines)
 
 
+def apply_to_card(card_file: Path, result: dict[str, Any], split_method: str) -> None:
+    """Write the per-source figures into an exported card: every paired set's AUC, specificity at
+    90 % sensitivity and sensitivity at 70 % specificity, and every source's rate at the operating
+    threshold, each with its 95 % interval and the films it was measured on; what the threshold is;
+    what the model was and was not validated on."""
+    import dataclasses
+
+    from cxrviewer.core.cards import Metric, load_card, write_card
+
+    card = load_card(card_file, verify_files=False)
+    table = result["operating"]
+    metrics = []
+    for key, e in table["pairs"].items():
+        where = f"{key}{'' if e['same_source'] else ' [TB and normal films from different sources]'}: {split_method}"
+        for figure in FIGURES:
+            metrics.append(Metric(figure, e[figure], where, tuple(e[f"{figure}_ci95"])))
+    for key, e in table["rates"].items():
+        source, name, role = key.split(" ", 2)
+        metrics.append(Metric(f"{name}[{source}]", e["value"], f"{role.strip('()')} {source} ({e['n']} films; "
+                              f"{table['roles'][source]}; Wilson 95 % CI): {split_method}", tuple(e["ci95"])))
+    t = table["threshold"]
+    meaning = (f"{card.probability_meaning} The operating threshold P(tb) >= {t:.4f} is the WHO triage target: "
+               "the highest threshold whose sensitivity reached 0.90 on the validation films, TB films of TBX11K "
+               "and normal films of OpenIST, sources the model was never trained on. A site should calibrate its "
+               "own threshold on local films (WHO operational handbook).")
+    roles = "; ".join(f"{s}: {r}" for s, r in table["roles"].items())
+    limits = (
+        f"Sources and what the model saw of them: {roles}.",
+        "Trained on 327 Shenzhen films at 128x128 (squashed); TB and normal films of one hospital. Not validated on "
+        "children, HIV-positive populations, other lung disease, AP or portable films, or lateral views.",
+        "Only Shenzhen holds both classes here; every figure pairing TB films of one source with normal films of "
+        "another mixes disease and source differences. The figure that counts is on a hospital with both classes that "
+        "the model never saw (kept outside the project).",
+        "Its input contract crops to the lungs (lung_crop): it needs the lung model's box for each film.",
+        *card.limits[1:],
+    )
+    write_card(dataclasses.replace(card, metrics=tuple(metrics) + tuple(card.metrics), probability_meaning=meaning,
+                                   limits=limits), card_file)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="per-source figures and source-learning checks of a tb_screen run")
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--maps", action="store_true", help="pointing game on TBX11K boxes and a figure of maps")
     parser.add_argument("--figures", type=Path, default=None, help="folder for the PNG figures (default: the run)")
     parser.add_argument("--compare", type=Path, default=None, help="another run on the same films (b = this run)")
+    parser.add_argument("--card", type=Path, default=None, help="an exported card to write the per-source figures into")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)
@@ -434,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     np.savez_compressed(args.run_dir / "tb_scores.npz", scores=sc.scores, labels=sc.labels, sources=np.asarray(sc.sources),
                         roles=np.asarray(sc.roles), features=sc.features)
     (args.run_dir / "tb_eval.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    if args.card is not None:
+        apply_to_card(args.card, result, Split.load(args.run_dir / "split.json").method)
     text = to_markdown(sc.config.name, result["operating"], result["source_learning"])
     if "pointing" in result:
         text += "\n\n" + result["pointing"]["markdown"]
