@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from cxrviewer.analysis.findings import classify_pixels
+from cxrviewer.analysis.findings import classify_pixels, operating_thresholds
 from cxrviewer.analysis.study_maps import compute_study_maps
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.errors import ModelError
@@ -141,7 +141,7 @@ def _transform(loaded: LoadedModel, pixels: Array) -> ModelResult:
         values = [float(np.mean(channel >= MASK_PROBABILITY)) for channel in output]
         if scores_images(card):
             values.append(lesion_score(output[0]))
-            prediction = card.labels[0] if values[-1] >= card.thresholds[0] else f"no_{card.labels[0]}"
+            prediction = card.labels[0] if values[-1] >= operating_thresholds(card)[0][0] else f"no_{card.labels[0]}"
     else:
         values = [float(np.mean(np.abs(channel - scaled))) for channel in output]
     arrays = {label: np.ascontiguousarray(channel, dtype=np.float32) for label, channel in zip(card.labels, output, strict=True)}

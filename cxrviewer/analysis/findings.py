@@ -20,6 +20,8 @@ from cxrviewer import paths
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.preprocess import model_contract, prepare
+from cxrviewer.core.signing import UNSIGNED_TEXT
+from cxrviewer.core.site_settings import SiteThreshold, load_site_thresholds
 from cxrviewer.runtime.backend import LoadedModel
 
 DEFAULT_THRESHOLD = 0.5
@@ -48,6 +50,8 @@ class Finding:
     threshold: float | None
     provider: str
     seconds: float
+    site: SiteThreshold | None = None  # the site's own threshold, when it replaced the card's
+    origin: str = ""  # "" for a signed release model, else `core.signing.UNSIGNED_TEXT`
 
 
 def probabilities(card: ModelCard, logits: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
@@ -59,9 +63,32 @@ def probabilities(card: ModelCard, logits: npt.NDArray[np.floating]) -> npt.NDAr
     return e / e.sum()
 
 
+def operating_thresholds(card: ModelCard) -> tuple[tuple[float, ...], SiteThreshold | None]:
+    """The thresholds calls are made at: the card's, or with the site's own (`core.site_settings`) in
+    place of its label's. Raises ModelError when the site calibrated another version of the model
+    or a label it does not have, ConfigError when the site settings are damaged."""
+    thresholds = card.thresholds or (DEFAULT_THRESHOLD,) * len(card.labels)
+    site = load_site_thresholds().get(card.name)
+    if site is None:
+        return tuple(thresholds), None
+    if site.card_version != card.version:
+        raise ModelError(card.name, f"its site threshold was calibrated for version {site.card_version}, the "
+                                    f"installed model is version {card.version}: recalibrate or remove it "
+                                    f"(cxrviewer site clear --model {card.name})")
+    if site.label not in card.labels:
+        raise ModelError(card.name, f"its site threshold is for label {site.label!r}, which it does not have")
+    index = card.labels.index(site.label)
+    return tuple(site.threshold if i == index else t for i, t in enumerate(thresholds)), site
+
+
+def origin_text(loaded: LoadedModel) -> str:
+    """What a reading says of the model's origin: nothing for a signed release model."""
+    return "" if loaded.trust.signed else UNSIGNED_TEXT
+
+
 def decide(card: ModelCard, probs: npt.NDArray[np.floating]) -> tuple[tuple[int, ...], str, float | None]:
     """(indices of the called labels, the rule, the binary operating threshold or None)."""
-    thresholds = card.thresholds or (DEFAULT_THRESHOLD,) * len(card.labels)
+    thresholds, _ = operating_thresholds(card)
     if card.task == "multilabel":
         return tuple(i for i, p in enumerate(probs) if p >= thresholds[i]), "multilabel", None
     if len(card.labels) == 2:
@@ -86,12 +113,14 @@ def classify_pixels(loaded: LoadedModel, pixels: npt.NDArray[np.float32]) -> Fin
         raise ModelError(card.name, f"returned logits of shape {logits.shape} for {len(card.labels)} labels")
     probs = probabilities(card, logits[0])
     positive, rule, threshold = decide(card, probs)
+    _, site = operating_thresholds(card)
     return Finding(card.name, tuple(card.labels), tuple(float(p) for p in probs), positive, rule, threshold,
-                   loaded.provider, time.perf_counter() - started)
+                   loaded.provider, time.perf_counter() - started, site, origin_text(loaded))
 
 
 def installed_model(name: str, models_dir: Path | None = None) -> LoadedModel:
-    """`runtime.registry.load_model`, reused while none of the model's files changed on disk."""
+    """`runtime.registry.load_model` that gave its known answer (`analysis.known_answer`), reused while
+    none of the model's files changed on disk. The one loader of the viewer, `analyze` and `report`."""
     from cxrviewer.runtime.registry import load_model
 
     folder = Path(models_dir) if models_dir is not None else paths.models_dir()
@@ -103,7 +132,11 @@ def installed_model(name: str, models_dir: Path | None = None) -> LoadedModel:
     with _models_lock:
         loaded = _models.get(key)
     if loaded is None:
-        loaded = load_model(name, folder)  # verifies every checksum: outside the lock, it may take a while
+        from cxrviewer.analysis.known_answer import check_known_answer
+
+        # Signature, checksums, graph shapes, then the known answer: outside the lock, they take a while.
+        loaded = load_model(name, folder)
+        check_known_answer(loaded)
         with _models_lock:
             while len(_models) >= _MODELS_KEPT:
                 _models.pop(next(iter(_models)))

@@ -23,12 +23,13 @@ import numpy.typing as npt
 
 from cxrviewer import paths
 from cxrviewer.analysis.batch import MAP_METHODS, ModelResult, analyse, scores_images
-from cxrviewer.analysis.findings import Finding, classify_pixels
+from cxrviewer.analysis.findings import Finding, classify_pixels, operating_thresholds, origin_text
 from cxrviewer.analysis.gate import GateResult, gate_check
 from cxrviewer.analysis.study_maps import compute_study_maps
 from cxrviewer.core.cards import ModelCard, card_path, load_card
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.lung_mask import keep_largest_regions
+from cxrviewer.core.site_settings import SiteThreshold
 from cxrviewer.core.soft_tissue import bones_view, soft_tissue_view
 from cxrviewer.runtime.backend import LoadedModel
 from cxrviewer.runtime.registry import installed_models
@@ -134,6 +135,8 @@ class LesionFinding:
     positive: bool
     provider: str = ""
     seconds: float = 0.0
+    site: SiteThreshold | None = None  # the site's own threshold, when it replaced the card's
+    origin: str = ""  # "" for a signed release model, else `core.signing.UNSIGNED_TEXT`
 
 
 def gate(loaded: LoadedModel, pixels: Array) -> GateResult:
@@ -178,9 +181,10 @@ def lesion_finding(loaded: LoadedModel, pixels: Array) -> LesionFinding:
         raise ModelError(card.name, "its card gives no image-level threshold (thresholds[0]) for the TB-findings score"
                                     f" of its first channel, {LESIONS_LABEL}")
     result = segmentation_result(loaded, pixels, LESIONS_LABEL)  # the score, as `analyze` reports it
-    score, threshold = result.values[f"{LESIONS_LABEL}_score"], float(card.thresholds[0])
+    thresholds, site = operating_thresholds(card)
+    score, threshold = result.values[f"{LESIONS_LABEL}_score"], float(thresholds[0])
     return LesionFinding(card.name, result.arrays[LESIONS_LABEL], score, threshold, score >= threshold,
-                         loaded.provider, time.perf_counter() - started)
+                         loaded.provider, time.perf_counter() - started, site, origin_text(loaded))
 
 
 def suppressed_image(loaded: LoadedModel, pixels: Array) -> Array:

@@ -37,7 +37,14 @@ def finding_reading(finding: Finding, card: ModelCard | None) -> Reading:
         rule = (f"the most probable of {len(labels)} labels, no threshold" if finding.rule == "argmax"
                 else "each label at or above its own operating threshold")
         result = f"{called} ({rule}; {figures})"
-    return Reading(finding.model, result, finding.threshold, _meaning(card))
+    return Reading(finding.model, result + operating_point_text(finding), finding.threshold, _meaning(card))
+
+
+def operating_point_text(finding: Finding | LesionFinding) -> str:
+    """The site threshold a call was made at, and an unsigned model's origin, for a report line."""
+    parts = ([f"called at the {finding.site.describe()}"] if finding.site is not None else [])
+    parts += [finding.origin] if finding.origin else []
+    return f" [{'; '.join(parts)}]" if parts else ""
 
 
 def lesion_reading(finding: LesionFinding, card: ModelCard | None) -> Reading:
@@ -45,7 +52,7 @@ def lesion_reading(finding: LesionFinding, card: ModelCard | None) -> Reading:
     call = "TB-consistent findings" if finding.positive else "no TB-consistent findings called"
     relation = ">=" if finding.positive else "<"
     result = f"{call}: lesion score {finding.score:.3f} {relation} operating threshold {finding.threshold:.3f}"
-    return Reading(finding.model, result, finding.threshold, _meaning(card))
+    return Reading(finding.model, result + operating_point_text(finding), finding.threshold, _meaning(card))
 
 
 def gate_verdict(result: GateResult) -> str:

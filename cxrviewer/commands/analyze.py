@@ -33,6 +33,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from cxrviewer.commands.common import add_models_dir
 from cxrviewer.core.errors import CxrError
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="explain this label instead of the predicted one (needs --maps)")
     p.add_argument("--bone-suppressed", type=Path, default=None, metavar="DIR",
                    help="write the soft-tissue (bone-suppressed) view of each image here, as .npy and .png")
-    p.add_argument("--models-dir", type=Path, default=None, help="where installed models are (default: models/)")
+    add_models_dir(p)
     p.set_defaults(handler=run, parser=p)
 
 
@@ -84,12 +85,18 @@ def run(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace) -> list:
     from cxrviewer.analysis.batch import class_index
-    from cxrviewer.runtime.registry import load_model
+    from cxrviewer.analysis.findings import installed_model, operating_thresholds
+    from cxrviewer.core.signing import UNSIGNED_TEXT
 
-    models = [load_model(name, args.models_dir) for name in dict.fromkeys(args.model)]
+    models = [installed_model(name, args.models_dir) for name in dict.fromkeys(args.model)]
     for loaded in models:
         card = loaded.card
         log.info("model %s: %s, labels %s, on %s", card.name, card.task, ",".join(card.labels), loaded.provider)
+        _, site = operating_thresholds(card)
+        if site is not None:  # the CSV's calls follow it: say so where the reader of the run looks
+            log.warning("model %s: calls at the %s", card.name, site.describe())
+        if not loaded.trust.signed:
+            log.warning("model %s: %s", card.name, UNSIGNED_TEXT)
         if card.is_classifier and args.explain is not None:
             class_index(card, args.explain)
         if card.is_classifier and args.out is not None and not args.maps:
@@ -99,16 +106,16 @@ def _load(args: argparse.Namespace) -> list:
 
 def _soft_tissue_models(args: argparse.Namespace) -> tuple:
     """(bone-suppression model, lung model) installed in --models-dir; ModelError naming what is missing."""
+    from cxrviewer.analysis.findings import installed_model
     from cxrviewer.analysis.pipeline import NO_LUNG_MODEL_TEXT, NoLungModelError, model_roles
     from cxrviewer.core.errors import ModelError
-    from cxrviewer.runtime.registry import load_model
 
     roles = model_roles(args.models_dir)
     if roles.bone_suppression is None:
         raise ModelError("bone suppression", "--bone-suppressed needs an installed bone-suppression model; there is none")
     if roles.lungs is None:
         raise NoLungModelError(roles.bone_suppression, f"--bone-suppressed: {NO_LUNG_MODEL_TEXT}")
-    bones, lungs = load_model(roles.bone_suppression, args.models_dir), load_model(roles.lungs, args.models_dir)
+    bones, lungs = installed_model(roles.bone_suppression, args.models_dir), installed_model(roles.lungs, args.models_dir)
     log.info("soft-tissue view: %s inside the lungs of %s, on %s", bones.card.name, lungs.card.name, bones.provider)
     return bones, lungs
 

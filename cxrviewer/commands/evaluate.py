@@ -15,6 +15,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from cxrviewer.commands.common import add_models_dir
 from cxrviewer.core.errors import CxrError
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", default="folders", help="data layout: folders, csv, kermany, shenzhen, rsna, ...")
     p.add_argument("--label-column", default="label", help="label column for csv/kermany layouts")
     p.add_argument("--out", type=Path, default=Path("evaluation"), help="folder for metrics.json and plots")
-    p.add_argument("--models-dir", type=Path, default=None, help="where installed models are (default: models/)")
+    add_models_dir(p)
     p.add_argument("--limit-per-class", type=int, default=0, help="seeded subsample per class (0: all)")
     p.add_argument("--maps", nargs="?", const="saliency,gradcam,cam,crm", default=None, metavar="METHODS",
                    help="measure how the maps localise on boxed data instead (default: all four methods)")

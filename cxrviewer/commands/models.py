@@ -1,4 +1,10 @@
-"""`cxrviewer models`: the installed models with their cards' key facts and whether they check out."""
+"""`cxrviewer models`: the installed models with their cards' key facts and whether they check out.
+
+"Check out" is the whole check the viewer makes before a model answers: the signature (or the
+"unsigned" label of a reader's own model), every file's checksum, the graph's shapes against the
+card, and the known answer (`analysis.findings.installed_model`). Exits 1 when any model is refused,
+so a site's installation check can rely on it.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +13,48 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from cxrviewer.commands.common import add_models_dir
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    models = sub.add_parser("models", help="list installed models, their cards and checksum status")
-    models.add_argument("--dir", type=Path, default=None, help="model folder (default: the installed models)")
+    models = sub.add_parser("models", help="list installed models, their cards, and whether each checks out")
+    add_models_dir(models)
     models.set_defaults(handler=run)
 
 
-def table(models_dir: Path | None = None) -> list[list[str]]:
-    """Header + one row per installed model: name, task, labels, input, provider, status, metric."""
-    from cxrviewer.runtime.registry import installed_models, model_status
+def checked_status(name: str, models_dir: Path | None = None):
+    """`registry.model_status`, then the viewer's own load (graph shapes, known answer) for a model
+    that passed the cheap checks; a refusal at either step becomes the status."""
+    import dataclasses
 
-    rows = [["name", "task", "labels", "input", "provider", "status", "metric"]]
+    from cxrviewer.analysis.findings import installed_model
+    from cxrviewer.core.errors import ModelError
+    from cxrviewer.runtime.registry import model_status
+
+    status = model_status(name, models_dir)
+    if status.refused:
+        return status
+    try:
+        installed_model(name, models_dir)
+    except ModelError as error:
+        return dataclasses.replace(status, status=error.problem, provider="-", trust=None)
+    return status
+
+
+def table(models_dir: Path | None = None) -> tuple[list[list[str]], int]:
+    """(header + one row per installed model: name, task, labels, input, provider, origin, status, metric;
+    how many models were refused)."""
+    from cxrviewer.runtime.registry import installed_models
+
+    rows = [["name", "task", "labels", "input", "provider", "origin", "status", "metric"]]
+    refused = 0
     for name in installed_models(models_dir):
-        status = model_status(name, models_dir)
+        status = checked_status(name, models_dir)
+        refused += status.refused
+        origin = "-" if status.trust is None else ("signed" if status.trust.signed else "unsigned")
         card = status.card
         if card is None:
-            rows.append([name, "?", "?", "?", status.provider, status.status, ""])
+            rows.append([name, "?", "?", "?", status.provider, origin, status.status, ""])
             continue
         contract = card.input
         metric = next(iter(card.metrics), None)
@@ -33,10 +64,11 @@ def table(models_dir: Path | None = None) -> list[list[str]]:
             ",".join(card.labels),
             f"{contract.channels}x{contract.height}x{contract.width}",
             status.provider,
+            origin,
             status.status,
             f"{metric.name} {metric.value:.3f} ({metric.split})" if metric else "-",
         ])
-    return rows
+    return rows, refused
 
 
 def print_table(rows: list[list[str]], stream: TextIO) -> None:
@@ -47,10 +79,16 @@ def print_table(rows: list[list[str]], stream: TextIO) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cxrviewer import paths
+    from cxrviewer.core.signing import UNSIGNED_TEXT
 
-    rows = table(args.dir)
+    rows, refused = table(args.models_dir)
     if len(rows) == 1:
-        sys.stdout.write(f"no models installed in {args.dir or paths.models_dir()}\n")
+        sys.stdout.write(f"no models installed in {args.models_dir or paths.models_dir()}\n")
         return 0
     print_table(rows, sys.stdout)
+    if any(row[5] == "unsigned" for row in rows):
+        sys.stdout.write(f"{UNSIGNED_TEXT} (not a release model)\n")
+    if refused:
+        sys.stderr.write(f"cxrviewer models: {refused} of {len(rows) - 1} models refused (see their status)\n")
+        return 1
     return 0

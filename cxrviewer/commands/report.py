@@ -7,8 +7,9 @@ as the viewer draws it by default (no explanation maps: those need a class chose
 Files go to DIR as `<stem>.report.pdf`, `<stem>.view.png`, `<stem>.sc.dcm`; with --anonymise the stem
 is `anonymised-<n>`, since a file name may carry a patient's name or number.
 
-Skipped files are named with the reason on stderr; the exit status is non-zero only when no report
-could be written.
+Skipped files are named with the reason on stderr. The exit status is non-zero when no report could
+be written, or when an installed model was refused (a broken signature, a wrong known answer): the
+reports are still written, each saying which model could not run, but a batch must not pass as whole.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from cxrviewer.commands.common import add_models_dir
 from cxrviewer.core.errors import CxrError
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--png", action="store_true", help="also write the view as PNG")
     p.add_argument("--dicom", action="store_true", help="also write a DICOM Secondary Capture of the view")
     p.add_argument("--anonymise", action="store_true", help="leave patient identifiers and file names out")
-    p.add_argument("--models-dir", type=Path, default=None, help="where installed models are (default: models/)")
+    add_models_dir(p)
     p.set_defaults(handler=run)
 
 
@@ -51,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     scan = scan_studies(args.paths)
     for path, reason in scan.skipped:
         log.warning("skipped %s: %s", path, reason)
+    refused = refused_models(args.models_dir)
     written = 0
     for number, path in enumerate(scan.studies, start=1):
         try:
@@ -67,7 +70,36 @@ def run(args: argparse.Namespace) -> int:
         return 1
     log.info("%d report(s) in %s; %d file(s) skipped", written, args.out,
              len(scan.skipped) + len(scan.studies) - written)
+    if refused:
+        log.error("%d model(s) refused, so every report says it could not run: %s", len(refused), "; ".join(refused))
+        return 1
     return 0
+
+
+def refused_models(models_dir: Path | None) -> list[str]:
+    """Each installed model the reports would use that is refused, as its error message (logged now)."""
+    from cxrviewer import paths
+    from cxrviewer.analysis import pipeline
+    from cxrviewer.analysis.findings import installed_model
+    from cxrviewer.core.cards import card_path, load_card
+    from cxrviewer.runtime.registry import installed_models
+
+    folder = models_dir if models_dir is not None else paths.models_dir()
+    refused = []
+    for name in installed_models(folder):  # a card that cannot be read plays no part: refused too
+        try:
+            load_card(card_path(folder, name), verify_files=False)
+        except CxrError as error:
+            log.error("refused: %s", error)
+            refused.append(str(error))
+    roles = pipeline.model_roles(models_dir)
+    for name in filter(None, [roles.gate, *roles.classifiers, roles.lesions]):
+        try:
+            installed_model(name, models_dir)
+        except CxrError as error:
+            log.error("refused: %s", error)
+            refused.append(str(error))
+    return refused
 
 
 def study_content(path: Path, models_dir: Path | None, anonymise: bool):

@@ -143,6 +143,23 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class KnownAnswer:
+    """What the shipped files give for a study that ships with the program (`input`, relative to
+    `resources/`: the demo study), recomputed through the viewer's own path the first time a copy of
+    the model is loaded (`analysis.known_answer`). Unlike `reference`, its input is always there.
+
+    probabilities / figures: as in `Reference`. tolerance: the largest absolute difference accepted
+    for a probability, and relative (to max(|value|, 1)) for a figure: other CPUs and providers round
+    differently, a different weight or preprocessing moves them far more.
+    """
+
+    input: str
+    probabilities: tuple[float, ...] = ()
+    figures: dict[str, float] = field(default_factory=dict)
+    tolerance: float = 1e-3
+
+
+@dataclass(frozen=True)
 class Population:
     """Who the training images came from, so a reader can see when a study falls outside it.
 
@@ -198,6 +215,7 @@ class ModelCard:
     complexity: Complexity | None = None
     reference: Reference | None = None
     population: Population | None = None
+    known_answer: KnownAnswer | None = None
     notes: tuple[str, ...] = ()  # anything else a reader or researcher should know (small data, ...)
     schema: str = SCHEMA
 
@@ -394,6 +412,7 @@ def card_from_dict(model: str, data: Any) -> ModelCard:
         complexity=_complexity(root),
         reference=_reference(root, len(labels)),
         population=_population(root),
+        known_answer=_known_answer(root, len(labels)),
         notes=root.strings("notes", []),
     )
 
@@ -428,10 +447,10 @@ def _complexity(root: _Reader) -> Complexity | None:
     )
 
 
-def _reference(root: _Reader, size: int) -> Reference | None:
-    if root.data.get("reference") is None:
+def _reference(root: _Reader, size: int, key: str = "reference") -> Reference | None:
+    if root.data.get(key) is None:
         return None
-    r = root.child("reference")
+    r = root.child(key)
     probabilities = r.numbers("probabilities", ())
     figures = r.data.get("figures") or {}
     if not isinstance(figures, dict) or not all(isinstance(v, (int, float)) for v in figures.values()):
@@ -441,6 +460,18 @@ def _reference(root: _Reader, size: int) -> Reference | None:
     if not probabilities and not figures:
         raise r._fail("probabilities", "a reference needs a classifier's probabilities or an image model's figures")
     return Reference(r.get("input", str), probabilities, {str(k): float(v) for k, v in figures.items()})
+
+
+def _known_answer(root: _Reader, size: int) -> KnownAnswer | None:
+    if root.data.get("known_answer") is None:
+        return None
+    answer = root.child("known_answer")
+    reference = _reference(root, size, "known_answer")
+    tolerance = answer.get("tolerance", float, 1e-3)
+    if not 0 < tolerance < 1:
+        raise answer._fail("tolerance", "must lie between 0 and 1")
+    assert reference is not None
+    return KnownAnswer(reference.input, reference.probabilities, reference.figures, tolerance)
 
 
 def _population(root: _Reader) -> Population | None:

@@ -75,7 +75,19 @@ def finding_html(finding: Finding) -> str:
             name = f"<b>{name}</b>"
         rows.append(f"<tr><td>{name}</td><td align='right'>&nbsp;{percent(p)}&nbsp;</td><td width='45%'>{bar}</td></tr>")
     return (f"<table width='100%' cellspacing='0' cellpadding='1'>{''.join(rows)}</table>"
-            f"<p style='margin-top:4px'>{decision_html(finding)}</p>")
+            f"<p style='margin-top:4px'>{decision_html(finding)}</p>{call_basis_html(finding)}")
+
+
+def call_basis_html(finding: Finding | LesionFinding) -> str:
+    """Where the call's threshold came from when it is not the card's (a site calibration), and a
+    model's origin when the release did not sign it; "" for a signed model at its card threshold."""
+    lines = []
+    if finding.site is not None:
+        lines.append(f"<span style='color:{CAUTION_TEXT}'>Called at the {escape(finding.site.describe())}</span>")
+    if finding.origin:
+        lines.append(f"<span style='color:{CAUTION_TEXT}'><b>{escape(finding.origin)}</b> — not a release model; "
+                     "its card's figures are its trainer's own</span>")
+    return f"<p style='margin-top:2px'>{'<br>'.join(lines)}</p>" if lines else ""
 
 
 def cautions_html(cautions: tuple[str, ...]) -> str:
@@ -248,7 +260,7 @@ def lesion_finding_html(finding: LesionFinding, card: ModelCard | None) -> str:
     else:
         call = (f"<b>no TB-consistent area called</b> — score {percent(finding.score)} is below the threshold "
                 f"{percent(finding.threshold)}")
-    parts = [f"<p style='margin-top:4px'>{call}</p>"]
+    parts = [f"<p style='margin-top:4px'>{call}</p>", call_basis_html(finding)]
     if card is not None and card.probability_meaning:
         parts.append(f"<p><i>What the score means:</i> {escape(card.probability_meaning)}</p>")
     if card is not None:

@@ -220,8 +220,16 @@ class Worklist(QWidget):
     def _ensure_column(self, kind: str, model: str, payload: object | None = None) -> str:
         key = f"{kind}:{model}"
         labels = tuple(getattr(payload, "labels", ()))
-        self.model.ensure_score_column(ScoreColumn(key, model if kind != "lesions" else f"{model} (TB)",
-                                                   score_tooltip(kind, labels, getattr(payload, "rule", ""))))
+        title = model if kind != "lesions" else f"{model} (TB)"
+        tooltip = score_tooltip(kind, labels, getattr(payload, "rule", ""))
+        # The result says whether a site threshold makes the calls and whether the release signed
+        # the model: the column says so too, since its calls are read without the findings panel.
+        origin, site = getattr(payload, "origin", ""), getattr(payload, "site", None)
+        if origin:
+            title, tooltip = f"{title} (unsigned)", f"{tooltip}\n{origin}"
+        if site is not None:
+            tooltip = f"{tooltip}\nCalls at the {site.describe()}"
+        self.model.ensure_score_column(ScoreColumn(key, title, tooltip))
         return key
 
     def _check_complete(self, study: int) -> None:

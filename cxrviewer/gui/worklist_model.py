@@ -131,10 +131,10 @@ class WorklistModel(QAbstractTableModel):
 
     def ensure_score_column(self, column: ScoreColumn) -> None:
         """Add a score column unless its key has one; a column made before its first result (without
-        a tooltip) takes the tooltip the result gives."""
+        a tooltip) takes the title and tooltip the result gives (an unsigned model, a site threshold)."""
         for at, existing in enumerate(self.score_columns):
             if existing.key == column.key:
-                if column.tooltip and not existing.tooltip:
+                if column.tooltip and column != existing:
                     self.score_columns[at] = column
                     section = len(FIXED_BEFORE) + at
                     self.headerDataChanged.emit(Qt.Orientation.Horizontal, section, section)

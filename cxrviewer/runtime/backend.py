@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cxrviewer.core.cards import ModelCard
+from cxrviewer.core.signing import Trust
 
 
 class Backend(Protocol):
@@ -43,8 +44,10 @@ class Backend(Protocol):
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A verified card, the backend that runs it, and the provider label to show the reader."""
+    """A verified card, the backend that runs it, the provider label to show the reader, and whether
+    the release signed it (`Trust.label` is what findings, worklist and reports say of its origin)."""
 
     card: ModelCard
     backend: Backend
     provider: str
+    trust: Trust = Trust(signed=False, digest="")

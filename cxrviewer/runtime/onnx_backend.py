@@ -73,6 +73,48 @@ def clear_session_cache() -> None:
         _sessions.clear()
 
 
+def check_graph(card: ModelCard, session: ort.InferenceSession, file_name: str) -> None:
+    """Refuse a graph whose inputs or outputs disagree with the card (an edited input size, another
+    model's graph, a different number of labels) with a ModelError naming the model, before any
+    onnxruntime shape error can surface as a traceback. Symbolic dimensions ("batch") match anything."""
+    contract = card.input
+    expected_image = (contract.channels, contract.height, contract.width)
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    outputs = {o.name: o.shape for o in session.get_outputs()}
+
+    def refuse(problem: str) -> ModelError:
+        return ModelError(card.name, f"graph {file_name} does not match its card: {problem}")
+
+    def agrees(shape: Sequence, wanted: Sequence[int]) -> bool:
+        return len(shape) == len(wanted) and all(not isinstance(d, int) or w < 0 or d == w
+                                                  for d, w in zip(shape, wanted, strict=True))
+
+    if INPUT not in inputs:
+        raise refuse(f"it has no input {INPUT!r} (inputs: {', '.join(inputs)})")
+    # Image-to-image models are tiled or resized to the card's working size, so it must match too.
+    if not agrees(inputs[INPUT], (-1, *expected_image)):
+        raise refuse(f"it takes {_dims(inputs[INPUT])}, the card says (N, {', '.join(map(str, expected_image))})")
+    labels = len(card.labels)
+    if ONEHOT in inputs:  # the saliency graph
+        wanted = {"saliency": (-1, *expected_image)}
+        if not agrees(inputs[ONEHOT], (-1, labels)):
+            raise refuse(f"its class input is {_dims(inputs[ONEHOT])} for {labels} labels")
+    elif card.is_classifier:
+        wanted = {"logits": (-1, labels), "features": (-1, -1, -1, -1)}
+    else:
+        wanted = {"output": (-1, labels, -1, -1)}
+    for name, shape in wanted.items():
+        if name not in outputs:
+            raise refuse(f"it has no output {name!r} (outputs: {', '.join(outputs)})")
+        if not agrees(outputs[name], shape):
+            what = f"{labels} labels" if name in ("logits", "output") else "the card"
+            raise refuse(f"its output {name!r} is {_dims(outputs[name])}, which does not fit {what}")
+
+
+def _dims(shape: Sequence) -> str:
+    return "(" + ", ".join(str(d) if isinstance(d, int) else "N" for d in shape) + ")"
+
+
 class OnnxBackend:
     """The `Backend` protocol on onnxruntime, for the model described by `card` in `model_dir`."""
 
@@ -91,6 +133,7 @@ class OnnxBackend:
         self._threads = intra_op_threads
         self._providers = list(providers) if providers is not None else choose_providers()
         self._main = cached_session(self.model_dir / entry.path, self._providers, intra_op_threads, model=card.name)
+        check_graph(card, self._main, entry.path)
 
     @property
     def provider(self) -> str:
@@ -121,6 +164,7 @@ class OnnxBackend:
             model=self.card.name,
             disabled_optimizers=SALIENCY_DISABLED_OPTIMIZERS,
         )
+        check_graph(self.card, session, self.card.saliency_file)
         onehot = np.zeros((1, classes), np.float32)
         onehot[0, class_index] = 1.0
         # The gradient graph is traced at batch 1.

@@ -3,6 +3,11 @@
 ONNX when its graphs are present (and, like every file, match their checksums); otherwise PyTorch
 when torch is installed and the safetensors weights are present. A file that is present but altered
 is always refused, never worked around: only an absent ONNX file falls back to PyTorch.
+
+Before any of that, a model that carries a signature must verify against the release key
+(`core.signing`): its card and every present file as shipped. A model without one is a reader's own,
+trained on this workstation, and is labelled so (`Trust.label`). The graph's inputs and outputs are
+checked against the card when its session is built (`onnx_backend.check_graph`).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 from cxrviewer import paths
 from cxrviewer.core.cards import CARD_SUFFIX, ModelCard, card_path, load_card, verify_card_files
 from cxrviewer.core.errors import ModelError
+from cxrviewer.core.signing import Trust, verify_model
 from cxrviewer.runtime.backend import LoadedModel
 from cxrviewer.runtime.onnx_backend import OnnxBackend
 from cxrviewer.runtime.providers import choose_providers, provider_label
@@ -33,6 +39,11 @@ class ModelStatus:
     card: ModelCard | None
     status: str  # "ok", "ok (PyTorch: no ONNX file)", or the refusal message
     provider: str  # what would run it: "CPU", "CUDA", "PyTorch CPU" or "-"
+    trust: Trust | None = None  # None when refused
+
+    @property
+    def refused(self) -> bool:
+        return self.trust is None
 
 
 def installed_models(models_dir: Path | None = None) -> list[str]:
@@ -66,12 +77,13 @@ def load_model(name: str, models_dir: Path | None = None, *, intra_op_threads: i
         known = ", ".join(installed_models(folder)) or "none"
         raise ModelError(name, f"no card {path.name} in {folder} (installed: {known})")
     card = load_card(path, verify_files=False)
+    trust = verify_model(card, folder, missing_ok=(*ONNX_ROLES, "weights"))
     if _choose(card, folder) == "onnx":
         backend: OnnxBackend | TorchBackend = OnnxBackend(card, folder, intra_op_threads=intra_op_threads)
     else:
         log.warning("model %s: no ONNX file, running the PyTorch weights instead", name)
         backend = TorchBackend(card, folder, threads=intra_op_threads or None)
-    return LoadedModel(card=card, backend=backend, provider=backend.provider)
+    return LoadedModel(card=card, backend=backend, provider=backend.provider, trust=trust)
 
 
 def model_status(name: str, models_dir: Path | None = None) -> ModelStatus:
@@ -83,9 +95,10 @@ def model_status(name: str, models_dir: Path | None = None) -> ModelStatus:
     except ModelError as error:
         return ModelStatus(name, path, None, error.problem, "-")
     try:
+        trust = verify_model(card, folder, missing_ok=(*ONNX_ROLES, "weights"))
         choice = _choose(card, folder)
     except ModelError as error:
         return ModelStatus(name, path, card, error.problem, "-")
     if choice == "onnx":
-        return ModelStatus(name, path, card, "ok", provider_label(choose_providers()))
-    return ModelStatus(name, path, card, "ok (PyTorch: no ONNX file)", "PyTorch CPU")
+        return ModelStatus(name, path, card, "ok", provider_label(choose_providers()), trust)
+    return ModelStatus(name, path, card, "ok (PyTorch: no ONNX file)", "PyTorch CPU", trust)

@@ -169,6 +169,34 @@ def test_panel_shows_the_exported_models_probabilities(qtbot, models_folder):
     text = panel.browser.toPlainText()
     assert MODEL in text and f"{100 * expected[1]:.1f} %" in text and "operating threshold 0.60" in text
     assert "random weights: for tests only" in text
+    assert "unsigned: trained on this workstation — not a release model" in text  # exported here, never signed
+    panel.shutdown()
+
+
+def test_a_tampered_release_model_is_refused_in_the_panel_and_a_site_threshold_is_shown(qtbot, tmp_path, monkeypatch):
+    from cxrviewer.core.site_settings import SiteThreshold, save_site_threshold
+
+    monkeypatch.setenv("CXRVIEWER_SITE_SETTINGS", str(tmp_path / "site.json"))
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in ("pneumonia-kermany", "opacity-rsna"):
+        for source in paths.models_dir().glob(f"{name}.*"):
+            shutil.copy(source, folder / source.name)
+    card = json.loads(card_path(folder, "opacity-rsna").read_text())
+    card["thresholds"] = [0.5, 0.5]
+    card_path(folder, "opacity-rsna").write_text(json.dumps(card))
+    save_site_threshold(SiteThreshold("pneumonia-kermany", "pneumonia", 0.42, 0.5, "1", 212, "2026-12-10"))
+    panel = FindingsPanel(models_dir=folder)
+    qtbot.addWidget(panel)
+    panel.show_study(0, read_image(paths.demo_study()).pixels)
+    wait_idle(qtbot, panel)
+    text = panel.browser.toPlainText()
+    assert "Could not run: model opacity-rsna: its card differs from the signed card: card field thresholds[0]" in text
+    card_threshold = json.loads(card_path(folder, "pneumonia-kermany").read_text())["thresholds"][1]
+    assert panel.outcome("pneumonia-kermany").threshold == 0.42
+    assert "Called at the site threshold 0.42, calibrated on 212 local films on 2026-12-10 (card 0.50)" in text
+    assert card_threshold != 0.42
+    assert "unsigned" not in text
     panel.shutdown()
 
 

@@ -91,14 +91,19 @@ def test_failed_parity_leaves_the_installed_model_untouched(models, tmp_path_fac
 
 
 def test_models_command_lists_status(models, capsys):
-    assert main(["models", "--dir", str(models)]) == 0
+    assert main(["models", "--models-dir", str(models)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["name", "task", "labels", "input", "provider", "status", "metric"]
-    assert out[1].split()[:6] == ["tbnet", "classification", "normal,abnormal", "1x512x512", "CPU", "ok"]
+    assert out[0].split() == ["name", "task", "labels", "input", "provider", "origin", "status", "metric"]
+    assert out[1].split()[:7] == ["tbnet", "classification", "normal,abnormal", "1x512x512", "CPU", "unsigned", "ok"]
+    assert out[-1] == "unsigned: trained on this workstation (not a release model)"
     (models / "tbnet.head.safetensors").write_bytes(b"tampered")
     stream = io.StringIO()
-    print_table(table(models), stream)
+    rows, refused = table(models)
+    print_table(rows, stream)
+    assert refused == 1
     assert "tbnet.head.safetensors (head) does not match its checksum" in stream.getvalue()
+    assert main(["models", "--models-dir", str(models)]) == 1
+    assert "1 of 1 models refused" in capsys.readouterr().err
 
 
 def test_one_session_per_model_file_shared_across_threads(models):
