@@ -241,7 +241,8 @@ class MainWindow(QMainWindow):
         from cxrviewer.runtime.registry import model_status
 
         status = model_status(name)
-        self.status.showMessage(f"model {name}: {status.status} ({status.provider})", 10000)
+        origin = "" if status.trust is None else f"; {status.trust.label}"
+        self.status.showMessage(f"model {name}: {status.status} ({status.provider}{origin})", 10000)
 
     def open_training_dialog(self) -> None:
         # Imported here: the dialog pulls in the training configuration, which the viewer needs only now.

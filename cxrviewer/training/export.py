@@ -56,6 +56,7 @@ from cxrviewer.core.cards import (
     write_card,
 )
 from cxrviewer.core.errors import ModelError
+from cxrviewer.core.signing import signature_path
 from cxrviewer.training import onnx_graphs
 from cxrviewer.training.checkpoint import Checkpoint, build_from_checkpoint, read_checkpoint
 
@@ -239,6 +240,9 @@ def _install(staging: Path, folder: Path, name: str) -> None:
         except ModelError as error:
             log.warning("replacing an unreadable card: %s", error)
     new_card = load_card(card_path(staging, name))
+    # A model exported here is the workstation's own: a release signature of the model it replaces
+    # covers other files and would refuse it (`core.signing`); the new one runs as unsigned.
+    signature_path(folder, name).unlink(missing_ok=True)
     # Temp files are created owner-only; installed models are read by every user of the machine.
     for entry in new_card.files:
         (staging / entry.path).chmod(0o644)

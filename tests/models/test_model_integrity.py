@@ -224,3 +224,18 @@ def test_site_command_sets_and_shows_a_threshold(models, capsys):
                  "--models-dir", str(models)]) == 1
     assert main(["site", "clear", "--model", "tb-lesions-tbx11k"]) == 0
     assert np.isfinite(installed_model("tb-lesions-tbx11k", models).card.thresholds[0])
+
+
+def test_a_model_trained_here_under_a_shipped_name_replaces_the_release_seal(models, tmp_path):
+    """The training dialog's export installs into the models folder: the release signature of the
+    model it replaces covers other files and must not refuse the reader's own model."""
+    from cxrviewer.training.export import _install
+
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    for source in models.glob(f"{MODEL}.*"):
+        if not source.name.endswith(signing.SIGNATURE_SUFFIX):
+            shutil.copy(source, staging / source.name)
+    _install(staging, models, MODEL)
+    assert not signing.signature_path(models, MODEL).exists()
+    assert installed_model(MODEL, models).trust.label == "unsigned: trained on this workstation"
