@@ -218,12 +218,16 @@ class MainWindow(QMainWindow):
             self.addAction(action)
 
     def _build_training_menus(self, before: QMenu) -> None:
-        """Models (the installed models, listed afresh each time it opens) and Tools → Train a model…."""
+        """Models (the installed models, listed afresh each time it opens), Tools → Train a model… and
+        Tools → Calibrate for this site…."""
         self.training_dialog = None
+        self.calibration_dialog = None
         self.models_menu = QMenu("&Models", self)
         self.models_menu.aboutToShow.connect(self._fill_models_menu)
         tools_menu = QMenu("&Tools", self)
         self.actions_by_name["train"] = tools_menu.addAction("&Train a model…", self.open_training_dialog)
+        self.actions_by_name["calibrate"] = tools_menu.addAction("&Calibrate for this site…",
+                                                                 self.open_calibration_dialog)
         for menu in (self.models_menu, tools_menu):
             self.menuBar().insertMenu(before.menuAction(), menu)
 
@@ -253,6 +257,20 @@ class MainWindow(QMainWindow):
             self.training_dialog.model_installed.connect(self._on_model_installed)
         self.training_dialog.show()
         self.training_dialog.raise_()
+
+    def open_calibration_dialog(self) -> None:
+        from cxrviewer.gui.calibration_dialog import CalibrationDialog
+
+        if self.calibration_dialog is None:
+            self.calibration_dialog = CalibrationDialog(self)
+            self.calibration_dialog.site_threshold_changed.connect(self._on_site_threshold_changed)
+        self.calibration_dialog.show()
+        self.calibration_dialog.raise_()
+
+    def _on_site_threshold_changed(self, name: str) -> None:
+        # Calls already made in this session keep the threshold they were made at, and each says which.
+        self.status.showMessage(f"model {name}: site threshold changed; calls already shown in this session keep "
+                                "the threshold they name until the viewer is started again", 15000)
 
     def _on_model_installed(self, name: str) -> None:
         self._fill_models_menu()
@@ -316,6 +334,8 @@ class MainWindow(QMainWindow):
         self.analysis.shutdown()
         if self.training_dialog is not None:
             self.training_dialog.shutdown()
+        if self.calibration_dialog is not None:
+            self.calibration_dialog.shutdown()
         # The compare window is a top-level window of its own: left open, it would keep the
         # application running after the reader closed the viewer.
         if self.layers.compare_window is not None:
