@@ -295,7 +295,9 @@ def calibrate_films(loaded: LoadedModel, data: Sequence[Path], outcomes_csv: Pat
     _both_outcomes(f"outcomes {outcomes_csv}", sum(o.positive for o in outcomes), len(outcomes))
     scored, skipped = score_films(loaded, outcomes, progress=progress, cancelled=cancelled)
     if not scored:
-        raise ConfigError(f"model {loaded.card.name}: none of the {len(outcomes)} films could be scored")
+        path, reason = skipped[0]
+        raise ConfigError(f"model {loaded.card.name}: none of the {len(outcomes)} films could be scored (the first, "
+                          f"{path}: {reason})")
     _both_outcomes(f"the {len(scored)} films scored ({len(skipped)} skipped)", sum(f.positive for f in scored),
                    len(scored))
     calibration = calibrate([f.positive for f in scored], [f.score for f in scored], ages=[f.age for f in scored],

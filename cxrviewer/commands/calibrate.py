@@ -4,8 +4,19 @@
               [--target-sensitivity 0.90 | --threshold T] [--save [--note TEXT]] [--out DIR]
 
 Scores every film in DATA (files and folders) through the viewer's own path and compares the scores
-with the confirmed outcomes of the CSV (columns file,outcome[,age][,sex]; `file` relative to a DATA
-folder or absolute; outcome tb/normal, 1/0, positive/negative; see analysis/calibration_films.py).
+with the confirmed outcomes of the CSV:
+
+    file,outcome,age,sex
+    tb/0001.dcm,tb,45,F
+    normal/0002.png,normal,,
+
+`file` relative to a DATA folder (or a DATA file's folder) or absolute, each film of DATA listed
+once; `outcome` positive as 1, tb, positive, pos, yes, true or the model's positive label, negative
+as 0, normal, negative, neg, no, false or its other label; `age` (years, or a DICOM age such as
+045Y) and `sex` (M, F, O) optional, else taken from a DICOM film's header. Every bad row, missing
+file and unlisted film is named with the CSV's line; a set without positives or without negatives
+is refused (no ROC).
+
 Prints the AUC with its bootstrap 95 % interval, the card's threshold, the site's threshold in force,
 the chosen threshold (the highest whose sensitivity reaches --target-sensitivity, or --threshold),
 each with sensitivity and specificity and their Wilson 95 % intervals, then a table over thresholds

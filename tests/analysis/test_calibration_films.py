@@ -183,3 +183,16 @@ def test_a_site_threshold_for_another_version_is_refused_with_the_way_out(films,
         calibrate_films(loaded, [films], csv, n_boot=20)
     remove_site_threshold(LESIONS)
     assert calibrate_films(loaded, [films], csv, n_boot=20).calibration.films == 6
+
+
+def test_films_that_cannot_be_read_leave_a_set_that_is_refused(films, tmp_path):
+    for name in ("normal/n0.png", "normal/n1.png", "normal/n2.png"):
+        (films / name).write_bytes((films / name).read_bytes()[:60])
+    csv = write_csv(tmp_path / "o.csv", GOOD_CSV.format(absolute=films / "normal" / "n2.png"))
+    with pytest.raises(ConfigError, match=r"the 3 films scored \(3 skipped\): all 3 films are positive, no negative"):
+        calibrate_films(installed_model(LESIONS), [films], csv)
+    for name in ("tb/t0.png", "tb/t1.png", "tb/t2.png"):
+        (films / name).write_bytes((films / name).read_bytes()[:60])
+    with pytest.raises(ConfigError, match=r"none of the 6 films could be scored \(the first, .*t0\.png: the file is cut "
+                                          "short"):
+        calibrate_films(installed_model(LESIONS), [films], csv)
