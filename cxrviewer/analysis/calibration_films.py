@@ -95,8 +95,10 @@ def read_outcomes(csv_path: Path, data: Sequence[Path], films: Sequence[Path], c
         raise ConfigError(f"outcomes {csv_path}: not UTF-8 text; save it as CSV (UTF-8)") from None
     known = {Path(f).resolve(): Path(f) for f in films}
     bases = [Path(d).resolve() if Path(d).is_dir() else Path(d).resolve().parent for d in data]
-    positive_words = {*POSITIVE_WORDS, card.labels[-1].lower()}
-    negative_words = {*NEGATIVE_WORDS, card.labels[0].lower()}
+    # A two-label classifier's own labels name the outcomes too ("pneumonia", "normal").
+    labels = [label.lower() for label in card.labels] if len(card.labels) == 2 else ["", ""]
+    positive_words = {*POSITIVE_WORDS, labels[1]} - {""}
+    negative_words = {*NEGATIVE_WORDS, labels[0]} - {""}
     problems: list[str] = []
     outcomes: dict[Path, Outcome] = {}
     for line, row in rows:

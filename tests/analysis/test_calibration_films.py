@@ -121,6 +121,16 @@ def test_every_problem_is_named_with_its_file_and_line(films, tmp_path):
     assert "is in DATA but not in the CSV" in text
 
 
+def test_a_classifiers_labels_name_the_outcomes(films, tmp_path):
+    csv = write_csv(tmp_path / "o.csv", "file,outcome\n" + "".join(
+        f"{f},{o}\n" for f, o in (("tb/t0.png", "PNEUMONIA"), ("tb/t1.png", "tb"), ("tb/t2.png", "1"),
+                                  ("normal/n0.png", "normal"), ("normal/n1.png", "0"), ("normal/n2.png", "neg"))))
+    outcomes = read_outcomes(csv, [films], scan_studies([films]).studies, card(CLASSIFIER))
+    assert [o.positive for o in outcomes] == [True, True, True, False, False, False]
+    with pytest.raises(ConfigError, match="outcome 'PNEUMONIA' for tb/t0.png is neither positive"):
+        read_outcomes(csv, [films], scan_studies([films]).studies, card(LESIONS))
+
+
 def test_a_header_without_file_or_outcome_is_refused(films, tmp_path):
     csv = write_csv(tmp_path / "o.csv", "image,label\ntb/t0.png,tb\n")
     with pytest.raises(ConfigError, match=r"line 1: no column file or outcome in the header \(image, label\)"):
