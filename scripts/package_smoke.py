@@ -99,11 +99,14 @@ def check_layout(bundle: Path, checks: Checks) -> None:
 
 
 def viewer_model_files() -> list[str]:
-    """Every file the shipped cards list except the PyTorch weights (cxrviewer.spec), and the cards."""
+    """Every file the shipped cards list except the PyTorch weights (cxrviewer.spec), the cards, and
+    their release signatures (core.signing)."""
     names = []
     for card in (ROOT / "models").glob("*.card.json"):
         files = json.loads(card.read_text(encoding="utf-8"))["files"]
         names += [card.name, *(entry["path"] for entry in files if entry["role"] != "weights")]
+        signature = card.with_name(card.name.removesuffix(".card.json") + ".signature.json")
+        names += [signature.name] if signature.is_file() else []
     return sorted(names)
 
 
@@ -138,8 +141,9 @@ def check_commands(bundle: Path, image: Path, out: Path, checks: Checks) -> None
     done, elapsed = run([exe, "models"])
     names = sorted(p.name.removesuffix(".card.json") for p in (ROOT / "models").glob("*.card.json"))
     rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[1:] if line.strip()}
-    good = [n for n in names if n in rows and "ok" in rows[n]]
-    checks.expect(done.returncode == 0 and good == names, "models: every shipped card loads with checksums ok",
+    good = [n for n in names if n in rows and "ok" in rows[n] and "signed" in rows[n]]
+    checks.expect(done.returncode == 0 and good == names,
+                  "models: every shipped model is signed and passes its checks (known answer included)",
                   f"{len(good)}/{len(names)} in {elapsed:.2f} s")
 
     screenshot = out / "screenshot.png"
