@@ -40,6 +40,8 @@ Array = npt.NDArray[np.float32]
 
 LUNGS_LABEL = "lungs"
 LESIONS_LABEL = "tb_lesions"
+# A TB screening classifier's positive label: its finding leads, and the maps explain it by default.
+SCREENING_LABEL = "tb"
 # The seam between suppressed lungs and the original: 3 % of the image width (about 60 px at 2048²,
 # 8 px at 256², the model's working size), wide enough that the blend shows no edge, narrow enough
 # that the lung periphery is still suppressed.
@@ -59,7 +61,8 @@ class NoLungModelError(ModelError):
 class ModelRoles:
     """The installed model playing each part of the analysis (None / () when none does).
 
-    gate: task "gate". classifiers: every other classifier, sorted by name. lungs: a segmentation
+    gate: task "gate". classifiers: every other classifier, TB screening first (a classifier with
+        a "tb" label: the score the people who use this most read first), then by name. lungs: a segmentation
     model with a "lungs" channel. lesions: a segmentation model with a "tb_lesions" channel.
     bone_suppression: task "bone_suppression". When several models fit a part, the first by name.
     """
@@ -91,6 +94,7 @@ def model_roles(models_dir: Path | None = None) -> ModelRoles:
     cards (files not verified here: loading the model does that). Unreadable cards play no part."""
     folder = Path(models_dir) if models_dir is not None else paths.models_dir()
     found: dict[str, list[str]] = {}
+    screening: set[str] = set()
     for name in installed_models(folder):
         try:
             card = load_card(card_path(folder, name), verify_files=False)
@@ -100,20 +104,28 @@ def model_roles(models_dir: Path | None = None) -> ModelRoles:
         role = role_of(card)
         if role is not None:
             found.setdefault(role, []).append(name)
+        if SCREENING_LABEL in card.labels:
+            screening.add(name)
 
     def first(role: str) -> str | None:
         return found.get(role, [None])[0]
 
-    return ModelRoles(first("gate"), tuple(found.get("classifier", ())), first("lungs"),
+    classifiers = sorted(found.get("classifier", ()), key=lambda name: (name not in screening, name))
+    return ModelRoles(first("gate"), tuple(classifiers), first("lungs"),
                       first("bone_suppression"), first("lesions"))
 
 
-def card_stamp(models_dir: Path | None, name: str) -> tuple[int, int]:
-    """The card file's (size, mtime_ns), (0, 0) if absent: an export rewrites the card last, so a
-    result computed under another stamp came from another version of the model."""
+def card_stamp(models_dir: Path | None, name: str) -> tuple[int, ...]:
+    """The card file's (size, mtime_ns), (0, 0) if absent, and the site settings file's: an export
+    rewrites the card last, and a site threshold changes the calls, so a result computed under
+    another stamp came from another version of the model or of its operating point."""
     folder = Path(models_dir) if models_dir is not None else paths.models_dir()
+    return (*_file_stamp(card_path(folder, name)), *_file_stamp(paths.site_settings_file()))
+
+
+def _file_stamp(path: Path) -> tuple[int, int]:
     try:
-        stat = card_path(folder, name).stat()
+        stat = path.stat()
     except OSError:
         return (0, 0)
     return (stat.st_size, stat.st_mtime_ns)

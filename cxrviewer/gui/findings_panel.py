@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from cxrviewer.analysis.findings import classify_study
 from cxrviewer.analysis.gate import GateResult, findings_visible
-from cxrviewer.analysis.pipeline import role_of
+from cxrviewer.analysis.pipeline import SCREENING_LABEL, role_of
 from cxrviewer.core.cards import ModelCard, card_path, load_card
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.image import ImageMeta
@@ -53,7 +53,8 @@ class ModelEntry:
 
 def list_finding_models(folder: Path) -> list[ModelEntry]:
     """The cards in `folder` whose models give findings (classifiers, the gate, TB lesion models),
-    and the cards that cannot be read (with their error), sorted by name."""
+    and the cards that cannot be read (with their error): a TB screening classifier first (its
+    score leads the findings), then by name."""
     entries = []
     for name in installed_models(folder):
         try:
@@ -63,7 +64,7 @@ def list_finding_models(folder: Path) -> list[ModelEntry]:
             continue
         if role_of(card) in ("gate", "classifier", "lesions"):
             entries.append(ModelEntry(name, card))
-    return entries
+    return sorted(entries, key=lambda e: (e.card is None or SCREENING_LABEL not in e.card.labels, e.name))
 
 
 class FindingsPanel(QWidget):

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
+from cxrviewer.analysis.pipeline import SCREENING_LABEL
 from cxrviewer.core.display.compose import IndexedMap, Normalisation, index_map
 from cxrviewer.core.errors import ConfigError
 from cxrviewer.core.layers import (
@@ -102,8 +103,12 @@ class LayerController(QObject):
             self._labels[payload.model] = tuple(payload.labels)
             self.panel.set_classes([ClassSelector(m, i, label) for m, labels in self._labels.items()
                                     for i, label in enumerate(labels)])
-            if self.stack.selector is None and payload.positive:
-                # Until the reader picks a class, the maps explain the first classifier's call.
+            if self.stack.selector is None and SCREENING_LABEL in payload.labels:
+                # Until the reader picks a class, the maps explain a TB screening classifier's "tb"
+                # (it runs first), whatever its call: that is what a TB reader checks the map for.
+                self.select_class(self._selector(payload.model, payload.labels.index(SCREENING_LABEL)))
+            elif self.stack.selector is None and payload.positive:
+                # Otherwise the first classifier's call.
                 self.select_class(self._selector(payload.model, payload.positive[0]))
         elif kind == "maps":
             model, class_index = key

@@ -268,9 +268,9 @@ class MainWindow(QMainWindow):
         self.calibration_dialog.raise_()
 
     def _on_site_threshold_changed(self, name: str) -> None:
-        # Calls already made in this session keep the threshold they were made at, and each says which.
-        self.status.showMessage(f"model {name}: site threshold changed; calls already shown in this session keep "
-                                "the threshold they name until the viewer is started again", 15000)
+        # The site settings are part of every result's stamp: the shown study's calls are made again.
+        self.analysis.refresh_models()
+        self.status.showMessage(f"model {name}: site threshold changed; the findings are called at it now", 15000)
 
     def _on_model_installed(self, name: str) -> None:
         self._fill_models_menu()

@@ -196,6 +196,14 @@ def test_a_tampered_release_model_is_refused_in_the_panel_and_a_site_threshold_i
     assert panel.outcome("pneumonia-kermany").threshold == 0.42
     assert "Called at the site threshold 0.42, calibrated on 212 local films on 2026-12-10 (card 0.50)" in text
     assert card_threshold != 0.42
+    # Back to the card: the site settings are part of the results' stamp, so the call is made again.
+    from cxrviewer.core.site_settings import remove_site_threshold
+
+    assert remove_site_threshold("pneumonia-kermany")
+    panel.refresh_models()
+    qtbot.waitUntil(lambda: getattr(panel.outcome("pneumonia-kermany"), "threshold", None) == card_threshold,
+                    timeout=30000)
+    assert "site threshold" not in panel.browser.toPlainText()
     assert "unsigned" not in text
     panel.shutdown()
 

@@ -230,6 +230,16 @@ def test_class_choice_asks_the_service_and_ignores_other_classes(harness):
     assert "checksum mismatch" in harness.panel.controls["lung_outline"].status.text()
 
 
+def test_the_maps_explain_a_tb_screening_classifiers_tb_class_by_default_whatever_its_call(harness):
+    harness.show_study(study_id=4)
+    screen = SimpleNamespace(model="tb-screen", labels=("normal", "tb"), positive=(0,))
+    harness.service.result_ready.emit(4, "finding", "tb-screen", screen)
+    other = SimpleNamespace(model=MODEL, labels=("normal", "pneumonia"), positive=(1,))
+    harness.service.result_ready.emit(4, "finding", MODEL, other)
+    assert harness.panel.stack.selector == ClassSelector("tb-screen", 1, "tb")
+    assert harness.service.requests == [(4, "tb-screen", 1)]
+
+
 def test_results_replayed_before_the_study_is_shown_are_kept(harness):
     send_maps(harness, study=5)  # the service replays its cache as the window asks for the study
     harness.service.step_failed.emit(5, "soft_tissue", "bones", "model bones: not installed")
