@@ -39,8 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cxrviewer.core.export import write_png, write_report_pdf, write_secondary_capture
+    from cxrviewer.core.export import write_png, write_secondary_capture
     from cxrviewer.core.io import scan_studies
+    from cxrviewer.printing import write_report_pdf  # Qt's PDF writer, offscreen: no screen needed
 
     try:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("%d report(s) in %s; %d file(s) skipped", written, args.out,
              len(scan.skipped) + len(scan.studies) - written)
     if refused:
-        log.error("%d model(s) refused, so every report says it could not run: %s", len(refused), "; ".join(refused))
+        log.error("%d model(s) refused; each report says it could not run: %s", len(refused), "; ".join(refused))
         return 1
     return 0
 
