@@ -81,6 +81,14 @@ def operating_thresholds(card: ModelCard) -> tuple[tuple[float, ...], SiteThresh
     return tuple(site.threshold if i == index else t for i, t in enumerate(thresholds)), site
 
 
+def positive_label(card: ModelCard) -> tuple[str, float]:
+    """(the label a site threshold calls, the card's threshold for it): a two-label classifier's
+    second, a segmentation model's image-level first (`commands.site`, the calibration)."""
+    index = 1 if card.is_classifier else 0
+    thresholds = card.thresholds or (DEFAULT_THRESHOLD,) * len(card.labels)
+    return card.labels[index], float(thresholds[index])
+
+
 def origin_text(loaded: LoadedModel) -> str:
     """What a reading says of the model's origin: nothing for a signed release model."""
     return "" if loaded.trust.signed else UNSIGNED_TEXT

@@ -40,16 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def positive_label(card) -> tuple[str, float]:
-    """(the label a threshold calls, the card's threshold for it): a two-label classifier's second,
-    a segmentation model's image-level first."""
-    from cxrviewer.analysis.findings import DEFAULT_THRESHOLD
-
-    index = 1 if card.is_classifier else 0
-    thresholds = card.thresholds or (DEFAULT_THRESHOLD,) * len(card.labels)
-    return card.labels[index], float(thresholds[index])
-
-
 def run(args: argparse.Namespace) -> int:
     from cxrviewer import paths
     from cxrviewer.core.site_settings import load_site_thresholds, remove_site_threshold
@@ -75,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _set(args: argparse.Namespace) -> int:
-    from cxrviewer.analysis.findings import installed_model
+    from cxrviewer.analysis.findings import installed_model, positive_label
     from cxrviewer.core.errors import ModelError
     from cxrviewer.core.site_settings import SiteThreshold, save_site_threshold
 

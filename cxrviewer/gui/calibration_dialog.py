@@ -283,7 +283,7 @@ class CalibrationDialog(QDialog):
         return self.threshold.value()
 
     def _labels(self) -> tuple[str, float]:
-        from cxrviewer.commands.site import positive_label
+        from cxrviewer.analysis.findings import positive_label
 
         return positive_label(self.card)
 
