@@ -9,17 +9,15 @@ the reader's, never silent, and is remembered only for the study it was given fo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from cxrviewer.analysis.findings import Finding, classify_pixels, installed_model
+from cxrviewer.analysis.findings import Finding, classify_pixels
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.errors import ModelError
 from cxrviewer.runtime.backend import LoadedModel
 
-GATE_MODEL = "cxr-gate"
 ACCEPTED_LABEL = "frontal_cxr"
 WITHHELD_MESSAGE = "Not recognised as a frontal chest radiograph: findings withheld"
 
@@ -55,12 +53,6 @@ def gate_result(finding: Finding) -> GateResult:
     """A gate's Finding (two labels, decided at the card's threshold) read as the gate's verdict."""
     threshold = finding.threshold if finding.threshold is not None else 0.5
     return GateResult(finding.model, finding.positive == (1,), finding.probabilities[1], threshold)
-
-
-def check_study(pixels: npt.NDArray[np.float32], models_dir: Path | None = None,
-                name: str = GATE_MODEL) -> GateResult:
-    """The installed gate `name` on pixels (H, W) float32 [0, 1], air dark (see `gate_check`)."""
-    return gate_check(installed_model(name, models_dir), pixels)
 
 
 def findings_visible(result: GateResult | None, override: bool) -> bool:

@@ -67,12 +67,6 @@ def cached_session(
         return session
 
 
-def clear_session_cache() -> None:
-    """Release every cached session (tests, or after models were re-exported in place)."""
-    with _lock:
-        _sessions.clear()
-
-
 def check_graph(card: ModelCard, session: ort.InferenceSession, file_name: str) -> None:
     """Refuse a graph whose inputs or outputs disagree with the card (an edited input size, another
     model's graph, a different number of labels) with a ModelError naming the model, before any
