@@ -139,6 +139,15 @@ def test_frozen_lookups_resolve_inside_the_bundle(frozen):
     assert paths.demo_study().is_file()
 
 
+def test_the_report_fonts_and_their_licences_are_in_the_bundle(frozen):
+    """The PDF report embeds these (cxrviewer.printing): found through paths, as the bundle lays them out."""
+    from cxrviewer.printing.fonts import FONT_FILES, fonts_dir
+
+    assert fonts_dir() == frozen / "resources" / "fonts"
+    for name in (*FONT_FILES, "OFL.txt", "LICENSE-Apache-2.0.txt"):
+        assert (fonts_dir() / name).is_file(), name
+
+
 def test_every_shipped_model_loads_from_the_bundle_layout(frozen):
     shipped = sorted(p.name.removesuffix(".card.json") for p in (ROOT / "models").glob("*.card.json"))
     if not shipped:

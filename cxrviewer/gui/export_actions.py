@@ -6,9 +6,9 @@ canvas, session, findings panel, analysis service), so main_window.py only calls
 `composed_view()` (base + visible layers, through `core.display.compose.compose`, flipped and rotated
 as on screen) when the window has it; a window without layers exports its displayed grey levels
 through the same functions. Every file says how the reader had turned the study
-(ExportContent.orientation). Files are encoded and written by `cxrviewer.core.export` in a
-background job (about a second for a PNG at 2048²), atomically: a failure leaves nothing behind
-and is shown naming the file.
+(ExportContent.orientation). Files are encoded and written by `cxrviewer.core.export` (the PDF
+report by `cxrviewer.printing`, in the fonts the program carries) in a background job (about a
+second for a PNG at 2048²), atomically: a failure leaves nothing behind and is shown naming the file.
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ from cxrviewer.core.export import (
     ExportContent,
     Reading,
     write_png,
-    write_report_pdf,
     write_secondary_capture,
 )
 from cxrviewer.core.export.content import BURNED_IN_CAUTION
 from cxrviewer.core.orientation import Orientation
 from cxrviewer.gui.workers import JobRunner
+from cxrviewer.printing import write_report_pdf
+from cxrviewer.printing.fonts import FontsMissing, register_fonts
 
 log = logging.getLogger(__name__)
 
@@ -228,5 +229,9 @@ def install(window) -> ExportActions:
     """Add the export actions to `window`'s File menu (before Quit) and to window.actions_by_name;
     once per window (a second call returns the first one's actions)."""
     if getattr(window, "export_actions", None) is None:
+        try:  # in the UI thread, before any report is drawn in the background
+            register_fonts()
+        except FontsMissing as error:  # the PDF export will say so, naming its file
+            log.error("%s", error)
         window.export_actions = ExportActions(window)
     return window.export_actions
