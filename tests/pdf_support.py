@@ -23,8 +23,10 @@ def pdf_text(data: bytes) -> str:
 
 
 def compact(text: str) -> str:
-    """`text` without white space: an extractor may or may not see a space where the font changes
-    (Latin to CJK), so names are compared without it."""
+    """`text` without white space. pypdf guesses spaces from glyph positions and sees some that are
+    not there (where the font changes, Latin to CJK; inside some words in the mono font; "16 d7f894"
+    for "16d7f894"), where poppler's pdftotext reads the same files right; so names, identifiers and
+    checksums are compared without white space."""
     return "".join(text.split())
 
 
@@ -35,15 +37,24 @@ def pdf_images(data: bytes) -> list[np.ndarray]:
 
 def pdf_fonts(data: bytes) -> dict[str, bool]:
     """Each font the pages use, by its base name without a subset tag, and whether its file is embedded."""
+    return {name: size > 0 for name, size in pdf_font_sizes(data).items()}
+
+
+def pdf_font_sizes(data: bytes) -> dict[str, int]:
+    """Each font the pages use, by its base name without a subset tag, and the bytes of the font
+    program embedded for it (0: not embedded)."""
     fonts = {}
     for page in pdf_reader(data).pages:
         for ref in page["/Resources"].get("/Font", {}).values():
             font = ref.get_object()
             name = str(font["/BaseFont"]).lstrip("/").split("+")[-1]
-            descendants = [d.get_object() for d in font.get("/DescendantFonts", [])] or [font]
-            fonts[name] = all(
-                any(key in d.get("/FontDescriptor", {}) for key in ("/FontFile", "/FontFile2", "/FontFile3"))
-                for d in descendants)
+            size = 0
+            for descendant in [d.get_object() for d in font.get("/DescendantFonts", [])] or [font]:
+                descriptor = descendant.get("/FontDescriptor")
+                descriptor = descriptor.get_object() if descriptor is not None else {}
+                files = [descriptor[key] for key in ("/FontFile", "/FontFile2", "/FontFile3") if key in descriptor]
+                size += sum(len(file.get_object().get_data()) for file in files)
+            fonts[name] = size
     return fonts
 
 
