@@ -78,6 +78,19 @@ def squash(pixels: npt.NDArray[np.float32], size: int = SIZE) -> npt.NDArray[np.
     return np.clip(np.round(pixels * 255.0), 0, 255).astype(np.uint8)
 
 
+def film_lung_box(lung_probability: npt.NDArray[np.float32]) -> tuple[tuple[int, int, int, int], float]:
+    """The lung box a `lung_crop` contract crops to, from the lung model's P(lung) on the film's own
+    grid (`analysis.pipeline.lung_probability`): (y0, x0, y1, x1) around the pixels >= 0.5 grown by 5 %
+    of its size on each side, and the lungs' share of the film. Under 2 % of the film marked as lung
+    (the model found no lungs): the whole film. This is how the viewer should crop at inference."""
+    from cxrviewer.core.preprocess import lung_box
+
+    lungs = np.asarray(lung_probability) >= 0.5
+    fraction = float(lungs.mean())
+    h, w = lungs.shape
+    return (lung_box(lungs, LUNG_MARGIN) if fraction > 0.02 else (0, 0, h, w)), fraction
+
+
 def prepare(shared: Path, out: Path, *, models_dir: Path | None = None, threads: int = 1) -> int:
     """Write out/images, out/bone and out/labels.csv (see the module docstring). Films already
     written are kept (the run can be stopped and restarted). Returns the number of films."""
@@ -85,7 +98,6 @@ def prepare(shared: Path, out: Path, *, models_dir: Path | None = None, threads:
 
     from cxrviewer.analysis.pipeline import lung_probability, soft_tissue
     from cxrviewer.core.io import read_image
-    from cxrviewer.core.preprocess import lung_box
     from cxrviewer.runtime.registry import load_model
 
     lungs_model = load_model("lungs-unet", models_dir, intra_op_threads=threads)
@@ -103,9 +115,7 @@ def prepare(shared: Path, out: Path, *, models_dir: Path | None = None, threads:
         small = squash(pixels)
         grey = small.astype(np.float32) / 255.0
         probability = lung_probability(lungs_model, grey)
-        lungs = probability >= 0.5
-        fraction = float(lungs.mean())
-        box = lung_box(lungs, LUNG_MARGIN) if fraction > 0.02 else (0, 0, SIZE, SIZE)
+        box, fraction = film_lung_box(probability)
         if not (out / image_rel).exists():
             PilImage.fromarray(small).save(out / image_rel)
         if not (out / bone_rel).exists():

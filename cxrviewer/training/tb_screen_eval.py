@@ -91,6 +91,47 @@ def score_run(run_dir: Path) -> Scored:
                   float(thresholds[-1]), catalog, config, model)
 
 
+def score_full_resolution(sc: Scored, shared: Path) -> Scored:
+    """The same run on the films as a viewer meets them: each held-out film of the other sources read
+    at its stored resolution (512x512 TBX11K, RSNA and JSRT; OpenIST about 500x400), the lung box
+    scaled from the 128x128 film to it, then the run's input contract (crop, resize, intensity
+    steps). Shenzhen films exist at 128x128 only and keep their score. Returns a copy with the new scores."""
+    import dataclasses
+
+    from cxrviewer.core.io import read_image
+    from cxrviewer.core.preprocess import prepare
+
+    rows = {f"{r['source']}/{r['case']}": r for r in _read_labels(Path(sc.config.data.root))}
+    scores = sc.scores.copy()
+    contract = sc.config.input
+    batch, where = [], []
+    for i, sample in enumerate(sc.catalog.samples):
+        if sc.sources[i] == "shenzhen" or sc.roles[i] == "train":
+            continue
+        row = rows[sample.patient]
+        pixels = read_image(shared / row["original"]).pixels
+        if sc.sources[i] == "jsrt":  # stored inverted
+            pixels = 1.0 - pixels
+        h, w = pixels.shape
+        y0, x0, y1, x1 = sample.crop_box
+        box = (round(y0 * h / 128), round(x0 * w / 128), round(y1 * h / 128), round(x1 * w / 128))
+        tensor, _ = prepare(pixels, contract, crop_box=box if contract.needs_lung_box else None)
+        batch.append(tensor)
+        where.append(i)
+    with torch.no_grad():
+        for start in range(0, len(batch), 64):
+            x = torch.from_numpy(np.stack(batch[start:start + 64]))
+            prob = torch.softmax(sc.model(x), 1)[:, 1].double().numpy()
+            scores[where[start:start + 64]] = prob
+    return dataclasses.replace(sc, scores=scores)
+
+
+def _read_labels(root: Path) -> list[dict[str, str]]:
+    from cxrviewer.training.sources import _read_rows
+
+    return _read_rows(root / "labels.csv")
+
+
 # --- operating-point figures ---------------------------------------------------------------------
 
 
@@ -385,23 +426,25 @@ def _ci(entry: dict[str, Any], key: str) -> str:
     return f"{entry[key]:.3f} ({low:.3f}–{high:.3f})"
 
 
-def to_markdown(name: str, table: dict[str, Any], learning: dict[str, Any]) -> str:
-    lines = [f"### `{name}`", "", f"Operating threshold P(tb) ≥ {table['threshold']:.4f} (validation, sensitivity ≥ 0.90).", "",
-             "| source | role |", "| --- | --- |"]
-    lines += [f"| {s} | {r} |" for s, r in table["roles"].items()]
-    lines += ["", "| TB films vs normal films | n TB / normal | AUC (95 % CI) | specificity at 90 % sensitivity | "
-              "sensitivity at 70 % specificity |", "| --- | ---: | ---: | ---: | ---: |"]
+def pairs_markdown(table: dict[str, Any]) -> list[str]:
+    lines = ["| TB films vs normal films | n TB / normal | AUC (95 % CI) | specificity at 90 % sensitivity | "
+             "sensitivity at 70 % specificity |", "| --- | ---: | ---: | ---: | ---: |"]
     for key, e in table["pairs"].items():
         flag = "" if e["same_source"] else " †"
         lines.append(f"| {key}{flag} | {e['n_tb']} / {e['n_normal']} | {_ci(e, 'auc')} | {_ci(e, 'spec_at_90_sens')} | "
                      f"{_ci(e, 'sens_at_70_spec')} |")
     lines += ["", "† TB and normal films from different sources: the figure mixes disease and source differences.", "",
-              "| at the operating threshold | n | rate (Wilson 95 % CI) |", "| --- | ---: | ---: |"]
+              f"| at the operating threshold P(tb) ≥ {table['threshold']:.4f} | n | rate (Wilson 95 % CI) |",
+              "| --- | ---: | ---: |"]
     for key, e in table["rates"].items():
         lines.append(f"| {key} | {e['n']} | {e['value']:.3f} ({e['ci95'][0]:.3f}–{e['ci95'][1]:.3f}) |")
-    lines += ["", "| class (films not trained on) | films per source | source classifier on the features (balanced accuracy, 5-fold) | chance | "
-              "TB score: AUC of each source against the first | median P(tb) per source |",
-              "| --- | --- | ---: | ---: | --- | --- |"]
+    return lines
+
+
+def learning_markdown(learning: dict[str, Any]) -> list[str]:
+    lines = ["| class (films not trained on) | films per source | source classifier on the features (balanced "
+             "accuracy, 5-fold) | chance | TB score: AUC of each source against the first | median P(tb) per source |",
+             "| --- | --- | ---: | ---: | --- | --- |"]
     for cls, e in learning.items():
         auc_key = next(k for k in e if k.startswith("score_auc_vs_"))
         aucs = ", ".join(f"{s} {v:.2f}" for s, v in e[auc_key].items())
@@ -409,6 +452,14 @@ def to_markdown(name: str, table: dict[str, Any], learning: dict[str, Any]) -> s
         counts = ", ".join(f"{s} {n}" for s, n in e["sources"].items())
         lines.append(f"| {cls} | {counts} | {e['feature_source_balanced_accuracy']:.3f} | {e['chance']:.2f} | "
                      f"vs {auc_key.removeprefix('score_auc_vs_')}: {aucs} | {medians} |")
+    return lines
+
+
+def to_markdown(name: str, table: dict[str, Any], learning: dict[str, Any]) -> str:
+    lines = [f"### `{name}`", "", f"Operating threshold P(tb) ≥ {table['threshold']:.4f} (validation, sensitivity ≥ 0.90).", "",
+             "| source | role |", "| --- | --- |"]
+    lines += [f"| {s} | {r} |" for s, r in table["roles"].items()]
+    lines += ["", *pairs_markdown(table), "", *learning_markdown(learning)]
     return "\n".join(lines)
 
 
@@ -458,11 +509,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--maps", action="store_true", help="pointing game on TBX11K boxes and a figure of maps")
     parser.add_argument("--figures", type=Path, default=None, help="folder for the PNG figures (default: the run)")
     parser.add_argument("--compare", type=Path, default=None, help="another run on the same films (b = this run)")
+    parser.add_argument("--compare-only", action="store_true", help="with --compare: only the paired comparison")
+    parser.add_argument("--full-resolution", action="store_true",
+                        help="also score the other sources' held-out films at their stored resolution (as a viewer would)")
     parser.add_argument("--card", type=Path, default=None, help="an exported card to write the per-source figures into")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)
     sc = score_run(args.run_dir)
+    if args.compare and args.compare_only:
+        figures = compare(score_run(args.compare), sc)
+        out = args.run_dir / f"compare-{args.compare.name}.json"
+        out.write_text(json.dumps({"a": str(args.compare), "b": str(args.run_dir), "figures": figures}, indent=1),
+                       encoding="utf-8")
+        print(json.dumps(figures, indent=1))
+        return 0
     figures = args.figures or args.run_dir
     figures.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"run": str(args.run_dir), "operating": operating_table(sc), "source_learning": source_learning(sc)}
@@ -470,6 +531,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.maps:
         result["pointing"] = pointing(sc)
         maps_figure(sc, figures / f"{sc.config.name}-maps.png")
+    if args.full_resolution:
+        from cxrviewer import paths
+
+        full = score_full_resolution(sc, paths.shared_data_dir())
+        result["full_resolution"] = operating_table(full)
+        moved = np.asarray(sc.roles) != "train"
+        result["full_resolution"]["score_change"] = {
+            "median_abs": float(np.median(np.abs(full.scores - sc.scores)[moved])),
+            "spearman": float(__import__("scipy.stats").stats.spearmanr(full.scores[moved], sc.scores[moved])[0])}
     if args.compare:
         result["compare"] = {"a": str(args.compare), "b": str(args.run_dir), "figures": compare(score_run(args.compare), sc)}
     np.savez_compressed(args.run_dir / "tb_scores.npz", scores=sc.scores, labels=sc.labels, sources=np.asarray(sc.sources),
@@ -480,6 +550,12 @@ def main(argv: list[str] | None = None) -> int:
     text = to_markdown(sc.config.name, result["operating"], result["source_learning"])
     if "pointing" in result:
         text += "\n\n" + result["pointing"]["markdown"]
+    if "full_resolution" in result:
+        fr = result["full_resolution"]
+        text += (f"\n\n#### The other sources at their stored resolution (as a viewer reads them)\n\nscore change against the "
+                 f"128x128 films: median |change| {fr['score_change']['median_abs']:.3f}, Spearman "
+                 f"{fr['score_change']['spearman']:.3f}\n\n")
+        text += "\n".join(pairs_markdown(fr))
     (args.run_dir / "tb_eval.md").write_text(text + "\n", encoding="utf-8")
     print(text)
     if "compare" in result:

@@ -111,3 +111,13 @@ def test_operating_figures():
     assert figures["auc_ci95"][0] <= figures["auc"] <= figures["auc_ci95"][1]
     low, high = wilson_interval(45, 50)
     assert low < 0.9 < high and 0 <= low and high <= 1
+
+
+def test_film_lung_box_grows_the_lungs_box_and_falls_back_to_the_whole_film():
+    from cxrviewer.training.tb_screen import film_lung_box
+
+    probability = np.zeros((100, 80), np.float32)
+    probability[20:80, 10:70] = 0.9
+    box, fraction = film_lung_box(probability)
+    assert box == (17, 7, 83, 73) and fraction == pytest.approx(0.45)
+    assert film_lung_box(np.zeros((100, 80), np.float32))[0] == (0, 0, 100, 80)
