@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from cxrviewer import paths
 from cxrviewer.analysis import pipeline
 from cxrviewer.analysis.batch import analyse
 from cxrviewer.analysis.study_maps import compute_study_maps
@@ -57,7 +58,16 @@ def test_model_roles_come_from_the_cards_not_the_names(tmp_path):
                                         bone_suppression="suppress", lesions="lesions")
     assert pipeline.model_roles(tmp_path / "absent") == pipeline.ModelRoles()
     stamp = pipeline.card_stamp(tmp_path, "masks")
-    assert stamp[0] == (tmp_path / f"masks{CARD_SUFFIX}").stat().st_size and pipeline.card_stamp(tmp_path, "x") == (0, 0)
+    assert stamp[0] == (tmp_path / f"masks{CARD_SUFFIX}").stat().st_size and pipeline.card_stamp(tmp_path, "x")[:2] == (0, 0)
+    # The site settings are part of the stamp: a site threshold changes the calls of the same card.
+    before = pipeline.card_stamp(tmp_path, "masks")
+    site = paths.site_settings_file()
+    site.parent.mkdir(parents=True, exist_ok=True)
+    site.write_text("{}")
+    try:
+        assert pipeline.card_stamp(tmp_path, "masks")[:2] == before[:2] and pipeline.card_stamp(tmp_path, "masks") != before
+    finally:
+        site.unlink()
 
 
 def test_lesion_finding_is_the_lesion_score_of_its_map_at_the_cards_threshold(pipeline_models_dir):
