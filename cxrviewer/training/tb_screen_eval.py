@@ -279,7 +279,8 @@ def score_figure(sc: Scored, path: Path, title: str) -> None:
         for label, name in ((1, "TB"), (0, "normal")):
             chosen = np.array([s == source for s in sc.sources]) & (sc.labels == label)
             if chosen.any():
-                seen = "train" if any(r == "train" for r, c in zip(sc.roles, chosen, strict=True) if c) else "unseen"
+                seen = "trained-on source" if any(r == "train" for r, c in zip(sc.roles, chosen, strict=True) if c) \
+                    else "never trained on"
                 held = chosen & (np.asarray(sc.roles) != "train")
                 groups.append((f"{source}\n{name}\n({seen})", sc.scores[held], label))
     fig, ax = plt.subplots(figsize=(1.2 * len(groups) + 1.5, 3.4), dpi=100)
@@ -293,7 +294,7 @@ def score_figure(sc: Scored, path: Path, title: str) -> None:
     ax.set_ylabel("P(tb)")
     ax.set_title(title + " (held-out films; dashed: operating threshold)", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    _save_small(fig, path)
     plt.close(fig)
 
 
@@ -324,9 +325,11 @@ def film_maps(sc: Scored, index: int) -> tuple[dict[str, npt.NDArray[np.float32]
     weight = model.head.linear.weight[1].detach().numpy() if hasattr(model.head, "linear") else alpha
     cam = np.tensordot(weight, acts, axes=1).astype(np.float32)
     h, w = contract.height, contract.width
+    # Coarse maps as blocks (nearest): each feature cell covers its square of the input, so the pointing
+    # game's plateau centre is the cell's centre (linear upsampling puts a flat maximum in the film's corner).
     maps = {"saliency": geometry.to_image(saliency.astype(np.float32)),
-            "gradcam": geometry.to_image(resize(gradcam, (h, w), "linear")),
-            "cam": geometry.to_image(resize(cam, (h, w), "linear"))}
+            "gradcam": geometry.to_image(resize(gradcam, (h, w), "nearest"), order="nearest"),
+            "cam": geometry.to_image(resize(cam, (h, w), "nearest"), order="nearest")}
     return maps, pixels
 
 
@@ -337,15 +340,36 @@ def pointing(sc: Scored, roles: tuple[str, ...] = ("test",)) -> dict[str, Any]:
     chosen = [i for i, s in enumerate(sc.catalog.samples)
               if sc.sources[i] == "tbx11k" and s.boxes and sc.roles[i] in roles]
 
+    plateau: dict[str, list[bool]] = {}
+
     def studies():
         for i in chosen:
             maps, pixels = film_maps(sc, i)
-            yield maps, boxes_mask(pixels.shape, sc.catalog.samples[i].boxes), None
+            mask = boxes_mask(pixels.shape, sc.catalog.samples[i].boxes)
+            for method, values in maps.items():
+                plateau.setdefault(method, []).append(plateau_pointing(values, mask))
+            yield maps, mask, None
 
     table = score_maps(studies(), model=sc.config.name, dataset=f"tbx11k_tb ({'/'.join(roles)} films, 128x128)")
-    return {"markdown": table.to_markdown(),
+    hits = {m: float(np.mean(v)) for m, v in plateau.items()}
+    markdown = table.to_markdown() + "\n\npointing game at the centre of the maximum's plateau (Grad-CAM and CAM are drawn as " \
+        "blocks of their feature cells, so this is the best cell's centre; the first maximum is its corner): " + \
+        ", ".join(f"{m} {v:.3f}" for m, v in hits.items())
+    return {"markdown": markdown, "plateau_pointing": hits,
             "rows": [{"method": r.method, "images": r.images, "pointing": r.pointing, "mass_in_boxes": r.mass_in_boxes,
                       "iou": r.iou} for r in table.rows]}
+
+
+def plateau_pointing(values: npt.NDArray, mask: npt.NDArray[np.bool_]) -> bool:
+    """The pointing game at the centre of the map's maximal plateau (all pixels within 1e-6 of the
+    peak; their median row and column): for a map upsampled from a coarse grid, the first maximum
+    is the plateau's top-left corner, often outside the lungs. An all-zero map points nowhere."""
+    evidence = np.maximum(np.asarray(values, dtype=np.float64), 0.0)
+    peak = evidence.max()
+    if peak <= 0:
+        return False
+    rows, cols = np.nonzero(evidence >= peak * (1 - 1e-6))
+    return bool(mask[int(np.median(rows)), int(np.median(cols))])
 
 
 def maps_figure(sc: Scored, path: Path, count: int = 4) -> None:
@@ -379,8 +403,21 @@ def maps_figure(sc: Scored, path: Path, count: int = 4) -> None:
             if row == 0:
                 ax.set_title(f"P(tb) {sc.scores[i]:.2f}", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    _save_small(fig, path)
     plt.close(fig)
+
+
+def _save_small(fig, path: Path) -> None:
+    """A figure as a 256-colour PNG (a few tens of kB for the docs)."""
+    import io
+
+    from PIL import Image as PilImage
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    buffer.seek(0)
+    with PilImage.open(buffer) as image:
+        image.convert("RGB").quantize(256).save(path, optimize=True)
 
 
 # --- two runs on the same films -------------------------------------------------------------------
@@ -484,19 +521,22 @@ def apply_to_card(card_file: Path, result: dict[str, Any], split_method: str) ->
         metrics.append(Metric(f"{name}[{source}]", e["value"], f"{role.strip('()')} {source} ({e['n']} films; "
                               f"{table['roles'][source]}; Wilson 95 % CI): {split_method}", tuple(e["ci95"])))
     t = table["threshold"]
+    val_tb = [k.split()[0] for k in table["rates"] if k.endswith("sensitivity (val)")]
+    val_normal = [k.split()[0] for k in table["rates"] if k.endswith("specificity (val)")]
     meaning = (f"{card.probability_meaning} The operating threshold P(tb) >= {t:.4f} is the WHO triage target: "
-               "the highest threshold whose sensitivity reached 0.90 on the validation films, TB films of TBX11K "
-               "and normal films of OpenIST, sources the model was never trained on. A site should calibrate its "
-               "own threshold on local films (WHO operational handbook).")
+               f"the highest threshold whose sensitivity reached 0.90 on the validation films (TB films of "
+               f"{', '.join(val_tb)}; normal films of {', '.join(val_normal)}). A site should calibrate its own "
+               "threshold on local films (WHO operational handbook).")
     roles = "; ".join(f"{s}: {r}" for s, r in table["roles"].items())
     limits = (
         f"Sources and what the model saw of them: {roles}.",
-        "Trained on 327 Shenzhen films at 128x128 (squashed); TB and normal films of one hospital. Not validated on "
+        f"Trained on {result['trained_films']} films at 128x128 (squashed). Not validated on "
         "children, HIV-positive populations, other lung disease, AP or portable films, or lateral views.",
         "Only Shenzhen holds both classes here; every figure pairing TB films of one source with normal films of "
         "another mixes disease and source differences. The figure that counts is on a hospital with both classes that "
         "the model never saw (kept outside the project).",
-        "Its input contract crops to the lungs (lung_crop): it needs the lung model's box for each film.",
+        *(["Its input contract crops to the lungs (lung_crop): it needs the lung model's box for each film "
+           "(training.tb_screen.film_lung_box)."] if any(p.name == "lung_crop" for p in card.input.preprocessing) else []),
         *card.limits[1:],
     )
     write_card(dataclasses.replace(card, metrics=tuple(metrics) + tuple(card.metrics), probability_meaning=meaning,
@@ -513,9 +553,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full-resolution", action="store_true",
                         help="also score the other sources' held-out films at their stored resolution (as a viewer would)")
     parser.add_argument("--card", type=Path, default=None, help="an exported card to write the per-source figures into")
+    parser.add_argument("--card-only", action="store_true", help="with --card: use the run's tb_eval.json, do not score again")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(1)
+    if args.card and args.card_only:
+        apply_to_card(args.card, json.loads((args.run_dir / "tb_eval.json").read_text(encoding="utf-8")),
+                      Split.load(args.run_dir / "split.json").method)
+        return 0
     sc = score_run(args.run_dir)
     if args.compare and args.compare_only:
         figures = compare(score_run(args.compare), sc)
@@ -526,7 +571,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     figures = args.figures or args.run_dir
     figures.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"run": str(args.run_dir), "operating": operating_table(sc), "source_learning": source_learning(sc)}
+    trained = [s for s, r in zip(sc.sources, sc.roles, strict=True) if r == "train"]
+    result: dict[str, Any] = {"run": str(args.run_dir), "operating": operating_table(sc), "source_learning": source_learning(sc),
+                              "trained_films": ", ".join(f"{trained.count(s)} {s}" for s in dict.fromkeys(trained))}
     score_figure(sc, figures / f"{sc.config.name}-scores.png", sc.config.name)
     if args.maps:
         result["pointing"] = pointing(sc)

@@ -121,3 +121,16 @@ def test_film_lung_box_grows_the_lungs_box_and_falls_back_to_the_whole_film():
     box, fraction = film_lung_box(probability)
     assert box == (17, 7, 83, 73) and fraction == pytest.approx(0.45)
     assert film_lung_box(np.zeros((100, 80), np.float32))[0] == (0, 0, 100, 80)
+
+
+def test_plateau_pointing_uses_the_centre_of_a_flat_maximum():
+    from cxrviewer.analysis.localisation import pointing_game
+    from cxrviewer.training.tb_screen_eval import plateau_pointing
+
+    values = np.zeros((8, 8), np.float32)
+    values[2:6, 4:8] = 1.0  # a flat maximum, as a 2x2 map upsampled
+    mask = np.zeros((8, 8), bool)
+    mask[3:5, 5:7] = True
+    assert not pointing_game(values, mask)  # the first maximum, (2, 4), is the plateau's corner
+    assert plateau_pointing(values, mask)
+    assert not plateau_pointing(np.zeros((8, 8)), mask)
