@@ -17,9 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from cxrviewer import paths
+from cxrviewer.analysis.model_input import model_input
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.errors import ModelError
-from cxrviewer.core.preprocess import model_contract, prepare
 from cxrviewer.core.signing import UNSIGNED_TEXT
 from cxrviewer.core.site_settings import SiteThreshold, load_site_thresholds
 from cxrviewer.runtime.backend import LoadedModel
@@ -114,8 +114,7 @@ def classify_pixels(loaded: LoadedModel, pixels: npt.NDArray[np.float32]) -> Fin
     if not card.is_classifier:
         raise ModelError(card.name, f"is a {card.task} model, not a classifier")
     started = time.perf_counter()
-    contract = model_contract(card.input)
-    x, _ = prepare(pixels, contract)
+    x, _ = model_input(loaded, pixels)
     logits, _ = loaded.backend.classify(x[None])
     if logits.shape != (1, len(card.labels)):
         raise ModelError(card.name, f"returned logits of shape {logits.shape} for {len(card.labels)} labels")

@@ -15,9 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 from cxrviewer import paths
+from cxrviewer.analysis.model_input import model_input
 from cxrviewer.core import maps
 from cxrviewer.core.maps.geometry import FeatureGrid, to_image
-from cxrviewer.core.preprocess import Geometry, model_contract, prepare
+from cxrviewer.core.preprocess import Geometry
 from cxrviewer.runtime.backend import LoadedModel
 
 Array = npt.NDArray[np.float32]
@@ -33,7 +34,8 @@ def model_head(loaded: LoadedModel, models_dir: Path | None = None) -> maps.Head
     re-exported model is never explained with stale weights); the oldest of more than 4 is dropped."""
     card = loaded.card
     entry = card.file("head")
-    folder = Path(models_dir) if models_dir is not None else paths.models_dir()
+    # The folder the model was loaded from knows its head; `models_dir` only for a model loaded elsewhere.
+    folder = Path(models_dir) if models_dir is not None else (loaded.folder or paths.models_dir())
     key = (str(folder), card.name, entry.sha256 if entry else "")
     with _heads_lock:
         head = _heads.get(key)
@@ -90,8 +92,6 @@ def compute_study_maps(
     grid: FeatureGrid | None = None,
 ) -> dict[str, Array]:
     """pixels (H, W) float32 [0, 1] display polarity → {method: (H, W) float32 raw map}."""
-    card = loaded.card
-    contract = model_contract(card.input)
-    x, geometry = prepare(pixels, contract)
+    x, geometry = model_input(loaded, pixels)
     model_maps, _ = model_space_maps(loaded, x, methods, class_index=class_index, models_dir=models_dir)
     return to_image_grid(model_maps, geometry, grid)

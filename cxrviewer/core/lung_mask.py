@@ -17,6 +17,9 @@ from cxrviewer.core.imageops.morphology import connected_components, dilate
 
 LUNG_LEVEL = 0.5
 LUNG_REGIONS = 2
+# Below this share of the film marked as lung, the lung model found none: a lung-cropped classifier
+# then sees the whole film (as its training did), rather than a box around a stray patch.
+LUNG_CROP_MIN_FRACTION = 0.02
 
 
 def keep_largest_regions(probability: npt.NDArray[np.floating], count: int = LUNG_REGIONS,
@@ -38,3 +41,17 @@ def keep_largest_regions(probability: npt.NDArray[np.floating], count: int = LUN
     grown = dilate(kept, 5)
     dropped = (labels > 0) & ~kept
     return np.where(grown & ~dropped, values, 0.0).astype(np.float32)
+
+
+def lung_crop_box(probability: npt.NDArray[np.floating], margin: float) -> tuple[int, int, int, int]:
+    """The (y0, x0, y1, x1) box a `lung_crop` input contract crops to: around the pixels at or above
+    LUNG_LEVEL of the lung model's probability on the film's own grid, grown by `margin` of its size
+    on each side; the whole film when under LUNG_CROP_MIN_FRACTION of it is marked. Training (the
+    tb_screen source) and the viewer crop by this one rule."""
+    from cxrviewer.core.preprocess import lung_box
+
+    lungs = np.asarray(probability) >= LUNG_LEVEL
+    height, width = lungs.shape
+    if lungs.mean() <= LUNG_CROP_MIN_FRACTION:
+        return (0, 0, height, width)
+    return lung_box(lungs, margin)

@@ -101,6 +101,12 @@ class InputContract:
     def needs_lung_box(self) -> bool:
         return any(step.name == "lung_crop" for step in self.steps)
 
+    @property
+    def lung_margin(self) -> float:
+        """The lung_crop step's margin (its default when the step does not set one)."""
+        step = next(step for step in self.steps if step.name == "lung_crop")
+        return float({**STEP_DEFAULTS["lung_crop"], **step.params}["margin"])
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "height": self.height,

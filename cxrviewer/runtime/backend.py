@@ -7,6 +7,7 @@ exported safetensors weights, for a model whose ONNX file is missing). Both take
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -51,3 +52,4 @@ class LoadedModel:
     backend: Backend
     provider: str
     trust: Trust = Trust(signed=False, digest="")
+    folder: Path | None = None  # the models folder it was loaded from (its lung model crops its input)

@@ -83,7 +83,7 @@ def load_model(name: str, models_dir: Path | None = None, *, intra_op_threads: i
     else:
         log.warning("model %s: no ONNX file, running the PyTorch weights instead", name)
         backend = TorchBackend(card, folder, threads=intra_op_threads or None)
-    return LoadedModel(card=card, backend=backend, provider=backend.provider, trust=trust)
+    return LoadedModel(card=card, backend=backend, provider=backend.provider, trust=trust, folder=folder)
 
 
 def model_status(name: str, models_dir: Path | None = None) -> ModelStatus:
