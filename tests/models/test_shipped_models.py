@@ -21,7 +21,7 @@ from cxrviewer.core.errors import ModelError
 from cxrviewer.core.io import read_image
 from cxrviewer.runtime.registry import installed_models, load_model
 
-CLASSIFIERS = ("pneumonia-kermany", "pneumonia3-kermany", "opacity-rsna", "cxr-gate")
+CLASSIFIERS = ("pneumonia-kermany", "pneumonia3-kermany", "opacity-rsna", "cxr-gate", "tb-screen-shenzhen")
 IMAGE_MODELS = ("lungs-unet", "bone-suppression-jsrt", "tb-lesions-tbx11k")
 SHIPPED = CLASSIFIERS + IMAGE_MODELS
 # The held-out figures each kind of card must carry on its test split.
