@@ -389,11 +389,13 @@ def maps_figure(sc: Scored, path: Path, count: int = 4) -> None:
                                                ("Grad-CAM", maps["gradcam"]))):
             ax = axes[row, col]
             ax.imshow(pixels, cmap="gray", vmin=0, vmax=1)
-            if overlay is not None:
-                shown = overlay / max(float(overlay.max()), 1e-12)
+            if overlay is not None and overlay.max() > 0:
+                # Scaled to its 99.5th percentile so that a few extreme saliency pixels do not hide the rest.
+                scale = float(np.percentile(overlay[overlay > 0], 99.5))
+                shown = np.clip(overlay / max(scale, 1e-12), 0, 1)
                 ax.imshow(np.ma.masked_less(shown, 0.2), cmap="jet", alpha=0.5, vmin=0, vmax=1)
-                y, x = np.unravel_index(np.argmax(overlay), overlay.shape)
-                ax.plot(x, y, "w+", ms=8, mew=1.5)
+                rows, cols = np.nonzero(overlay >= overlay.max() * (1 - 1e-6))  # as plateau_pointing
+                ax.plot(np.median(cols), np.median(rows), "w+", ms=8, mew=1.5)
             for x0, y0, x1, y1 in sc.catalog.samples[i].boxes:
                 ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="lime", lw=1))
             ax.set_xticks([])
