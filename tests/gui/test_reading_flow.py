@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pdf_support import compact, pdf_text
 from PIL import Image as PilImage
 from PySide6.QtTest import QTest
 
@@ -89,9 +90,11 @@ def test_a_reading_session_from_worklist_to_report_and_back(qtbot, settings, rea
     np.testing.assert_array_equal(
         composed, compose(window.canvas.displayed_image(), [layer(controller.indexed[k], stack[k].style) for k in drawn]))
 
-    # Moving a threshold re-renders through the table only: the indexed map is the same object.
+    # Moving a threshold re-renders through the table only: the indexed map is the same object. (Grad-CAM
+    # off: the TB screening classifier's 2x2 feature grid covers the whole film at any threshold.)
+    window.layer_panel.controls["gradcam"].visible.setChecked(False)
     index_before = controller.indexed["tb_lesions"].index
-    shown_before = int((composed != base).any(axis=2).sum())
+    shown_before = int((window.composed_view() != base).any(axis=2).sum())
     stack.update("tb_lesions", threshold=Threshold("value", 0.9))
     assert controller.indexed["tb_lesions"].index is index_before
     assert int((window.composed_view() != base).any(axis=2).sum()) < shown_before
@@ -118,10 +121,11 @@ def test_a_reading_session_from_worklist_to_report_and_back(qtbot, settings, rea
     np.testing.assert_array_equal(np.asarray(PilImage.open(png).convert("RGB")), window.composed_view())
     with qtbot.waitSignal(exports.finished, timeout=60000):
         exports.export("export_pdf", pdf)
-    text = pdf.read_bytes()
-    assert text.startswith(b"%PDF") and text.rstrip().endswith(b"%%EOF")
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and data.rstrip().endswith(b"%%EOF")
+    text = compact(pdf_text(data))  # read by an independent parser (pypdf), white space aside
     card = load_card(card_path(paths.models_dir(), lesions))
-    assert card.file("onnx").sha256[:16].encode() in text and lesions.encode() in text
+    assert card.file("onnx").sha256[:16] in text and compact(lesions) in text
 
     # Close the viewer; a new one on the same folder finds the note.
     shown = window.canvas.image.meta.path.name
