@@ -352,10 +352,19 @@ def pointing(sc: Scored, roles: tuple[str, ...] = ("test",)) -> dict[str, Any]:
 
     table = score_maps(studies(), model=sc.config.name, dataset=f"tbx11k_tb ({'/'.join(roles)} films, 128x128)")
     hits = {m: float(np.mean(v)) for m, v in plateau.items()}
+    # Paired: exact McNemar (two-sided binomial on the films where exactly one of the two maps hits).
+    from scipy.stats import binomtest
+
+    sal, cam_hits = np.asarray(plateau["saliency"]), np.asarray(plateau["gradcam"])
+    only_sal, only_cam = int((sal & ~cam_hits).sum()), int((~sal & cam_hits).sum())
+    mcnemar = {"saliency_only": only_sal, "gradcam_only": only_cam,
+               "p": float(binomtest(only_sal, only_sal + only_cam).pvalue) if only_sal + only_cam else 1.0}
     markdown = table.to_markdown() + "\n\npointing game at the centre of the maximum's plateau (Grad-CAM and CAM are drawn as " \
         "blocks of their feature cells, so this is the best cell's centre; the first maximum is its corner): " + \
-        ", ".join(f"{m} {v:.3f}" for m, v in hits.items())
-    return {"markdown": markdown, "plateau_pointing": hits,
+        ", ".join(f"{m} {v:.3f}" for m, v in hits.items()) + \
+        (f"; saliency against Grad-CAM, paired: {mcnemar['saliency_only']} films only saliency hits, "
+         f"{mcnemar['gradcam_only']} only Grad-CAM, exact McNemar p = {mcnemar['p']:.3g}")
+    return {"markdown": markdown, "plateau_pointing": hits, "mcnemar_saliency_vs_gradcam": mcnemar,
             "rows": [{"method": r.method, "images": r.images, "pointing": r.pointing, "mass_in_boxes": r.mass_in_boxes,
                       "iou": r.iou} for r in table.rows]}
 
