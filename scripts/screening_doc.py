@@ -76,7 +76,8 @@ def screening_section(card: ModelCard) -> list[str]:
             *pair_table(card), *rate_table(card), ANCHORS, "",
             "Its maps on held-out TB films (TBX11K boxes drawn):", "",
             "![tb-net maps on TB films](tb-classifier-maps.png)", "",
-            "**Not validated for**: " + " ".join(card.limits), ""]
+            "**Not validated for**: " + " ".join(card.limits), "",
+            *(["**Notes**:", "", *(f"- {note}" for note in card.notes), ""] if card.notes else [])]
 
 
 def replace_section(text: str, card: ModelCard) -> str:
