@@ -82,13 +82,12 @@ def film_lung_box(lung_probability: npt.NDArray[np.float32]) -> tuple[tuple[int,
     """The lung box a `lung_crop` contract crops to, from the lung model's P(lung) on the film's own
     grid (`analysis.pipeline.lung_probability`): (y0, x0, y1, x1) around the pixels >= 0.5 grown by 5 %
     of its size on each side, and the lungs' share of the film. Under 2 % of the film marked as lung
-    (the model found no lungs): the whole film. This is how the viewer should crop at inference."""
-    from cxrviewer.core.preprocess import lung_box
+    (the model found no lungs): the whole film. The viewer crops by the same rule
+    (`core.lung_mask.lung_crop_box`, through `analysis.model_input`)."""
+    from cxrviewer.core.lung_mask import LUNG_LEVEL, lung_crop_box
 
-    lungs = np.asarray(lung_probability) >= 0.5
-    fraction = float(lungs.mean())
-    h, w = lungs.shape
-    return (lung_box(lungs, LUNG_MARGIN) if fraction > 0.02 else (0, 0, h, w)), fraction
+    fraction = float((np.asarray(lung_probability) >= LUNG_LEVEL).mean())
+    return lung_crop_box(lung_probability, LUNG_MARGIN), fraction
 
 
 def prepare(shared: Path, out: Path, *, models_dir: Path | None = None, threads: int = 1) -> int:
