@@ -519,11 +519,14 @@ def load_card(path: str | Path, *, verify_files: bool = True) -> ModelCard:
     return card
 
 
-def verify_card_files(card: ModelCard, card_dir: Path, *, missing_ok: tuple[str, ...] = ()) -> list[FileEntry]:
+def verify_card_files(card: ModelCard, card_dir: Path, *, missing_ok: tuple[str, ...] = (),
+                      hashed: bool = False) -> list[FileEntry]:
     """Check every listed file against its size and sha256; raise ModelError on any difference.
 
     Files whose role is in `missing_ok` may be absent (the runtime can fall back without them); they
     are returned. Any other absent file, and any file that is present but differs, is refused.
+    `hashed`: the caller has just checked the present files' sums (a verified signature); only
+    presence and size are checked.
     """
     missing = []
     for entry in card.files:
@@ -535,7 +538,7 @@ def verify_card_files(card: ModelCard, card_dir: Path, *, missing_ok: tuple[str,
                 missing.append(entry)
                 continue
             raise ModelError(card.name, f"file {target} ({entry.role}) is missing")
-        if target.stat().st_size != entry.size or file_sha256(target) != entry.sha256:
+        if target.stat().st_size != entry.size or (not hashed and file_sha256(target) != entry.sha256):
             raise ModelError(
                 card.name, f"file {target} ({entry.role}) does not match its checksum: altered or incomplete"
             )

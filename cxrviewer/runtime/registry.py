@@ -54,9 +54,12 @@ def installed_models(models_dir: Path | None = None) -> list[str]:
     return sorted(p.name.removesuffix(CARD_SUFFIX) for p in folder.glob(f"*{CARD_SUFFIX}"))
 
 
-def _choose(card: ModelCard, folder: Path) -> str:
-    """"onnx" or "torch" after verifying every present file; raises ModelError when neither can run."""
-    missing = {entry.role for entry in verify_card_files(card, folder, missing_ok=(*ONNX_ROLES, "weights"))}
+def _choose(card: ModelCard, folder: Path, trust: Trust) -> str:
+    """"onnx" or "torch" after verifying every present file; raises ModelError when neither can run.
+    A signed model's files were just hashed against its signature, which lists the card's own sums:
+    only their presence is checked again, so start-up hashes each file once."""
+    missing = {entry.role for entry in verify_card_files(card, folder, missing_ok=(*ONNX_ROLES, "weights"),
+                                                         hashed=trust.signed)}
     has_onnx = card.file("onnx") is not None and not missing & set(ONNX_ROLES)
     if has_onnx:
         return "onnx"
@@ -78,7 +81,7 @@ def load_model(name: str, models_dir: Path | None = None, *, intra_op_threads: i
         raise ModelError(name, f"no card {path.name} in {folder} (installed: {known})")
     card = load_card(path, verify_files=False)
     trust = verify_model(card, folder, missing_ok=(*ONNX_ROLES, "weights"))
-    if _choose(card, folder) == "onnx":
+    if _choose(card, folder, trust) == "onnx":
         backend: OnnxBackend | TorchBackend = OnnxBackend(card, folder, intra_op_threads=intra_op_threads)
     else:
         log.warning("model %s: no ONNX file, running the PyTorch weights instead", name)
@@ -96,7 +99,7 @@ def model_status(name: str, models_dir: Path | None = None) -> ModelStatus:
         return ModelStatus(name, path, None, error.problem, "-")
     try:
         trust = verify_model(card, folder, missing_ok=(*ONNX_ROLES, "weights"))
-        choice = _choose(card, folder)
+        choice = _choose(card, folder, trust)
     except ModelError as error:
         return ModelStatus(name, path, card, error.problem, "-")
     if choice == "onnx":
