@@ -24,6 +24,10 @@ from cxrviewer.core.errors import ModelError
 SCHEMA = "cxrviewer.card/1"
 CARD_SUFFIX = ".card.json"
 TASKS = ("classification", "multilabel", "bone_suppression", "segmentation", "gate")
+# Where a figure was measured: "internal" is a held-out part of the sources the model trained on;
+# "external" is a source (or a named part of one: another hospital, another acquisition period)
+# that played no part in training or model selection. Only external figures say how a model holds.
+SCOPES = ("internal", "external")
 CLASSIFIER_TASKS = ("classification", "multilabel", "gate")
 FILE_ROLES = ("onnx", "saliency_onnx", "head", "weights")
 HEAD_KINDS = ("gap_linear", "mlp")
@@ -100,12 +104,14 @@ class Provenance:
 
 @dataclass(frozen=True)
 class Metric:
-    """One figure on one named split; `ci95` is a bootstrap 95 % interval when one was computed."""
+    """One figure on one named split; `ci95` is a bootstrap 95 % interval when one was computed;
+    `scope` says whether the split is internal or external (see SCOPES)."""
 
     name: str
     value: float
     split: str
     ci95: tuple[float, float] | None = None
+    scope: str = "internal"
 
 
 @dataclass(frozen=True)
@@ -389,7 +395,8 @@ def card_from_dict(model: str, data: Any) -> ModelCard:
             wall_time_s=prov.get("wall_time_s", (float, type(None)), None),
         ),
         metrics=tuple(
-            Metric(m.get("name", str), m.get("value", float), m.get("split", str), _pair(m, "ci95"))
+            Metric(m.get("name", str), m.get("value", float), m.get("split", str), _pair(m, "ci95"),
+                   m.choice("scope", SCOPES, "internal"))
             for m in root.children("metrics", [])
         ),
         parity=tuple(
