@@ -46,7 +46,7 @@ def table(models_dir: Path | None = None) -> tuple[list[list[str]], int]:
     how many models were refused)."""
     from cxrviewer.runtime.registry import installed_models
 
-    rows = [["name", "task", "labels", "input", "provider", "origin", "status", "metric"]]
+    rows = [["name", "task", "labels", "input", "provider", "origin", "status", "internal", "external"]]
     refused = 0
     for name in installed_models(models_dir):
         status = checked_status(name, models_dir)
@@ -54,10 +54,13 @@ def table(models_dir: Path | None = None) -> tuple[list[list[str]], int]:
         origin = "-" if status.trust is None else ("signed" if status.trust.signed else "unsigned")
         card = status.card
         if card is None:
-            rows.append([name, "?", "?", "?", status.provider, origin, status.status, ""])
+            rows.append([name, "?", "?", "?", status.provider, origin, status.status, "", ""])
             continue
         contract = card.input
-        metric = next(iter(card.metrics), None)
+        internal = next((m for m in card.metrics if m.scope == "internal"), None)
+        # The external figure of the same kind as the internal one shown, so the two compare.
+        externals = [m for m in card.metrics if m.scope == "external"]
+        external = next((m for m in externals if internal and m.name == internal.name), next(iter(externals), None))
         rows.append([
             name,
             card.task,
@@ -66,7 +69,8 @@ def table(models_dir: Path | None = None) -> tuple[list[list[str]], int]:
             status.provider,
             origin,
             status.status,
-            f"{metric.name} {metric.value:.3f} ({metric.split})" if metric else "-",
+            f"{internal.name} {internal.value:.3f} ({internal.split})" if internal else "-",
+            f"{external.name} {external.value:.3f} ({external.split})" if external else "none measured",
         ])
     return rows, refused
 

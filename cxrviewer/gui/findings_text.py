@@ -130,18 +130,35 @@ def metric_name(name: str) -> str:
     return ACRONYMS.get(name.lower(), name.replace("_", " ").capitalize())
 
 
+SCOPE_HEADINGS = {
+    "external": "On data it never saw in training or selection (external)",
+    "internal": "On a held-out part of the sources it trained on (internal)",
+}
+NO_EXTERNAL = ("No external figure: this model was measured only on held-out parts of the sources it "
+               "trained on, which flatters it; expect lower figures on other hospitals' films.")
+
+
 def metrics_html(card: ModelCard) -> str:
-    """Held-out metrics grouped by the split they were measured on, with their 95 % CI when known."""
-    splits: dict[str, list[str]] = {}
-    for metric in card.metrics:
-        text = f"{metric_name(metric.name)} {metric.value:.3f}"
-        if metric.ci95 is not None:
-            text += f" (95 % CI {metric.ci95[0]:.3f}–{metric.ci95[1]:.3f})"
-        splits.setdefault(metric.split, []).append(escape(text))
-    return "".join(
-        f"<p><i>Measured on {escape(split) or 'an unnamed split'}:</i><br>{'<br>'.join(items)}</p>"
-        for split, items in splits.items()
-    )
+    """Held-out metrics, external ones first, grouped by the split they were measured on, with
+    their 95 % CI when known; a card without any external figure says so."""
+    if not card.metrics:
+        return ""
+    parts = []
+    for scope in ("external", "internal"):
+        splits: dict[str, list[str]] = {}
+        for metric in (m for m in card.metrics if m.scope == scope):
+            text = f"{metric_name(metric.name)} {metric.value:.3f}"
+            if metric.ci95 is not None:
+                text += f" (95 % CI {metric.ci95[0]:.3f}–{metric.ci95[1]:.3f})"
+            splits.setdefault(metric.split, []).append(escape(text))
+        if not splits:
+            if scope == "external":
+                parts.append(f"<p><b>{escape(NO_EXTERNAL)}</b></p>")
+            continue
+        parts.append(f"<p><b>{SCOPE_HEADINGS[scope]}</b></p>")
+        parts += [f"<p><i>Measured on {escape(split) or 'an unnamed split'}:</i><br>{'<br>'.join(items)}</p>"
+                  for split, items in splits.items()]
+    return "".join(parts)
 
 
 def confusion_html(card: ModelCard) -> str:
@@ -208,14 +225,21 @@ def about_html(card: ModelCard) -> str:
 
 def operating_point_html(card: ModelCard) -> str:
     """What the operating threshold means: the card's sensitivity and specificity at it, from the
-    first split that reports them (the test split when there is one); "" when the card has neither."""
+    first internal split that reports them (the test split when there is one) and from each external
+    split beside it, so the reader sees how far they hold; "" when the card has neither."""
     wanted = ("sensitivity", "specificity")
-    splits = list(dict.fromkeys(m.split for m in card.metrics if m.name in wanted))
-    if not splits:
+    lines = []
+    for scope in ("internal", "external"):
+        splits = list(dict.fromkeys(m.split for m in card.metrics if m.name in wanted and m.scope == scope))
+        if scope == "internal" and splits:
+            splits = [next((s for s in splits if s.lower().startswith("test")), splits[0])]
+        for split in splits:
+            figures = ", ".join(f"{m.name} {percent(m.value)}" for m in card.metrics
+                                if m.split == split and m.name in wanted and m.scope == scope)
+            lines.append(f"{figures} <span style='color:{MUTED}'>({scope}: {escape(split)})</span>")
+    if not lines:
         return ""
-    split = next((s for s in splits if s.lower().startswith("test")), splits[0])
-    figures = ", ".join(f"{m.name} {percent(m.value)}" for m in card.metrics if m.split == split and m.name in wanted)
-    return f"<p style='margin-top:2px'><i>At this threshold</i> ({escape(split)}): {figures}</p>"
+    return f"<p style='margin-top:2px'><i>At this threshold:</i> {'<br>'.join(lines)}</p>"
 
 
 def model_html(name: str, card: ModelCard | None, outcome: Finding | str | None, expanded: bool,

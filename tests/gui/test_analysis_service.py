@@ -305,7 +305,15 @@ def test_a_classifiers_threshold_is_explained_by_its_test_sensitivity_and_specif
         Metric("sensitivity", 0.95, "validation: by patient"), Metric("specificity", 0.7, "validation: by patient"),
         Metric("specificity", 0.875, "test: by patient"), Metric("sensitivity", 0.8, "test: by patient"))})
     block = findings_text.model_html("hand", card, finding((0.2, 0.8), (1,)), expanded=False)
-    assert "<i>At this threshold</i> (test: by patient): specificity 87.5 %, sensitivity 80.0 %" in block
+    assert "<i>At this threshold:</i> specificity 87.5 %, sensitivity 80.0 %" in block
+    assert "(internal: test: by patient)" in block and "validation" not in block and "external" not in block
+    # An external split is shown beside the internal one, so the reader sees how far the figures hold.
+    shifted = card.__class__(**{**card.__dict__, "metrics": card.metrics + (
+        Metric("sensitivity", 0.99, "other period (n=200)", scope="external"),
+        Metric("specificity", 0.667, "other period (n=200)", scope="external"))})
+    block = findings_text.model_html("hand", shifted, finding((0.2, 0.8), (1,)), expanded=False)
+    assert "sensitivity 99.0 %, specificity 66.7 % <span" in block and "(external: other period (n=200))" in block
+    assert block.index("internal: test") < block.index("external: other period")
     assert block.index("operating threshold 0.73") < block.index("At this threshold")
     three = finding((0.1, 0.6, 0.3), (1,), "argmax", None, ("normal", "bacteria", "virus"))
     assert "At this threshold" not in findings_text.model_html("hand", card, three, expanded=False)  # no threshold

@@ -65,6 +65,22 @@ def test_about_block_shows_metrics_with_split_and_ci_limits_and_meaning():
     assert "AUC 0.912 (95 % CI 0.880–0.940)" in about
     assert "Sensitivity 0.800<" in about  # no CI recorded, none invented
     assert "Measured on test: by patient" in about
+    # The hand card has internal figures only: the reader is told there is no external one.
+    assert findings_text.NO_EXTERNAL in about.replace("&#x27;", "'")
+    assert about.index(findings_text.NO_EXTERNAL[:30]) < about.index("Measured on test")
+
+
+def test_about_block_shows_external_figures_first_under_their_own_heading():
+    from cxrviewer.core.cards import Metric
+
+    card = hand_card()
+    card = card.__class__(**{**card.__dict__, "metrics": card.metrics + (
+        Metric("specificity", 0.667, "Kermany earlier period (n=300)", scope="external"),)})
+    about = findings_text.about_html(card)
+    external = about.index(findings_text.SCOPE_HEADINGS["external"])
+    internal = about.index(findings_text.SCOPE_HEADINGS["internal"][:20])
+    assert external < about.index("Specificity 0.667") < internal < about.index("Measured on test: by patient")
+    assert findings_text.NO_EXTERNAL[:30] not in about
     assert "Kermany 2018 &lt;train&gt;" in about and "by patient, seed 0" in about
     assert "95 % sensitivity on validation" in about
     assert "small training set" in about

@@ -93,8 +93,9 @@ def test_failed_parity_leaves_the_installed_model_untouched(models, tmp_path_fac
 def test_models_command_lists_status(models, capsys):
     assert main(["models", "--models-dir", str(models)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["name", "task", "labels", "input", "provider", "origin", "status", "metric"]
+    assert out[0].split() == ["name", "task", "labels", "input", "provider", "origin", "status", "internal", "external"]
     assert out[1].split()[:7] == ["tbnet", "classification", "normal,abnormal", "1x512x512", "CPU", "unsigned", "ok"]
+    assert out[1].endswith("none measured")  # the fixture's card reports no external figure, and says so
     assert out[-1] == "unsigned: trained on this workstation (not a release model)"
     (models / "tbnet.head.safetensors").write_bytes(b"tampered")
     stream = io.StringIO()
