@@ -20,12 +20,14 @@ from cxrviewer.core.preprocess import InputContract, Step
 TASKS = ("classification", "multilabel", "bone_suppression", "segmentation", "gate")
 SOURCES = (
     "folders", "csv", "pairs", "kermany", "shenzhen", "montgomery", "rsna", "tbx11k", "jsrt_bse",
-    "jsrt_lungs", "openist_lungs", "tb_lesions", "kermany_normals", "cxr_gate", "tb_screen", "combined",
+    "jsrt_lungs", "openist_lungs", "tb_lesions", "kermany_normals", "opacity_lesions",
+    "rsna_opacity", "cxr_gate", "tb_screen", "combined",
 )
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULERS = ("none", "cosine", "plateau")
 BALANCING = ("none", "weights", "sampler")
 THRESHOLDS = ("youden", "sensitivity")
+PART_RULES = ("source", "kermany_period")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,15 @@ class SplitConfig:
     # other sources are split into train and test only; a source in both lists is halved by patient.
     val_sources: tuple[str, ...] = ()
     test_sources: tuple[str, ...] = ()
+    # Named parts (issue 17): `parts` names the rule that gives each sample a part (PART_RULES: "source",
+    # a combined catalog's sources; "kermany_period", Kermany's acquisition periods). `external` parts
+    # play no part in training or selection: the run evaluates its chosen checkpoint on them after
+    # training and the card reports those figures with scope "external". `val_parts` are the
+    # validation (best epoch, threshold), a shifted one; every other part is trained on, with
+    # `test_fraction` of its patients held out as the internal test.
+    parts: str = ""
+    val_parts: tuple[str, ...] = ()
+    external: tuple[str, ...] = ()
     seed: int = -1  # the split's own seed; -1: the run's seed (set it to train other seeds on the same split)
 
 
@@ -247,6 +258,15 @@ def _validate(c: TrainConfig, origin: str) -> None:
            f"must be in [0, 0.5), got {s.test_fraction}")
     _check(s.folds == 0 or s.folds >= 2, origin, "split.folds", f"must be 0 or >= 2, got {s.folds}")
     _check(s.folds == 0 or 0 <= s.fold < s.folds, origin, "split.fold", f"must be in [0, {s.folds}), got {s.fold}")
+    _check(not s.parts or s.parts in PART_RULES, origin, "split.parts",
+           f"must be one of {', '.join(PART_RULES)} (or empty), got {s.parts!r}")
+    _check(bool(s.parts) == bool(s.val_parts) and (not s.external or s.parts), origin, "split.parts",
+           "needs split.val_parts (selection on a shifted part, never only a random split), and "
+           "split.val_parts/split.external need split.parts")
+    _check(not set(s.val_parts) & set(s.external), origin, "split.external",
+           f"shares parts with split.val_parts: {sorted(set(s.val_parts) & set(s.external))}")
+    _check(not s.parts or not (s.folds or s.val_sources or s.test_sources), origin, "split.parts",
+           "cannot be combined with split.folds or split.val_sources/test_sources")
     a = c.augment
     for key in ("hflip", "sharpness", "autocontrast", "elastic", "exposure", "blur", "noise", "resolution"):
         value = getattr(a, key)

@@ -1,5 +1,8 @@
-"""The `tb_lesions` source: TBX11K's TB boxes as weak masks, plus normal radiographs of other sources as
-all-negative images, and the normal sources kept out of training for the false-positive check.
+"""Lesion-map sources: radiologists' boxes as weak masks (inside a box = lesion, outside = not), plus
+normal radiographs of other sources as all-negative images, and the sources kept out of training.
+
+Two models are trained this way: `tb_lesions` (TBX11K TB area boxes, below) and `opacity_lesions` /
+`rsna_opacity` (RSNA lung opacity boxes, Hurt et al. 2020; see `opacity_lesions`).
 
 TBX11K here holds TB-positive images only (shared data README). Inside a TB image the pixels outside
 the boxes are the negatives; normal adult radiographs of two other sources (OpenIST, RSNA Target 0)
@@ -32,6 +35,9 @@ from cxrviewer.training.sources import (
 )
 
 LABEL = "tb_lesions"
+OPACITY_LABEL = "opacity_lesions"
+# RSNA parts of the opacity sources: the shipped opacity-rsna classifier's own split (module doc of `opacity_lesions`).
+RSNA_PARTS = ("rsna_train", "rsna_val", "rsna_test")
 TRAINING_NORMALS = ("openist", "rsna")  # sources whose normals are all-negative training images
 HELD_OUT_NORMALS = ("jsrt",)  # never in training: JSRT non-nodule radiographs
 # Source names of a `combined` lesion config: its patient ids read "<part>/<source>/<id>".
@@ -99,8 +105,59 @@ def kermany_normals(cfg: DataConfig) -> Catalog:
                                       "research use) as all-negative images")
 
 
+def rsna_classifier_split(cfg: DataConfig) -> dict[str, str]:
+    """RSNA patientId -> "rsna_train" / "rsna_val" / "rsna_test": exactly the split the shipped
+    opacity-rsna classifier was trained with (configs/opacity-rsna.yaml: the `rsna` source, holdout by
+    patient stratified by Target, val 0.2, test 0.2, seed 0), so the lesion model and the classifier are
+    measured on the same held-out films, none of which either model trained on."""
+    from cxrviewer.training.splits import holdout_split
+
+    catalog = rsna(_sub(cfg, "rsna_pneumonia"))
+    split = holdout_split(catalog.label_matrix(), [s.patient for s in catalog.samples], val_fraction=0.2,
+                          test_fraction=0.2, seed=0)
+    parts = {}
+    for name, part in zip(RSNA_PARTS, (split.train, split.val, split.test), strict=True):
+        parts.update({catalog.samples[i].patient: name for i in part})
+    return parts
+
+
+def rsna_opacity_samples(cfg: DataConfig) -> list[Sample]:
+    """Every RSNA image with its opacity boxes as the mask (Target 0: no box, an all-negative map),
+    patient id "<part>/<patientId>" with part from `rsna_classifier_split`."""
+    parts = rsna_classifier_split(cfg)
+    catalog = rsna(_sub(cfg, "rsna_pneumonia"))
+    return [_as_lesion_sample(s, parts[s.patient]) for s in catalog.samples]
+
+
+def rsna_opacity(cfg: DataConfig) -> Catalog:
+    """RSNA lung opacity boxes as weak masks, RSNA images only (`opacity_lesions` without other normals).
+    Train with split.val_sources [rsna_val], test_sources [rsna_test], test_fraction 0."""
+    return Catalog(tuple(rsna_opacity_samples(cfg)), (OPACITY_LABEL,),
+                   f"RSNA pneumonia subset ({cfg.root}/rsna_pneumonia; research use): lung opacity boxes as weak "
+                   "masks, Target 0 images all-negative; split as the opacity-rsna classifier's (by patient, "
+                   "val 0.2, test 0.2, seed 0)")
+
+
+def opacity_lesions(cfg: DataConfig) -> Catalog:
+    """Lung opacity maps (Hurt et al. 2020): RSNA's opacity boxes as weak masks, its Target 0 images as
+    all-negative maps, plus all 274 OpenIST normal adult radiographs as all-negative training images
+    (patient "openist/<id>"), so the map also sees another scanner with nothing to find.
+
+    RSNA is split as the shipped opacity-rsna classifier was (`rsna_classifier_split`): the config keeps
+    rsna_val for model selection and the threshold, rsna_test for the internal figures. Kept out of
+    training and selection entirely, for the external checks: TBX11K (TB boxes, another hospital),
+    Shenzhen (TB vs normal) and JSRT non-nodule (normals)."""
+    samples = rsna_opacity_samples(cfg) + normal_samples(cfg, "openist")
+    return Catalog(tuple(samples), (OPACITY_LABEL,),
+                   f"RSNA pneumonia subset ({cfg.root}/rsna_pneumonia; research use): lung opacity boxes as weak "
+                   "masks, Target 0 images all-negative; split as the opacity-rsna classifier's (by patient, "
+                   f"val 0.2, test 0.2, seed 0) + OpenIST normal adult radiographs (all 274, {cfg.root}/openist_lungs) "
+                   "as all-negative training images; TBX11K, Shenzhen and JSRT never used")
+
+
 def source_of(sample: Sample) -> str:
-    """"tbx11k", "openist", "rsna", "kermany", "jsrt": the first part of the patient id, or the second
-    in a `combined` catalog (whose ids start with the part's source name)."""
+    """"tbx11k", "openist", "rsna", "kermany", "jsrt" (or "rsna_train", "rsna_val", "rsna_test" of the
+    opacity sources): the first part of the patient id, or the second in a `combined` catalog (whose
+    ids start with the part's source name)."""
     parts = sample.patient.split("/")
     return parts[1] if parts[0] in COMBINED_PARTS and len(parts) > 2 else parts[0]

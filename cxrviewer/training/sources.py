@@ -100,6 +100,10 @@ def from_folders(cfg: DataConfig) -> Catalog:
     return Catalog(tuple(samples), tuple(index), f"folder per class at {root}")
 
 
+# Optional CSV columns: the lung box a `lung_crop` contract crops to (e.g. `training.kermany lung-boxes`).
+LUNG_BOX_COLUMNS = ("lung_y0", "lung_x0", "lung_y1", "lung_x1")
+
+
 def from_csv(cfg: DataConfig, *, default_csv: str = "labels.csv") -> Catalog:
     """A CSV (relative to root) with an image column, label column(s), optional patient column and
     optional box columns x, y, width, height (one row per box; rows without a box add none).
@@ -119,6 +123,7 @@ def from_csv(cfg: DataConfig, *, default_csv: str = "labels.csv") -> Catalog:
         index = _class_index((r[cfg.label_columns[0]] for r in rows), cfg.classes, str(path))
         classes = tuple(index)
     has_boxes = {"x", "y", "width", "height"} <= set(rows[0])
+    has_lung_box = set(LUNG_BOX_COLUMNS) <= set(rows[0])
     grouped: dict[str, Sample] = {}
     boxes: dict[str, list[Box]] = defaultdict(list)
     for row in rows:
@@ -128,12 +133,13 @@ def from_csv(cfg: DataConfig, *, default_csv: str = "labels.csv") -> Catalog:
         else:
             labels = (index[row[cfg.label_columns[0]]],)
         patient = row[cfg.patient_column] if cfg.patient_column else key
-        grouped.setdefault(key, Sample(root / key, patient=patient, labels=labels))
+        crop_box = tuple(int(row[k]) for k in LUNG_BOX_COLUMNS) if has_lung_box else None
+        grouped.setdefault(key, Sample(root / key, patient=patient, labels=labels, crop_box=crop_box))
         if has_boxes and row["x"].strip():
             x, y, w, h = (float(row[k]) for k in ("x", "y", "width", "height"))
             boxes[key].append((x, y, x + w, y + h))
     samples = [
-        Sample(s.path, s.patient, s.labels, boxes=tuple(boxes.get(k, ()))) for k, s in grouped.items()
+        dataclasses.replace(s, boxes=tuple(boxes.get(k, ()))) for k, s in grouped.items()
     ]
     return Catalog(tuple(samples), tuple(classes), f"label file {path}")
 
@@ -307,6 +313,8 @@ READERS: dict[str, Callable[[DataConfig], Catalog]] = {
     # Multi-source sets, defined beside the tasks they serve (they build on the readers above).
     "tb_lesions": _imported_when_used("cxrviewer.training.lesion_data", "tb_lesions"),
     "kermany_normals": _imported_when_used("cxrviewer.training.lesion_data", "kermany_normals"),
+    "opacity_lesions": _imported_when_used("cxrviewer.training.lesion_data", "opacity_lesions"),
+    "rsna_opacity": _imported_when_used("cxrviewer.training.lesion_data", "rsna_opacity"),
     "cxr_gate": _imported_when_used("cxrviewer.training.gate_data", "cxr_gate"),
     "tb_screen": _imported_when_used("cxrviewer.training.tb_screen", "tb_screen"),
     "combined": combined,
