@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-SPLIT_NAMES = {"test": "test", "val": "validation"}  # held-out first: `cxrviewer models` shows the first
+# Held-out first: `cxrviewer models` shows the first. "external" is a source or named part that played
+# no part in training or selection (`splits.part_split`): its figures carry scope "external"; the
+# others are parts of the training sources, scope "internal".
+SPLIT_NAMES = {"external": "external test", "test": "test", "val": "validation"}
+SCOPE_OF = {"external": "external", "test": "internal", "val": "internal"}
 # Figures copied from a split's scores into the card, with the key of their interval when there is one.
 CARD_FIGURES = {
     "accuracy": None, "auc": "auc_ci95", "f1": "f1_ci95", "sensitivity": None, "specificity": None,
@@ -26,13 +30,14 @@ def card_metrics(results: dict[str, Any], labels: tuple[str, ...], split_method:
         if not scores:
             continue
         where = f"{name} (n={scores.get('n', '?')}): {split_method}"
+        scope = SCOPE_OF[key]
         for figure, ci_key in CARD_FIGURES.items():
             if figure in scores:
                 ci = scores.get(ci_key) if ci_key else None
                 metrics.append({"name": figure, "value": float(scores[figure]), "split": where,
-                                "ci95": [float(v) for v in ci] if ci else None})
+                                "ci95": [float(v) for v in ci] if ci else None, "scope": scope})
         for label, value in zip(labels, scores.get("f1_per_class", []), strict=False):
-            metrics.append({"name": f"f1[{label}]", "value": float(value), "split": where, "ci95": None})
+            metrics.append({"name": f"f1[{label}]", "value": float(value), "split": where, "ci95": None, "scope": scope})
     return metrics
 
 
@@ -74,8 +79,11 @@ def describe(
         "confusion": card_confusion(results, split_method),
         "probability_meaning": probability_meaning(results, labels, threshold_rule),
         "limits": [
-            f"Trained and tested on {data_description} only; not validated on other sources, scanners, "
-            "populations or ages.",
+            *([f"The external test is a named part of {data_description} that played no part in training or "
+               "selection (another acquisition period or hospital); the model is not validated on other "
+               "sources, scanners, populations or ages."] if results.get("external") else
+              [f"Trained and tested on {data_description} only; not validated on other sources, scanners, "
+               "populations or ages."]),
             "Not validated for clinical use: a research tool that shows what the model sees, not a diagnosis.",
         ],
     }

@@ -41,7 +41,7 @@ from cxrviewer.training.losses import build_loss
 from cxrviewer.training.metrics import choose_threshold
 from cxrviewer.training.report import write_report
 from cxrviewer.training.sources import Catalog, load_catalog, source_of, subsample
-from cxrviewer.training.splits import Split, holdout_split, kfold_splits, source_role_split
+from cxrviewer.training.splits import Split, holdout_split, kfold_splits, part_split, source_role_split
 from cxrviewer.training.state import atomic_write_text, load_state, save_state
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,10 @@ def make_split(config: TrainConfig, catalog: Catalog) -> Split:
     so every source has its own held-out images in the configured proportions."""
     labels = catalog.label_matrix() if config.task in ("classification", "multilabel") else [() for _ in catalog.samples]
     patients = [s.patient for s in catalog.samples]
+    if config.split.parts:
+        s = config.split
+        return part_split(labels, patients, sample_parts(s.parts, catalog), val_parts=s.val_parts, external=s.external,
+                          test_fraction=s.test_fraction, seed=_split_seed(config), rule=s.parts)
     if config.split.val_sources or config.split.test_sources:
         s = config.split
         return source_role_split(labels, patients, [source_of(sample) for sample in catalog.samples],
@@ -125,6 +129,20 @@ def make_split(config: TrainConfig, catalog: Catalog) -> Split:
                   method=f"each source on its own ({', '.join(dict.fromkeys(origins))}): {part.method}")
     split.check_disjoint(patients)
     return split
+
+
+def sample_parts(rule: str, catalog: Catalog) -> list[str]:
+    """Each sample's named part under `rule` (config.PART_RULES)."""
+    if rule == "source":
+        return [source_of(sample) for sample in catalog.samples]
+    if rule == "kermany_period":
+        from cxrviewer.training.kermany import period_parts
+
+        try:
+            return period_parts(catalog.samples)
+        except ValueError as exc:
+            raise ConfigError(f"split.parts kermany_period: {exc}") from None
+    raise ConfigError(f"split.parts: unknown rule {rule!r}")
 
 
 def _split_seed(config: TrainConfig) -> int:
@@ -392,7 +410,7 @@ def _finish(config, catalog, split, model, device, info, cancelled, started, rep
     results: dict[str, Any] = {"split": split.method, "best_epoch": info["best_epoch"]}
     threshold = None
     preds = {}
-    for name, indices in (("val", split.val), ("test", split.test)):
+    for name, indices in (("val", split.val), ("test", split.test), ("external", split.external)):
         if not indices:
             continue
         loader = DataLoader(PreparedDataset(catalog, indices, config.input, config.task), batch_size=config.batch_size)

@@ -23,7 +23,9 @@ def load_run_split(run_dir: Path, catalog: Catalog) -> Split:
     except (OSError, ValueError) as error:
         raise ConfigError(f"{path}: cannot read the run's split: {error}") from None
     split = Split.load(path)
-    for part in ("train", "val", "test"):
+    for part in Split.PARTS:
+        if part not in saved:
+            continue
         named = saved[part].get("paths", [])
         indices = getattr(split, part)
         if any(i >= len(catalog.samples) for i in indices) or (

@@ -21,24 +21,30 @@ from cxrviewer.core.errors import ConfigError
 
 @dataclass(frozen=True)
 class Split:
-    """Indices into a catalog's samples. `test` may be empty (k-fold: the held-out fold is `test`)."""
+    """Indices into a catalog's samples. `test` may be empty (k-fold: the held-out fold is `test`).
+    `external`: a source or named part that plays no part in training or selection (`part_split`),
+    evaluated after training and reported with scope "external"; `test` is the internal hold-out."""
 
     train: tuple[int, ...]
     val: tuple[int, ...]
     test: tuple[int, ...]
     method: str
+    external: tuple[int, ...] = ()
+
+    PARTS = ("train", "val", "test", "external")
 
     def check_disjoint(self, patients: Sequence[str]) -> None:
         """Raise if any patient appears in two parts (a guard on our own code, not user input)."""
-        sets = {name: {patients[i] for i in getattr(self, name)} for name in ("train", "val", "test")}
-        for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
-            shared = sets[a] & sets[b]
-            if shared:
-                raise AssertionError(f"patients in both {a} and {b}: {sorted(shared)[:5]}")
+        sets = {name: {patients[i] for i in getattr(self, name)} for name in self.PARTS}
+        for i, a in enumerate(self.PARTS):
+            for b in self.PARTS[i + 1:]:
+                shared = sets[a] & sets[b]
+                if shared:
+                    raise AssertionError(f"patients in both {a} and {b}: {sorted(shared)[:5]}")
 
     def to_dict(self, paths: Sequence[str] = (), patients: Sequence[str] = ()) -> dict:
         d: dict = {"method": self.method}
-        for name in ("train", "val", "test"):
+        for name in self.PARTS if self.external else self.PARTS[:3]:
             idx = getattr(self, name)
             d[name] = {"index": list(idx)}
             if paths:
@@ -53,7 +59,8 @@ class Split:
     @classmethod
     def load(cls, path: Path) -> Split:
         d = json.loads(path.read_text(encoding="utf-8"))
-        return cls(*(tuple(d[name]["index"]) for name in ("train", "val", "test")), method=d["method"])
+        return cls(*(tuple(d[name]["index"]) for name in ("train", "val", "test")), method=d["method"],
+                   external=tuple(d.get("external", {}).get("index", ())))
 
 
 def _strata(labels: Sequence[tuple[int, ...]]) -> npt.NDArray[np.int64] | None:
@@ -171,5 +178,44 @@ def source_role_split(
                   method=f"by source seed={seed}: trained on {', '.join(trained)} (test_fraction={test_fraction} of each "
                          f"held out); validation {', '.join(val_sources) or 'a split of the training sources'}; "
                          f"test {', '.join(test_sources) or 'none'} (a source in both is halved by patient)")
+    split.check_disjoint(patients)
+    return split
+
+
+def part_split(
+    labels: Sequence[tuple[int, ...]], patients: Sequence[str], parts: Sequence[str], *,
+    val_parts: Sequence[str], external: Sequence[str], test_fraction: float, seed: int, rule: str = "parts",
+) -> Split:
+    """Train / shifted validation / internal test / external test by named part (issue 17).
+
+    parts[i] names item i's part (another acquisition period, another hospital, a source). Items of
+    `external` parts are the external test: never trained on, never used to select. Items of
+    `val_parts` are the validation: model selection on a shifted part, not a random split. Every other
+    part is trained on, with `test_fraction` of its patients (stratified) held out as the internal test.
+    A patient must lie in one part only."""
+    groups = np.asarray(patients)
+    strata = _strata(labels)
+    part_of: dict[str, str] = {}
+    for patient, part in zip(patients, parts, strict=True):
+        if part_of.setdefault(patient, part) != part:
+            raise ConfigError(f"patient {patient} lies in two parts, {part_of[patient]} and {part}")
+    known = set(parts)
+    unknown = sorted((set(val_parts) | set(external)) - known)
+    if unknown:
+        raise ConfigError(f"split.val_parts/external name {unknown}, not parts of this data: {sorted(known)}")
+    role = ["external" if p in external else "val" if p in val_parts else "train" for p in parts]
+    chosen = {name: np.array([i for i, r in enumerate(role) if r == name], dtype=np.int64)
+              for name in ("train", "val", "external")}
+    if not len(chosen["train"]) or not len(chosen["val"]):
+        raise ConfigError("split.val_parts/external leave no training or no validation images")
+    train, test = chosen["train"], chosen["train"][:0]
+    if test_fraction:
+        train, test = _one_cut(chosen["train"], strata, groups, test_fraction, seed)
+    trained = [p for p in dict.fromkeys(parts) if p not in val_parts and p not in external]
+    split = Split(tuple(sorted(train.tolist())), tuple(sorted(chosen["val"].tolist())), tuple(sorted(test.tolist())),
+                  method=f"by {rule} seed={seed}: trained on {', '.join(trained)} ({test_fraction} of its patients held "
+                         f"out as the internal test); validation {', '.join(val_parts)}; external test "
+                         f"{', '.join(external) or 'none'}",
+                  external=tuple(sorted(chosen["external"].tolist())))
     split.check_disjoint(patients)
     return split

@@ -1,0 +1,175 @@
+"""Kermany acquisition-period figures for docs/kermany-shift.md (issue 17).
+
+    python scripts/kermany_shift.py parts                       # the period rule's counts
+    python scripts/kermany_shift.py ablation RUN_DIR [RUN_DIR ...]   # shifted-validation table of runs
+    python scripts/kermany_shift.py installed MODEL [--models DIR]  # an installed model on each period
+
+`ablation` re-scores each run's best checkpoint on its shifted validation part (the `middle` period)
+only: AUC, sensitivity/specificity at 0.5 and at a Youden threshold cross-fitted on the validation
+part (chosen on one half of its patients, measured on the other, both ways), so the threshold's
+effect is not measured on the films that chose it. The external part is not read here: nothing is
+chosen on it. `installed` runs an installed model through the runtime (`analysis.model_input`, as
+the viewer does, lung crop included) on each period part of Kermany's training split, at the card's
+threshold; the shipped models before issue 17 trained on a random 70 % of all periods, so their
+`early` figures are mostly on films they trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+KERMANY = ROOT.parent / "shared" / "data" / "kermany_pneumonia" / "train"
+
+
+def _catalog(label_column: str = "label3"):
+    from cxrviewer.training.config import DataConfig
+    from cxrviewer.training.sources import load_catalog
+
+    classes = ("normal", "bacteria", "virus") if label_column == "label3" else ("normal", "pneumonia")
+    return load_catalog(DataConfig(source="kermany", root=str(KERMANY), label_columns=(label_column,), classes=classes))
+
+
+def parts() -> None:
+    from cxrviewer.training.kermany import period_parts, series_and_number
+
+    catalog = _catalog()
+    labels = [catalog.classes[s.labels[0]] for s in catalog.samples]
+    period = period_parts(catalog.samples)
+    print("| part | series | patients | numbers | films | normal | bacteria | virus |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name in ("early", "middle", "late"):
+        for series in ("normal", "normal2", "pneumonia"):
+            rows = [i for i, s in enumerate(catalog.samples)
+                    if period[i] == name and series_and_number(s.path.name)[0] == series]
+            numbers = [series_and_number(catalog.samples[i].path.name)[1] for i in rows]
+            count = Counter(labels[i] for i in rows)
+            print(f"| {name} | {series} | {len({catalog.samples[i].patient for i in rows})} | {min(numbers)}–{max(numbers)} "
+                  f"| {len(rows)} | {count['normal']} | {count['bacteria']} | {count['virus']} |")
+
+
+def _cross_fit(truth, score, patients, seed: int = 0) -> tuple[float, float]:
+    """Sensitivity, specificity of a Youden threshold chosen on one half of the patients and applied to
+    the other half, both ways (counts pooled)."""
+    from cxrviewer.training.metrics import choose_threshold
+
+    unique = np.array(sorted(set(patients)))
+    rng = np.random.default_rng(seed)
+    half = set(rng.permutation(unique)[: len(unique) // 2])
+    a = np.array([p in half for p in patients])
+    tp = fn = tn = fp = 0
+    for choose, apply in ((a, ~a), (~a, a)):
+        t = choose_threshold(truth[choose], score[choose], "youden")
+        called = score[apply] >= t
+        pos = truth[apply] == 1
+        tp += int((called & pos).sum())
+        fn += int((~called & pos).sum())
+        tn += int((~called & ~pos).sum())
+        fp += int((called & ~pos).sum())
+    return tp / (tp + fn), tn / (tn + fp)
+
+
+def ablation(run_dirs: list[Path]) -> None:
+    import torch
+    from sklearn.metrics import roc_auc_score
+    from torch.utils.data import DataLoader
+
+    from cxrviewer.training.checkpoint import build_from_checkpoint, read_checkpoint
+    from cxrviewer.training.data import PreparedDataset
+    from cxrviewer.training.evaluation import predict
+    from cxrviewer.training.run_split import load_run
+
+    torch.set_num_threads(1)
+    print("| variant | input | val AUC | sens / spec at 0.5 | sens / spec, Youden cross-fitted on val | best epoch | wall |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for run_dir in run_dirs:
+        config, catalog, split = load_run(run_dir)
+        model = build_from_checkpoint(read_checkpoint(run_dir / "checkpoints" / "best.safetensors"))
+        loader = DataLoader(PreparedDataset(catalog, split.val, config.input, config.task), batch_size=64)
+        pred = predict(model, loader, config.task, device=torch.device("cpu"))
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        truth = pred.truth
+        steps = "+".join(s.name for s in config.input.steps) or "none"
+        geometry = f"{config.input.height}², {steps}, {config.input.scaling}"
+        if len(catalog.classes) == 2:
+            score = pred.scores[:, 1]
+            called = score >= 0.5
+            sens, spec = called[truth == 1].mean(), (~called[truth == 0]).mean()
+            xs, xp = _cross_fit(truth, score, [catalog.samples[i].patient for i in split.val])
+            auc = roc_auc_score(truth, score)
+            print(f"| {config.name} | {geometry} | {auc:.3f} | {sens:.3f} / {spec:.3f} | {xs:.3f} / {xp:.3f} "
+                  f"| {metrics['best_epoch']} | {metrics['wall_time_s'] / 60:.0f} min |")
+        else:
+            from sklearn.metrics import f1_score
+
+            f1 = f1_score(truth, pred.scores.argmax(1), average="macro")
+            print(f"| {config.name} | {geometry} | macro F1 {f1:.3f} | | | {metrics['best_epoch']} "
+                  f"| {metrics['wall_time_s'] / 60:.0f} min |")
+
+
+def installed(model: str, models_dir: Path | None) -> None:
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    from cxrviewer.analysis.model_input import model_input
+    from cxrviewer.runtime.registry import load_model
+    from cxrviewer.training.data import read_pixels
+    from cxrviewer.training.kermany import period_parts
+
+    loaded = load_model(model, models_dir, intra_op_threads=1)
+    card = loaded.card
+    catalog = _catalog("label" if len(card.labels) == 2 else "label3")
+    assert tuple(card.labels) == catalog.classes, (card.labels, catalog.classes)
+    period = period_parts(catalog.samples)
+    out = {}
+    for name in ("early", "middle", "late"):
+        rows = [i for i, p in enumerate(period) if p == name]
+        probs = []
+        for start in range(0, len(rows), 32):
+            x = np.stack([model_input(loaded, read_pixels(catalog.samples[i].path))[0] for i in rows[start:start + 32]])
+            logits = loaded.backend.classify(x)[0].astype(np.float64)
+            e = np.exp(logits - logits.max(1, keepdims=True))
+            probs.append(e / e.sum(1, keepdims=True))
+        prob = np.concatenate(probs)
+        truth = np.array([catalog.samples[i].labels[0] for i in rows])
+        if len(card.labels) == 2:
+            called = prob[:, 1] >= card.thresholds[1]
+            sens, spec = called[truth == 1].mean(), (~called[truth == 0]).mean()
+            out[name] = {"n": len(rows), "accuracy": float((called == truth).mean()), "sensitivity": float(sens),
+                         "specificity": float(spec), "auc": float(roc_auc_score(truth, prob[:, 1]))}
+        else:
+            pred = prob.argmax(1)
+            out[name] = {"n": len(rows), "accuracy": float((pred == truth).mean()),
+                         "macro_f1": float(f1_score(truth, pred, average="macro")),
+                         "f1": dict(zip(card.labels, map(float, f1_score(truth, pred, average=None)), strict=True))}
+        print(name, json.dumps(out[name]))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("parts")
+    abl = sub.add_parser("ablation")
+    abl.add_argument("runs", nargs="+", type=Path)
+    inst = sub.add_parser("installed")
+    inst.add_argument("model")
+    inst.add_argument("--models", type=Path, default=None)
+    args = parser.parse_args()
+    if args.command == "parts":
+        parts()
+    elif args.command == "ablation":
+        ablation(args.runs)
+    else:
+        installed(args.model, args.models)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
