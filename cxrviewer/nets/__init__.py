@@ -106,6 +106,12 @@ _SPECS = (
         "cxrviewer.nets.bonesup:DwResBs",
     ),
     ArchSpec(
+        "msdwres_bs", "bone_suppression", (512, 512), 1, CXRVIEWER,
+        "dwres_bs plus a coarse branch at 1/16 of the side (8 separable blocks) added back through a "
+        "zero-initialised 1x1, so it can follow a rib across the lung",
+        "cxrviewer.nets.bonesup:MsDwResBs",
+    ),
+    ArchSpec(
         "unet_small", "segmentation", (256, 256), 1, CXRVIEWER,
         "small U-Net 16-32-64-128-256, sigmoid channels lungs, heart (~1.9 M)",
         "cxrviewer.nets.unet:UNetSmall",

@@ -9,6 +9,7 @@ padding ("zero paddings ... preserve the dimensions").
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cxrviewer.nets.base import ImageToImage
@@ -184,3 +185,33 @@ class DwResBs(ImageToImage):
         [0, 1] (not clamped)."""
         shallow = self.head(self.unshuffle(image))
         return image - self.shuffle(self.tail(shallow + self.body(shallow)))
+
+
+class MsDwResBs(DwResBs):
+    """DwResBs with a coarse branch: the 1/4-resolution features are taken down twice more (stride-2
+    convs, 1/16 of the image side), pass through separable residual blocks there and come back
+    (bilinear) to be added to the fine branch's output through a 1×1 projection.
+
+    Why: a rib shadow is a long band crossing the whole lung; the fine branch sees about 200 pixels
+    of a 512² film, the coarse blocks each reach 32 more, so the net can follow a rib across the
+    lung and separate it from a vessel or a nodule it crosses. The projection starts at zero, so a
+    net initialised from a trained DwResBs (`init_from`) starts exactly where that model ended.
+    """
+
+    def __init__(self, *, in_channels: int = 1, width: int = 64, blocks: int = 12, factor: int = 4,
+                 coarse_blocks: int = 8):
+        super().__init__(in_channels=in_channels, width=width, blocks=blocks, factor=factor)
+        self.arch = "msdwres_bs"
+        self.size_multiple = factor * 4  # two stride-2 steps below the pixel-unshuffle
+        self.down = nn.Sequential(nn.Conv2d(width, width, 3, stride=2, padding=1), nn.ReLU(),
+                                  nn.Conv2d(width, width, 3, stride=2, padding=1))
+        self.coarse = nn.Sequential(*[SeparableResidualBlock(width) for _ in range(coarse_blocks)])
+        self.lift = nn.Conv2d(width, width, 1)
+        nn.init.zeros_(self.lift.weight)
+        nn.init.zeros_(self.lift.bias)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        shallow = self.head(self.unshuffle(image))
+        coarse = self.coarse(self.down(shallow))
+        up = F.interpolate(coarse, size=shallow.shape[-2:], mode="bilinear", align_corners=False)
+        return image - self.shuffle(self.tail(shallow + self.body(shallow) + self.lift(up)))

@@ -18,6 +18,7 @@ EXPECTED = {
     "rl_bs": (1_578_177, 1, "none"),
     "resnet_bs": (1_219_841, 1, "none"),
     "dwres_bs": (262_032, 4, "none"),
+    "msdwres_bs": (477_776, 16, "none"),
     "unet_small": (1_942_306, 16, "sigmoid"),
     "unet_tiny": (486_418, 16, "sigmoid"),
 }
@@ -49,7 +50,7 @@ def test_image_net_shape_and_parameters(arch):
     assert torch.isfinite(y).all()
 
 
-@pytest.mark.parametrize("arch", ["ae_bs", "dwres_bs", "unet_small"])
+@pytest.mark.parametrize("arch", ["ae_bs", "dwres_bs", "msdwres_bs", "unet_small"])
 def test_downsampling_nets_take_any_multiple_of_their_stride(arch):
     model = build(arch).eval()
     height, width = 3 * model.size_multiple, 5 * model.size_multiple
@@ -96,3 +97,18 @@ def test_unet_channels_follow_num_classes():
 def test_bone_suppression_ignores_num_classes_and_keeps_one_image_out():
     model = build("resnet_bs", num_classes=5)
     assert model.out_channels == 1
+
+
+def test_multiscale_bone_net_starts_as_the_dwres_net_it_extends():
+    """Its coarse branch enters through a zero 1×1, so dwres_bs weights loaded into it give the same
+    output: a candidate initialised from the shipped model starts exactly where that model ended."""
+    torch.manual_seed(1)
+    fine = build("dwres_bs").eval()
+    multi = build("msdwres_bs").eval()
+    missing, unexpected = multi.load_state_dict(fine.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith(("down.", "coarse.", "lift.")) for k in missing)
+    x = torch.rand(1, 1, 96, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(multi(x), fine(x), rtol=0, atol=0)
+        torch.nn.init.normal_(multi.lift.weight, std=0.1)
+        assert (multi(x) - fine(x)).abs().max() > 1e-4  # the branch does reach the output once trained
