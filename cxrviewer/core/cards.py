@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cxrviewer.core.atomic import write_text_atomically
 from cxrviewer.core.errors import ModelError
 
 SCHEMA = "cxrviewer.card/1"
@@ -255,19 +254,8 @@ def card_to_dict(card: ModelCard) -> dict[str, Any]:
 
 
 def write_card(card: ModelCard, path: Path) -> None:
-    """Write atomically: a temp file in the same folder, then os.replace, so readers never see half."""
-    path = Path(path)
-    text = json.dumps(card_to_dict(card), indent=2, sort_keys=False, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically (`core.atomic`), so readers never see half a card."""
+    write_text_atomically(path, json.dumps(card_to_dict(card), indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 class _Reader:

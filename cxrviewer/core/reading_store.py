@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import logging
 import os
 import sqlite3
@@ -46,6 +47,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cxrviewer.core.atomic import write_text_atomically
 from cxrviewer.core.errors import CxrError
 
 log = logging.getLogger(__name__)
@@ -371,19 +373,17 @@ class ReadingStore:
             states.setdefault(key, ReadingState(key))
         extra = sorted({name for values in scores.values() for name in values} - set(CSV_COLUMNS))
         out = Path(out)
-        tmp = out.with_name(f".{out.name}.tmp")
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
+        writer.writerow([*CSV_COLUMNS, *extra])
+        for key in sorted(states, key=lambda k: (k.path, k.sop_uid)):
+            s = states[key]
+            row = [csv_text(key.path), csv_text(key.sop_uid), int(s.viewed), int(s.flagged),
+                   csv_text(s.note), s.first_viewed, s.updated]
+            writer.writerow(row + [_cell(scores.get(key, {}).get(name, "")) for name in extra])
         try:
-            with open(tmp, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow([*CSV_COLUMNS, *extra])
-                for key in sorted(states, key=lambda k: (k.path, k.sop_uid)):
-                    s = states[key]
-                    row = [csv_text(key.path), csv_text(key.sop_uid), int(s.viewed), int(s.flagged),
-                           csv_text(s.note), s.first_viewed, s.updated]
-                    writer.writerow(row + [_cell(scores.get(key, {}).get(name, "")) for name in extra])
-            os.replace(tmp, out)
+            write_text_atomically(out, text.getvalue())
         except OSError as error:
-            tmp.unlink(missing_ok=True)
             raise ReadingStoreError(out, f"cannot write the CSV: {error.strerror}") from None
         return len(states)
 

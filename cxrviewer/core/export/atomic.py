@@ -1,4 +1,4 @@
-"""Write an export all or nothing: a hidden temp file in the target folder, then os.replace.
+"""Write an export all or nothing (`core.atomic`), with errors in the reader's words.
 
 A failed export (disk full, no permission, an encoder error) leaves neither half a file nor a temp
 file behind, and an older file of the same name stays as it was.
@@ -7,12 +7,11 @@ file behind, and an older file of the same name stays as it was.
 from __future__ import annotations
 
 import errno
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from cxrviewer.core.atomic import write_stream_atomically
 from cxrviewer.core.errors import CxrError
 
 
@@ -37,26 +36,13 @@ def os_problem(error: OSError) -> str:
 
 
 def write_atomically(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Call `write(stream)` on a temp file beside `path`, fsync it, then move it onto `path`.
+    """Call `write(stream)` on a temp file beside `path`, fsync it, then move it onto `path`
+    (`core.atomic`).
 
     Raises ExportError naming `path` for any OSError; other exceptions from `write` propagate after
     the temp file is removed.
     """
-    path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        return write_stream_atomically(path, write)
     except OSError as error:
         raise ExportError(path, os_problem(error)) from error
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except OSError as error:
-        Path(tmp).unlink(missing_ok=True)
-        raise ExportError(path, os_problem(error)) from error
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
