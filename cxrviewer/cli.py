@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from cxrviewer import __version__
 
 # Sub-command modules, in the order `--help` lists them; the first is the default.
-SUBCOMMANDS = ("view", "models", "analyze", "report", "site", "calibrate", "export", "train", "evaluate")
+SUBCOMMANDS = ("view", "models", "analyze", "report", "site", "calibrate", "export", "train", "evaluate", "listen",
+               "pacs")
 GLOBAL_FLAGS = ("-h", "--help", "--version", "-v", "--verbose")
 # Packages of the `ml` extra that the packaged viewer leaves out (cxrviewer.spec): train, export and
 # evaluate need them.

@@ -55,6 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="explain this label instead of the predicted one (needs --maps)")
     p.add_argument("--bone-suppressed", type=Path, default=None, metavar="DIR",
                    help="write the soft-tissue (bone-suppressed) view of each image here, as .npy and .png")
+    p.add_argument("--send", default=None, metavar="PEER",
+                   help="send each DICOM study's results (SR, SEG, SC) to this PACS peer, through the outbox")
+    p.add_argument("--send-via", choices=("dimse", "stow"), default="dimse", help="C-STORE (default) or STOW-RS")
+    p.add_argument("--anonymise", action="store_true", help="results sent without patient identifiers")
     add_models_dir(p)
     p.set_defaults(handler=run, parser=p)
 
@@ -77,10 +81,37 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s", error)
         return 1
     if args.csv is None:
-        return _analyse_all(args, models, sys.stdout)
-    args.csv.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.csv, "w", newline="", encoding="utf-8") as stream:
-        return _analyse_all(args, models, stream)
+        status = _analyse_all(args, models, sys.stdout)
+    else:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.csv, "w", newline="", encoding="utf-8") as stream:
+            status = _analyse_all(args, models, stream)
+    if args.send is not None:
+        status = max(status, _send_all(args))
+    return status
+
+
+def _send_all(args: argparse.Namespace) -> int:
+    """--send: each DICOM study's results through the outbox; 1 when any stays in it."""
+    from cxrviewer.commands.sending import send_results
+    from cxrviewer.core.io import scan_studies
+    from cxrviewer.network.settings import load_network_settings
+
+    try:
+        settings = load_network_settings()
+        settings.peer(args.send)
+    except CxrError as error:
+        log.error("%s", error)
+        return 1
+    kept = False
+    for path in scan_studies(args.paths).studies:
+        try:
+            report = send_results(path, args.send, settings, args.models_dir, args.anonymise, args.send_via)
+        except CxrError as error:
+            log.warning("no results sent for %s", error)
+            continue
+        kept = kept or bool(report.kept)
+    return 1 if kept else 0
 
 
 def _load(args: argparse.Namespace) -> list:

@@ -1,0 +1,69 @@
+"""The same through DICOMweb (dicomweb-client): QIDO-RS study search, WADO-RS study retrieval into a
+folder (laid out as the storage service does), STOW-RS of datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from cxrviewer.core.atomic import write_stream_atomically
+from cxrviewer.network.peers import PeerError
+from cxrviewer.network.query import StudyMatch, StudyQuery
+from cxrviewer.network.settings import Peer
+from cxrviewer.network.storage import instance_path
+
+STUDY_FIELDS = ("StudyInstanceUID", "PatientID", "PatientName", "StudyDate", "AccessionNumber",
+                "ModalitiesInStudy", "StudyDescription", "NumberOfStudyRelatedInstances")
+
+
+def _client(peer: Peer):
+    from dicomweb_client.api import DICOMwebClient
+
+    if not peer.dicomweb_url:
+        raise PeerError(peer, "has no DICOMweb URL in the network settings")
+    return DICOMwebClient(url=peer.dicomweb_url)
+
+
+def _request(peer: Peer, what: str, call):
+    import requests
+
+    try:
+        return call()
+    except requests.RequestException as error:
+        raise PeerError(peer, f"{what} at {peer.dicomweb_url} failed: {error}") from None
+
+
+def qido_studies(peer: Peer, query: StudyQuery) -> list[StudyMatch]:
+    filters = {key: value for key, value in (("PatientID", query.patient_id), ("PatientName", query.patient_name),
+                                             ("StudyDate", query.dates), ("AccessionNumber", query.accession),
+                                             ("StudyInstanceUID", query.study_uid)) if value}
+    client = _client(peer)
+    found = _request(peer, "QIDO-RS", lambda: client.search_for_studies(search_filters=filters, fields=list(STUDY_FIELDS)))
+    matches = [StudyMatch.from_dataset(Dataset.from_json(item)) for item in found]
+    wanted = set(query.modalities)
+    return [m for m in matches if not wanted or not m.modalities or wanted & set(m.modalities)]
+
+
+def wado_study(peer: Peer, study_uid: str, folder: Path) -> list[Path]:
+    """WADO-RS: every instance of the study written atomically under `folder`; their paths."""
+    client = _client(peer)
+    datasets = _request(peer, "WADO-RS", lambda: client.retrieve_study(study_uid))
+    written = []
+    for ds in datasets:
+        path = instance_path(Path(folder), str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_stream_atomically(path, lambda stream, ds=ds: pydicom.dcmwrite(stream, ds, enforce_file_format=True))
+        written.append(path)
+    return written
+
+
+def stow(peer: Peer, datasets: Sequence[Dataset]) -> None:
+    """STOW-RS; PeerError naming the peer when it does not store them all."""
+    client = _client(peer)
+    response = _request(peer, "STOW-RS", lambda: client.store_instances(list(datasets)))
+    failed = response.get("00081198", {}).get("Value", []) if response is not None else []
+    if failed:
+        raise PeerError(peer, f"STOW-RS: {len(failed)} of {len(datasets)} instance(s) not stored")
