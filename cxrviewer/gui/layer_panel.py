@@ -5,7 +5,8 @@ refreshes the controls with their signals blocked, so nothing loops (napari's la
 the same way). A map layer not on a probability scale also has its "Scale": per image, or fixed
 across studies on a [low, high] the reader sees and edits, kept from study to study. The panel also
 holds the base image switch (original / bone-suppressed, key B), the
-compare buttons, and the class the explanation maps explain.
+compare buttons, and the class the explanation maps explain. Each map layer's tooltip says whether
+that method localises for the class it explains now (`gui.map_trust`, measured on held-out boxes).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from PySide6.QtWidgets import (
 
 from cxrviewer.core.display.colormaps import COLORMAPS
 from cxrviewer.core.display.compose import IndexedMap, Normalisation, Threshold
-from cxrviewer.core.layers import KINDS, SCALED_KINDS, ClassSelector, LayerStack
+from cxrviewer.core.layers import KINDS, MAP_KINDS, SCALED_KINDS, ClassSelector, LayerStack
 from cxrviewer.gui.colour_bar import ColourBar
+from cxrviewer.gui.map_trust import MapTrust
 
 SLIDER_STEPS = 1000
 THRESHOLD_MODES = (("fraction", "% of max"), ("percentile", "percentile"), ("value", "value"), ("none", "none"))
@@ -262,9 +264,10 @@ class LayerPanel(QWidget):
     save_default_requested = Signal()
     reset_requested = Signal()
 
-    def __init__(self, stack: LayerStack | None = None, parent=None):
+    def __init__(self, stack: LayerStack | None = None, parent=None, trust: MapTrust | None = None):
         super().__init__(parent)
         self.stack = stack if stack is not None else LayerStack()
+        self.trust = trust if trust is not None else MapTrust()
         self.layers_shown = QCheckBox("Layers shown (O)")
         self.layers_shown.setChecked(True)
         self.layers_shown.setToolTip("Hide or show every layer at once; each layer keeps its own settings")
@@ -316,6 +319,8 @@ class LayerPanel(QWidget):
         self.reset.clicked.connect(self.reset_requested)
         self.classes.currentIndexChanged.connect(self._on_class_picked)
         self._refresh_base()
+        for kind in MAP_KINDS:
+            self._refresh_trust(kind)
 
     def width_to_fit(self) -> int:
         """The width at which every control shows without scrolling sideways (pixels)."""
@@ -352,6 +357,10 @@ class LayerPanel(QWidget):
                 self.classes.setCurrentIndex(row)
         self.classes.blockSignals(False)
 
+    def _refresh_trust(self, kind: str) -> None:
+        """Map layer `kind`'s tooltip: does it localise, for the class it explains now."""
+        self.controls[kind].setToolTip(self.trust.tooltip(kind, self.stack[kind].selector))
+
     def show_layers_shown(self, on: bool) -> None:
         """Show the "all layers" switch as set elsewhere (key O), without signalling it back."""
         self.layers_shown.blockSignals(True)
@@ -373,6 +382,8 @@ class LayerPanel(QWidget):
             self.controls[kind].refresh()
         if what in ("class", "all"):
             self._show_selected_class()
+            for map_kind in (MAP_KINDS if what == "all" else (kind,) if kind in MAP_KINDS else ()):
+                self._refresh_trust(map_kind)
 
     def shutdown(self) -> None:
         self._unsubscribe()

@@ -1,0 +1,74 @@
+"""The map layers' tooltips: does this explanation localise, for the model and class it explains now?
+
+Reads the shipped verdicts (`analysis.localisation_verdicts`) for the explained classifier's installed
+weights, so a re-trained model never shows another version's figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from cxrviewer.analysis.localisation_verdicts import (
+    DATASET_NAMES,
+    OTHER_VERSION,
+    LayerVerdict,
+    Result,
+    Verdicts,
+    installed_weights_sha256,
+    load_verdicts,
+)
+from cxrviewer.core.layers import TITLES, ClassSelector
+
+NO_CLASS_TIP = "Explains no classifier yet: the tooltip says whether it localises once a class is explained."
+FEW_FILMS = 50  # below this many films a verdict is said to be weak evidence
+SHORT_NAMES = {"rsna_pneumonia": "RSNA", "tbx11k_tb": "TBX11K"}
+MEANING = {
+    "localises": "localises: its peak falls in the boxed finding more often than chance (it is still no outline)",
+    "does not localise": "does not localise: do not read it as where the finding is",
+}
+
+
+def _figure(result: Result) -> str:
+    low, high = result.pointing_ci
+    return (f"pointing game {result.pointing:.2f} (95 % CI {low:.2f}–{high:.2f}) on {result.n} held-out boxed "
+            f"{SHORT_NAMES.get(result.dataset, result.dataset)} films; chance {result.chance:.2f}")
+
+
+def tooltip_text(kind: str, selector: ClassSelector | None, verdict: LayerVerdict | None) -> str:
+    """The tooltip of map layer `kind` explaining `selector`, from its looked-up verdict."""
+    if selector is None or verdict is None:
+        return NO_CLASS_TIP
+    head = f"{TITLES[kind]} for {selector.describe()}"
+    if verdict.primary is None:
+        text = f"{head}: {verdict.status}"
+        if verdict.status == OTHER_VERSION:
+            text += " (its weights differ from those measured): whether it localises is unknown"
+    else:
+        text = f"{head}: {_figure(verdict.primary)} — {MEANING.get(verdict.status, verdict.status)}"
+        if verdict.primary.n < FEW_FILMS:
+            text += f"; only {verdict.primary.n} films: weak evidence either way"
+    for other in verdict.others:
+        text += (f"\nOn {DATASET_NAMES.get(other.dataset, other.dataset)} (another finding): {_figure(other)}")
+    if verdict.primary is not None or verdict.others:
+        text += "\nMeasured on films this model never trained on; docs/localisation.md"
+    return text
+
+
+class MapTrust:
+    """Tooltip texts for the map layers, from the verdicts at `verdicts_path` (default: the installed
+    table) and the cards in `models_dir` (default: the installed models, the folder the analysis
+    service runs them from)."""
+
+    def __init__(self, verdicts_path: Path | None = None, models_dir: Path | None = None,
+                 sha_of: Callable[[str, Path | None], str | None] = installed_weights_sha256):
+        self.verdicts: Verdicts = load_verdicts(verdicts_path)
+        self.models_dir = models_dir
+        self._sha_of = sha_of
+
+    def tooltip(self, kind: str, selector: ClassSelector | None) -> str:
+        """The tooltip of map layer `kind` explaining `selector` (None: no class yet)."""
+        if selector is None:
+            return NO_CLASS_TIP
+        sha = self._sha_of(selector.model, self.models_dir)
+        return tooltip_text(kind, selector, self.verdicts.lookup(selector.model, sha, selector.class_index, kind))
