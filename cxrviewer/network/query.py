@@ -10,10 +10,14 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 from pynetdicom import ALL_TRANSFER_SYNTAXES, build_context, build_role, evt
 from pynetdicom.sop_class import (
+    BasicTextSRStorage,
+    ComprehensiveSRStorage,
     ComputedRadiographyImageStorage,
     DigitalXRayImageStorageForPresentation,
     DigitalXRayImageStorageForProcessing,
+    EnhancedSRStorage,
     SecondaryCaptureImageStorage,
+    SegmentationStorage,
     StudyRootQueryRetrieveInformationModelFind,
     StudyRootQueryRetrieveInformationModelGet,
     StudyRootQueryRetrieveInformationModelMove,
@@ -28,9 +32,11 @@ log = logging.getLogger(__name__)
 
 CHEST_MODALITIES = ("CR", "DX")
 PENDING = (0xFF00, 0xFF01)
-# What C-GET accepts back: the chest radiographs and the secondary captures we send.
+# What C-GET accepts back: the chest radiographs, and the objects we send (SC, SR, SEG). A study holding
+# anything else fails the C-GET for those instances (status 0xB000 or 0xA702), which is reported.
 GET_STORAGE = (ComputedRadiographyImageStorage, DigitalXRayImageStorageForPresentation,
-               DigitalXRayImageStorageForProcessing, SecondaryCaptureImageStorage)
+               DigitalXRayImageStorageForProcessing, SecondaryCaptureImageStorage, ComprehensiveSRStorage,
+               EnhancedSRStorage, BasicTextSRStorage, SegmentationStorage)
 
 
 @dataclass(frozen=True)
