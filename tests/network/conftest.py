@@ -107,6 +107,8 @@ def our_port() -> int:
 def orthanc(tmp_path_factory, our_port):
     if shutil.which("Orthanc") is None:
         pytest.skip(MISSING)
+    if dicomweb_plugin() is None:
+        pytest.skip(f"Orthanc's DICOMweb plugin is not installed (looked at {', '.join(PLUGIN_PLACES)}); {MISSING}")
     server = Orthanc(tmp_path_factory.mktemp("orthanc"), our_port)
     server.start()
     yield server
