@@ -143,6 +143,10 @@ class MainWindow(QMainWindow):
     def _show_study(self, study: int, loaded: LoadedStudy, state: ViewState) -> None:
         self.canvas.show_study(loaded.image, loaded.indexed, state)
         self.tag_browser.show_tags(loaded.image.meta.tags)
+        # The layers switch to the study before the analysis is asked for it: the service replays the
+        # study's cached results at once, and they must land in the switched layers, not be cleared
+        # by a switch that comes after them (the shown study opened again lost its lesion layer).
+        self.layers.show_study(study, loaded, state)
         self.analysis.analyse(study, loaded.image.pixels, loaded.image.meta)
         self.setWindowTitle(f"cxrviewer — {loaded.image.meta.path.name}")
         self.status.show_view(state, loaded.image)
@@ -152,6 +156,7 @@ class MainWindow(QMainWindow):
     def _show_failure(self, study: int, message: str) -> None:
         self.canvas.show_message(f"Cannot show this study:\n{message}")
         self.tag_browser.show_tags(())
+        self.layers.clear()
         self.analysis.clear()
         self.setWindowTitle("cxrviewer")
         self.status.showMessage(message)
@@ -302,8 +307,6 @@ class MainWindow(QMainWindow):
         """The layer stack, its canvas items and panel, fed by the analysis service's results."""
         self.layers = LayerController(self.canvas, self.layer_panel, self.settings, parent=self)
         self.layers.attach_service(self.analysis)
-        self.session.current_ready.connect(self.layers.show_study)
-        self.session.current_failed.connect(lambda _study, _message: self.layers.clear())
         self.findings_panel.class_selected.connect(self.layers.select_class_index)
         self.layers.message.connect(lambda text: self.status.showMessage(text, 10000))
 

@@ -319,3 +319,28 @@ def test_a_classifiers_threshold_is_explained_by_its_test_sensitivity_and_specif
     assert "At this threshold" not in findings_text.model_html("hand", card, three, expanded=False)  # no threshold
     bare = card.__class__(**{**card.__dict__, "metrics": ()})
     assert findings_text.operating_point_html(bare) == ""
+
+
+def test_opening_the_shown_study_again_keeps_every_layer(qtbot, settings, pipeline_models_dir, monkeypatch, band_study):
+    """Issue 20's first bug: Enter on the study already shown (the session shows it again) cleared
+    the layers after the service had replayed the cached results into them, so the TB lesion layer
+    stayed "not computed yet" until the reader left and came back. The window switches the layers
+    to the study before it asks for the analysis, so the replay lands in the switched layers."""
+    monkeypatch.setenv("CXRVIEWER_MODELS", str(pipeline_models_dir))
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.session.idle, timeout=15000):
+        window.open_paths([band_study])
+    qtbot.waitUntil(lambda: not window.analysis.busy, timeout=60000)
+    study = window.analysis.study
+    before = {kind: values.copy() for kind, values in window.layers.raw.items()}
+    assert {"tb_lesions", "lung_outline", "bones"} <= set(before)
+    seen = Recorder(window.analysis)
+    window.session.select(study)  # what Enter (or a click) on the shown study does
+    qtbot.waitUntil(lambda: not window.analysis.busy, timeout=60000)
+    assert "lesions" in seen.kinds(study)  # replayed from the service's cache, not recomputed
+    assert set(window.layers.raw) == set(before)
+    for kind, values in before.items():
+        np.testing.assert_array_equal(window.layers.raw[kind], values)
+    window.session.shutdown()
+    window.analysis.shutdown()
