@@ -264,3 +264,71 @@ def test_the_commands_find_and_get(pacs, settings, archived, tmp_path):
     held = {pydicom.dcmread(path).SOPInstanceUID for path in got.stdout.split()}
     assert nih.SOPInstanceUID in held  # with whatever results earlier tests sent into the study
 
+
+
+def held_count(orthanc, study_uid: str, modality: str) -> int:
+    import json
+    import urllib.request
+
+    body = json.dumps({"Level": "Instance", "Query": {"StudyInstanceUID": study_uid, "Modality": modality}}).encode()
+    request = urllib.request.Request(f"{orthanc.url}/tools/find", data=body, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return len(json.loads(response.read()))
+
+
+def command_env(settings, tmp_path) -> dict:
+    import os
+
+    from cxrviewer.network.settings import save_network_settings
+
+    save_network_settings(settings, tmp_path / "network.json")
+    return {**os.environ, "CXRVIEWER_NETWORK_SETTINGS": str(tmp_path / "network.json")}
+
+
+def test_listen_command_receives_triages_and_sends_back(settings, orthanc, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import free_port
+
+    source = read_shared(shared_dicoms()[[p.name for p in shared_dicoms()].index(SIIM)])
+    before = held_count(orthanc, source.StudyInstanceUID, "SR")
+    port = free_port()
+    listen = subprocess.Popen(
+        [sys.executable, "-m", "cxrviewer", "listen", "--port", str(port), "--folder", str(tmp_path / "in"),
+         "--allow", f"{MODALITY}@127.0.0.1", "--triage", "--send", "orthanc", "--quiet", "0.5", "--stop-after", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=command_env(settings, tmp_path))
+    try:
+        assert "listening as CXRVIEWER" in listen.stdout.readline()
+        ae = AE(ae_title=MODALITY)
+        ae.add_requested_context(source.SOPClassUID, [source.file_meta.TransferSyntaxUID])
+        assoc = ae.associate("127.0.0.1", port, ae_title=OUR_AET)
+        assert int(assoc.send_c_store(source).Status) == 0
+        assoc.release()
+        out, err = listen.communicate(timeout=300)
+    finally:
+        listen.kill()
+    assert listen.returncode == 0, err
+    assert f"received study {source.StudyInstanceUID}: 1 instance(s) in 1 series" in out
+    assert "tb-screen-shenzhen: normal" in out and "tb-lesions-tbx11k: score" in out
+    assert "outbox: 3 sent, 0 kept" in err
+    assert held_count(orthanc, source.StudyInstanceUID, "SR") == before + 1
+
+
+def test_analyze_send_and_the_outbox_command(settings, orthanc, archived, tmp_path):
+    import subprocess
+    import sys
+
+    path = shared_dicoms()[[p.name for p in shared_dicoms()].index(NIH)]
+    uid = archived[NIH].StudyInstanceUID
+    before = held_count(orthanc, uid, "SEG")
+    env = command_env(settings, tmp_path)
+    done = subprocess.run([sys.executable, "-m", "cxrviewer", "analyze", str(path), "--model", "tb-screen-shenzhen",
+                           "--csv", str(tmp_path / "out.csv"), "--send", "orthanc"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "outbox: 3 sent, 0 kept" in done.stderr
+    assert held_count(orthanc, uid, "SEG") == before + 1
+    listed = subprocess.run([sys.executable, "-m", "cxrviewer", "pacs", "outbox"], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert listed.returncode == 0 and "0 object(s) waiting" in listed.stdout
