@@ -13,6 +13,7 @@ from cxrviewer.network.peers import PeerError, associated, check_status
 from cxrviewer.network.settings import Peer
 
 STORE_WARNINGS = (0x0001, 0xB000, 0xB006, 0xB007)
+LOST = "the association was lost before this object was sent (the PACS closed it or went down)"
 
 
 def c_store_files(peer: Peer, files: Sequence[Path], calling_ae: str) -> dict[Path, str]:
@@ -24,13 +25,20 @@ def c_store_files(peer: Peer, files: Sequence[Path], calling_ae: str) -> dict[Pa
     outcome: dict[Path, str] = {}
     with associated(peer, calling_ae, contexts) as assoc:
         for path, ds in datasets.items():
+            if not assoc.is_established:  # the PACS went away mid-send: the rest stays for a retry
+                outcome[path] = LOST
+                continue
             try:
                 code = check_status(peer, assoc.send_c_store(ds), f"C-STORE of {path.name}")
             except PeerError as error:
                 outcome[path] = error.problem
                 continue
+            except RuntimeError:  # pynetdicom's word for an association that dropped during the call
+                outcome[path] = LOST
+                continue
             outcome[path] = "" if code == 0 or code in STORE_WARNINGS else f"C-STORE refused with status 0x{code:04X}"
-    return outcome
+    # Each problem in full, naming the peer, as the outbox keeps it.
+    return {path: str(PeerError(peer, problem)) if problem else "" for path, problem in outcome.items()}
 
 
 def stow_files(peer: Peer, files: Sequence[Path]) -> dict[Path, str]:

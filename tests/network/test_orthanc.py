@@ -231,6 +231,46 @@ def test_pacs_down_keeps_the_outbox_and_delivers_after_restart(pacs, settings, o
     assert {ds.SOPInstanceUID for ds in sent} <= set(held)
 
 
+def test_pacs_killed_mid_send_keeps_the_rest_and_delivers_after_restart(pacs, settings, orthanc, archived, tmp_path,
+                                                                       monkeypatch):
+    """The PACS dies (SIGKILL) right after confirming the first object of an association: that one
+    leaves the outbox, the others stay with the error, and all are held once it is back."""
+    from pynetdicom.association import Association
+
+    study = archived[SIIM]
+    results = study_results(fetch_source(pacs, study, tmp_path / "get").path)
+    sent = result_datasets(results, view=study_content(fetch_source(pacs, study, tmp_path / "get2").path, None, False))
+    real_send = Association.send_c_store
+    confirmed = []
+
+    def send_then_die(self, dataset, *args, **kwargs):
+        if confirmed:  # the PACS is gone: this store meets a dead association
+            return real_send(self, dataset, *args, **kwargs)
+        status = real_send(self, dataset, *args, **kwargs)
+        confirmed.append(dataset.SOPInstanceUID)
+        orthanc.process.kill()
+        orthanc.process.wait()
+        time.sleep(0.5)
+        return status
+
+    monkeypatch.setattr(Association, "send_c_store", send_then_die)
+    outbox = tmp_path / "outbox"
+    try:
+        report = send_through_outbox(outbox, sent, "orthanc", settings)
+    finally:
+        monkeypatch.setattr(Association, "send_c_store", real_send)
+        orthanc.process = None
+        orthanc.start()
+    assert [e.path.stem for e in report.sent] == confirmed
+    assert len(report.kept) == len(sent) - 1
+    assert all(e.error.startswith("PACS orthanc (ORTHANC at 127.0.0.1") for e in report.kept)
+    assert {e.path.stem for e in pending(outbox)} == {ds.SOPInstanceUID for ds in sent} - set(confirmed)
+    delivered = retry(outbox, settings)
+    assert (len(delivered.sent), len(delivered.kept)) == (len(sent) - 1, 0)
+    held = archived_instances(pacs, study.StudyInstanceUID, tmp_path / "wado")
+    assert {ds.SOPInstanceUID for ds in sent} <= set(held)
+
+
 def test_a_rejected_association_names_the_peer(settings, archived, tmp_path):
     wrong = settings.peer("wrong-aet")
     with pytest.raises(PeerError) as raised:
