@@ -27,6 +27,9 @@ from cxrviewer.core.image import ImageMeta
 from cxrviewer.core.io import read_image
 from cxrviewer.core.suitability import (
     SYNTHETIC_TEXT,
+    AgeFit,
+    age_fit,
+    age_from_dates,
     model_cautions,
     parse_age,
     patient_age,
@@ -73,9 +76,39 @@ def test_age_strings_parse_in_every_unit(value, years, text):
     assert age is not None and age.years == pytest.approx(years, rel=1e-12) and age.text == text
 
 
-@pytest.mark.parametrize("value", ["", "45", "Y", "045X", "4500Y", "-5Y", "forty", "045Y 006M"])
+@pytest.mark.parametrize("value", ["", "131", "Y", "045X", "4500Y", "-5Y", "forty", "045Y 006M", "45.5"])
 def test_unreadable_ages_are_unknown_not_guessed(value):
     assert parse_age(value) is None
+
+
+def test_a_bare_number_is_read_as_years_and_says_so():
+    """Issue 20: an 81-year-old stored as a bare "81" raised no caution on the children's models."""
+    age = parse_age(" 81 ")
+    assert (age.years, age.text, age.note) == (81.0, "81 years", "recorded as a bare “81”, read as years")
+    assert parse_age("045Y").note == ""
+    assert model_cautions(meta("81"), card()) == (
+        "This model was trained on children aged 1–5, one Guangzhou hospital; this patient's recorded age is "
+        "81 years (recorded as a bare “81”, read as years).",)
+    # Within the range, the liberty taken is still said.
+    assert model_cautions(meta("3"), card()) == ("Age 3 years: recorded as a bare “3”, read as years.",)
+
+
+def test_without_an_age_the_age_comes_from_birth_and_study_dates(tmp_path):
+    ds = grey_dataset(np.zeros((4, 4), np.uint16), PatientBirthDate="19450612", StudyDate="20260611")
+    study = read_image(save(ds, tmp_path / "old.dcm")).meta
+    age = patient_age(study)
+    assert (age.count, age.unit) == (80, "Y") and "birth date" in age.note  # the day before the birthday
+    assert age_fit(study, card()).status == "outside" and age_fit(study, card(None)).status == "unbound"
+    assert age_from_dates("20260612", "20260611") is None and age_from_dates("", "20260611") is None
+
+
+def test_an_age_bound_model_without_an_age_says_its_answer_may_not_apply():
+    assert age_fit(meta(None), card()) == AgeFit("unknown") and not AgeFit("unknown").answerable
+    (caution,) = model_cautions(meta(None), card())
+    assert caution == ("This model was trained on children aged 1–5, one Guangzhou hospital; this study records "
+                       "no age, so whether its answer applies to this patient is unknown.")
+    assert age_fit(meta("003Y"), card()).answerable and age_fit(meta("045Y"), card(None)).answerable
+    assert not age_fit(meta("045Y"), card()).answerable
 
 
 def test_age_range_takes_in_the_whole_final_year_of_a_whole_number_bound():
@@ -141,15 +174,16 @@ def test_the_shipped_tb_lesion_model_cautions_for_children_only():
     (caution,) = model_cautions(meta("005Y"), tb)
     assert caution.startswith("This model was trained on adults: TBX11K") and caution.endswith("is 5 years.")
     assert model_cautions(meta("017Y"), tb) != ()
-    assert model_cautions(meta("018Y"), tb) == model_cautions(meta("062Y"), tb) == model_cautions(meta(None), tb) == ()
+    assert model_cautions(meta("018Y"), tb) == model_cautions(meta("062Y"), tb) == ()
+    assert "records no age" in model_cautions(meta(None), tb)[0]  # an adults' model: a child may not be excluded
 
 
 @pytest.mark.parametrize(
     ("age", "population"),
-    [("003Y", KERMANY), ("071M", KERMANY), (None, KERMANY), ("45", KERMANY), ("045Y", None),
+    [("003Y", KERMANY), ("071M", KERMANY), ("045Y", None), (None, None),
      ("045Y", Population("adults, one hospital", None))],
 )
-def test_no_caution_inside_the_range_or_when_either_side_is_unknown(age, population):
+def test_no_caution_inside_the_range_or_when_the_card_names_no_age_range(age, population):
     assert model_cautions(meta(age), card(population)) == ()
     assert model_cautions(None, card()) == () and model_cautions(meta("045Y"), None) == ()
 
