@@ -110,7 +110,7 @@ def test_architectures_follow_the_task(dialog):
     form = dialog.form
     form.task.setCurrentIndex(form.task.findData("bone_suppression"))
     archs = {form.arch.itemData(i) for i in range(form.arch.count())}
-    assert archs == {"ae_bs", "convnet_bs", "rl_bs", "resnet_bs", "dwres_bs"}
+    assert archs == {"ae_bs", "convnet_bs", "rl_bs", "resnet_bs", "dwres_bs", "msdwres_bs"}
     form.task.setCurrentIndex(form.task.findData("classification"))
     assert form.arch.currentData() == "tbnet" and form.input_size.value() == 512
 
