@@ -94,9 +94,11 @@ def describe_outcome(outcome) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cxrviewer.network import quiet_library_logs
     from cxrviewer.network.settings import load_network_settings
     from cxrviewer.network.storage import StorageServer
 
+    quiet_library_logs(args.verbose)
     try:
         settings = load_network_settings()
         allowed = settings.allowed + tuple(parse_sender(text) for text in args.allow)

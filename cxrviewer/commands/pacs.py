@@ -59,8 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cxrviewer.network import quiet_library_logs
     from cxrviewer.network.settings import load_network_settings
 
+    quiet_library_logs(args.verbose)
     try:
         settings = load_network_settings()
         return {"find": _find, "get": _get, "outbox": _outbox, "add-peer": _add_peer,
