@@ -21,7 +21,7 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification
 
 from cxrviewer.core.atomic import write_bytes_atomically
-from cxrviewer.network.received import ReceivedInstance, StudyGrouper
+from cxrviewer.network.received import ReceivedInstance, ReceivedStudy, StudyGrouper
 from cxrviewer.network.settings import AllowedSender
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,29 @@ def instance_path(folder: Path, study_uid: str, series_uid: str, sop_uid: str) -
     return folder / study_uid / series_uid / f"{sop_uid}.dcm"
 
 
+def _instance(path: Path, header, sender: str) -> ReceivedInstance:
+    syntax = str(header.file_meta.TransferSyntaxUID)
+    return ReceivedInstance(
+        path, str(header.StudyInstanceUID), str(header.SeriesInstanceUID), str(header.SOPInstanceUID),
+        str(header.SOPClassUID), syntax, sender, str(header.get("PatientID", "")),
+        str(header.get("PatientName", "")), str(header.get("AccessionNumber", "")),
+        str(header.get("Modality", "")), undecodable_reason(syntax))
+
+
+def scan_storage(folder: Path) -> list[ReceivedStudy]:
+    """The studies already in the storage folder (received before a restart, or by C-GET), grouped as
+    they arrived; the sender is not recorded in the files, so it reads "stored". Temp files of a
+    store that was cut short are not instances and are skipped."""
+    studies: dict[str, list[ReceivedInstance]] = {}
+    for path in sorted(Path(folder).glob("*/*/*.dcm")):
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+            studies.setdefault(str(header.StudyInstanceUID), []).append(_instance(path, header, "stored"))
+        except (OSError, ValueError, AttributeError, pydicom.errors.InvalidDicomError) as error:
+            log.warning("%s: not a stored instance (%s)", path, error)
+    return [ReceivedStudy(uid, tuple(instances)) for uid, instances in studies.items()]
+
+
 def store_received(event, folder: Path) -> tuple[int, ReceivedInstance | None]:
     """An EVT_C_STORE event's instance written to `folder` as received (no decoding, the sender's
     transfer syntax); (C-STORE status, the instance or None when it was not stored). Shared by our
@@ -84,12 +107,7 @@ def store_received(event, folder: Path) -> tuple[int, ReceivedInstance | None]:
     except OSError as error:
         log.error("could not store %s from %s: %s", path, sender, error)
         return STATUS_OUT_OF_RESOURCES, None
-    syntax = str(header.file_meta.TransferSyntaxUID)
-    instance = ReceivedInstance(
-        path, str(header.StudyInstanceUID), str(header.SeriesInstanceUID), str(header.SOPInstanceUID),
-        str(header.SOPClassUID), syntax, sender, str(header.get("PatientID", "")),
-        str(header.get("PatientName", "")), str(header.get("AccessionNumber", "")),
-        str(header.get("Modality", "")), undecodable_reason(syntax))
+    instance = _instance(path, header, sender)
     if instance.problem:
         log.warning("received %s from %s: %s", path.name, sender, instance.problem)
     return STATUS_SUCCESS, instance

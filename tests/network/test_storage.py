@@ -19,7 +19,7 @@ from pynetdicom.sop_class import Verification
 from cxrviewer.core.errors import StudyError
 from cxrviewer.core.io import read_image
 from cxrviewer.network.settings import AllowedSender
-from cxrviewer.network.storage import StorageServer
+from cxrviewer.network.storage import StorageServer, scan_storage
 
 MODALITY = "XRAY1"
 MPEG2 = "1.2.840.10008.1.2.4.100"
@@ -68,6 +68,11 @@ def test_the_shared_dicoms_are_stored_by_uid_as_sent(server):
         assert np.array_equal(read_image(stored).pixels, read_image(path).pixels)
     assert not list(server.folder.rglob("*.part"))  # no temp file left behind
     assert all(not study.problems for study in server.studies)
+    # After a restart the folder still says what arrived, study by study (a half-written temp file,
+    # as a kill mid-store leaves, is no instance).
+    (next(server.folder.glob("*/*")) / ".x.dcm.abc.part").write_bytes(b"half")
+    on_disk = {study.study_uid: {i.sop_instance_uid for i in study.instances} for study in scan_storage(server.folder)}
+    assert on_disk == {s.study_uid: {i.sop_instance_uid for i in s.instances} for s in server.studies}
 
 
 def test_a_study_sent_in_two_associations_is_one_study(server):
