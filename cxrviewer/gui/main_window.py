@@ -19,6 +19,7 @@ from cxrviewer.gui.canvas import Canvas
 from cxrviewer.gui.findings_panel import FindingsPanel
 from cxrviewer.gui.layer_controller import LayerController
 from cxrviewer.gui.layer_panel import LayerPanel
+from cxrviewer.gui.reading_layout import ReadingLayout
 from cxrviewer.gui.session import LoadedStudy, StudySession, size_text
 from cxrviewer.gui.shortcuts import BINDINGS, PRESET_KEYS, HelpDialog
 from cxrviewer.gui.status_bar import ViewerStatusBar
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         self.status = ViewerStatusBar()
         self.setStatusBar(self.status)
         self.actions_by_name: dict[str, QAction] = {}
+        self.layout_keeper = ReadingLayout(self, self.settings)
         self._build_actions()
 
         self.study_list.study_selected.connect(self.session.select)
@@ -80,6 +82,8 @@ class MainWindow(QMainWindow):
         self._build_layers()
         export_actions.install(self)
         install_worklist(self)
+        self.layout_keeper.panels_menu(self.view_menu)
+        self.layout_keeper.restore()
 
     # -- opening ---------------------------------------------------------------------------------
     def open_paths(self, paths: Iterable[str | Path], *, remember: bool = True) -> None:
@@ -197,9 +201,11 @@ class MainWindow(QMainWindow):
             "help": lambda: HelpDialog(self).exec(),
             "toggle_soft_tissue": lambda: self.layers.toggle_base(),
             "toggle_layers": lambda: self.layers.toggle_layers(),
+            "reading_mode": lambda: self.layout_keeper.toggle_reading_mode(),
+            "toggle_panels": lambda: self.layout_keeper.toggle_panels(),
         }
         file_menu = self.menuBar().addMenu("&File")
-        view_menu = self.menuBar().addMenu("&View")
+        view_menu = self.view_menu = self.menuBar().addMenu("&View")
         help_menu = self.menuBar().addMenu("&Help")
         self._build_training_menus(before=help_menu)
         for binding in BINDINGS:
@@ -332,7 +338,14 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    def keyPressEvent(self, event):  # noqa: N802 (Qt's name)
+        if event.key() == Qt.Key.Key_Escape and self.layout_keeper.reading:
+            self.layout_keeper.leave_reading_mode()
+            return
+        super().keyPressEvent(event)
+
     def closeEvent(self, event):  # noqa: N802 (Qt's name)
+        self.layout_keeper.save()
         self.session.shutdown()
         self.analysis.shutdown()
         if self.training_dialog is not None:

@@ -36,6 +36,8 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("toggle_soft_tissue", "Bone-suppressed (soft-tissue) base image on/off", ("B",)),
     Binding("toggle_layers", "All overlay layers on/off (each keeps its own settings)", ("O",)),
     Binding("clear_ruler", "Remove the ruler", ("Delete", "Backspace")),
+    Binding("reading_mode", "Reading mode: full screen, the film alone (F11 again or Esc to leave)", ("F11",)),
+    Binding("toggle_panels", "All panels hidden / shown again", ("P",)),
     Binding("help", "Keyboard and mouse help", ("F1", "?")),
 )
 
