@@ -3,6 +3,7 @@ folder (laid out as the storage service does), STOW-RS of datasets."""
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,9 +41,15 @@ def qido_studies(peer: Peer, query: StudyQuery) -> list[StudyMatch]:
     filters = {key: value for key, value in (("PatientID", query.patient_id), ("PatientName", query.patient_name),
                                              ("StudyDate", query.dates), ("AccessionNumber", query.accession),
                                              ("StudyInstanceUID", query.study_uid)) if value}
+    # Wildcards are matched here: requests percent-encodes "*" and "?", and Orthanc's DICOMweb plugin
+    # (1.7) then matches them literally.
+    wildcards = {key: filters.pop(key) for key in list(filters) if any(c in filters[key] for c in "*?")}
     client = _client(peer)
     found = _request(peer, "QIDO-RS", lambda: client.search_for_studies(search_filters=filters, fields=list(STUDY_FIELDS)))
-    matches = [StudyMatch.from_dataset(Dataset.from_json(item)) for item in found]
+    datasets = [Dataset.from_json(item) for item in found]
+    datasets = [ds for ds in datasets if all(fnmatch.fnmatch(str(ds.get(key, "")).lower(), pattern.lower())
+                                             for key, pattern in wildcards.items())]
+    matches = [StudyMatch.from_dataset(ds) for ds in datasets]
     wanted = set(query.modalities)
     return [m for m in matches if not wanted or not m.modalities or wanted & set(m.modalities)]
 

@@ -87,6 +87,16 @@ def test_find_by_c_find_and_qido(pacs, settings, archived):
         assert uids(find_studies(pacs, window, OUR_AET)) == expected
     (match,) = find_studies(pacs, by_patient, OUR_AET)
     assert match.instances == 1 and match.modalities == ("DX",)
+    by_name = StudyQuery(patient_name=str(nih.PatientName)[:5] + "*")
+    assert uids(find_studies(pacs, by_name, OUR_AET)) == {nih.StudyInstanceUID}
+    assert uids(qido_studies(pacs, by_name)) == {nih.StudyInstanceUID}
+    with_accession = [ds for ds in archived.values() if ds.get("AccessionNumber")]
+    assert with_accession, "a shared DICOM with an accession number"
+    for ds in with_accession:
+        by_accession = StudyQuery(accession=ds.AccessionNumber)
+        assert uids(find_studies(pacs, by_accession, OUR_AET)) == {ds.StudyInstanceUID}
+        assert uids(qido_studies(pacs, by_accession)) == {ds.StudyInstanceUID}
+    assert find_studies(pacs, StudyQuery(patient_id="NO-SUCH-PATIENT"), OUR_AET) == []
 
 
 def test_retrieve_by_c_get_c_move_and_wado(pacs, settings, archived, our_port, tmp_path):
