@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -27,6 +28,8 @@ from cxrviewer.network.settings import NetworkSettings
 log = logging.getLogger(__name__)
 
 WAYS = ("dimse", "stow")
+# A sidecar whose file has not appeared after this long was left by a crash between the two writes.
+ORPHAN_SECONDS = 60.0
 
 
 def outbox_folder() -> Path:
@@ -45,6 +48,13 @@ class OutboxEntry:
     def describe(self) -> str:
         state = f"{self.attempts} attempt(s), last error: {self.error}" if self.error else "not tried yet"
         return f"{self.path.name} to {self.peer} by {self.way}, queued {self.queued}: {state}"
+
+
+def _age_seconds(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def _sidecar(path: Path) -> Path:
@@ -74,13 +84,14 @@ def enqueue(folder: Path, datasets: Sequence[Dataset], peer: str, way: str = "di
 
 
 def pending(folder: Path) -> list[OutboxEntry]:
-    """The entries waiting in the outbox, oldest first. A sidecar without its file (a crash between
-    the two writes) is removed; a file without a sidecar is reported, never deleted."""
+    """The entries waiting in the outbox, oldest first. A sidecar without its file for over a minute
+    (a crash between the two writes) is removed; a file without a sidecar is reported, never deleted."""
     entries = []
     for sidecar in sorted(Path(folder).glob("*.json")):
         path = sidecar.with_suffix(".dcm")
         if not path.exists():
-            sidecar.unlink(missing_ok=True)
+            if _age_seconds(sidecar) > ORPHAN_SECONDS:  # younger: its file may be being written right now
+                sidecar.unlink(missing_ok=True)
             continue
         data = json.loads(sidecar.read_text(encoding="utf-8"))
         entries.append(OutboxEntry(path, **data))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pydicom
 import pytest
@@ -44,5 +46,8 @@ def test_the_outbox_keeps_what_it_could_not_send_with_the_error(tmp_path):
     (kept,) = report.kept
     assert kept.attempts == 1 and "no PACS peer named 'nowhere'" in kept.error
     assert pending(tmp_path) == [kept] and entry.path.is_file()
-    entry.path.unlink()  # a sidecar without its file (a crash between the two writes) is tidied away
+    entry.path.unlink()  # a sidecar without its file: maybe being written, then (a minute on) a crash's leftover
+    sidecar = entry.path.with_suffix(".json")
+    assert pending(tmp_path) == [] and sidecar.exists()
+    os.utime(sidecar, (time.time() - 120, time.time() - 120))
     assert pending(tmp_path) == [] and not list(tmp_path.iterdir())
