@@ -52,7 +52,7 @@ def test_qt_layers_import_no_torch_or_onnxruntime(folder):
     assert violations(folder, TORCH + ORT) == []
 
 
-@pytest.mark.parametrize("folder", ["runtime", "analysis", "training", "nets", "cli"])
+@pytest.mark.parametrize("folder", ["runtime", "analysis", "training", "nets", "cli", "network"])
 def test_non_gui_layers_import_no_qt(folder):
     assert violations(folder, QT) == []
 
@@ -64,7 +64,8 @@ def test_torch_is_imported_lazily_outside_nets_and_training(folder):
     assert violations(folder, TORCH, top_level_only=True) == []
 
 
-@pytest.mark.parametrize("folder", ["core", "gui", "printing", "runtime", "analysis", "commands", "cli", "paths"])
+@pytest.mark.parametrize("folder", ["core", "gui", "printing", "runtime", "analysis", "commands", "cli", "paths",
+                                    "network"])
 def test_the_viewer_path_imports_no_opencv(folder):
     # The viewer bundle leaves OpenCV out (docs/packaging.md): only training and the scripts use it.
     # The demo phantom (core/phantom.py) is drawn in numpy too, so that it regenerates byte for byte.
