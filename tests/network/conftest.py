@@ -25,6 +25,11 @@ MISSING = ("Orthanc is not installed (Debian: apt-get install orthanc orthanc-di
            "README, 'The reading room's network')")
 
 
+def orthanc_binary() -> str | None:
+    """Debian puts it in /usr/sbin, which a non-root PATH may leave out."""
+    return shutil.which("Orthanc") or shutil.which("Orthanc", path="/usr/sbin:/usr/local/sbin")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -69,7 +74,7 @@ class Orthanc:
 
     def start(self) -> None:
         log = open(self.folder / "orthanc.log", "ab")
-        self.process = subprocess.Popen([shutil.which("Orthanc"), str(self.config)], stdout=log, stderr=log)
+        self.process = subprocess.Popen([orthanc_binary(), str(self.config)], stdout=log, stderr=log)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -105,7 +110,7 @@ def our_port() -> int:
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory, our_port):
-    if shutil.which("Orthanc") is None:
+    if orthanc_binary() is None:
         pytest.skip(MISSING)
     if dicomweb_plugin() is None:
         pytest.skip(f"Orthanc's DICOMweb plugin is not installed (looked at {', '.join(PLUGIN_PLACES)}); {MISSING}")
