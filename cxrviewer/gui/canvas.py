@@ -22,10 +22,12 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsLineItem
 
+from cxrviewer.core.film_text import film_text
 from cxrviewer.core.image import Image
 from cxrviewer.core.viewstate import Ruler, ViewState, drag_window, ruler_label
 from cxrviewer.gui.base_view import SoftTissueBase
 from cxrviewer.gui.display_lut import IndexedImage, display_table
+from cxrviewer.gui.film_text_overlay import FilmTextOverlay
 
 RULER_COLOUR = QColor(255, 214, 10)
 # Wheel angle delta for one notch is 120; one notch zooms by 2**(1/4), four notches double.
@@ -65,9 +67,11 @@ class Canvas(pg.GraphicsView):
     probe_changed = Signal(object)  # Probe, or None when the cursor is off the image
     view_changed = Signal()  # window, polarity, zoom, pan or orientation changed
     ruler_changed = Signal(str)  # the ruler's label, "" when there is none
+    film_text: FilmTextOverlay | None = None
 
     def __init__(self, parent=None):
         super().__init__(parent, background="k")
+        self.film_text = FilmTextOverlay(self.viewport())
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._view_box = _GestureViewBox(self)
         self.setCentralItem(self._view_box)
@@ -104,6 +108,7 @@ class Canvas(pg.GraphicsView):
         self.ruler_tool = False
         self._view_box.sigResized.connect(self._on_resized)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.view_changed.connect(self._update_film_text)
         self.show_message("No study open")
 
     # -- what is shown ---------------------------------------------------------------------------
@@ -128,6 +133,7 @@ class Canvas(pg.GraphicsView):
         self._render_window()
         self._apply_geometry()
         self._draw_ruler()
+        self._update_film_text()
 
     def show_message(self, text: str) -> None:
         """Replace the image by a centred message (no study, or why a study cannot be shown)."""
@@ -166,11 +172,13 @@ class Canvas(pg.GraphicsView):
         """The current study's bone-suppressed view (None: not available); shown once asked for."""
         self._soft = soft
         self._render_base()
+        self._update_film_text()
 
     def show_soft_tissue(self, on: bool) -> None:
         """Show the soft tissue as the base (when the study has one) or the original."""
         self._show_soft = on
         self._render_base()
+        self._update_film_text()
 
     @property
     def display_table(self) -> npt.NDArray[np.uint8] | None:
@@ -209,6 +217,21 @@ class Canvas(pg.GraphicsView):
         self.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
 
     # -- state -> items --------------------------------------------------------------------------
+    def _update_film_text(self) -> None:
+        """The corner text, edge letters and badges for what is shown now (`core.film_text`)."""
+        state, image = self._state, self._image
+        if state is None or image is None:
+            self.film_text.clear()
+            return
+        window = state.window if state.voi_lut_index is None else None
+        self.film_text.show(film_text(image.meta, state.orientation, window=window, zoom=state.zoom,
+                                      soft_tissue=self.showing_soft_tissue))
+
+    def resizeEvent(self, ev):  # noqa: N802 (Qt's name)
+        super().resizeEvent(ev)
+        if self.film_text is not None:  # pyqtgraph resizes inside its own __init__, before ours has run
+            self.film_text.place()
+
     def _detach_state(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()

@@ -203,6 +203,7 @@ class MainWindow(QMainWindow):
             "toggle_layers": lambda: self.layers.toggle_layers(),
             "reading_mode": lambda: self.layout_keeper.toggle_reading_mode(),
             "toggle_panels": lambda: self.layout_keeper.toggle_panels(),
+            "toggle_film_text": lambda: self.canvas.film_text.toggle(),
         }
         file_menu = self.menuBar().addMenu("&File")
         view_menu = self.view_menu = self.menuBar().addMenu("&View")

@@ -38,6 +38,7 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("clear_ruler", "Remove the ruler", ("Delete", "Backspace")),
     Binding("reading_mode", "Reading mode: full screen, the film alone (F11 again or Esc to leave)", ("F11",)),
     Binding("toggle_panels", "All panels hidden / shown again", ("P",)),
+    Binding("toggle_film_text", "Corner text, orientation letters and badges on/off", ("A",)),
     Binding("help", "Keyboard and mouse help", ("F1", "?")),
 )
 

@@ -12,7 +12,10 @@ def screen_at_view(canvas: Canvas, rows, columns) -> np.ndarray:
     """(n, 3) int RGB grabbed from the canvas at the centres of view pixels (rows[i], columns[i]):
     only the zoom and pan are undone here, never the rotation or flips, so the screen's own
     transform decides which image pixel appears there."""
+    shown = canvas.film_text.enabled
+    canvas.film_text.set_enabled(False)  # the corner text would cover the pixels compared here
     picture = canvas.grab().toImage()
+    canvas.film_text.set_enabled(shown)
     ratio = picture.devicePixelRatio()
     state = canvas.state
     width, height = canvas.viewport_size()
