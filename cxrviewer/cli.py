@@ -7,10 +7,13 @@ Each sub-command lives in `cxrviewer.commands.<name>` and imports what it needs 
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from cxrviewer import __version__
 
@@ -35,12 +38,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def unknown_command(word: str) -> str:
+    """Why `word`, in a sub-command's place, is neither a sub-command nor a study to open ("" when it
+    is one or the other): a mistyped command (`cxrviewer analyse x.dcm`) must not open the viewer on
+    a file named after it. A word that is not an existing path and has no path separator or
+    extension is taken for a command."""
+    if word in SUBCOMMANDS or word.startswith("-") or Path(word).exists():
+        return ""
+    if os.sep in word or "/" in word or Path(word).suffix:
+        return ""  # a missing file: the viewer says it cannot open it
+    nearest = difflib.get_close_matches(word, SUBCOMMANDS, n=1, cutoff=0.6)
+    hint = f"; did you mean `cxrviewer {nearest[0]}`?" if nearest else ""
+    return f"unknown command {word!r} (commands: {', '.join(SUBCOMMANDS)}){hint}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     leading_flags = 0
     while leading_flags < len(argv) and argv[leading_flags] in ("-v", "--verbose"):
         leading_flags += 1
     rest = argv[leading_flags:]
+    if rest and (problem := unknown_command(rest[0])):
+        print(f"cxrviewer: {problem}", file=sys.stderr)
+        return 2
     # `cxrviewer FILE...` means `cxrviewer view FILE...`, as a DICOM viewer is usually started.
     if not rest or (rest[0] not in SUBCOMMANDS and rest[0] not in GLOBAL_FLAGS):
         argv = [*argv[:leading_flags], SUBCOMMANDS[0], *rest]
