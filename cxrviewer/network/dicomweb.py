@@ -25,7 +25,11 @@ def _client(peer: Peer):
 
     if not peer.dicomweb_url:
         raise PeerError(peer, "has no DICOMweb URL in the network settings")
-    return DICOMwebClient(url=peer.dicomweb_url)
+    client = DICOMwebClient(url=peer.dicomweb_url)
+    # Its default retries any failure, a refused connection included, 5 times over ~30 s of back-off;
+    # the outbox retries on its own, and a query should say at once that the PACS is down.
+    client.set_http_retry_params(retry=False)
+    return client
 
 
 def _request(peer: Peer, what: str, call):

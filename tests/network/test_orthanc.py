@@ -233,10 +233,17 @@ def test_pacs_down_keeps_the_outbox_and_delivers_after_restart(pacs, settings, o
         assert all(e.attempts == 1 and "orthanc (ORTHANC at 127.0.0.1" in e.error for e in kept)
         again = retry(outbox, settings)  # still down: kept, one more attempt counted
         assert len(again.kept) == len(sent) and {e.attempts for e in pending(outbox)} == {2}
+        # STOW-RS to the same PACS, down too: kept, the error naming the peer and its DICOMweb address.
+        capture = result_datasets(results, view=study_content(got.path, None, False))[-1]
+        by_web = send_through_outbox(outbox, [capture], "orthanc", settings, "stow")
+        stowed = next(e for e in by_web.kept if e.way == "stow")
+        assert stowed.error.startswith("PACS orthanc") and orthanc.dicomweb_url in stowed.error
+        sent = [*sent, capture]
     finally:
         orthanc.start()
     delivered = retry(outbox, settings)
     assert (len(delivered.sent), len(delivered.kept)) == (len(sent), 0)
+    assert {e.way for e in delivered.sent} == {"dimse", "stow"}
     assert pending(outbox) == []
     held = archived_instances(pacs, study.StudyInstanceUID, tmp_path / "wado")
     assert {ds.SOPInstanceUID for ds in sent} <= set(held)
