@@ -42,6 +42,14 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("help", "Keyboard and mouse help", ("F1", "?")),
 )
 
+# The worklist's own keys (gui/worklist.py), listed in the help beside the window's.
+WORKLIST_KEYS: tuple[tuple[str, str], ...] = (
+    ("Up / Down", "Move the worklist's highlight"),
+    ("Enter", "Open the highlighted study (as a click does)"),
+    ("F", "Flag or unflag the study"),
+    ("N", "Edit the study's note"),
+)
+
 MOUSE: tuple[tuple[str, str], ...] = (
     ("Left-drag", "window/level: right widens the window, down raises the centre"),
     ("Left-drag with the ruler tool (M)", "measure; the label reads mm from PixelSpacing, "
@@ -55,9 +63,11 @@ MOUSE: tuple[tuple[str, str], ...] = (
 def help_html() -> str:
     rows = [f"<tr><td><b>{' / '.join(b.keys)}</b></td><td>{b.text}</td></tr>" for b in BINDINGS]
     rows.insert(6, "<tr><td><b>1 … 9</b></td><td>Window presets and VOI LUTs of the file, in order</td></tr>")
+    worklist = [f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in WORKLIST_KEYS]
     mouse = [f"<tr><td><b>{gesture}</b></td><td>{what}</td></tr>" for gesture, what in MOUSE]
     return (
         "<h3>Keys</h3><table cellspacing=4>" + "".join(rows) + "</table>"
+        "<h3>Worklist</h3><table cellspacing=4>" + "".join(worklist) + "</table>"
         "<h3>Mouse</h3><table cellspacing=4>" + "".join(mouse) + "</table>"
     )
 

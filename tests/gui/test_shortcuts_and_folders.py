@@ -21,6 +21,18 @@ def test_every_key_does_one_thing_and_the_help_lists_it():
         assert binding.text in text and " / ".join(binding.keys) in text
 
 
+def test_the_help_lists_the_worklist_keys_and_they_are_the_windows_actions(viewer):
+    """Issue 20: F1 omitted F, N and Enter."""
+    from cxrviewer.gui.shortcuts import WORKLIST_KEYS
+
+    text = help_html()
+    assert all(keys in text and what in text for keys, what in WORKLIST_KEYS)
+    assert {"F", "N", "Enter"} <= {key for keys, _ in WORKLIST_KEYS for key in keys.split(" / ")}
+    window_keys = {s.toString() for action in viewer.actions() for s in action.shortcuts()}
+    assert {"F", "N"} <= window_keys  # the worklist's flag and note actions carry the keys the help names
+    assert not {"F", "N"} & {QKeySequence(k).toString() for b in BINDINGS for k in b.keys}  # and nothing else does
+
+
 def test_each_action_carries_its_keys(viewer):
     for binding in BINDINGS:
         shortcuts = [s.toString() for s in viewer.actions_by_name[binding.name].shortcuts()]
