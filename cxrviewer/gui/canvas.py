@@ -134,6 +134,7 @@ class Canvas(pg.GraphicsView):
         self._apply_geometry()
         self._draw_ruler()
         self._update_film_text()
+        self.probe_changed.emit(None)  # the last study's pixel is not under the cursor
 
     def show_message(self, text: str) -> None:
         """Replace the image by a centred message (no study, or why a study cannot be shown)."""
@@ -146,6 +147,7 @@ class Canvas(pg.GraphicsView):
         self._view_box.setRange(xRange=(-1, 1), yRange=(-1, 1), padding=0)
         self._message.setPos(0, 0)
         self.view_changed.emit()
+        self.probe_changed.emit(None)
 
     def displayed_image(self) -> npt.NDArray[np.uint8] | None:
         """(H, W) uint8 grey levels of the base as shown (before rotation and flips), or None without
@@ -366,6 +368,12 @@ class Canvas(pg.GraphicsView):
         index = int(self._indexed.indices[row, col])
         value = float(self._image.modality_values[row, col])
         self.probe_changed.emit(Probe(row, col, value, self._table[index] / 255.0))
+
+    def leaveEvent(self, ev):  # noqa: N802 (Qt's name)
+        # The cursor left the film's widget: no pixel is under it any more (the status bar must not
+        # keep the last one's position and value).
+        self.probe_changed.emit(None)
+        super().leaveEvent(ev)
 
     def keyPressEvent(self, ev):  # noqa: N802 (Qt's name)
         if ev.key() == Qt.Key.Key_Space and not ev.isAutoRepeat():

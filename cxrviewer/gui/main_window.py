@@ -30,6 +30,7 @@ from cxrviewer.gui.worklist import install as install_worklist
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 10
+RULER_PREFIX = "ruler: "
 KEY_ZOOM_STEP = 1.25
 IMAGE_FILTER = "Studies (*.dcm *.dicom *.DCM *.png *.jpg *.jpeg *.tif *.tiff DICOMDIR);;All files (*)"
 
@@ -176,7 +177,9 @@ class MainWindow(QMainWindow):
 
     def _on_ruler_changed(self, label: str) -> None:
         if label:
-            self.status.showMessage(f"ruler: {label}")
+            self.status.showMessage(f"{RULER_PREFIX}{label}")
+        elif self.status.currentMessage().startswith(RULER_PREFIX):
+            self.status.clearMessage()  # the ruler is gone: so is its length
 
     # -- actions ---------------------------------------------------------------------------------
     def _build_actions(self) -> None:

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 import pytest
 from PIL import Image as PilImage
 from pydicom.dataset import Dataset
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 from viewer_support import (
@@ -174,6 +174,7 @@ def test_ruler_drag_measures_in_mm(qtbot, viewer, band_study):
     assert viewer.canvas.state.window == WindowPreset(2000, 4000, name=viewer.canvas.state.window.name)
     press(qtbot, viewer, Qt.Key.Key_Delete)
     assert viewer.canvas.state.ruler is None
+    assert viewer.status.currentMessage() == ""  # a removed ruler's length is not left in the status bar
 
 
 def test_ruler_says_at_detector_for_imager_pixel_spacing(qtbot, viewer, detector_study):
@@ -251,6 +252,9 @@ def test_status_bar_reports_pixel_value_and_mm_under_the_cursor(qtbot, viewer, b
     assert "32.1, 4.1 mm" in viewer.status.position.text()
     assert "value 3500" in viewer.status.value.text()
     QApplication.processEvents()
+    # Issue 20: the cursor leaving the film must not leave the last pixel's figures behind.
+    QApplication.sendEvent(viewer.canvas, QEvent(QEvent.Type.Leave))
+    assert viewer.status.position.text() == "" and viewer.status.value.text() == ""
 
 
 def test_status_bar_reports_the_shown_layers_map_values_under_the_cursor(qtbot, no_models, viewer, band_study):
