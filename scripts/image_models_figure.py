@@ -69,7 +69,7 @@ def rows(runs: Path) -> list[tuple[str, Path, bool]]:
 def draw(models: Path, runs: Path, out: Path) -> None:
     roles = pipeline.model_roles(models)
     load = {role: installed_model(name, models) if name else None
-            for role, name in (("lungs", roles.lungs), ("bones", roles.bone_suppression), ("lesions", roles.lesions))}
+            for role, name in (("lungs", roles.lungs), ("bones", roles.bone_suppression), ("lesions", pipeline.lesion_model(models)))}
     columns = ["original"] + (["soft tissue", "bones"] if load["bones"] and load["lungs"] else []) \
         + (["lung mask"] if load["lungs"] else []) + (["TB lesion map"] if load["lesions"] else [])
     items = rows(runs)

@@ -24,7 +24,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QDockWidget
 
 from cxrviewer import paths
-from cxrviewer.analysis.pipeline import model_roles
+from cxrviewer.analysis.pipeline import lesion_model
 from cxrviewer.core.layers import KINDS
 
 DICOMS = ("dicom/nih_cxr14_DX_nofinding_implicitLE_mono2.dcm", "dicom/siim_pneumothorax_CR_chest_PA_jpegbaseline_mono2.dcm",
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         window.open_paths([folder])
         wait(app, lambda: len(worklist.model.rows) == len(FILES) and not worklist.busy
              and all(r.status in ("done", "failed") for r in worklist.model.rows))
-        tb_column = worklist.model.column(f"lesions:{model_roles().lesions}")
+        tb_column = worklist.model.column(f"lesions:{lesion_model()}")
         worklist.sort_by(tb_column)
         worklist.study_activated.emit(worklist.visible_order()[0])
         controller, panel = window.layers, window.layer_panel

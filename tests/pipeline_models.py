@@ -15,6 +15,8 @@ PIPELINE_MODELS = {
     "classifier": ("tbnet", "classification", ["normal", "abnormal"], [0.4, 0.6], (64, 64)),
     "lungs": ("unet_tiny", "segmentation", ["lungs"], [], None),
     "tb-lesions": ("unet_tiny", "segmentation", ["tb_lesions"], [0.42], None),
+    # A second lesion-map model (lung opacity): not in the session folder; tests export it where needed.
+    "opacity-lesions": ("unet_tiny", "segmentation", ["opacity_lesions"], [0.37], None),
     "bones": ("ae_bs", "bone_suppression", ["bone_suppressed"], [], None),
 }
 LESION_MEANING = "mean of the top 0.5 % of the lesion map; called at 0.42 (random weights, for tests)"

@@ -1,4 +1,4 @@
-"""The analysis of one study, step by step: the gate, classifiers, TB lesions, lungs, soft tissue, maps.
+"""The analysis of one study, step by step: the gate, classifiers, lesion maps, lungs, soft tissue, maps.
 
 Each step takes the study's pixels (H, W) float32 in [0, 1], display polarity (air dark), and a
 loaded model, and returns plain data on the study's own pixel grid. The viewer's analysis service
@@ -40,6 +40,10 @@ Array = npt.NDArray[np.float32]
 
 LUNGS_LABEL = "lungs"
 LESIONS_LABEL = "tb_lesions"
+# Lesion-map models: a segmentation model whose first channel is one of these is a lesion model (its
+# image score comes from the map, `core.lesion_score`). The channel names the finding and its layer
+# (`core.layers`); the value is the short name the worklist and reports put beside the model's name.
+LESION_LABELS = {LESIONS_LABEL: "TB", "opacity_lesions": "opacity"}
 # A TB screening classifier's positive label: its finding leads, and the maps explain it by default.
 SCREENING_LABEL = "tb"
 # The seam between suppressed lungs and the original: 3 % of the image width (about 60 px at 2048²,
@@ -63,15 +67,23 @@ class ModelRoles:
 
     gate: task "gate". classifiers: every other classifier, TB screening first (a classifier with
         a "tb" label: the score the people who use this most read first), then by name. lungs: a segmentation
-    model with a "lungs" channel. lesions: a segmentation model with a "tb_lesions" channel.
-    bone_suppression: task "bone_suppression". When several models fit a part, the first by name.
+    model with a "lungs" channel. lesions: every lesion-map model (first channel in `LESION_LABELS`:
+    the TB lesion model, the opacity lesion model), each one running and shown, by name; at most one
+    per lesion label (the first by name), since each label has one layer. bone_suppression: task
+    "bone_suppression". When several models fit another part, the first by name.
     """
 
     gate: str | None = None
     classifiers: tuple[str, ...] = ()
     lungs: str | None = None
     bone_suppression: str | None = None
-    lesions: str | None = None
+    lesions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lesions, str):  # one lesion model named on its own
+            object.__setattr__(self, "lesions", (self.lesions,))
+        elif self.lesions is None:
+            object.__setattr__(self, "lesions", ())
 
 
 def role_of(card: ModelCard) -> str | None:
@@ -82,7 +94,7 @@ def role_of(card: ModelCard) -> str | None:
         return "classifier"
     if card.task == "bone_suppression":
         return "bone_suppression"
-    if card.task == "segmentation" and LESIONS_LABEL in card.labels:
+    if card.task == "segmentation" and card.labels and card.labels[0] in LESION_LABELS:
         return "lesions"
     if card.task == "segmentation" and LUNGS_LABEL in card.labels:
         return "lungs"
@@ -95,6 +107,7 @@ def model_roles(models_dir: Path | None = None) -> ModelRoles:
     folder = Path(models_dir) if models_dir is not None else paths.models_dir()
     found: dict[str, list[str]] = {}
     screening: set[str] = set()
+    lesion_label: dict[str, str] = {}
     for name in installed_models(folder):
         try:
             card = load_card(card_path(folder, name), verify_files=False)
@@ -104,6 +117,8 @@ def model_roles(models_dir: Path | None = None) -> ModelRoles:
         role = role_of(card)
         if role is not None:
             found.setdefault(role, []).append(name)
+        if role == "lesions":
+            lesion_label[name] = card.labels[0]
         if SCREENING_LABEL in card.labels:
             screening.add(name)
 
@@ -111,8 +126,33 @@ def model_roles(models_dir: Path | None = None) -> ModelRoles:
         return found.get(role, [None])[0]
 
     classifiers = sorted(found.get("classifier", ()), key=lambda name: (name not in screening, name))
+    lesions: dict[str, str] = {}  # label -> the first model by name with it (one layer per label)
+    for name in sorted(found.get("lesions", ())):
+        lesions.setdefault(lesion_label[name], name)
     return ModelRoles(first("gate"), tuple(classifiers), first("lungs"),
-                      first("bone_suppression"), first("lesions"))
+                      first("bone_suppression"), tuple(sorted(lesions.values())))
+
+
+def lesion_model(models_dir: Path | None = None, label: str = LESIONS_LABEL) -> str | None:
+    """The installed lesion model (of `model_roles`) whose channel is `label` (default the TB
+    lesions), or None."""
+    folder = Path(models_dir) if models_dir is not None else paths.models_dir()
+    for name in model_roles(folder).lesions:
+        try:
+            card = load_card(card_path(folder, name), verify_files=False)
+        except (OSError, ModelError):
+            continue
+        if card.labels and card.labels[0] == label:
+            return name
+    return None
+
+
+def lesion_label_of(card: ModelCard) -> str:
+    """The lesion channel of a lesion-map model's card (its first label), e.g. "tb_lesions"."""
+    if card.task != "segmentation" or not card.labels or card.labels[0] not in LESION_LABELS:
+        raise ModelError(card.name, f"is a {card.task} model with labels {list(card.labels)}, not a lesion-map "
+                                    f"model (first channel one of {', '.join(LESION_LABELS)})")
+    return card.labels[0]
 
 
 def card_stamp(models_dir: Path | None, name: str) -> tuple[int, ...]:
@@ -133,11 +173,12 @@ def _file_stamp(path: Path) -> tuple[int, int]:
 
 @dataclass(frozen=True, eq=False)
 class LesionFinding:
-    """The TB lesion model on one study.
+    """A lesion-map model (the TB lesion model, the opacity lesion model) on one study.
 
-    probability: (H, W) float32 in [0, 1] on the study's grid, per-pixel P(TB-consistent lesion).
-    score: `core.lesion_score.lesion_score(probability)` in [0, 1], the image-level TB-findings score.
+    probability: (H, W) float32 in [0, 1] on the study's grid, per-pixel P(lesion of `label`).
+    score: `core.lesion_score.lesion_score(probability)` in [0, 1], the image-level score.
     threshold: the card's image-level operating threshold (thresholds[0]); positive: score >= threshold.
+    label: the lesion channel (a key of `LESION_LABELS`), which also names the layer it is shown in.
     """
 
     model: str
@@ -149,6 +190,7 @@ class LesionFinding:
     seconds: float = 0.0
     site: SiteThreshold | None = None  # the site's own threshold, when it replaced the card's
     origin: str = ""  # "" for a signed release model, else `core.signing.UNSIGNED_TEXT`
+    label: str = LESIONS_LABEL
 
 
 def gate(loaded: LoadedModel, pixels: Array) -> GateResult:
@@ -184,19 +226,20 @@ def lung_probability(loaded: LoadedModel, pixels: Array) -> Array:
 
 
 def lesion_finding(loaded: LoadedModel, pixels: Array) -> LesionFinding:
-    """The TB lesion map, its image-level score, and the call at the card's threshold.
-    Raises ModelError when the card gives no image-level threshold."""
+    """A lesion model's map (TB lesions, lung opacity), its image-level score, and the call at the
+    card's threshold. Raises ModelError when the card gives no image-level threshold."""
     started = time.perf_counter()
     card = loaded.card
     # `analyze` scores the first channel at thresholds[0] (batch.scores_images): it must be the lesions.
-    if not scores_images(card) or card.labels[0] != LESIONS_LABEL:
-        raise ModelError(card.name, "its card gives no image-level threshold (thresholds[0]) for the TB-findings score"
-                                    f" of its first channel, {LESIONS_LABEL}")
-    result = segmentation_result(loaded, pixels, LESIONS_LABEL)  # the score, as `analyze` reports it
+    label = card.labels[0] if card.labels else ""
+    if not scores_images(card) or label not in LESION_LABELS:
+        raise ModelError(card.name, "its card gives no image-level threshold (thresholds[0]) for the lesion score of "
+                                    f"its first channel, one of {', '.join(LESION_LABELS)}")
+    result = segmentation_result(loaded, pixels, label)  # the score, as `analyze` reports it
     thresholds, site = operating_thresholds(card)
-    score, threshold = result.values[f"{LESIONS_LABEL}_score"], float(thresholds[0])
-    return LesionFinding(card.name, result.arrays[LESIONS_LABEL], score, threshold, score >= threshold,
-                         loaded.provider, time.perf_counter() - started, site, origin_text(loaded))
+    score, threshold = result.values[f"{label}_score"], float(thresholds[0])
+    return LesionFinding(card.name, result.arrays[label], score, threshold, score >= threshold,
+                         loaded.provider, time.perf_counter() - started, site, origin_text(loaded), label)
 
 
 def suppressed_image(loaded: LoadedModel, pixels: Array) -> Array:

@@ -47,9 +47,14 @@ def operating_point_text(finding: Finding | LesionFinding) -> str:
     return f" [{'; '.join(parts)}]" if parts else ""
 
 
+LESION_CALLS = {"tb_lesions": ("TB-consistent findings", "no TB-consistent findings called"),
+                "opacity_lesions": ("lung opacity", "no lung opacity called")}
+
+
 def lesion_reading(finding: LesionFinding, card: ModelCard | None) -> Reading:
-    """The TB lesion model's image-level score against its card threshold."""
-    call = "TB-consistent findings" if finding.positive else "no TB-consistent findings called"
+    """A lesion model's (TB lesions, lung opacity) image-level score against its card threshold."""
+    positive, negative = LESION_CALLS.get(finding.label, LESION_CALLS["tb_lesions"])
+    call = positive if finding.positive else negative
     relation = ">=" if finding.positive else "<"
     result = f"{call}: lesion score {finding.score:.3f} {relation} operating threshold {finding.threshold:.3f}"
     return Reading(finding.model, result + operating_point_text(finding), finding.threshold, _meaning(card))

@@ -35,8 +35,7 @@ def triage_steps(roles: pipeline.ModelRoles) -> list[tuple[str, str]]:
     """(kind, model) for the installed models a worklist scores by, in the order they run."""
     steps = [("gate", roles.gate)] if roles.gate else []
     steps += [("finding", name) for name in roles.classifiers]
-    if roles.lesions:
-        steps.append(("lesions", roles.lesions))
+    steps += [("lesions", name) for name in roles.lesions]
     return steps
 
 
@@ -59,7 +58,7 @@ def triage_study(path: Path, roles: pipeline.ModelRoles, models_dir: Path | None
             else:
                 found = pipeline.lesion_finding(loaded, pixels)
                 payload = pipeline.LesionFinding(found.model, pixels[:0, :0], found.score, found.threshold,
-                                                 found.positive, found.provider, found.seconds)
+                                                 found.positive, found.provider, found.seconds, label=found.label)
         except CxrError as error:
             outcomes.append(TriageOutcome(kind, model, None, str(error)))
         else:

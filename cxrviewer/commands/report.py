@@ -94,7 +94,7 @@ def refused_models(models_dir: Path | None) -> list[str]:
             log.error("refused: %s", error)
             refused.append(str(error))
     roles = pipeline.model_roles(models_dir)
-    for name in filter(None, [roles.gate, *roles.classifiers, roles.lesions]):
+    for name in filter(None, [roles.gate, *roles.classifiers, *roles.lesions]):
         try:
             installed_model(name, models_dir)
         except CxrError as error:
@@ -104,7 +104,7 @@ def refused_models(models_dir: Path | None) -> list[str]:
 
 
 def study_content(path: Path, models_dir: Path | None, anonymise: bool):
-    """The ExportContent of one study: its view with the TB lesion layer, and every finding model's
+    """The ExportContent of one study: its view with the lesion layers, and every finding model's
     reading (a model that fails is reported as such, not left out)."""
     import numpy as np
 
@@ -125,7 +125,7 @@ def study_content(path: Path, models_dir: Path | None, anonymise: bool):
     roles = pipeline.model_roles(models_dir)
     readings, cards, gate = [], [], ""
     stack, maps = LayerStack(), {}
-    for name in [roles.gate, *roles.classifiers, roles.lesions]:
+    for name in [roles.gate, *roles.classifiers, *roles.lesions]:
         if name is None:
             continue
         try:
@@ -137,11 +137,11 @@ def study_content(path: Path, models_dir: Path | None, anonymise: bool):
         try:
             if name == roles.gate:
                 gate = gate_verdict(pipeline.gate(loaded, image.pixels))
-            elif name == roles.lesions:
+            elif name in roles.lesions:  # each lesion model's map in its own layer
                 finding = pipeline.lesion_finding(loaded, image.pixels)
                 readings.append(lesion_reading(finding, loaded.card))
-                stack.adopt_lesion_threshold(finding.threshold)
-                maps["tb_lesions"] = index_map(finding.probability, stack["tb_lesions"].normalisation)
+                stack.adopt_lesion_threshold(finding.threshold, finding.label)
+                maps[finding.label] = index_map(finding.probability, stack[finding.label].normalisation)
             else:
                 readings.append(finding_reading(pipeline.classify(loaded, image.pixels), loaded.card))
         except CxrError as error:

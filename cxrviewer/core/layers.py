@@ -19,9 +19,11 @@ Defaults per kind, and why:
 - CRM above 20 % of its maximum (Kim, Rajaraman, Antani 2019 show CRM that way); Grad-CAM and CAM
   the same, so the three are comparable; saliency above 30 %: it is pixel-sharp and noisy
   (Pasa 2019), and a lower cut covers the lungs in speckle.
-- TB lesions: a probability map, so a fixed [0, 1] scale and a "value" threshold: the lesion
-  model's card threshold on its image score (`core.lesion_score`) once the finding arrives (0.5
-  before), so the region drawn is the one whose strength makes a study positive; contour on.
+- TB lesions and lung opacity (the two lesion-map models, `LESION_KINDS`): a probability map, so a
+  fixed [0, 1] scale and a "value" threshold: the lesion model's card threshold on its image score
+  (`core.lesion_score`) once the finding arrives (0.5 before), so the region drawn is the one whose
+  strength makes a study positive; contour on. TB in reds with a white contour, opacity in inferno
+  with a yellow contour, so the two read apart when both are shown.
 - Lung outline: the lung probability's 0.5 contour only (opacity 0).
 - Bones (original − soft tissue): above 10 % of its maximum in a single hue, hidden by default.
 """
@@ -45,8 +47,10 @@ from cxrviewer.core.display.scale import clipping_note, scaled_layer
 from cxrviewer.core.errors import ConfigError
 
 # Draw order, bottom to top: anatomy-like layers first, the explanations, then outlines on top.
-KINDS = ("bones", "saliency", "gradcam", "cam", "crm", "tb_lesions", "lung_outline")
+KINDS = ("bones", "saliency", "gradcam", "cam", "crm", "tb_lesions", "opacity_lesions", "lung_outline")
 MAP_KINDS = ("saliency", "gradcam", "cam", "crm")  # explain one (classifier, class)
+# One layer per lesion-map model's channel (`analysis.pipeline.LESION_LABELS`): the layer kind is the channel name.
+LESION_KINDS = ("tb_lesions", "opacity_lesions")
 TITLES = {
     "bones": "Bones",
     "saliency": "Saliency",
@@ -54,6 +58,7 @@ TITLES = {
     "cam": "CAM",
     "crm": "CRM",
     "tb_lesions": "TB lesions",
+    "opacity_lesions": "Lung opacity",
     "lung_outline": "Lung outline",
 }
 BASES = ("original", "soft_tissue")
@@ -113,6 +118,9 @@ def default_layer(kind: str) -> LayerState:
         return LayerState(kind, kind == "gradcam", OverlayStyle("jet", CRM_THRESHOLD, 0.4))
     if kind == "tb_lesions":
         style = OverlayStyle("reds", LESION_THRESHOLD, 0.45, contour=True, contour_rgb=(255, 255, 255))
+        return LayerState(kind, True, style, PROBABILITY_SCALE)
+    if kind == "opacity_lesions":
+        style = OverlayStyle("inferno", LESION_THRESHOLD, 0.45, contour=True, contour_rgb=(255, 220, 0))
         return LayerState(kind, True, style, PROBABILITY_SCALE)
     if kind == "lung_outline":
         style = OverlayStyle("viridis", Threshold("value", 0.5), 0.0, contour=True, contour_rgb=(0, 200, 255))
@@ -215,10 +223,13 @@ class LayerStack:
         """The class the explanation maps explain (the first map layer's; they are set together)."""
         return self._states[MAP_KINDS[0]].selector
 
-    def adopt_lesion_threshold(self, value: float) -> None:
-        """Use the lesion model's card threshold, unless the reader has already moved the threshold."""
-        if self._states["tb_lesions"].style.threshold == LESION_THRESHOLD:
-            self.update("tb_lesions", threshold=Threshold("value", float(value)))
+    def adopt_lesion_threshold(self, value: float, kind: str = "tb_lesions") -> None:
+        """Use a lesion model's card threshold on its layer (`LESION_KINDS`), unless the reader has
+        already moved that layer's threshold."""
+        if kind not in LESION_KINDS:
+            raise ValueError(f"layer {kind} is not a lesion layer; those are {', '.join(LESION_KINDS)}")
+        if self._states[kind].style.threshold == LESION_THRESHOLD:
+            self.update(kind, threshold=Threshold("value", float(value)))
 
     # -- persistence -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

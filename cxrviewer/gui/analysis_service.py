@@ -193,7 +193,7 @@ class AnalysisService(QObject):
         if folder.is_dir() and str(folder) not in self._watcher.directories():
             self._watcher.addPath(str(folder))
         roles = pipeline.model_roles(folder)
-        names = [roles.gate, *roles.classifiers, roles.lesions, roles.lungs, roles.bone_suppression]
+        names = [roles.gate, *roles.classifiers, *roles.lesions, roles.lungs, roles.bone_suppression]
         stamps = {name: pipeline.card_stamp(folder, name) for name in names if name is not None}
         listing = (roles, stamps, installed_models(folder))
         if listing != self._listing:  # listeners re-read the cards only when something changed
@@ -212,8 +212,8 @@ class AnalysisService(QObject):
     def _steps(self, study: object) -> list[Step]:
         """The steps the installed models make for `study`, in the order they run."""
         roles = self.roles
-        keys = [("gate", roles.gate), *(("finding", name) for name in roles.classifiers), ("lesions", roles.lesions),
-                ("lungs", roles.lungs), ("soft_tissue", roles.bone_suppression)]
+        keys = [("gate", roles.gate), *(("finding", name) for name in roles.classifiers),
+                *(("lesions", name) for name in roles.lesions), ("lungs", roles.lungs), ("soft_tissue", roles.bone_suppression)]
         if self._selected is not None and self._selected[0] in roles.classifiers:
             keys.append(("maps", self._selected))
         return [self._step(study, kind, key) for kind, key in keys if key is not None]

@@ -32,7 +32,7 @@ from cxrviewer.gui.analysis_service import FINDING_KINDS, AnalysisService, Class
 from cxrviewer.runtime.registry import installed_models
 
 EMPTY_TEXT = "No findings yet.\nModel findings for the current study appear here once models are available."
-NO_CLASSIFIER_TEXT = "None of the installed models is a classifier or a TB lesion model, so there are no findings to list."
+NO_CLASSIFIER_TEXT = "None of the installed models is a classifier or a lesion-map model, so there are no findings to list."
 NO_STUDY_TEXT = "Open a study: the findings of {count} installed model(s) will appear here."
 
 
@@ -52,7 +52,7 @@ class ModelEntry:
 
 
 def list_finding_models(folder: Path) -> list[ModelEntry]:
-    """The cards in `folder` whose models give findings (classifiers, the gate, TB lesion models),
+    """The cards in `folder` whose models give findings (classifiers, the gate, lesion-map models),
     and the cards that cannot be read (with their error): a TB screening classifier first (its
     score leads the findings), then by name."""
     entries = []
@@ -180,8 +180,8 @@ class FindingsPanel(QWidget):
         for entry in self.entries:
             if entry.card is not None and entry.kind == "gate":
                 continue
-            if entry.card is not None and entry.kind == "lesions" and entry.name != roles.lesions:
-                continue  # a second lesion model does not run: only the first by name does
+            if entry.card is not None and entry.kind == "lesions" and entry.name not in roles.lesions:
+                continue  # a second model of the same lesion label does not run: only the first by name does
             render = findings_text.lesion_html if entry.kind == "lesions" else findings_text.model_html
             blocks.append(render(entry.name, entry.card, self.outcome(entry.name), entry.name in self._expanded,
                                  model_cautions(meta, entry.card)))

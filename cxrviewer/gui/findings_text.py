@@ -18,8 +18,13 @@ from cxrviewer.analysis.report_readings import percent as plain_percent
 from cxrviewer.core.cards import ModelCard
 
 LESION_TITLE = "TB-consistent findings"
+# Per lesion channel (`analysis.pipeline.LESION_LABELS`): the block's title, and what a call says.
+LESION_WORDS = {
+    "tb_lesions": (LESION_TITLE, "TB-consistent areas", "no TB-consistent area called"),
+    "opacity_lesions": ("Lung opacity (opacity map)", "lung opacity", "no lung opacity called"),
+}
 # Card metrics that say what the lesion threshold means (lesion_eval writes them): shown with the score.
-LESION_THRESHOLD_METRICS = ("tb_images_above_threshold", "false_positive_rate_")
+LESION_THRESHOLD_METRICS = ("tb_images_above_threshold", "opacity_images_above_threshold", "false_positive_rate_")
 ACRONYMS = {"auc": "AUC", "mcc": "MCC", "f1": "F1", "ppv": "PPV", "npv": "NPV", "iou": "IoU"}
 BAR_COLOUR, CALLED_COLOUR, MUTED, RULE_COLOUR = "#4a90d9", "#d9822b", "#808080", "#c8c8c8"
 CAUTION_BACKGROUND, CAUTION_TEXT = "#fff3cd", "#6b4200"  # both set, so it reads on light and dark themes
@@ -275,14 +280,20 @@ def lesion_metrics_html(card: ModelCard) -> str:
     return f"<p style='margin-top:2px'><i>At this threshold:</i><br>{'<br>'.join(rows)}</p>" if rows else ""
 
 
+def lesion_words(label: str) -> tuple[str, str, str]:
+    """(title, positive call, negative call) of a lesion channel; the TB wording for one not known."""
+    return LESION_WORDS.get(label, LESION_WORDS["tb_lesions"])
+
+
 def lesion_finding_html(finding: LesionFinding, card: ModelCard | None) -> str:
-    """The image-level TB-findings score against the card's threshold, what the score means, and
-    the card's figures at that threshold."""
+    """A lesion model's image-level score (TB-consistent findings, lung opacity) against the card's
+    threshold, what the score means, and the card's figures at that threshold."""
+    _, positive, negative = lesion_words(finding.label)
     if finding.positive:
-        call = (f"<b>TB-consistent areas</b> — score {percent(finding.score)} is at or above the threshold "
+        call = (f"<b>{positive}</b> — score {percent(finding.score)} is at or above the threshold "
                 f"{percent(finding.threshold)}")
     else:
-        call = (f"<b>no TB-consistent area called</b> — score {percent(finding.score)} is below the threshold "
+        call = (f"<b>{negative}</b> — score {percent(finding.score)} is below the threshold "
                 f"{percent(finding.threshold)}")
     parts = [f"<p style='margin-top:4px'>{call}</p>", call_basis_html(finding)]
     if card is not None and card.probability_meaning:
@@ -294,8 +305,8 @@ def lesion_finding_html(finding: LesionFinding, card: ModelCard | None) -> str:
 
 def lesion_html(name: str, card: ModelCard | None, outcome: LesionFinding | str | None, expanded: bool,
                 cautions: tuple[str, ...] = ()) -> str:
-    """The TB lesion model's block: title, its cautions, the score (or error, or running), limits,
-    details link."""
+    """A lesion model's block (TB lesions, lung opacity: the title follows the card's first channel):
+    title, its cautions, the score (or error, or running), limits, details link."""
     if isinstance(outcome, LesionFinding):
         body = lesion_finding_html(outcome, card)
         detail = f"{name}, {outcome.provider}, {1000 * outcome.seconds:.0f} ms"
@@ -303,7 +314,8 @@ def lesion_html(name: str, card: ModelCard | None, outcome: LesionFinding | str 
         body, detail = error_html(outcome), name
     else:
         body, detail = pending_html(), name
-    parts = [header_html(LESION_TITLE, card, detail), cautions_html(cautions), body]
+    label = card.labels[0] if card is not None and card.labels else "tb_lesions"
+    parts = [header_html(lesion_words(label)[0], card, detail), cautions_html(cautions), body]
     return "".join(parts + card_tail_html(name, card, expanded))
 
 

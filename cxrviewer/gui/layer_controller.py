@@ -27,6 +27,7 @@ from cxrviewer.core.display.compose import IndexedMap, Normalisation, index_map
 from cxrviewer.core.errors import ConfigError
 from cxrviewer.core.layers import (
     KINDS,
+    LESION_KINDS,
     MAP_KINDS,
     ClassSelector,
     LayerStack,
@@ -48,7 +49,7 @@ LAYERS_HIDDEN_TEXT = "all layers hidden (O shows them again)"
 NO_SOFT_TISSUE_TEXT = ("bone-suppressed base chosen; this study has no soft-tissue view yet "
                        "(it needs an installed bone-suppression model)")
 # The analysis service's result kinds and the layers each one feeds.
-LAYERS_OF_RESULT = {"maps": MAP_KINDS, "lesions": ("tb_lesions",), "lungs": ("lung_outline",),
+LAYERS_OF_RESULT = {"maps": MAP_KINDS, "lesions": LESION_KINDS, "lungs": ("lung_outline",),
                     "soft_tissue": ("bones",)}
 
 
@@ -69,6 +70,7 @@ class LayerController(QObject):
         # (layer kind, what made its map) → {study: [least, greatest] value of its map}
         self.extremes: dict[tuple[str, object], dict[int, npt.NDArray[np.float32]]] = {}
         self._labels: dict[str, tuple[str, ...]] = {}
+        self._lesion_layer: dict[str, str] = {}  # lesion model → its layer kind (its channel), once seen
         self._flicker = QTimer(self)
         self._flicker.setInterval(FLICKER_MS)
         self._flicker.timeout.connect(lambda: canvas.show_soft_tissue(not canvas.showing_soft_tissue))
@@ -119,9 +121,11 @@ class LayerController(QObject):
                 for method, values in payload.items():
                     if method in MAP_KINDS:
                         self.set_raw(method, values)
-        elif kind == "lesions":
-            self.stack.adopt_lesion_threshold(payload.threshold)
-            self.set_raw("tb_lesions", payload.probability)
+        elif kind == "lesions":  # each lesion model's map in the layer its channel names
+            layer = getattr(payload, "label", LESION_KINDS[0])
+            self._lesion_layer[str(key)] = layer
+            self.stack.adopt_lesion_threshold(payload.threshold, layer)
+            self.set_raw(layer, payload.probability)
         elif kind == "lungs":
             self.set_raw("lung_outline", payload)
         elif kind == "soft_tissue":
@@ -136,7 +140,12 @@ class LayerController(QObject):
         if study != self.study:
             self._keep_early(study, functools.partial(self.on_step_failed, study, kind, key, message))
             return
-        for layer_kind in LAYERS_OF_RESULT.get(kind, ()):
+        layers = LAYERS_OF_RESULT.get(kind, ())
+        if kind == "lesions" and key in self._lesion_layer:  # only the failed model's own layer
+            layers = (self._lesion_layer[key],)
+        for layer_kind in layers:
+            if kind == "lesions" and layer_kind in self.raw:
+                continue  # another lesion model's map is there
             self.panel.set_map(layer_kind, None, f"failed: {message}")
 
     def _keep_early(self, study: int, replay: Callable[[], None]) -> None:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cxrviewer.analysis.pipeline import LESION_LABELS, LESIONS_LABEL
 from cxrviewer.core.image import Image
 from cxrviewer.core.reading_store import ReadingStoreError, folder_writable
 from cxrviewer.gui.reading_panel import ReadingPanel
@@ -220,8 +221,9 @@ class Worklist(QWidget):
     def _ensure_column(self, kind: str, model: str, payload: object | None = None) -> str:
         key = f"{kind}:{model}"
         labels = tuple(getattr(payload, "labels", ()))
-        title = model if kind != "lesions" else f"{model} (TB)"
-        tooltip = score_tooltip(kind, labels, getattr(payload, "rule", ""))
+        lesion = LESION_LABELS.get(getattr(payload, "label", LESIONS_LABEL), "TB")
+        title = model if kind != "lesions" else f"{model} ({lesion})"
+        tooltip = score_tooltip(kind, labels, getattr(payload, "rule", ""), lesion)
         # The result says whether a site threshold makes the calls and whether the release signed
         # the model: the column says so too, since its calls are read without the findings panel.
         origin, site = getattr(payload, "origin", ""), getattr(payload, "site", None)

@@ -84,9 +84,10 @@ def score_of(kind: str, payload: object) -> float:
     return 1.0 - probabilities[0]
 
 
-def score_tooltip(kind: str, labels: tuple[str, ...], rule: str = "") -> str:
+def score_tooltip(kind: str, labels: tuple[str, ...], rule: str = "", lesion: str = "TB") -> str:
+    """`lesion`: a lesion model's short name (`analysis.pipeline.LESION_LABELS`), "TB" or "opacity"."""
     if kind == "lesions":
-        return "TB lesion score: mean of the lesion map's top 0.5 % of pixels"
+        return f"{lesion} lesion score: mean of the lesion map's top 0.5 % of pixels"
     if rule == "multilabel":
         return "highest probability of " + ", ".join(labels)
     if len(labels) == 2:

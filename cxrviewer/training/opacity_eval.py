@@ -46,7 +46,7 @@ from cxrviewer.core.cards import Metric, load_card, write_card
 from cxrviewer.core.lesion_score import TOP_FRACTION, lesion_score
 from cxrviewer.training.config import DataConfig
 from cxrviewer.training.data import boxes_mask, read_pixels
-from cxrviewer.training.lesion_data import OPACITY_LABEL, normal_samples, source_of, tbx11k_lesions
+from cxrviewer.training.lesion_data import normal_samples, source_of, tbx11k_lesions
 from cxrviewer.training.metrics import bootstrap_auc, choose_threshold, wilson_interval
 from cxrviewer.training.run_split import load_run
 from cxrviewer.training.sources import Sample
