@@ -57,14 +57,12 @@ class FilmTextOverlay:
 
     def place(self) -> None:
         """Put each label at its corner or edge of the viewport (after a resize too)."""
-        w, h = self.viewport.width(), self.viewport.height()
-        right = lambda label: w - label.width() - MARGIN  # noqa: E731
-        bottom = lambda label: h - label.height() - MARGIN  # noqa: E731
-        spots = {"top_left": lambda l: (MARGIN, MARGIN), "top_right": lambda l: (right(l), MARGIN),
-                 "bottom_left": lambda l: (MARGIN, bottom(l)), "bottom_right": lambda l: (right(l), bottom(l))}
+        width, height = self.viewport.width(), self.viewport.height()
         for name, label in self.labels.items():
-            label.move(*spots[name](label))
-        middle = {"left": lambda l: (MARGIN, (h - l.height()) // 2), "right": lambda l: (right(l), (h - l.height()) // 2),
-                  "top": lambda l: ((w - l.width()) // 2, MARGIN), "bottom": lambda l: ((w - l.width()) // 2, bottom(l))}
+            x = MARGIN if name.endswith("left") else width - label.width() - MARGIN
+            y = MARGIN if name.startswith("top") else height - label.height() - MARGIN
+            label.move(x, y)
         for edge, label in self.letters.items():
-            label.move(*middle[edge](label))
+            x = {"left": MARGIN, "right": width - label.width() - MARGIN}.get(edge, (width - label.width()) // 2)
+            y = {"top": MARGIN, "bottom": height - label.height() - MARGIN}.get(edge, (height - label.height()) // 2)
+            label.move(x, y)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -13,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 COLUMNS = ("Tag", "Name", "VR", "Value")
+NAME_SHARE_MAX = 0.35  # of the table's width: a long tag name is cut rather than push the values out
 
 
 class TagBrowser(QWidget):
@@ -25,7 +27,12 @@ class TagBrowser(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
+        # The values fill what the panel leaves them and are cut with "…" (the whole value in the
+        # tooltip), so no value runs off the panel's edge (issue 20).
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setWordWrap(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.filter)
@@ -39,12 +46,24 @@ class TagBrowser(QWidget):
         for row, fields in enumerate(tags):
             for column, text in enumerate(fields):
                 item = QTableWidgetItem(text)
-                if column == 3 and len(text) > 80:
+                if column in (1, 3):
                     item.setToolTip(text)
                 self.table.setItem(row, column, item)
-        self.table.resizeColumnsToContents()
+        for column in range(3):
+            self.table.resizeColumnToContents(column)
+        self._name_width = self.table.columnWidth(1)
+        self._fit_name_column()
         self.table.setUpdatesEnabled(True)
         self._apply_filter(self.filter.text())
+
+    def resizeEvent(self, event):  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._fit_name_column()
+
+    def _fit_name_column(self) -> None:
+        width = getattr(self, "_name_width", 0)
+        if width:
+            self.table.setColumnWidth(1, min(width, int(NAME_SHARE_MAX * self.table.viewport().width())))
 
     def visible_rows(self) -> int:
         return sum(not self.table.isRowHidden(row) for row in range(self.table.rowCount()))

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from cxrviewer.core.atomic import atomic_target, write_bytes_atomically, write_stream_atomically, write_text_atomically
+from cxrviewer.core.atomic import (
+    atomic_target,
+    write_bytes_atomically,
+    write_stream_atomically,
+    write_text_atomically,
+)
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path):
