@@ -52,7 +52,7 @@ def test_qt_layers_import_no_torch_or_onnxruntime(folder):
     assert violations(folder, TORCH + ORT) == []
 
 
-@pytest.mark.parametrize("folder", ["runtime", "analysis", "training", "nets", "cli", "network"])
+@pytest.mark.parametrize("folder", ["runtime", "analysis", "training", "nets", "cli", "net"])
 def test_non_gui_layers_import_no_qt(folder):
     assert violations(folder, QT) == []
 
@@ -65,7 +65,7 @@ def test_torch_is_imported_lazily_outside_nets_and_training(folder):
 
 
 @pytest.mark.parametrize("folder", ["core", "gui", "printing", "runtime", "analysis", "commands", "cli", "paths",
-                                    "network"])
+                                    "net"])
 def test_the_viewer_path_imports_no_opencv(folder):
     # The viewer bundle leaves OpenCV out (docs/packaging.md): only training and the scripts use it.
     # The demo phantom (core/phantom.py) is drawn in numpy too, so that it regenerates byte for byte.

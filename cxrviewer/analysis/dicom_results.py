@@ -1,5 +1,5 @@
 """One study file's findings and masks as `core.export.results.StudyResults`, for the structured
-report and the segmentation sent back to the archive (`cxrviewer.network`).
+report and the segmentation sent back to the archive (`cxrviewer.net`).
 
 The installed models run through the steps of `analysis.pipeline` (the gate, every classifier, the
 lesion models, the lungs), so the numbers are those the findings panel and `analyze` show. Each

@@ -95,8 +95,8 @@ def _send_all(args: argparse.Namespace) -> int:
     """--send: each DICOM study's results through the outbox; 1 when any stays in it."""
     from cxrviewer.commands.sending import send_results
     from cxrviewer.core.io import scan_studies
-    from cxrviewer.network import quiet_library_logs
-    from cxrviewer.network.settings import load_network_settings
+    from cxrviewer.net import quiet_library_logs
+    from cxrviewer.net.settings import load_network_settings
 
     quiet_library_logs(args.verbose)
     try:

@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def parse_sender(text: str):
-    from cxrviewer.network.settings import AllowedSender
+    from cxrviewer.net.settings import AllowedSender
 
     ae_title, sep, host = text.partition("@")
     if not sep or not ae_title or not host:
@@ -94,9 +94,9 @@ def describe_outcome(outcome) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cxrviewer.network import quiet_library_logs
-    from cxrviewer.network.settings import load_network_settings
-    from cxrviewer.network.storage import StorageServer
+    from cxrviewer.net import quiet_library_logs
+    from cxrviewer.net.settings import load_network_settings
+    from cxrviewer.net.storage import StorageServer
 
     quiet_library_logs(args.verbose)
     try:

@@ -59,8 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cxrviewer.network import quiet_library_logs
-    from cxrviewer.network.settings import load_network_settings
+    from cxrviewer.net import quiet_library_logs
+    from cxrviewer.net.settings import load_network_settings
 
     quiet_library_logs(args.verbose)
     try:
@@ -73,13 +73,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _find(args, settings) -> int:
-    from cxrviewer.network.query import CHEST_MODALITIES, StudyQuery, find_studies
+    from cxrviewer.net.query import CHEST_MODALITIES, StudyQuery, find_studies
 
     peer = settings.peer(args.peer)
     query = StudyQuery(args.patient_id, args.patient_name, args.dates, tuple(args.modality or CHEST_MODALITIES),
                        args.accession)
     if args.web:
-        from cxrviewer.network.dicomweb import qido_studies
+        from cxrviewer.net.dicomweb import qido_studies
 
         matches = qido_studies(peer, query)
     else:
@@ -91,21 +91,21 @@ def _find(args, settings) -> int:
 
 
 def _get(args, settings) -> int:
-    from cxrviewer.network.settings import AllowedSender
+    from cxrviewer.net.settings import AllowedSender
 
     peer = settings.peer(args.peer)
     folder = args.out or settings.storage_folder()
     if args.via == "get":
-        from cxrviewer.network.query import get_study
+        from cxrviewer.net.query import get_study
 
         paths = [i.path for i in get_study(peer, args.study_uid, settings.ae_title, folder)]
     elif args.via == "wado":
-        from cxrviewer.network.dicomweb import wado_study
+        from cxrviewer.net.dicomweb import wado_study
 
         paths = wado_study(peer, args.study_uid, folder)
     else:
-        from cxrviewer.network.query import move_study
-        from cxrviewer.network.storage import StorageServer
+        from cxrviewer.net.query import move_study
+        from cxrviewer.net.storage import StorageServer
 
         received = []
         with StorageServer(settings.ae_title, settings.port, folder,
@@ -122,7 +122,7 @@ def _get(args, settings) -> int:
 
 
 def _outbox(args, settings) -> int:
-    from cxrviewer.network.outbox import outbox_folder, pending, retry
+    from cxrviewer.net.outbox import outbox_folder, pending, retry
 
     folder = args.folder or outbox_folder()
     if args.retry:
@@ -137,7 +137,7 @@ def _outbox(args, settings) -> int:
 
 
 def _add_peer(args, settings) -> int:
-    from cxrviewer.network.settings import Peer, save_network_settings, settings_file
+    from cxrviewer.net.settings import Peer, save_network_settings, settings_file
 
     peer = Peer(args.name, args.ae_title, args.host, args.port, args.dicomweb)
     peers = tuple(p for p in settings.peers if p.name != peer.name) + (peer,)
@@ -148,7 +148,7 @@ def _add_peer(args, settings) -> int:
 
 def _settings(args, settings) -> int:
     from cxrviewer.commands.listen import parse_sender
-    from cxrviewer.network.settings import save_network_settings, settings_file
+    from cxrviewer.net.settings import save_network_settings, settings_file
 
     changes = {key: value for key, value in (("ae_title", args.aet), ("port", args.port),
                                              ("storage", str(args.storage) if args.storage else None)) if value is not None}

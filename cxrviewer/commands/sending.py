@@ -14,7 +14,7 @@ def send_results(path: Path, peer: str, settings, models_dir: Path | None, anony
     everything pending there retried; the RetryReport."""
     from cxrviewer.analysis.dicom_results import result_datasets, study_results
     from cxrviewer.commands.report import study_content
-    from cxrviewer.network.outbox import outbox_folder, send_through_outbox
+    from cxrviewer.net.outbox import outbox_folder, send_through_outbox
 
     results = study_results(path, models_dir, anonymise)
     objects = result_datasets(results, models_dir, study_content(path, models_dir, anonymise))

@@ -20,12 +20,12 @@ from cxrviewer.commands.sending import send_results
 from cxrviewer.core.export.dicom_seg import read_masks
 from cxrviewer.core.export.dicom_sr import read_findings
 from cxrviewer.core.io import read_image
-from cxrviewer.network.dicomweb import qido_studies, wado_study
-from cxrviewer.network.outbox import pending, retry, send_through_outbox
-from cxrviewer.network.peers import PeerError
-from cxrviewer.network.query import StudyQuery, find_studies, get_study, move_study
-from cxrviewer.network.settings import AllowedSender, NetworkSettings, Peer
-from cxrviewer.network.storage import StorageServer
+from cxrviewer.net.dicomweb import qido_studies, wado_study
+from cxrviewer.net.outbox import pending, retry, send_through_outbox
+from cxrviewer.net.peers import PeerError
+from cxrviewer.net.query import StudyQuery, find_studies, get_study, move_study
+from cxrviewer.net.settings import AllowedSender, NetworkSettings, Peer
+from cxrviewer.net.storage import StorageServer
 
 MODALITY = "XRAY1"
 NIH = "nih_cxr14_DX_nofinding_implicitLE_mono2.dcm"
@@ -305,7 +305,7 @@ def test_the_commands_find_and_get(pacs, settings, archived, tmp_path):
     import subprocess
     import sys
 
-    from cxrviewer.network.settings import save_network_settings
+    from cxrviewer.net.settings import save_network_settings
 
     settings_file = tmp_path / "network.json"
     save_network_settings(settings, settings_file)
@@ -337,7 +337,7 @@ def held_count(orthanc, study_uid: str, modality: str) -> int:
 def command_env(settings, tmp_path) -> dict:
     import os
 
-    from cxrviewer.network.settings import save_network_settings
+    from cxrviewer.net.settings import save_network_settings
 
     save_network_settings(settings, tmp_path / "network.json")
     return {**os.environ, "CXRVIEWER_NETWORK_SETTINGS": str(tmp_path / "network.json")}

@@ -11,8 +11,8 @@ import pytest
 from conftest import read_shared, shared_dicoms
 
 from cxrviewer.core.errors import ConfigError
-from cxrviewer.network.outbox import enqueue, pending, retry
-from cxrviewer.network.settings import (
+from cxrviewer.net.outbox import enqueue, pending, retry
+from cxrviewer.net.settings import (
     AllowedSender,
     NetworkSettings,
     Peer,

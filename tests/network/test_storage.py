@@ -18,8 +18,8 @@ from pynetdicom.sop_class import Verification
 
 from cxrviewer.core.errors import StudyError
 from cxrviewer.core.io import read_image
-from cxrviewer.network.settings import AllowedSender
-from cxrviewer.network.storage import StorageServer, scan_storage
+from cxrviewer.net.settings import AllowedSender
+from cxrviewer.net.storage import StorageServer, scan_storage
 
 MODALITY = "XRAY1"
 MPEG2 = "1.2.840.10008.1.2.4.100"

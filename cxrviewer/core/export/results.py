@@ -1,6 +1,6 @@
 """What the DICOM result objects (structured report, segmentation) carry: each model's findings and
 masks for one source instance, as plain values. Filled by `analysis.dicom_results`; written by
-`dicom_sr` and `dicom_seg`; sent by `cxrviewer.network`."""
+`dicom_sr` and `dicom_seg`; sent by `cxrviewer.net`."""
 
 from __future__ import annotations
 

@@ -23,10 +23,10 @@ from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelMove,
 )
 
-from cxrviewer.network.peers import PeerError, associated, check_status
-from cxrviewer.network.received import ReceivedInstance
-from cxrviewer.network.settings import Peer
-from cxrviewer.network.storage import store_received
+from cxrviewer.net.peers import PeerError, associated, check_status
+from cxrviewer.net.received import ReceivedInstance
+from cxrviewer.net.settings import Peer
+from cxrviewer.net.storage import store_received
 
 log = logging.getLogger(__name__)
 

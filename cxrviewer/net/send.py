@@ -9,8 +9,8 @@ from pathlib import Path
 import pydicom
 from pynetdicom import build_context
 
-from cxrviewer.network.peers import PeerError, associated, check_status
-from cxrviewer.network.settings import Peer
+from cxrviewer.net.peers import PeerError, associated, check_status
+from cxrviewer.net.settings import Peer
 
 STORE_WARNINGS = (0x0001, 0xB000, 0xB006, 0xB007)
 LOST = "the association was lost before this object was sent (the PACS closed it or went down)"
@@ -43,7 +43,7 @@ def c_store_files(peer: Peer, files: Sequence[Path], calling_ae: str) -> dict[Pa
 
 def stow_files(peer: Peer, files: Sequence[Path]) -> dict[Path, str]:
     """STOW-RS of the files in one request: all stored or all kept."""
-    from cxrviewer.network.dicomweb import stow
+    from cxrviewer.net.dicomweb import stow
 
     stow(peer, [pydicom.dcmread(f) for f in files])
     return {Path(f): "" for f in files}

@@ -22,8 +22,8 @@ from pydicom.dataset import Dataset
 from cxrviewer import paths
 from cxrviewer.core.atomic import write_stream_atomically, write_text_atomically
 from cxrviewer.core.errors import CxrError
-from cxrviewer.network.send import c_store_files, stow_files
-from cxrviewer.network.settings import NetworkSettings
+from cxrviewer.net.send import c_store_files, stow_files
+from cxrviewer.net.settings import NetworkSettings
 
 log = logging.getLogger(__name__)
 

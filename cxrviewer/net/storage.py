@@ -21,8 +21,8 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification
 
 from cxrviewer.core.atomic import write_bytes_atomically
-from cxrviewer.network.received import ReceivedInstance, ReceivedStudy, StudyGrouper
-from cxrviewer.network.settings import AllowedSender
+from cxrviewer.net.received import ReceivedInstance, ReceivedStudy, StudyGrouper
+from cxrviewer.net.settings import AllowedSender
 
 log = logging.getLogger(__name__)
 

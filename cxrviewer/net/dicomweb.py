@@ -11,10 +11,10 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from cxrviewer.core.atomic import write_stream_atomically
-from cxrviewer.network.peers import PeerError
-from cxrviewer.network.query import StudyMatch, StudyQuery
-from cxrviewer.network.settings import Peer
-from cxrviewer.network.storage import instance_path
+from cxrviewer.net.peers import PeerError
+from cxrviewer.net.query import StudyMatch, StudyQuery
+from cxrviewer.net.settings import Peer
+from cxrviewer.net.storage import instance_path
 
 STUDY_FIELDS = ("StudyInstanceUID", "PatientID", "PatientName", "StudyDate", "AccessionNumber",
                 "ModalitiesInStudy", "StudyDescription", "NumberOfStudyRelatedInstances")

@@ -14,7 +14,7 @@ from cxrviewer import paths
 from cxrviewer.core.atomic import write_text_atomically
 from cxrviewer.core.errors import ConfigError
 
-SCHEMA = "cxrviewer.network-settings/1"
+SCHEMA = "cxrviewer.net-settings/1"
 DEFAULT_AE_TITLE = "CXRVIEWER"
 DEFAULT_PORT = 11112
 

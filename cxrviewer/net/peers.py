@@ -10,7 +10,7 @@ from pynetdicom import AE
 from pynetdicom.association import Association
 
 from cxrviewer.core.errors import CxrError
-from cxrviewer.network.settings import Peer
+from cxrviewer.net.settings import Peer
 
 TIMEOUT_SECONDS = 10
 
