@@ -13,10 +13,8 @@ starts the fixed scale at `Normalisation.across` of them; the scale then stays, 
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -76,9 +74,6 @@ class LayerController(QObject):
         self._flicker.timeout.connect(lambda: canvas.show_soft_tissue(not canvas.showing_soft_tissue))
         self.compare_window = None
         self._request_maps = True  # False while adopting the class of maps that just arrived
-        # The service replays a study's cached results as soon as the window asks for it, which can
-        # be just before this controller hears that the study is shown: kept here until then.
-        self._early: list[tuple[int, Callable[[], None]]] = []
         self.load_default()
         self._unsubscribe = self.stack.subscribe(self._on_stack_changed)
         panel.class_chosen.connect(self.select_class)
@@ -98,8 +93,9 @@ class LayerController(QObject):
             service.step_failed.connect(self.on_step_failed)
 
     def on_result(self, study: int, kind: str, key, payload) -> None:
+        # The window switches this controller to a study before it asks the service for it
+        # (MainWindow._show_study), so a result for another study is a stale one: dropped.
         if study != self.study or self.loaded is None:
-            self._keep_early(study, functools.partial(self.on_result, study, kind, key, payload))
             return
         if kind == "finding":
             self._labels[payload.model] = tuple(payload.labels)
@@ -138,7 +134,6 @@ class LayerController(QObject):
 
     def on_step_failed(self, study: int, kind: str, key, message: str) -> None:
         if study != self.study:
-            self._keep_early(study, functools.partial(self.on_step_failed, study, kind, key, message))
             return
         layers = LAYERS_OF_RESULT.get(kind, ())
         if kind == "lesions" and key in self._lesion_layer:  # only the failed model's own layer
@@ -147,9 +142,6 @@ class LayerController(QObject):
             if kind == "lesions" and layer_kind in self.raw:
                 continue  # another lesion model's map is there
             self.panel.set_map(layer_kind, None, f"failed: {message}")
-
-    def _keep_early(self, study: int, replay: Callable[[], None]) -> None:
-        self._early = [(s, r) for s, r in self._early if s == study] + [(study, replay)]
 
     # -- the study ---------------------------------------------------------------------------------
     def show_study(self, study: int, loaded: LoadedStudy, state=None) -> None:
@@ -163,16 +155,12 @@ class LayerController(QObject):
         self.canvas.show_soft_tissue(self.stack.base == "soft_tissue")
         for kind in KINDS:
             self.panel.set_map(kind, None, WAITING_TEXT)
-        early, self._early = [replay for s, replay in self._early if s == study], []
-        for replay in early:
-            replay()
         self._ask_for_selected_maps()
         self._refresh_compare()
 
     def clear(self) -> None:
         """No study is shown (it failed to load)."""
         self.study = self.loaded = None
-        self._early = []
         self.raw.clear()
         self.indexed.clear()
         self.overlays.clear()
