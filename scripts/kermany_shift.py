@@ -11,7 +11,8 @@ effect is not measured on the films that chose it. The external part is not read
 chosen on it. `installed` runs an installed model through the runtime (`analysis.model_input`, as
 the viewer does, lung crop included) on each period part of Kermany's training split, at the card's
 threshold; the shipped models before issue 17 trained on a random 70 % of all periods, so their
-`early` figures are mostly on films they trained on.
+`early` figures are mostly on films they trained on: `--unseen-by configs/OLD.yaml` leaves out the
+films that config's split trained on (its split is reproducible: holdout by patient, seed 0).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def ablation(run_dirs: list[Path]) -> None:
                   f"| {metrics['wall_time_s'] / 60:.0f} min |")
 
 
-def installed(model: str, models_dir: Path | None) -> None:
+def installed(model: str, models_dir: Path | None, unseen_by: Path | None = None) -> dict:
     from sklearn.metrics import f1_score, roc_auc_score
 
     from cxrviewer.analysis.model_input import model_input
@@ -127,9 +128,19 @@ def installed(model: str, models_dir: Path | None) -> None:
     catalog = _catalog("label" if len(card.labels) == 2 else "label3")
     assert tuple(card.labels) == catalog.classes, (card.labels, catalog.classes)
     period = period_parts(catalog.samples)
+    trained: set[str] = set()
+    if unseen_by is not None:  # the films the model's own run trained on, by its config's split
+        from cxrviewer.training.config import load_config
+        from cxrviewer.training.run import make_split
+        from cxrviewer.training.sources import load_catalog
+
+        config = load_config(unseen_by)
+        own = load_catalog(config.data)
+        trained = {str(own.samples[i].path) for i in make_split(config, own).train}
+        print(f"leaving out the {len(trained)} films {unseen_by} trained on")
     out = {}
     for name in ("early", "middle", "late"):
-        rows = [i for i, p in enumerate(period) if p == name]
+        rows = [i for i, p in enumerate(period) if p == name and str(catalog.samples[i].path) not in trained]
         probs = []
         for start in range(0, len(rows), 32):
             x = np.stack([model_input(loaded, read_pixels(catalog.samples[i].path))[0] for i in rows[start:start + 32]])
@@ -161,13 +172,15 @@ def main() -> int:
     inst = sub.add_parser("installed")
     inst.add_argument("model")
     inst.add_argument("--models", type=Path, default=None)
+    inst.add_argument("--unseen-by", type=Path, default=None,
+                      help="a config whose split's training films are left out (the model's own recipe)")
     args = parser.parse_args()
     if args.command == "parts":
         parts()
     elif args.command == "ablation":
         ablation(args.runs)
     else:
-        installed(args.model, args.models)
+        installed(args.model, args.models, args.unseen_by)
     return 0
 
 
