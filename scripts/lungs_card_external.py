@@ -49,7 +49,7 @@ def loso_metrics(run: Path) -> list[Metric]:
     n_test = len(split["test"]["index"])
     size = f"{config['input']['height']}x{config['input']['width']}"
     text = (f"leave-one-source-out, this card's recipe trained on {trained} only ({n_train} films, best epoch "
-            f"of {config['epochs']} chosen on {n_val} more {trained} films; {size} input, a shorter run than "
+            f"of {config['epochs']} chosen on {n_val} more {trained} films; {size} input, distances in its pixels, a shorter run than "
             f"this model's), tested on all {n_test} {NAMES[held]} films; a figure of the recipe, not of "
             "this model, which trained on both sources")
     return [Metric(name, float(scores[name]), text, scope="external")
@@ -61,7 +61,9 @@ def check_metrics(consistency: Path) -> list[Metric]:
     shenzhen = data["sources"]["shenzhen"]
     lo, hi = data["ranges"]["one_lung"]
     blo, bhi = data["ranges"]["both_lungs"]
-    base = (f"all {shenzhen['films']} Shenzhen films (shenzhen_tb_128, 128x128 squashed; no drawn masks, "
+    stride = data.get("stride", 1)
+    which = f"all {shenzhen['films']}" if stride == 1 else f"{shenzhen['films']} (every {stride}th of 409)"
+    base = (f"{which} Shenzhen films (shenzhen_tb_128, 128x128 squashed; no drawn masks, "
             "never in training or selection), this model through the viewer's path")
     what = {
         "plausible": f"share whose mask is two plausible lungs (two largest regions each {lo:.3f}-{hi:.3f} of "

@@ -124,14 +124,17 @@ def drawn_ranges() -> dict[str, tuple[float, float]]:
             "drawn_films": len(catalog.samples)}
 
 
-def check(models: Path, name: str, ranges: dict, limit: int = 0, sources: tuple[str, ...] = ()) -> dict[str, dict]:
+def check(models: Path, name: str, ranges: dict, limit: int = 0, sources: tuple[str, ...] = (),
+          stride: int = 1) -> tuple[dict[str, dict], dict[str, list[dict]]]:
+    """Per source: mean, sd and minimum of every check; and every film's row."""
     loaded = installed_model(name, models)
-    result = {}
+    result, per_film = {}, {}
     for source, items in films().items():
         if sources and source not in sources:
             continue
         rows: dict[str, list[float]] = {}
-        for n, (_ident, image, inverted, mask_path, kind) in enumerate(items[:limit] if limit else items):
+        chosen = list(enumerate(items))[::stride]
+        for n, (ident, image, inverted, mask_path, kind) in chosen[:limit] if limit else chosen:
             pixels = read_pixels(image, inverted=inverted)
             base = lung_probability(loaded, pixels) >= 0.5
             rows.setdefault("area fraction", []).append(float(base.mean()))
@@ -146,12 +149,13 @@ def check(models: Path, name: str, ranges: dict, limit: int = 0, sources: tuple[
                 if flipped:
                     other = other[:, ::-1]
                 rows.setdefault(f"agreement {key}", []).append(dice(base, other))
+            per_film.setdefault(source, []).append({"film": ident, **{k: v[-1] for k, v in rows.items()}})
         result[source] = {"films": len(rows["plausible"]),
                           **{k: {"mean": float(np.mean(v)), "sd": float(np.std(v)), "min": float(np.min(v))}
                              for k, v in rows.items()}}
         print(source, json.dumps({k: round(v["mean"], 4) for k, v in result[source].items() if isinstance(v, dict)}),
               flush=True)
-    return result
+    return result, per_film
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,13 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="")
     parser.add_argument("--limit", type=int, default=0, help="films per source (0: all)")
     parser.add_argument("--sources", default="", help="comma-separated: shenzhen,jsrt_lungs,openist_lungs (default all)")
+    parser.add_argument("--stride", type=int, default=1, help="every k-th film of each source (1: all)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     ranges = drawn_ranges()
     print("drawn ranges", ranges, flush=True)
-    figures = check(args.models, args.name, ranges, args.limit, tuple(filter(None, args.sources.split(","))))
+    figures, per_film = check(args.models, args.name, ranges, args.limit,
+                              tuple(filter(None, args.sources.split(","))), args.stride)
     args.out.write_text(json.dumps({"model": args.name, "models": str(args.models), "label": args.label,
-                                    "ranges": ranges, "sources": figures}, indent=1), encoding="utf-8")
+                                    "stride": args.stride, "ranges": ranges, "sources": figures,
+                                    "films": per_film}, indent=1), encoding="utf-8")
     return 0
 
 
