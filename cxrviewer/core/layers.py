@@ -213,8 +213,8 @@ class LayerStack:
             self._changed(kind, "visible")
         return new
 
-    def select_class(self, selector: ClassSelector) -> None:
-        """Make every explanation map explain `selector`'s class."""
+    def select_class(self, selector: ClassSelector | None) -> None:
+        """Make every explanation map explain `selector`'s class (None: no class, no map)."""
         for kind in MAP_KINDS:
             self.update(kind, selector=selector)
 

@@ -159,6 +159,12 @@ class AnalysisService(QObject):
                 self.result_ready.emit(study, "maps", self._selected, cached)
             self._plan(first=("maps",), emit_cached=False)
 
+    def forget_maps_choice(self) -> None:
+        """No class is chosen for the maps (a new study whose default is not decided yet): no maps
+        step is planned until `request_maps` names one."""
+        self._selected = None
+        self._queue = [s for s in self._queue if s.kind != "maps"]
+
     def refresh_models(self) -> None:
         """List the installed models again (after an install) and queue what the shown study lacks."""
         self._read_models()

@@ -71,6 +71,7 @@ class FindingsPanel(QWidget):
     classSelected = Signal(str, str)  # noqa: N815 (Qt's naming) model name, label
     class_selected = Signal(str, int)  # model name, class index: the class the maps should explain
     idle = Signal()  # no gate, classifier or lesion step of the shown study is queued or running
+    findings_shown_changed = Signal(bool)  # findings_shown() changed (the gate's verdict, an override)
 
     def __init__(self, parent=None, *, service: AnalysisService | None = None, models_dir: Path | None = None,
                  classify: Classify = classify_study):
@@ -91,6 +92,7 @@ class FindingsPanel(QWidget):
         self.entries: list[ModelEntry] = []
         self._expanded: set[str] = set()
         self._overridden: set[object] = set()  # studies whose gate refusal the reader overrode
+        self._last_shown: bool | None = None  # findings_shown() when last rendered
         self.service.study_changed.connect(lambda _study, _meta: self._render())
         self.service.models_changed.connect(self._list_models)
         self.service.result_ready.connect(lambda study, kind, _key, _payload: self._on_outcome(study, kind))
@@ -157,6 +159,10 @@ class FindingsPanel(QWidget):
             self.idle.emit()
 
     def _render(self) -> None:
+        shown = self.findings_shown() if self.service.study is not None else False
+        if shown != self._last_shown:
+            self._last_shown = shown
+            self.findings_shown_changed.emit(shown)
         study, meta, roles = self.service.study, self.service.meta, self.service.roles
         if not installed_models(self.models_dir):
             message = EMPTY_TEXT

@@ -20,7 +20,8 @@ import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
-from cxrviewer.analysis.pipeline import SCREENING_LABEL
+from cxrviewer.analysis.findings import Finding
+from cxrviewer.analysis.map_choice import default_map_class
 from cxrviewer.core.display.compose import IndexedMap, Normalisation, index_map
 from cxrviewer.core.errors import ConfigError
 from cxrviewer.core.layers import (
@@ -44,9 +45,12 @@ DEFAULT_KEY = "layers/default"
 FLICKER_MS = 600
 WAITING_TEXT = "not computed yet for this study"
 LAYERS_HIDDEN_TEXT = "all layers hidden (O shows them again)"
+WITHHELD_TEXT = "withheld with the findings (the gate did not accept this image)"
+NO_DEFAULT_TEXT = "no finding called: pick a class to see what the model looks at"
 NO_SOFT_TISSUE_TEXT = ("bone-suppressed base chosen; this study has no soft-tissue view yet "
                        "(it needs an installed bone-suppression model)")
 # The analysis service's result kinds and the layers each one feeds.
+MAP_NAMES = {"saliency": "Saliency", "gradcam": "Grad-CAM", "cam": "CAM", "crm": "CRM"}
 LAYERS_OF_RESULT = {"maps": MAP_KINDS, "lesions": LESION_KINDS, "lungs": ("lung_outline",),
                     "soft_tissue": ("bones",)}
 
@@ -73,10 +77,13 @@ class LayerController(QObject):
         self._flicker.setInterval(FLICKER_MS)
         self._flicker.timeout.connect(lambda: canvas.show_soft_tissue(not canvas.showing_soft_tissue))
         self.compare_window = None
-        self._request_maps = True  # False while adopting the class of maps that just arrived
+        self._request_maps = True  # False while a class is set without asking for its maps
+        self._findings: dict[str, Finding] = {}  # the shown study's classifier findings, by model
+        self._reader_chose = False  # the reader picked the class: kept from study to study
+        self._findings_shown = lambda: True  # the window's findings panel says (the gate)
         self.load_default()
         self._unsubscribe = self.stack.subscribe(self._on_stack_changed)
-        panel.class_chosen.connect(self.select_class)
+        panel.class_chosen.connect(self.choose_class)
         panel.flicker_toggled.connect(self.flicker)
         panel.side_by_side_requested.connect(self.open_side_by_side)
         panel.layers_shown_toggled.connect(self.set_layers_shown)
@@ -92,6 +99,23 @@ class LayerController(QObject):
             service.result_ready.connect(self.on_result)
             service.step_failed.connect(self.on_step_failed)
 
+    def attach_findings(self, findings_panel) -> None:
+        """Show maps only while the findings panel shows the findings (issue 20: a map beside
+        withheld findings contradicts them)."""
+        self._findings_shown = findings_panel.findings_shown
+        findings_panel.findings_shown_changed.connect(self._on_findings_shown_changed)
+
+    def _on_findings_shown_changed(self, shown: bool) -> None:
+        if shown:
+            self._ask_for_selected_maps()
+            return
+        for kind in MAP_KINDS:
+            self.raw.pop(kind, None)
+            self.indexed.pop(kind, None)
+            self._show(kind)
+            self.panel.set_map(kind, None, WITHHELD_TEXT)
+        self._show_caption()
+
     def on_result(self, study: int, kind: str, key, payload) -> None:
         # The window switches this controller to a study before it asks the service for it
         # (MainWindow._show_study), so a result for another study is a stale one: dropped.
@@ -99,24 +123,21 @@ class LayerController(QObject):
             return
         if kind == "finding":
             self._labels[payload.model] = tuple(payload.labels)
+            self._findings[payload.model] = payload
             self.panel.set_classes([ClassSelector(m, i, label) for m, labels in self._labels.items()
                                     for i, label in enumerate(labels)])
-            if self.stack.selector is None and SCREENING_LABEL in payload.labels:
-                # Until the reader picks a class, the maps explain a TB screening classifier's "tb"
-                # (it runs first), whatever its call: that is what a TB reader checks the map for.
-                self.select_class(self._selector(payload.model, payload.labels.index(SCREENING_LABEL)))
-            elif self.stack.selector is None and payload.positive:
-                # Otherwise the first classifier's call.
-                self.select_class(self._selector(payload.model, payload.positive[0]))
+            self._choose_default()
         elif kind == "maps":
-            model, class_index = key
             if self.stack.selector is None:
-                self.select_class(self._selector(model, class_index), request=False)
+                # Maps the service computed without this controller naming the class (a caller of
+                # the service asked for them): shown as what they are, the maps of that class.
+                self._set_class(self._selector(*key), request=False)
             selected = self.stack.selector
-            if (selected.model, selected.class_index) == (model, class_index):
+            if (selected.model, selected.class_index) == tuple(key) and self._findings_shown():
                 for method, values in payload.items():
                     if method in MAP_KINDS:
                         self.set_raw(method, values)
+                self._show_caption()
         elif kind == "lesions":  # each lesion model's map in the layer its channel names
             layer = getattr(payload, "label", LESION_KINDS[0])
             self._lesion_layer[str(key)] = layer
@@ -152,10 +173,18 @@ class LayerController(QObject):
         self.indexed.clear()
         self.overlays.clear()
         self.soft_tissue_model = ""
+        self._findings = {}
         self.canvas.show_soft_tissue(self.stack.base == "soft_tissue")
         for kind in KINDS:
             self.panel.set_map(kind, None, WAITING_TEXT)
+        if not self._reader_chose:
+            # The default class is the finding that matters on this study, decided from its own
+            # findings as they arrive: the last study's choice does not carry over.
+            self._set_class(None)
+            if self.service is not None:
+                self.service.forget_maps_choice()
         self._ask_for_selected_maps()
+        self._show_caption()
         self._refresh_compare()
 
     def clear(self) -> None:
@@ -226,14 +255,43 @@ class LayerController(QObject):
             self._show(kind)
         elif what == "class" and kind == MAP_KINDS[-1]:  # all map layers have been set by then
             self._on_class_changed()
+        if kind in MAP_KINDS or what == "all":
+            self._show_caption()
 
     # -- the class the maps explain ----------------------------------------------------------------
     def _selector(self, model: str, class_index: int) -> ClassSelector:
         labels = self._labels.get(model, ())
         return ClassSelector(model, class_index, labels[class_index] if class_index < len(labels) else "")
 
+    def choose_class(self, selector: ClassSelector | None) -> None:
+        """The reader picked the class the maps explain (the panel's list, a finding's link): it is
+        kept from study to study until the reader picks "none" (None), which returns to the default."""
+        self._reader_chose = selector is not None
+        if selector is None:
+            self._choose_default()
+        else:
+            self._set_class(selector)
+
     def select_class(self, selector: ClassSelector, request: bool = True) -> None:
-        """Make the maps explain `selector` (from the panel, or the findings panel's click)."""
+        """Make the maps explain `selector`, as the reader's choice."""
+        self._reader_chose = True
+        self._set_class(selector, request)
+
+    def select_class_index(self, model: str, class_index: int) -> None:
+        """The findings panel's class_selected(model, class_index): the reader's choice."""
+        self.select_class(self._selector(model, class_index))
+
+    def _choose_default(self) -> None:
+        """Unless the reader chose, the maps explain the finding that matters (`map_choice`)."""
+        if self._reader_chose:
+            return
+        choice = default_map_class(self._findings.values())
+        self._set_class(None if choice is None else self._selector(*choice))
+        if choice is None and self._findings:
+            for kind in MAP_KINDS:
+                self.panel.set_map(kind, None, NO_DEFAULT_TEXT)
+
+    def _set_class(self, selector: ClassSelector | None, request: bool = True) -> None:
         if selector != self.stack.selector:
             self._request_maps = request
             try:
@@ -241,9 +299,18 @@ class LayerController(QObject):
             finally:
                 self._request_maps = True
 
-    def select_class_index(self, model: str, class_index: int) -> None:
-        """The findings panel's class_selected(model, class_index)."""
-        self.select_class(self._selector(model, class_index))
+    def _show_caption(self) -> None:
+        """What the maps on the film explain: model, class and its probability (issue 20)."""
+        selected = self.stack.selector
+        shown = [kind for kind in MAP_KINDS if kind in self.raw and self.stack[kind].visible]
+        if selected is None or not shown or not self.overlays.shown:
+            self.canvas.film_text.set_caption("")
+            return
+        finding = self._findings.get(selected.model)
+        probability = (f" — {100 * finding.probabilities[selected.class_index]:.1f} %"
+                       if finding is not None and selected.class_index < len(finding.probabilities) else "")
+        names = ", ".join(MAP_NAMES.get(kind, kind) for kind in shown)
+        self.canvas.film_text.set_caption(f"{names}: {selected.model} / {selected.label}{probability}")
 
     def _on_class_changed(self) -> None:
         for kind in MAP_KINDS:
@@ -254,8 +321,11 @@ class LayerController(QObject):
             self._ask_for_selected_maps()
 
     def _ask_for_selected_maps(self) -> None:
-        """Show the selected class's maps from the service's cache, or ask the service for them."""
+        """Show the selected class's maps from the service's cache, or ask the service for them
+        (not while the findings are withheld)."""
         selected = self.stack.selector
+        if not self._findings_shown():
+            return
         if selected is None or self.study is None or self.service is None or any(k in self.raw for k in MAP_KINDS):
             return
         key = (selected.model, selected.class_index)
@@ -280,6 +350,7 @@ class LayerController(QObject):
         for kind in KINDS:
             self._show(kind)
         self.panel.show_layers_shown(on)
+        self._show_caption()
         self.message.emit("" if on else LAYERS_HIDDEN_TEXT)
 
     def toggle_layers(self) -> None:

@@ -318,6 +318,7 @@ class MainWindow(QMainWindow):
         self.layers = LayerController(self.canvas, self.layer_panel, self.settings, parent=self)
         self.layers.attach_service(self.analysis)
         self.findings_panel.class_selected.connect(self.layers.select_class_index)
+        self.layers.attach_findings(self.findings_panel)
         self.layers.message.connect(lambda text: self.status.showMessage(text, 10000))
 
     def composed_view(self) -> npt.NDArray[np.uint8] | None:

@@ -42,7 +42,7 @@ def block_map(*blocks: tuple[slice, slice, float]) -> np.ndarray:
 
 
 class FakeService(QObject):
-    """The analysis service's signals and the two calls the layers make, recorded."""
+    """The analysis service's signals and the three calls the layers make, recorded."""
 
     result_ready = Signal(object, str, object, object)
     step_failed = Signal(object, str, object, str)
@@ -57,6 +57,9 @@ class FakeService(QObject):
 
     def request_maps(self, study, model, class_index):
         self.requests.append((study, model, class_index))
+
+    def forget_maps_choice(self):
+        self.requests.append(("forget",))
 
 
 class LayerHarness(QWidget):

@@ -12,11 +12,12 @@ from PySide6.QtCore import QSettings
 from screen_support import inner_pixels, screen_at_view
 from viewer_support import open_and_wait
 
+from cxrviewer.analysis.findings import Finding
 from cxrviewer.core.display.compose import Threshold, build_lut, compose, layer, threshold_index
 from cxrviewer.core.layers import ClassSelector, LayerStack
 from cxrviewer.gui.base_view import soft_tissue_base
 from cxrviewer.gui.display_lut import display_table
-from cxrviewer.gui.layer_controller import LayerController
+from cxrviewer.gui.layer_controller import NO_DEFAULT_TEXT, WITHHELD_TEXT, LayerController
 from cxrviewer.gui.layer_panel import LayerPanel
 
 MODEL = "pneumonia-kermany"
@@ -209,35 +210,76 @@ def test_soft_tissue_base_follows_the_window_and_b_toggles_it(harness):
     assert harness.panel.stack.base == "original" and not harness.canvas.showing_soft_tissue
 
 
+def finding(model, labels, positive, probabilities=None) -> Finding:
+    probabilities = probabilities or tuple(1.0 if i in positive else 0.0 for i in range(len(labels)))
+    return Finding(model, labels, probabilities, positive, "threshold", 0.5, "CPU", 0.01)
+
+
 def test_class_choice_asks_the_service_and_ignores_other_classes(harness):
     harness.show_study(study_id=3)
-    finding = SimpleNamespace(model=MODEL, labels=("normal", "pneumonia"), positive=(0,))
-    harness.service.result_ready.emit(3, "finding", MODEL, finding)
+    harness.service.result_ready.emit(3, "finding", MODEL, finding(MODEL, ("normal", "pneumonia"), (0,)))
     assert [harness.panel.classes.itemText(i) for i in range(2)] == [f"{MODEL} / normal", f"{MODEL} / pneumonia"]
-    # No class chosen yet: the maps explain the classifier's call.
-    assert harness.panel.stack.selector == ClassSelector(MODEL, 0, "normal")
-    assert harness.panel.classes.currentIndex() == 0
+    # No class chosen and a "normal" call: no map by default (issue 20: never a negative class).
+    assert harness.panel.stack.selector is None and harness.service.requests == [("forget",)]
+    assert harness.panel.controls["gradcam"].status.text() == NO_DEFAULT_TEXT
     harness.panel.classes.setCurrentIndex(1)
     assert harness.panel.stack.selector == ClassSelector(MODEL, 1, "pneumonia")
-    assert harness.service.requests == [(3, MODEL, 0), (3, MODEL, 1)]
+    assert harness.service.requests == [("forget",), (3, MODEL, 1)]
     send_maps(harness, study=3, class_index=0)  # another class: not shown
     assert "gradcam" not in harness.controller.raw
     send_maps(harness, study=2, class_index=1)  # another study: not shown
     assert "gradcam" not in harness.controller.raw
     send_maps(harness, study=3, class_index=1, scale=2.0)
     assert harness.controller.indexed["gradcam"].maximum == 2.0
+    assert harness.canvas.film_text.caption.text().endswith(f": {MODEL} / pneumonia — 0.0 %")  # what the map explains
     harness.service.step_failed.emit(3, "lungs", "lungs-unet", "model lungs-unet: checksum mismatch")
     assert "checksum mismatch" in harness.panel.controls["lung_outline"].status.text()
+    # The reader's choice is kept on the next study; a default one is not.
+    harness.show_study(study_id=4)
+    assert harness.panel.stack.selector == ClassSelector(MODEL, 1, "pneumonia")
 
 
 def test_the_maps_explain_a_tb_screening_classifiers_tb_class_by_default_whatever_its_call(harness):
     harness.show_study(study_id=4)
-    screen = SimpleNamespace(model="tb-screen", labels=("normal", "tb"), positive=(0,))
-    harness.service.result_ready.emit(4, "finding", "tb-screen", screen)
-    other = SimpleNamespace(model=MODEL, labels=("normal", "pneumonia"), positive=(1,))
-    harness.service.result_ready.emit(4, "finding", MODEL, other)
+    harness.service.result_ready.emit(4, "finding", "tb-screen", finding("tb-screen", ("normal", "tb"), (0,)))
+    harness.service.result_ready.emit(4, "finding", MODEL, finding(MODEL, ("normal", "pneumonia"), (1,)))
     assert harness.panel.stack.selector == ClassSelector("tb-screen", 1, "tb")
-    assert harness.service.requests == [(4, "tb-screen", 1)]
+    assert harness.service.requests == [("forget",), (4, "tb-screen", 1)]
+    # The next study decides its own default: the last one's does not carry over.
+    harness.show_study(study_id=5)
+    assert harness.panel.stack.selector is None
+    harness.service.result_ready.emit(5, "finding", MODEL, finding(MODEL, ("normal", "pneumonia"), (1,), (0.2, 0.8)))
+    assert harness.panel.stack.selector == ClassSelector(MODEL, 1, "pneumonia")
+
+
+def test_no_maps_while_the_findings_are_withheld(harness):
+    """Issue 20: the gate withheld the findings while a whole-film map covered the film."""
+    from PySide6.QtCore import QObject, Signal
+
+    class Findings(QObject):
+        findings_shown_changed = Signal(bool)
+        shown = False
+
+        def findings_shown(self):
+            return self.shown
+
+    panel = Findings()
+    harness.controller.attach_findings(panel)
+    harness.show_study(study_id=6)
+    harness.service.result_ready.emit(6, "finding", MODEL, finding(MODEL, ("normal", "pneumonia"), (1,)))
+    assert harness.panel.stack.selector == ClassSelector(MODEL, 1, "pneumonia")
+    assert harness.service.requests == [("forget",)]  # withheld: not even asked for
+    send_maps(harness, study=6, class_index=1)
+    assert "gradcam" not in harness.controller.raw and harness.canvas.film_text.caption.text() == ""
+    panel.shown = True  # the gate accepted, or the reader clicked "Show anyway"
+    panel.findings_shown_changed.emit(True)
+    assert harness.service.requests[-1] == (6, MODEL, 1)
+    send_maps(harness, study=6, class_index=1)
+    assert "gradcam" in harness.controller.raw and MODEL in harness.canvas.film_text.caption.text()
+    panel.shown = False
+    panel.findings_shown_changed.emit(False)
+    assert "gradcam" not in harness.controller.raw
+    assert harness.panel.controls["gradcam"].status.text() == WITHHELD_TEXT
 
 
 def test_results_for_a_study_not_shown_are_dropped(harness):
@@ -379,11 +421,16 @@ def test_the_real_analysis_service_feeds_every_layer(qtbot, pipeline_models_dir,
     window.show()
     open_and_wait(qtbot, window, band_study)
     controller = window.layers
+    qtbot.waitUntil(lambda: window.analysis.cached(window.analysis.study, "finding", "classifier") is not None,
+                    timeout=60000)
+    finding = window.analysis.cached(window.analysis.study, "finding", "classifier")
+    # By default the maps explain the classifier's call only when it called the finding ("abnormal").
+    default = window.layer_panel.stack.selector
+    assert (default.class_index if default else None) == (1 if finding.positive == (1,) else None)
+    window.findings_panel.class_selected.emit("classifier", 1)  # the reader asks for "abnormal"
     kinds = ("saliency", "gradcam", "crm", "tb_lesions", "lung_outline", "bones")
     qtbot.waitUntil(lambda: all(k in controller.raw for k in kinds), timeout=60000)
-    finding = window.analysis.cached(window.analysis.study, "finding", "classifier")
-    assert window.layer_panel.stack.selector.model == "classifier"
-    assert window.layer_panel.stack.selector.class_index == finding.positive[0]  # the classifier's call
+    assert (window.layer_panel.stack.selector.model, window.layer_panel.stack.selector.class_index) == ("classifier", 1)
     for kind in kinds:
         window.layer_panel.controls[kind].visible.setChecked(True)
     assert set(controller.overlays.drawn) == set(kinds)

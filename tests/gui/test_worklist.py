@@ -390,9 +390,9 @@ def test_real_files_with_the_shipped_models(qtbot, viewer, tmp_path):
             assert row.scores[f"finding:{classifier}"] == pytest.approx(expected, abs=1e-6)
         if roles.gate:
             assert row.gate is not None
-        for model in roles.lesions:  # every lesion model (TB lesions, lung opacity) is a column
-            lesions = lesion_finding(installed_model(model), read_image(folder / name).pixels)
-            assert row.scores[f"lesions:{model}"] == pytest.approx(lesions.score, abs=1e-6)
+        for lesion_model in roles.lesions:  # every lesion model (TB lesions, lung opacity) is a column
+            lesions = lesion_finding(installed_model(lesion_model), read_image(folder / name).pixels)
+            assert row.scores[f"lesions:{lesion_model}"] == pytest.approx(lesions.score, abs=1e-6)
     worklist.sort_by(model.column("finding:pneumonia-kermany"))
     top = names(worklist)
     kermany = [n for n in top if n.endswith(".jpeg")]
