@@ -34,6 +34,7 @@ import numpy.typing as npt
 import torch
 from sklearn import metrics as skm
 
+from cxrviewer.analysis.localisation_measure import peak_pointing
 from cxrviewer.training.config import config_from_dict
 from cxrviewer.training.metrics import wilson_interval
 from cxrviewer.training.sources import Catalog, load_catalog, source_of
@@ -347,7 +348,7 @@ def pointing(sc: Scored, roles: tuple[str, ...] = ("test",)) -> dict[str, Any]:
             maps, pixels = film_maps(sc, i)
             mask = boxes_mask(pixels.shape, sc.catalog.samples[i].boxes)
             for method, values in maps.items():
-                plateau.setdefault(method, []).append(plateau_pointing(values, mask))
+                plateau.setdefault(method, []).append(peak_pointing(values, mask))
             yield maps, mask, None
 
     table = score_maps(studies(), model=sc.config.name, dataset=f"tbx11k_tb ({'/'.join(roles)} films, 128x128)")
@@ -367,18 +368,6 @@ def pointing(sc: Scored, roles: tuple[str, ...] = ("test",)) -> dict[str, Any]:
     return {"markdown": markdown, "plateau_pointing": hits, "mcnemar_saliency_vs_gradcam": mcnemar,
             "rows": [{"method": r.method, "images": r.images, "pointing": r.pointing, "mass_in_boxes": r.mass_in_boxes,
                       "iou": r.iou} for r in table.rows]}
-
-
-def plateau_pointing(values: npt.NDArray, mask: npt.NDArray[np.bool_]) -> bool:
-    """The pointing game at the centre of the map's maximal plateau (all pixels within 1e-6 of the
-    peak; their median row and column): for a map upsampled from a coarse grid, the first maximum
-    is the plateau's top-left corner, often outside the lungs. An all-zero map points nowhere."""
-    evidence = np.maximum(np.asarray(values, dtype=np.float64), 0.0)
-    peak = evidence.max()
-    if peak <= 0:
-        return False
-    rows, cols = np.nonzero(evidence >= peak * (1 - 1e-6))
-    return bool(mask[int(np.median(rows)), int(np.median(cols))])
 
 
 def maps_figure(sc: Scored, path: Path, count: int = 4) -> None:
@@ -403,7 +392,7 @@ def maps_figure(sc: Scored, path: Path, count: int = 4) -> None:
                 scale = float(np.percentile(overlay[overlay > 0], 99.5))
                 shown = np.clip(overlay / max(scale, 1e-12), 0, 1)
                 ax.imshow(np.ma.masked_less(shown, 0.2), cmap="jet", alpha=0.5, vmin=0, vmax=1)
-                rows, cols = np.nonzero(overlay >= overlay.max() * (1 - 1e-6))  # as plateau_pointing
+                rows, cols = np.nonzero(overlay >= overlay.max() * (1 - 1e-6))  # as peak_pointing
                 ax.plot(np.median(cols), np.median(rows), "w+", ms=8, mew=1.5)
             for x0, y0, x1, y1 in sc.catalog.samples[i].boxes:
                 ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="lime", lw=1))

@@ -125,7 +125,7 @@ def test_film_lung_box_grows_the_lungs_box_and_falls_back_to_the_whole_film():
 
 def test_plateau_pointing_uses_the_centre_of_a_flat_maximum():
     from cxrviewer.analysis.localisation import pointing_game
-    from cxrviewer.training.tb_screen_eval import plateau_pointing
+    from cxrviewer.analysis.localisation_measure import peak_pointing as plateau_pointing
 
     values = np.zeros((8, 8), np.float32)
     values[2:6, 4:8] = 1.0  # a flat maximum, as a 2x2 map upsampled
