@@ -32,6 +32,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from cxrviewer.core.atomic import atomic_target
 from cxrviewer.training.sources import Sample
 
 log = logging.getLogger(__name__)
@@ -103,12 +104,10 @@ def write_lung_boxes(root: Path, out: Path, *, models_dir: Path | None = None, t
         if done % 500 == 0:
             log.info("%d/%d films, %.0f s", done, len(rows), time.perf_counter() - started)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_target(out) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(out)
     return len(rows)
 
 

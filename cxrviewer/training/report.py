@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from cxrviewer.core.atomic import write_text_atomically
 from cxrviewer.training import plots
-from cxrviewer.training.state import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ def write_report(
     """results: {"val": {...}, "test": {...}, ...}; preds: {split: evaluation.Predictions}.
     Writes folder/metrics.json and folder/plots/*.png; returns the plot paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / "metrics.json", json.dumps(results, indent=1, default=float))
+    write_text_atomically(folder / "metrics.json", json.dumps(results, indent=1, default=float))
     out = folder / "plots"
     out.mkdir(exist_ok=True)
     written = []

@@ -29,6 +29,7 @@ import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 from torch.utils.data.distributed import DistributedSampler
 
+from cxrviewer.core.atomic import write_text_atomically
 from cxrviewer.core.errors import ConfigError
 from cxrviewer.core.preprocess import card_input
 from cxrviewer.nets import build
@@ -42,7 +43,7 @@ from cxrviewer.training.metrics import choose_threshold
 from cxrviewer.training.report import write_report
 from cxrviewer.training.sources import Catalog, load_catalog, source_of, subsample
 from cxrviewer.training.splits import Split, holdout_split, kfold_splits, part_split, source_role_split
-from cxrviewer.training.state import atomic_write_text, load_state, save_state
+from cxrviewer.training.state import load_state, save_state
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +306,7 @@ def train(
         raise ConfigError(f"{split_file}: the saved split differs from this config's; resume needs the same data and seed")
     if ctx.is_main:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.json", json.dumps(config.to_dict(), indent=1))
+        write_text_atomically(run_dir / "config.json", json.dumps(config.to_dict(), indent=1))
         split.save(split_file, [str(s.path) for s in catalog.samples], [s.patient for s in catalog.samples])
     num_classes = len(catalog.classes) if config.task in ("classification", "multilabel") else 1
     train_set = PreparedDataset(catalog, split.train, config.input, config.task, augment_cfg=config.augment,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from cxrviewer.core.atomic import atomic_target, write_text_atomically
 from cxrviewer.core.errors import ModelError
 
 FORMAT = "cxrviewer.train_state/1"
@@ -23,12 +23,6 @@ FORMAT = "cxrviewer.train_state/1"
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _split_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -69,9 +63,8 @@ def save_state(
     tensors.update(optim_tensors)
     tensors["rng.torch"] = torch.get_rng_state()
     weights = folder / f"{stem}.safetensors"
-    tmp = folder / f".{stem}.safetensors.tmp"
-    save_file(tensors, str(tmp))
-    os.replace(tmp, weights)
+    with atomic_target(weights) as tmp:
+        save_file(tensors, str(tmp))
     payload = {
         **info,  # first, so a stale key carried in `info` can never shadow the state written now
         "format": FORMAT,
@@ -79,7 +72,7 @@ def save_state(
         "optimizer": optim_info,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
     }
-    atomic_write_text(folder / f"{stem}.json", json.dumps(payload, indent=1))
+    write_text_atomically(folder / f"{stem}.json", json.dumps(payload, indent=1))
 
 
 def load_state(

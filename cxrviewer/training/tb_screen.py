@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from cxrviewer.core.atomic import atomic_target
 from cxrviewer.core.errors import ConfigError
 from cxrviewer.training.config import DataConfig
 from cxrviewer.training.sources import Catalog, Sample, _read_rows, tbx11k
@@ -127,12 +128,10 @@ def prepare(shared: Path, out: Path, *, models_dir: Path | None = None, threads:
                      "original": str(path.relative_to(shared))})
         if done % 100 == 0:
             log.info("%d/%d films, %.0f s", done, len(items), time.perf_counter() - started)
-    tmp = out / ".labels.csv.tmp"
-    with tmp.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_target(out / "labels.csv") as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(out / "labels.csv")
     return len(rows)
 
 
