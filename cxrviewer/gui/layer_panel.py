@@ -35,6 +35,7 @@ from cxrviewer.core.display.compose import IndexedMap, Normalisation, Threshold
 from cxrviewer.core.layers import KINDS, MAP_KINDS, SCALED_KINDS, ClassSelector, LayerStack
 from cxrviewer.gui.colour_bar import ColourBar
 from cxrviewer.gui.map_trust import MapTrust
+from cxrviewer.gui.wheel_guard import guard_wheel
 
 SLIDER_STEPS = 1000
 THRESHOLD_MODES = (("fraction", "% of max"), ("percentile", "percentile"), ("value", "value"), ("none", "none"))
@@ -321,6 +322,7 @@ class LayerPanel(QWidget):
         self._refresh_base()
         for kind in MAP_KINDS:
             self._refresh_trust(kind)
+        guard_wheel(self)  # the wheel scrolls the panel; it changes a control only once clicked into
 
     def width_to_fit(self) -> int:
         """The width at which every control shows without scrolling sideways (pixels)."""
