@@ -58,16 +58,17 @@ class Ruler:
         return math.hypot((self.x1 - self.x0) * col_mm, (self.y1 - self.y0) * row_mm)
 
 
-def ruler_label(ruler: Ruler, spacing_mm: tuple[float, float] | None, at_detector: bool) -> str:
+def ruler_label(ruler: Ruler, spacing_mm: tuple[float, float] | None, at_detector: bool, doubt: str = "") -> str:
     """What the reader sees beside a ruler.
 
     ImagerPixelSpacing measures at the detector, where the projection magnifies the patient, so the
-    label says so; without any spacing only pixels can be given.
+    label says so; without any spacing only pixels can be given; `doubt` (core.spacing_check) says
+    when the spacing itself is not believable for the film.
     """
     if spacing_mm is None:
         return f"{ruler.length_px():.1f} px (no pixel spacing)"
     suffix = " at detector" if at_detector else ""
-    return f"{ruler.length_px(spacing_mm):.1f} mm{suffix}"
+    return f"{ruler.length_px(spacing_mm):.1f} mm{suffix}" + (f" ({doubt})" if doubt else "")
 
 
 def drag_window(start: WindowPreset, dx: float, dy: float, value_range: float) -> WindowPreset:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QGraphicsLineItem
 
 from cxrviewer.core.film_text import film_text
 from cxrviewer.core.image import Image
+from cxrviewer.core.spacing_check import DOUBT_TEXT, spacing_doubt
 from cxrviewer.core.viewstate import Ruler, ViewState, drag_window, ruler_label
 from cxrviewer.gui.base_view import SoftTissueBase
 from cxrviewer.gui.display_lut import IndexedImage, display_table
@@ -318,7 +319,8 @@ class Canvas(pg.GraphicsView):
         self._ruler_line.setLine(ruler.x0, ruler.y0, ruler.x1, ruler.y1)
         self._ruler_line.setVisible(True)
         self._ruler_ends.setData([ruler.x0, ruler.x1], [ruler.y0, ruler.y1])
-        label = ruler_label(ruler, image.meta.pixel_spacing_mm, image.meta.spacing_is_at_detector)
+        label = ruler_label(ruler, image.meta.pixel_spacing_mm, image.meta.spacing_is_at_detector,
+                            DOUBT_TEXT if spacing_doubt(image.meta) else "")
         self._ruler_text.setText(label)
         self._ruler_text.setPos(*state.image_to_view(ruler.x1, ruler.y1))
         self._ruler_text.setVisible(True)

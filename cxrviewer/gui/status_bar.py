@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar
 
 from cxrviewer.core.image import Image
+from cxrviewer.core.spacing_check import spacing_doubt
 from cxrviewer.core.viewstate import ViewState
 from cxrviewer.gui.canvas import Probe
 from cxrviewer.runtime.providers import provider_choice, provider_label
@@ -18,7 +19,8 @@ def position_text(probe: Probe, image: Image) -> str:
         # The centre of the pixel, as the ruler measures between points.
         x_mm, y_mm = (probe.column + 0.5) * spacing[1], (probe.row + 0.5) * spacing[0]
         where = " at detector" if image.meta.spacing_is_at_detector else ""
-        text += f"  ({x_mm:.1f}, {y_mm:.1f} mm{where})"
+        doubt = spacing_doubt(image.meta)
+        text += f"  ({x_mm:.1f}, {y_mm:.1f} mm{where}{'; ' + doubt if doubt else ''})"
     return text
 
 

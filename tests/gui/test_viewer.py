@@ -24,6 +24,7 @@ from viewer_support import (
 
 from cxrviewer.core.display.voi import apply_window
 from cxrviewer.core.image import WindowPreset
+from cxrviewer.core.spacing_check import DOUBT_TEXT
 from cxrviewer.core.viewstate import DRAG_PIXELS_PER_RANGE, Ruler
 
 
@@ -168,9 +169,11 @@ def test_ruler_drag_measures_in_mm(qtbot, viewer, band_study):
     drag(viewer.canvas.viewport(), start, start + QPointF(100, 0))
     ruler = viewer.canvas.state.ruler
     assert ruler.length_px() == pytest.approx(100.0)
-    assert labels[-1] == "20.0 mm"
-    assert viewer.status.currentMessage() == "ruler: 20.0 mm"
-    assert viewer.canvas._ruler_text.textItem.toPlainText() == "20.0 mm"
+    # The band study is 4 cm wide at its spacing: no chest film is, and the label says so (issue 20).
+    measured = f"20.0 mm ({DOUBT_TEXT})"
+    assert labels[-1] == measured
+    assert viewer.status.currentMessage() == f"ruler: {measured}"
+    assert viewer.canvas._ruler_text.textItem.toPlainText() == measured
     assert viewer.canvas.state.window == WindowPreset(2000, 4000, name=viewer.canvas.state.window.name)
     press(qtbot, viewer, Qt.Key.Key_Delete)
     assert viewer.canvas.state.ruler is None
@@ -181,7 +184,7 @@ def test_ruler_says_at_detector_for_imager_pixel_spacing(qtbot, viewer, detector
     open_and_wait(qtbot, viewer, detector_study)
     with qtbot.waitSignal(viewer.canvas.ruler_changed) as blocker:
         viewer.canvas.state.ruler = Ruler(0, 0, 0, 100)
-    assert blocker.args == ["50.0 mm at detector"]
+    assert blocker.args == [f"50.0 mm at detector ({DOUBT_TEXT})"]  # a small synthetic film
 
 
 def test_next_and_previous_study_with_arrow_keys(qtbot, viewer, band_study, detector_study):
