@@ -85,6 +85,9 @@ def duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+FEW_IMAGES = 30  # below this many images a split's figures are said to mean little
+
+
 class TrainingDialog(QDialog):
     """Non-modal; closing hides it and a run goes on. The owner calls `shutdown()` when it quits."""
 
@@ -325,7 +328,14 @@ class TrainingDialog(QDialog):
         names = sorted({k for s in splits for k in metrics[s]})
         self.metrics_table.setRowCount(len(names))
         self.metrics_table.setColumnCount(len(splits))
-        self.metrics_table.setHorizontalHeaderLabels(["validation" if s == "val" else s for s in splits])
+        counts = result.get("counts") or {}
+        self.metrics_table.setHorizontalHeaderLabels([
+            ("validation" if s == "val" else s) + (f" (n={counts[s]})" if counts.get(s) else "") for s in splits])
+        few = {("validation" if s == "val" else s): counts[s] for s in splits if counts.get(s) and counts[s] < FEW_IMAGES}
+        if few:
+            parts = ", ".join(f"{n} {name} images" for name, n in few.items())
+            self._say(f"Only {parts}: figures on so few images can land anywhere from chance to perfect; "
+                      "do not read them as the model's performance.", error=True)
         self.metrics_table.setVerticalHeaderLabels(names)
         for column, split in enumerate(splits):
             for row, name in enumerate(names):

@@ -9,7 +9,7 @@ Every message is a plain dict with a "kind":
     {"kind": "progress", <the fields of training.run.Progress>}
     {"kind": "log", "level": "WARNING", "message": "..."}        the child's cxrviewer log records
     {"kind": "result", "run_dir", "best_checkpoint", "cancelled", "epochs_done", "wall_time_s",
-     "history": [...], "metrics": {"val": {...}, "test": {...}}, "threshold", "plots": [...],
+     "history": [...], "metrics": {"val": {...}, "test": {...}}, "counts": {"val": n, "test": n}, "threshold", "plots": [...],
      "exportable", "export_problem"}                               a run ended (finished or cancelled)
     {"kind": "exported", "name", "card"}                          a model was installed
     {"kind": "devices", "cuda": ["GPU name", ...]}               what the child's torch can use
@@ -180,6 +180,7 @@ def train_entry(config_dict: dict[str, Any], queue: Any, cancel: Any) -> None:
             "wall_time_s": result.wall_time_s,
             "history": result.history,
             "metrics": {split: headline(config.task, scores[split]) for split in ("val", "test") if split in scores},
+            "counts": {split: scores[split].get("n") for split in ("val", "test") if split in scores},
             "threshold": scores.get("threshold"),
             "plots": plots,
             "exportable": bool(result.best_checkpoint) and not result.cancelled and not problem,
