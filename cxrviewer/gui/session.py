@@ -170,7 +170,11 @@ class StudySession(QObject):
                 inside_folders.append((path, reason))
         if inside_folders:
             self.files_skipped.emit(inside_folders)
-        if self.current is None and self.paths:
-            self.select(new[0] if new else len(self.paths) - 1)
+        # What the reader just opened is shown: its first study, even when another was being read
+        # (issue 20: opening a folder left the previous study on screen).
+        if new:
+            self.select(new[0])
+        elif self.current is None and self.paths:
+            self.select(len(self.paths) - 1)
         for study in new:
             self._queue_load(study, 0)

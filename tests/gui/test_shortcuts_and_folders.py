@@ -68,3 +68,17 @@ def test_real_radiographs_first_appear_as_the_reader_made_them(qtbot, viewer, pa
     middle = shown[rows // 3 : rows // 2, columns * 9 // 20 : columns * 11 // 20].mean()
     lungs = shown[rows // 3 : rows // 2, columns // 5 : columns // 3].mean()
     assert middle > lungs
+
+
+def test_opening_a_folder_shows_its_first_study_even_while_another_is_read(qtbot, viewer, tmp_path):
+    """Issue 20: with a study on screen, opening a folder left that study shown."""
+    first = write_dicom(tmp_path / "one.dcm", band_pixels())
+    open_and_wait(qtbot, viewer, first)
+    assert viewer.canvas.image.meta.path.name == "one.dcm"
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    write_dicom(folder / "a.dcm", band_pixels())
+    write_dicom(folder / "b.dcm", band_pixels())
+    with qtbot.waitSignal(viewer.session.current_ready, timeout=15000):
+        viewer.open_paths([folder])
+    assert viewer.canvas.image.meta.path.name == "a.dcm"
