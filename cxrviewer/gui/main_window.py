@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QWidget
 
+from cxrviewer.core.named_presets import named_presets
 from cxrviewer.core.viewstate import ViewState
 from cxrviewer.gui import export_actions
 from cxrviewer.gui.analysis_service import AnalysisService
@@ -300,17 +301,21 @@ class MainWindow(QMainWindow):
         self._on_state(lambda s: s.zoom_about(factor, s.center))
 
     def apply_preset(self, number: int) -> None:
-        """The file's window presets, then its VOI LUTs, numbered from 0 (key 1)."""
+        """The file's window presets, then its VOI LUTs, then the named lung, mediastinum and bone
+        windows of a radiograph (`core.named_presets`), numbered from 0 (key 1)."""
         state, image = self.canvas.state, self.canvas.image
         if state is None or image is None:
             return
         presets, luts = image.meta.window_presets, image.meta.voi_luts
+        named = named_presets(image.modality_values, image.meta.inverted_for_display, image.meta.modality)
         if number < len(presets):
             state.window = presets[number]
         elif number < len(presets) + len(luts):
             state.use_voi_lut(number - len(presets), len(luts))
+        elif number < len(presets) + len(luts) + len(named):
+            state.window = named[number - len(presets) - len(luts)]
         else:
-            self.status.showMessage(f"this study has {len(presets) + len(luts)} window preset(s)", 5000)
+            self.status.showMessage(f"this study has {len(presets) + len(luts) + len(named)} window preset(s)", 5000)
 
     # -- layers ----------------------------------------------------------------------------------
     def _build_layers(self) -> None:

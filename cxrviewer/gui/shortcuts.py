@@ -62,7 +62,7 @@ MOUSE: tuple[tuple[str, str], ...] = (
 
 def help_html() -> str:
     rows = [f"<tr><td><b>{' / '.join(b.keys)}</b></td><td>{b.text}</td></tr>" for b in BINDINGS]
-    rows.insert(6, "<tr><td><b>1 … 9</b></td><td>Window presets and VOI LUTs of the file, in order</td></tr>")
+    rows.insert(6, "<tr><td><b>1 … 9</b></td><td>Window presets and VOI LUTs of the file, in order, then the named lung, mediastinum and bone windows of a radiograph</td></tr>")
     worklist = [f"<tr><td><b>{keys}</b></td><td>{what}</td></tr>" for keys, what in WORKLIST_KEYS]
     mouse = [f"<tr><td><b>{gesture}</b></td><td>{what}</td></tr>" for gesture, what in MOUSE]
     return (

@@ -85,6 +85,10 @@ def test_presets_on_number_keys_and_reset(qtbot, viewer, band_study):
     press(qtbot, viewer, Qt.Key.Key_2)
     assert (state.window.center, state.window.width) == (1500, 1000)
     np.testing.assert_array_equal(viewer.canvas.displayed_image(), expected_display(1500, 1000))
+    press(qtbot, viewer, Qt.Key.Key_3)  # after the file's two presets: the named ones (issue 20)
+    assert state.window.name == "lung"
+    press(qtbot, viewer, Qt.Key.Key_5)
+    assert state.window.name == "bone" and "(bone)" in viewer.canvas.film_text.labels["bottom_left"].text()
     press(qtbot, viewer, Qt.Key.Key_I)
     press(qtbot, viewer, Qt.Key.Key_0)
     assert (state.window.center, state.window.width, state.invert) == (2000, 4000, False)
