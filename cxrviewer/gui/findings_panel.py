@@ -20,13 +20,13 @@ import numpy.typing as npt
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
-from cxrviewer.analysis.findings import classify_study
+from cxrviewer.analysis.findings import Finding, classify_study
 from cxrviewer.analysis.gate import GateResult, findings_visible
-from cxrviewer.analysis.pipeline import SCREENING_LABEL, role_of
+from cxrviewer.analysis.pipeline import SCREENING_LABEL, LesionFinding, role_of
 from cxrviewer.core.cards import ModelCard, card_path, load_card
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.image import ImageMeta
-from cxrviewer.core.suitability import model_cautions, study_cautions
+from cxrviewer.core.suitability import age_fit, model_cautions, study_cautions
 from cxrviewer.gui import findings_text
 from cxrviewer.gui.analysis_service import FINDING_KINDS, AnalysisService, Classify
 from cxrviewer.runtime.registry import installed_models
@@ -183,6 +183,9 @@ class FindingsPanel(QWidget):
             if not self.findings_shown():
                 self.browser.setHtml(findings_text.panel_html([b for b in blocks if b], study_cautions(meta)))
                 return
+        summary = [(self.outcome(e.name), age_fit(meta, e.card).answerable) for e in self.entries if e.kind != "gate"]
+        blocks.append(findings_text.summary_html([(o, fits) for o, fits in summary
+                                                  if isinstance(o, (Finding, LesionFinding))]))
         for entry in self.entries:
             if entry.card is not None and entry.kind == "gate":
                 continue

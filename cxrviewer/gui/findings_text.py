@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import WITHHELD_MESSAGE, GateResult
-from cxrviewer.analysis.pipeline import LesionFinding
+from cxrviewer.analysis.pipeline import LESION_LABELS, LesionFinding
 from cxrviewer.analysis.report_readings import percent as plain_percent
 from cxrviewer.core.cards import ModelCard
 
@@ -57,9 +57,9 @@ def decision_html(finding: Finding) -> str:
     called = ", ".join(f"<b>{escape(labels[i])}</b>" for i in finding.positive)
     if finding.rule == "threshold":
         if 1 in finding.positive:
-            return f"{called} — {percent(probs[1])} is at or above the operating threshold {finding.threshold:.2f}"
+            return f"{called} — {percent(probs[1])} is at or above the operating threshold {percent(finding.threshold)}"
         return (f"{called} — {escape(labels[1])} {percent(probs[1])} is below the operating threshold "
-                f"{finding.threshold:.2f}")
+                f"{percent(finding.threshold)}")
     if finding.rule == "argmax":
         return f"{called} — the most probable of {len(labels)} labels (no threshold)"
     if not finding.positive:
@@ -317,6 +317,37 @@ def lesion_html(name: str, card: ModelCard | None, outcome: LesionFinding | str 
     label = card.labels[0] if card is not None and card.labels else "tb_lesions"
     parts = [header_html(lesion_words(label)[0], card, detail), cautions_html(cautions), body]
     return "".join(parts + card_tail_html(name, card, expanded))
+
+
+def summary_line(outcome: Finding | LesionFinding) -> str:
+    """One plain line per model for the top of the panel (issue 20, item 5), every number a
+    percentage: "tb-screen-shenzhen — <b>tb</b> 96.3 % (threshold 18.2 %)"."""
+    if isinstance(outcome, LesionFinding):
+        what = LESION_LABELS.get(outcome.label, outcome.label)
+        call = f"<b>{escape(what)} areas</b>" if outcome.positive else f"no {escape(what)} area"
+        figures = f"{percent(outcome.score)} (threshold {percent(outcome.threshold)})"
+    else:
+        index = outcome.positive[0] if outcome.positive else int(max(range(len(outcome.probabilities)),
+                                                                    key=outcome.probabilities.__getitem__))
+        call = f"<b>{escape(outcome.labels[index])}</b>"
+        if outcome.rule == "threshold":
+            figures = f"{percent(outcome.probabilities[1])} (threshold {percent(outcome.threshold)})"
+        else:
+            figures = percent(outcome.probabilities[index])
+    return f"{escape(outcome.model)} — {call} {figures}"
+
+
+OUTSIDE_POPULATION = "not summarised: this patient is outside the population it was trained on, or of unknown age"
+
+
+def summary_html(outcomes: list[tuple[Finding | LesionFinding, bool]]) -> str:
+    """The models' calls first, one line each, before their details; "" when none is in yet. An
+    answer that does not apply to this patient (`core.suitability.age_fit`; the flag is False) is
+    not put at the top: its line says why, in grey, and its block below carries the caution."""
+    lines = [summary_line(outcome) if applies else
+             f"<span style='color:{MUTED}'>{escape(outcome.model)} — {OUTSIDE_POPULATION}</span>"
+             for outcome, applies in outcomes]
+    return f"<p style='margin:2px 0 6px 0'>{'<br>'.join(lines)}</p>" if lines else ""
 
 
 def panel_html(blocks: list[str], study_cautions: tuple[str, ...] = ()) -> str:

@@ -317,7 +317,7 @@ def test_a_classifiers_threshold_is_explained_by_its_test_sensitivity_and_specif
     block = findings_text.model_html("hand", shifted, finding((0.2, 0.8), (1,)), expanded=False)
     assert "sensitivity 99.0 %, specificity 66.7 % <span" in block and "(external: other period (n=200))" in block
     assert block.index("internal: test") < block.index("external: other period")
-    assert block.index("operating threshold 0.73") < block.index("At this threshold")
+    assert block.index("operating threshold 73.0 %") < block.index("At this threshold")
     three = finding((0.1, 0.6, 0.3), (1,), "argmax", None, ("normal", "bacteria", "virus"))
     assert "At this threshold" not in findings_text.model_html("hand", card, three, expanded=False)  # no threshold
     bare = card.__class__(**{**card.__dict__, "metrics": ()})

@@ -95,9 +95,9 @@ def test_finding_text_gives_percentages_in_label_order_and_the_call():
     text = findings_text.finding_html(finding((0.2, 0.8), (1,)))
     assert text.index("normal") < text.index("pneumonia")
     assert "20.0 %" in text and "80.0 %" in text
-    assert "<b>pneumonia</b> — 80.0 % is at or above the operating threshold 0.73" in text
+    assert "<b>pneumonia</b> — 80.0 % is at or above the operating threshold 73.0 %" in text
     below = findings_text.decision_html(finding((0.35, 0.65), (0,)))
-    assert below == "<b>normal</b> — pneumonia 65.0 % is below the operating threshold 0.73"
+    assert below == "<b>normal</b> — pneumonia 65.0 % is below the operating threshold 73.0 %"
     three = finding((0.1, 0.6, 0.3), (1,), "argmax", None, ("normal", "bacteria", "virus"))
     assert findings_text.decision_html(three) == "<b>bacteria</b> — the most probable of 3 labels (no threshold)"
     assert findings_text.percent(0.0004) == "&lt;0.1 %" and findings_text.percent(0.9996) == "&gt;99.9 %"
@@ -183,7 +183,7 @@ def test_panel_shows_the_exported_models_probabilities(qtbot, models_folder):
     np.testing.assert_allclose(result.probabilities, expected, rtol=1e-6)
     assert result.positive == ((1,) if expected[1] >= 0.6 else (0,))
     text = panel.browser.toPlainText()
-    assert MODEL in text and f"{100 * expected[1]:.1f} %" in text and "operating threshold 0.60" in text
+    assert MODEL in text and f"{100 * expected[1]:.1f} %" in text and "operating threshold 60.0 %" in text
     assert "random weights: for tests only" in text
     assert "unsigned: trained on this workstation — not a release model" in text  # exported here, never signed
     panel.shutdown()
@@ -258,6 +258,7 @@ def test_an_age_outside_the_cards_population_is_cautioned_under_that_model(qtbot
     caution = "Caution: This model was trained on children aged 1–5; this patient's recorded age is 45 years."
     p = panel.outcome(MODEL).probabilities[1]
     assert text.index(MODEL) < text.index(caution) < text.index(f"{100 * p:.1f} %")
+    assert text.index(findings_text.OUTSIDE_POPULATION) < text.index(caution)  # the summary does not answer
     panel.show_study("child", study_pixels(6), aged("004Y"))
     assert "Caution" not in panel.browser.toPlainText()
     panel.shutdown()
@@ -385,3 +386,20 @@ def test_the_demo_study_through_the_installed_pneumonia_model(qtbot, settings, m
     assert text.index(f"Caution: {SYNTHETIC_TEXT}") < text.index(f"{100 * expected[1]:.1f} %")
     window.session.shutdown()
     window.findings_panel.shutdown()
+
+
+def test_one_summary_line_per_model_first_every_number_a_percentage():
+    """Issue 20, item 5: the TB result was three scrolls down, as 0.998 in one place and 99.8 % in another."""
+    from cxrviewer.analysis.pipeline import LesionFinding
+
+    tb = Finding("tb-screen", ("normal", "tb"), (0.002, 0.998), (1,), "threshold", 0.64, "CPU", 0.01)
+    three = Finding("kids3", ("normal", "bacteria", "virus"), (0.1, 0.7, 0.2), (1,), "argmax", None, "CPU", 0.01)
+    lesions = LesionFinding("tb-lesions", np.zeros((2, 2), np.float32), 0.05, 0.3, False)
+    html = findings_text.summary_html([(tb, True), (three, True), (lesions, True)])
+    assert "tb-screen — <b>tb</b> 99.8 % (threshold 64.0 %)" in html
+    assert "kids3 — <b>bacteria</b> 70.0 %" in html
+    assert "tb-lesions — no TB area 5.0 % (threshold 30.0 %)" in html
+    assert "0.998" not in html and "0.64" not in html
+    assert findings_text.summary_html([]) == ""
+    outside = findings_text.summary_html([(three, False)])  # issue 20, item 3: not answered at the top
+    assert "70.0 %" not in outside and findings_text.OUTSIDE_POPULATION in outside
