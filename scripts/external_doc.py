@@ -59,7 +59,9 @@ def model_rows(card: ModelCard) -> list[str]:
         outside_text = "<br>".join(f"{_value(m)} <small>({m.split})</small>" for m in outside) or "none measured"
         rows.append(f"| `{card.name}` | {name.replace('_', ' ')} | {inside_text} | {outside_text} |")
     if not external:
-        rows.append(f"| `{card.name}` | – | | **no external figure**: see its section |")
+        # The card says why (a note starting "No external figure"), so the page does too.
+        why = next((note for note in card.notes if note.startswith("No external figure")), "see its section")
+        rows.append(f"| `{card.name}` | – | | **no external figure**: {why} |")
     return rows
 
 
