@@ -87,7 +87,9 @@ def test_calibrate_prints_writes_saves_and_the_call_follows(site_films, tmp_path
     assert summary["chosen"]["found_per_1000"] == pytest.approx(1000 * 0.02 * sens)
     with open(out / "operating_table.csv", newline="") as stream:
         assert len(list(csv.DictReader(stream))) == len(set(s.tolist()))
-    assert {g["group"] for g in summary["subgroups"]} == {"male", "sex unknown"}  # the DICOM's header says M
+    # The DICOM's header says M, and its bare age "81" is read as 81 years (issue 20): the only film
+    # with an age, so the others are "age unknown".
+    assert {g["group"] for g in summary["subgroups"]} == {"male", "sex unknown", "age 55+", "age unknown"}
     # Each score is the one the viewer shows for that film.
     loaded = installed_model(LESIONS)
     first = films / scores[0]["file"] if not Path(scores[0]["file"]).is_absolute() else Path(scores[0]["file"])
