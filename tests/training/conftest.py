@@ -8,21 +8,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from blob_images import blob_image
 
 
 @pytest.fixture(autouse=True)
 def _two_threads():
     torch.set_num_threads(2)
-
-
-def blob_image(rng: np.random.Generator, positive: bool, size: int = 64) -> np.ndarray:
-    """A noisy grey 'radiograph'; positives carry a bright disc, so a tiny net can learn them."""
-    img = 0.35 + 0.1 * rng.standard_normal((size, size))
-    if positive:
-        cy, cx = rng.integers(size // 4, 3 * size // 4, 2)
-        yy, xx = np.mgrid[:size, :size]
-        img[(yy - cy) ** 2 + (xx - cx) ** 2 < (size // 8) ** 2] += 0.45
-    return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 
 @pytest.fixture

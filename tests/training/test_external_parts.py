@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import blob_image
+from blob_images import blob_image
 from tiny_configs import tiny_config
 
 from cxrviewer.core.errors import ConfigError
