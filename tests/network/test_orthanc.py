@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pydicom
 import pytest
-from conftest import ORTHANC_AET, OUR_AET, read_shared, shared_dicoms
+from orthanc_support import ORTHANC_AET, OUR_AET, read_shared, shared_dicoms
 from pynetdicom import AE
 
 from cxrviewer.analysis.dicom_results import result_datasets, study_results
@@ -347,7 +347,7 @@ def test_listen_command_receives_triages_and_sends_back(settings, orthanc, tmp_p
     import subprocess
     import sys
 
-    from conftest import free_port
+    from orthanc_support import free_port
 
     source = read_shared(shared_dicoms()[[p.name for p in shared_dicoms()].index(SIIM)])
     before = held_count(orthanc, source.StudyInstanceUID, "SR")

@@ -10,7 +10,7 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
-from conftest import shared_dicoms
+from orthanc_support import shared_dicoms
 
 from cxrviewer.analysis.batch import MASK_PROBABILITY, analyse
 from cxrviewer.analysis.dicom_results import result_datasets, study_results

@@ -8,7 +8,7 @@ import time
 
 import pydicom
 import pytest
-from conftest import read_shared, shared_dicoms
+from orthanc_support import read_shared, shared_dicoms
 
 from cxrviewer.core.errors import ConfigError
 from cxrviewer.net.outbox import enqueue, pending, retry

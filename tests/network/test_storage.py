@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pydicom
 import pytest
-from conftest import OUR_AET, free_port, read_shared, shared_dicoms
+from orthanc_support import OUR_AET, free_port, read_shared, shared_dicoms
 from pydicom.encaps import encapsulate
 from pydicom.uid import generate_uid
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES
