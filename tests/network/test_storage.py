@@ -47,7 +47,7 @@ def server(tmp_path):
         done.set()
 
     with StorageServer(OUR_AET, free_port(), tmp_path / "received", [AllowedSender(MODALITY, "127.0.0.1")],
-                       on_study=on_study, on_refused=refused.append, host="127.0.0.1", quiet_seconds=0.5) as scp:
+                       on_study=on_study, on_refused=refused.append, host="127.0.0.1", quiet_seconds=3.0) as scp:  # roomy: a second association may start late on a loaded machine
         scp.studies, scp.refused, scp.done = studies, refused, done
         yield scp
 
