@@ -198,8 +198,7 @@ def _sex(text: str) -> str | None:
 def header_age_sex(meta: ImageMeta) -> tuple[float | None, str | None]:
     """Patient's Age in years and Patient's Sex ("M"/"F"/"O") from a DICOM header; None where absent."""
     age = patient_age(meta)
-    sexes = [value for tag, name, _vr, value in meta.tags if tag == PATIENT_SEX_TAG and ">" not in name]
-    sex = SEX_WORDS.get(sexes[0].strip().lower()) if sexes else None
+    sex = SEX_WORDS.get(meta.tag_value(PATIENT_SEX_TAG).lower()) or None
     return (age.years if age is not None else None), sex
 
 

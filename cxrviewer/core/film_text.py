@@ -15,14 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cxrviewer.core.image import ImageMeta, WindowPreset
-from cxrviewer.core.orientation import Orientation
+from cxrviewer.core.orientation import Orientation, opposite_side
 from cxrviewer.core.suitability import patient_age
 
 PATIENT_ORIENTATION_TAG = "(0020,0020)"
 PATIENT_SEX_TAG = "(0010,0040)"
 VIEW_POSITION_TAG = "(0018,5101)"
 BODY_PART_TAG = "(0018,0015)"
-_OPPOSITE = {"A": "P", "P": "A", "L": "R", "R": "L", "H": "F", "F": "H"}
 SOFT_TISSUE_BADGE = "SOFT-TISSUE (bone-suppressed model output)"
 
 
@@ -33,10 +32,6 @@ class FilmText:
     bottom_left: tuple[str, ...] = ()
     bottom_right: tuple[str, ...] = ()  # the badges
     edges: dict[str, str] | None = None  # "left", "right", "top", "bottom" → patient side letters
-
-
-def _tag(meta: ImageMeta, tag: str) -> str:
-    return next((value.strip() for t, name, _vr, value in meta.tags if t == tag and ">" not in name), "")
 
 
 def _date(text: str) -> str:
@@ -55,25 +50,24 @@ def edge_letters(meta: ImageMeta, orientation: Orientation) -> dict[str, str] | 
     """The patient side each screen edge faces, or None when the file does not say (no or an
     unreadable Patient Orientation)."""
     # The tag browser's text of a multi-valued CS: "['L', 'F']" (pydicom's MultiValue) or "L\\F".
-    text = _tag(meta, PATIENT_ORIENTATION_TAG).translate(str.maketrans("[]',\"\\", "      "))
+    text = meta.tag_value(PATIENT_ORIENTATION_TAG).translate(str.maketrans("[]',\"\\", "      "))
     values = text.split()
     turned = orientation.patient_orientation(values) if values else None
     if turned is None:
         return None
     right, bottom = turned  # the view's rows run towards `right`, its columns towards `bottom`
-    opposite = lambda side: "".join(_OPPOSITE[letter] for letter in side)  # noqa: E731
-    return {"left": opposite(right), "right": right, "top": opposite(bottom), "bottom": bottom}
+    return {"left": opposite_side(right), "right": right, "top": opposite_side(bottom), "bottom": bottom}
 
 
 def film_text(meta: ImageMeta, orientation: Orientation, *, window: WindowPreset | None = None,
               zoom: float | None = None, soft_tissue: bool = False) -> FilmText:
     age = patient_age(meta)
-    sex = _tag(meta, PATIENT_SEX_TAG)
+    sex = meta.tag_value(PATIENT_SEX_TAG)
     age_sex = ", ".join(part for part in (f"{age.count} {age.unit}" if age else "", sex) if part)
     who = tuple(line for line in (_name(meta.patient_name), meta.patient_id and f"ID {meta.patient_id}", age_sex)
                 if line)
-    what = " ".join(part for part in (meta.modality, _tag(meta, VIEW_POSITION_TAG)) if part)
-    when = tuple(line for line in (_date(meta.study_date), what, _tag(meta, BODY_PART_TAG)) if line)
+    what = " ".join(part for part in (meta.modality, meta.tag_value(VIEW_POSITION_TAG)) if part)
+    when = tuple(line for line in (_date(meta.study_date), what, meta.tag_value(BODY_PART_TAG)) if line)
     how = []
     if window is not None:
         how.append(f"W {window.width:g}  C {window.center:g}" + (f"  ({window.name})" if window.name else ""))

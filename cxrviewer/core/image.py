@@ -60,6 +60,12 @@ class ImageMeta:
     notes: tuple[str, ...] = ()  # things the reader should know, e.g. "frame 1 of 12 shown"
     tags: tuple[tuple[str, str, str, str], ...] = field(default=(), repr=False)  # (tag, name, VR, value)
 
+    def tag_value(self, tag: str, *, strip: bool = True) -> str:
+        """The value of `tag` ("(gggg,eeee)") at the top level of the dataset as the tag browser lists
+        it (an item inside a sequence does not count), "" when absent."""
+        value = next((v for t, name, _vr, v in self.tags if t == tag and ">" not in name), "")
+        return value.strip() if strip else value
+
     @property
     def spacing_is_at_detector(self) -> bool:
         """True when distances can only be given at the detector plane, not at the patient."""

@@ -25,6 +25,11 @@ _TURN_WORDS = {90: "rotated 90 degrees clockwise", 180: "rotated 180 degrees",
 _OPPOSITE = {"A": "P", "P": "A", "L": "R", "R": "L", "H": "F", "F": "H"}
 
 
+def opposite_side(direction: str) -> str:
+    """The patient direction opposite a DICOM direction code, letter by letter ("LF" → "RH")."""
+    return "".join(_OPPOSITE[letter] for letter in direction)
+
+
 @dataclass(frozen=True)
 class Orientation:
     """flip_h / flip_v mirror the image left-right / top-bottom first; then `rotation` degrees
@@ -98,7 +103,7 @@ class Orientation:
         def direction(along_x: float, along_y: float) -> str:
             # The view axis runs along image axis x (or y), forwards when the coefficient is +1.
             value, sign = (values[0], along_x) if along_x else (values[1], along_y)
-            return value if sign > 0 else "".join(_OPPOSITE[letter] for letter in value)
+            return value if sign > 0 else opposite_side(value)
 
         # view = M image with M orthogonal, so a view axis points along the row of M for it.
         return [direction(a, b), direction(c, d)]

@@ -161,4 +161,4 @@ def model_cautions(meta: ImageMeta | None, card: ModelCard | None, *, name_age: 
 
 
 def _tag_values(meta: ImageMeta, tags: tuple[str, ...]) -> list[str]:
-    return [value for tag, name, _vr, value in meta.tags if tag in tags and ">" not in name]
+    return [value for tag in tags if (value := meta.tag_value(tag, strip=False))]
