@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from cxrviewer.core.errors import ConfigError
-from cxrviewer.nets import ARCHITECTURES
+from cxrviewer.training.architectures import ARCHITECTURES
 from cxrviewer.training.config import TASKS, config_from_dict
 from cxrviewer.training.subprocess_run import export_problem
 

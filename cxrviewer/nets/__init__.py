@@ -1,129 +1,43 @@
-"""PyTorch architectures from the source papers, and the registry that builds them by name.
+"""PyTorch architectures from the source papers, and `build`, which makes one by name.
 
-The registry itself does not import torch: `ARCHITECTURES` can be listed by code that must not pull
-torch in, and `build` imports the architecture's module only when it is called.
+What each architecture is (task, input size, channels, source) is plain data in
+`cxrviewer.training.architectures`, which the training configuration and the viewer's training
+dialog read without torch; this package adds how each is built (`BUILDERS`). Importing it does not
+import torch either: `build` imports the architecture's module only when it is called.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from cxrviewer.core.errors import ConfigError
+from cxrviewer.training.architectures import ARCHITECTURES, ArchSpec
 
 if TYPE_CHECKING:
     from torch import nn
 
-Task = Literal["classification", "bone_suppression", "segmentation"]
+__all__ = ["ARCHITECTURES", "BUILDERS", "FIXED_SIZE", "ArchSpec", "build"]
 
-
-@dataclass(frozen=True)
-class ArchSpec:
-    """What an architecture is, without building it.
-
-    `input_size` is the (H, W) a classifier takes, or the working size of an image-to-image net;
-    `in_channels` is the default number of input channels; `builder` is "module:function" of the
-    factory, imported only by `build`.
-    """
-
-    name: str
-    task: Task
-    input_size: tuple[int, int]
-    in_channels: int
-    source: str
-    description: str
-    builder: str = field(repr=False)
-
-
-PASA_2019 = "Pasa et al. 2019, Sci Rep 9:6268"
-RAJARAMAN_2018 = "Rajaraman et al. 2018, Visualizing abnormalities in chest radiographs"
-RAJARAMAN_2021 = "Rajaraman et al. 2021, Diagnostics 11:840"
-CHEXNET = "Rajpurkar et al. 2017, CheXNet (DenseNet-121 + Grad-CAM)"
-GROUP_Q = "Group-Q report (ResNet-34, MobileNetV3-Large, EfficientNet-B1)"
-CXRVIEWER = "cxrviewer's own design"
-
-_SPECS = (
-    ArchSpec(
-        "tbnet", "classification", (512, 512), 1, PASA_2019,
-        "tiny TB screening CNN: 5 blocks of 16-80 filters, GAP, dense (~0.23 M parameters)",
-        "cxrviewer.nets.tbnet:build_tbnet",
-    ),
-    ArchSpec(
-        "seqcnn", "classification", (227, 227), 3, RAJARAMAN_2018,
-        "AlexNet-like sequential CNN: 5 conv (7x7/2 then 3x3), LRN, 3 FC of 4096/4096/classes",
-        "cxrviewer.nets.seqcnn:build_seqcnn",
-    ),
-    ArchSpec(
-        "densenet121", "classification", (224, 224), 3, CHEXNET,
-        "torchvision DenseNet-121 features + ReLU, GAP -> linear head",
-        "cxrviewer.nets.backbones:build_densenet121",
-    ),
-    ArchSpec(
-        "resnet34", "classification", (224, 224), 3, GROUP_Q,
-        "torchvision ResNet-34 features, GAP -> linear head",
-        "cxrviewer.nets.backbones:build_resnet34",
-    ),
-    ArchSpec(
-        "mobilenetv3_large", "classification", (224, 224), 3, GROUP_Q,
-        "torchvision MobileNetV3-Large features (960 ch), GAP -> dropout 0.2 -> linear head",
-        "cxrviewer.nets.backbones:build_mobilenetv3_large",
-    ),
-    ArchSpec(
-        "efficientnet_b1", "classification", (240, 240), 3, GROUP_Q,
-        "torchvision EfficientNet-B1 features (1280 ch), GAP -> dropout 0.2 -> linear head",
-        "cxrviewer.nets.backbones:build_efficientnet_b1",
-    ),
-    ArchSpec(
-        "vgg16_gap", "classification", (224, 224), 3, RAJARAMAN_2021,
-        "torchvision VGG-16 cut at conv5_3, GAP -> dropout 0.5 -> linear head",
-        "cxrviewer.nets.backbones:build_vgg16_gap",
-    ),
-    ArchSpec(
-        "ae_bs", "bone_suppression", (256, 256), 1, RAJARAMAN_2021,
-        "AE-BS: conv autoencoder 16-32-64 with two 2x downsamplings, sigmoid output",
-        "cxrviewer.nets.bonesup:AeBs",
-    ),
-    ArchSpec(
-        "convnet_bs", "bone_suppression", (256, 256), 1, RAJARAMAN_2021,
-        "ConvNet-BS: seven full-resolution convs 16-32-64-128-256-512-1, sigmoid output",
-        "cxrviewer.nets.bonesup:ConvNetBs",
-    ),
-    ArchSpec(
-        "rl_bs", "bone_suppression", (256, 256), 1, RAJARAMAN_2021,
-        "RL-BS: eight convs 8-...-512-1 predicting the bone residual; output = input - residual",
-        "cxrviewer.nets.bonesup:RlBs",
-    ),
-    ArchSpec(
-        "resnet_bs", "bone_suppression", (256, 256), 1, RAJARAMAN_2021,
-        "ResNet-BS: EDSR-style, 64 filters x 16 residual blocks scaled 0.1, global skip (~1.2 M)",
-        "cxrviewer.nets.bonesup:ResNetBs",
-    ),
-    ArchSpec(
-        "dwres_bs", "bone_suppression", (512, 512), 1, CXRVIEWER,
-        "CPU-efficient BS: pixel-unshuffle x4, 12 depthwise-separable residual blocks, input - bones",
-        "cxrviewer.nets.bonesup:DwResBs",
-    ),
-    ArchSpec(
-        "msdwres_bs", "bone_suppression", (512, 512), 1, CXRVIEWER,
-        "dwres_bs plus a coarse branch at 1/16 of the side (8 separable blocks) added back through a "
-        "zero-initialised 1x1, so it can follow a rib across the lung",
-        "cxrviewer.nets.bonesup:MsDwResBs",
-    ),
-    ArchSpec(
-        "unet_small", "segmentation", (256, 256), 1, CXRVIEWER,
-        "small U-Net 16-32-64-128-256, sigmoid channels lungs, heart (~1.9 M)",
-        "cxrviewer.nets.unet:UNetSmall",
-    ),
-    ArchSpec(
-        "unet_tiny", "segmentation", (256, 256), 1, CXRVIEWER,
-        "U-Net at half unet_small's width, 8-16-32-64-128, sigmoid channels (~0.47 M); TB lesion maps",
-        "cxrviewer.nets.unet_tiny:UNetTiny",
-    ),
-)
-
-ARCHITECTURES: dict[str, ArchSpec] = {spec.name: spec for spec in _SPECS}
+# "module:function" of each architecture's factory, one per name in ARCHITECTURES.
+BUILDERS: dict[str, str] = {
+    "tbnet": "cxrviewer.nets.tbnet:build_tbnet",
+    "seqcnn": "cxrviewer.nets.seqcnn:build_seqcnn",
+    "densenet121": "cxrviewer.nets.backbones:build_densenet121",
+    "resnet34": "cxrviewer.nets.backbones:build_resnet34",
+    "mobilenetv3_large": "cxrviewer.nets.backbones:build_mobilenetv3_large",
+    "efficientnet_b1": "cxrviewer.nets.backbones:build_efficientnet_b1",
+    "vgg16_gap": "cxrviewer.nets.backbones:build_vgg16_gap",
+    "ae_bs": "cxrviewer.nets.bonesup:AeBs",
+    "convnet_bs": "cxrviewer.nets.bonesup:ConvNetBs",
+    "rl_bs": "cxrviewer.nets.bonesup:RlBs",
+    "resnet_bs": "cxrviewer.nets.bonesup:ResNetBs",
+    "dwres_bs": "cxrviewer.nets.bonesup:DwResBs",
+    "msdwres_bs": "cxrviewer.nets.bonesup:MsDwResBs",
+    "unet_small": "cxrviewer.nets.unet:UNetSmall",
+    "unet_tiny": "cxrviewer.nets.unet_tiny:UNetTiny",
+}
 
 
 # Architectures whose head flattens the feature map, so they work at their design size only.
@@ -156,7 +70,7 @@ def build(
     channels = spec.in_channels if in_channels is None else in_channels
     if channels < 1:
         raise ConfigError(f"architecture {arch!r}: in_channels must be at least 1, got {channels}")
-    module_name, function_name = spec.builder.split(":")
+    module_name, function_name = BUILDERS[arch].split(":")
     factory = getattr(importlib.import_module(module_name), function_name)
     kwargs = dict(kw, in_channels=channels)
     if spec.task != "bone_suppression":

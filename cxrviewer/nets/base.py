@@ -20,7 +20,7 @@ class Classifier(nn.Module):
     Attributes:
         features: x (N, C, H, W) float32 → A (N, K, h, w) float32, the last convolutional feature map.
         head: A (N, K, h, w) → logits (N, num_classes) float32 (no softmax/sigmoid applied).
-        arch: registry name of the architecture (`cxrviewer.nets.ARCHITECTURES`).
+        arch: registry name of the architecture (`cxrviewer.training.architectures`).
         in_channels: C expected by `features`.
         num_classes: number of logits.
         input_size: (H, W) the network was designed and is exported for.

@@ -16,6 +16,7 @@ from typing import Any
 
 from cxrviewer.core.errors import ConfigError
 from cxrviewer.core.preprocess import InputContract, Step
+from cxrviewer.training.architectures import ARCHITECTURES
 
 TASKS = ("classification", "multilabel", "bone_suppression", "segmentation", "gate")
 SOURCES = (
@@ -230,8 +231,6 @@ def config_from_dict(d: Mapping[str, Any], *, origin: str = "config") -> TrainCo
 
 
 def _validate(c: TrainConfig, origin: str) -> None:
-    from cxrviewer.nets import ARCHITECTURES  # no torch import: the registry is lazy
-
     _check(bool(c.name) and "/" not in c.name and c.name not in (".", ".."), origin, "name",
            f"must be a plain file name, got {c.name!r}")
     _check(c.task in TASKS, origin, "task", f"must be one of {', '.join(TASKS)}, got {c.task!r}")

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from cxrviewer.core.errors import CxrError
+from cxrviewer.training.architectures import ARCHITECTURES
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,6 @@ def export_problem(config_dict: dict[str, Any]) -> str:
     Export writes the architecture's own input size into the card; a net trained at another size
     would be fed the wrong scale by the viewer (the training core refuses it for the same reason).
     """
-    from cxrviewer.nets import ARCHITECTURES
-
     spec = ARCHITECTURES.get(config_dict.get("arch", ""))
     size = config_dict.get("input", {})
     if spec is None:

@@ -245,6 +245,25 @@ def test_viewer_lists_models_and_opens_the_dialog(viewer, qtbot, tmp_path, monke
     assert viewer.status.currentMessage() == "model tiny installed; see the Models menu"
 
 
+def test_the_form_lists_architectures_without_importing_torch_or_the_nets_package():
+    # The architecture list is the training configuration's (cxrviewer.training.architectures); the
+    # viewer must not reach cxrviewer.nets, the torch package, to offer it.
+    script = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from cxrviewer.gui.training_form import TrainingForm\n"
+        "form = TrainingForm()\n"
+        "assert form.arch.count() > 0\n"
+        "print(sorted(m for m in sys.modules if m.partition('.')[0] in ('torch', 'torchvision', 'onnx')\n"
+        "             or m.startswith('cxrviewer.nets')))\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_the_dialog_does_not_import_torch_into_the_viewer(tmp_path, two_class_folder):
     script = (
         "import sys\n"

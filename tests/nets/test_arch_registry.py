@@ -1,11 +1,14 @@
-"""The architecture registry: its table, and the errors `build` raises."""
+"""The architecture registry: its table (kept in training, torch-free), the builders nets adds to it,
+and the errors `build` raises."""
 
 from __future__ import annotations
 
 import pytest
 
+from cxrviewer import nets
 from cxrviewer.core.errors import ConfigError
-from cxrviewer.nets import ARCHITECTURES, build
+from cxrviewer.nets import ARCHITECTURES, BUILDERS, build
+from cxrviewer.training import architectures
 
 
 def test_unknown_architecture_names_it_and_lists_the_known_ones():
@@ -25,6 +28,15 @@ def test_unknown_keyword_is_a_config_error_naming_the_architecture():
 def test_nonpositive_sizes_are_refused(bad):
     with pytest.raises(ConfigError, match="must be at least 1"):
         build("tbnet", **bad)
+
+
+def test_nets_builds_exactly_the_architectures_a_training_config_can_name():
+    # One table: nets reads the training configuration's list and adds only how each is built.
+    assert nets.ARCHITECTURES is architectures.ARCHITECTURES
+    assert list(BUILDERS) == list(architectures.ARCHITECTURES)
+    for name, builder in BUILDERS.items():
+        module, _, function = builder.partition(":")
+        assert module.startswith("cxrviewer.nets.") and function, name
 
 
 def test_every_spec_is_named_by_its_key_and_has_a_known_task():
