@@ -22,12 +22,12 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsLineItem
 
+from cxrviewer.core.display.indexed_image import IndexedImage, display_table
+from cxrviewer.core.display.soft_tissue_base import SoftTissueBase
 from cxrviewer.core.film_text import film_text
 from cxrviewer.core.image import Image
 from cxrviewer.core.spacing_check import DOUBT_TEXT, spacing_doubt
 from cxrviewer.core.viewstate import Ruler, ViewState, drag_window, ruler_label
-from cxrviewer.gui.base_view import SoftTissueBase
-from cxrviewer.gui.display_lut import IndexedImage, display_table
 from cxrviewer.gui.film_text_overlay import FilmTextOverlay
 
 RULER_COLOUR = QColor(255, 214, 10)

@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.map_choice import default_map_class
 from cxrviewer.core.display.compose import IndexedMap, Normalisation, index_map
+from cxrviewer.core.display.soft_tissue_base import soft_tissue_base
 from cxrviewer.core.errors import ConfigError
 from cxrviewer.core.layers import (
     KINDS,
@@ -33,7 +34,6 @@ from cxrviewer.core.layers import (
     index_normalisation,
     summary_line,
 )
-from cxrviewer.gui.base_view import soft_tissue_base
 from cxrviewer.gui.canvas import Canvas
 from cxrviewer.gui.layer_panel import LayerPanel
 from cxrviewer.gui.overlays import OverlayItems

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from cxrviewer.core.display.indexed_image import IndexedImage, index_image
 from cxrviewer.core.display.voi import full_range_window
 from cxrviewer.core.image import Image, WindowPreset
 from cxrviewer.core.io import read_image, scan_studies
 from cxrviewer.core.viewstate import ViewState
-from cxrviewer.gui.display_lut import IndexedImage, index_image
 from cxrviewer.gui.workers import CancelToken, JobRunner
 
 log = logging.getLogger(__name__)

@@ -10,11 +10,11 @@ import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
+from cxrviewer.core.display.indexed_image import index_image
 from cxrviewer.core.display.voi import apply_window
 from cxrviewer.core.image import Image, ImageMeta, WindowPreset
 from cxrviewer.core.viewstate import ViewState
 from cxrviewer.gui.canvas import Canvas
-from cxrviewer.gui.display_lut import index_image
 from cxrviewer.gui.layer_controller import LayerController
 from cxrviewer.gui.layer_panel import LayerPanel
 from cxrviewer.gui.session import LoadedStudy

@@ -14,9 +14,9 @@ from viewer_support import open_and_wait
 
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.core.display.compose import Threshold, build_lut, compose, layer, threshold_index
+from cxrviewer.core.display.indexed_image import display_table
+from cxrviewer.core.display.soft_tissue_base import soft_tissue_base
 from cxrviewer.core.layers import ClassSelector, LayerStack
-from cxrviewer.gui.base_view import soft_tissue_base
-from cxrviewer.gui.display_lut import display_table
 from cxrviewer.gui.layer_controller import NO_DEFAULT_TEXT, WITHHELD_TEXT, LayerController
 from cxrviewer.gui.layer_panel import LayerPanel
 

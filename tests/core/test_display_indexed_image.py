@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cxrviewer.core.display.indexed_image import MAX_LEVELS, display_table, index_image
 from cxrviewer.core.display.voi import apply_voi_lut, apply_window
 from cxrviewer.core.image import VoiLut, WindowPreset
-from cxrviewer.gui.display_lut import MAX_LEVELS, display_table, index_image
 
 
 def test_integer_data_is_indexed_exactly_with_the_smallest_dtype():

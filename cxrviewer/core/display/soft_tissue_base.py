@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from cxrviewer.gui.display_lut import IndexedImage
+from cxrviewer.core.display.indexed_image import IndexedImage
 
 
 @dataclass(frozen=True, eq=False)
