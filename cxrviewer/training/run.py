@@ -462,7 +462,3 @@ def _finish(config, catalog, split, model, device, info, cancelled, started, rep
                     elapsed_s=time.perf_counter() - started))
     return RunResult(run_dir, best, results, history, info["epoch"], False, time.perf_counter() - started, exported)
 
-
-def config_with(config: TrainConfig, **changes: Any) -> TrainConfig:
-    """A copy with top-level settings changed (no re-validation of data paths: used by tests and the dialog)."""
-    return dataclasses.replace(config, **changes)
