@@ -29,6 +29,8 @@ LAYERS: dict[str, tuple[tuple[str, ...], str]] = {
              "bare torch architectures; the torch-free list of what each is belongs to the training config"),
     "training.architectures": ((), "plain data that nets, the config and the viewer read: a leaf, so nets' "
                                    "one reach into training cannot come back round"),
+    "training.distributed": ((), "the DDP helpers run.train calls; the launcher that calls run.train is "
+                                 "training.launch, so run and distributed do not import each other"),
     "runtime": (("core", "paths", "nets"),
                 "runs a model behind the Backend protocol; the study path, training and the UI sit on it"),
     "analysis": (("core", "paths", "runtime"),

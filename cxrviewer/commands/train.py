@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config, **overrides)
         if args.nprocs > 1:
-            from cxrviewer.training.distributed import launch
+            from cxrviewer.training.launch import launch
 
             launch(config, args.nprocs, resume=args.resume)
             log.info("distributed run finished; results in %s", config.run_dir)

@@ -2,14 +2,13 @@
 
 Under `torchrun` (RANK / WORLD_SIZE / MASTER_ADDR set in the environment) `run.train` joins the
 process group by itself: `torchrun --nproc-per-node 4 -m cxrviewer train --config FILE`.
-`launch` starts N local processes without torchrun (CPU tests, a workstation with several GPUs).
+`training.launch` starts N local processes without torchrun (CPU tests, a workstation with several GPUs).
 Only rank 0 writes files and reports progress; every rank sees its own shard of the training set.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 
 import torch
@@ -60,23 +59,3 @@ def shutdown(ctx: DistContext) -> None:
     if ctx.active and dist.is_initialized():
         dist.destroy_process_group()
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _worker(rank: int, world: int, port: int, config, resume: bool) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank))
-    from cxrviewer.training.run import train
-
-    train(config, resume=resume)
-
-
-def launch(config, nprocs: int, *, resume: bool = False) -> None:
-    """Run `train(config)` in `nprocs` local processes joined by DDP (gloo on CPU)."""
-    import torch.multiprocessing as mp
-
-    mp.spawn(_worker, args=(nprocs, _free_port(), config, resume), nprocs=nprocs, join=True)

@@ -109,7 +109,7 @@ def test_bone_suppression_pairs_train_and_report_identity_baseline(tmp_path, pai
 
 
 def test_ddp_two_cpu_processes_train_one_epoch(tmp_path, folder_dataset):
-    from cxrviewer.training.distributed import launch
+    from cxrviewer.training.launch import launch
 
     config = tiny_config(folder_dataset, tmp_path / "ddp", epochs=1, threads=1)
     launch(config, 2)
