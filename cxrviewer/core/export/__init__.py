@@ -1,7 +1,8 @@
-"""Exports of the current view: PNG and a DICOM Secondary Capture, and what every export says
-(ExportContent), optionally anonymised. No Qt: the viewer and the command line call the same
-functions. The one-page PDF report is drawn with Qt's PDF writer, so it lives in `cxrviewer.printing`
-(write_report_pdf), which takes the same ExportContent."""
+"""Exports: PNG and a DICOM Secondary Capture of the current view, and what every export says
+(ExportContent), optionally anonymised; and the structured results sent to a PACS (`results`, written
+as an SR TID 1500 by `dicom_sr` and a Segmentation by `dicom_seg`). No Qt: the viewer and the command
+line call the same functions. The PDF report is drawn with Qt's PDF writer, so it lives in
+`cxrviewer.printing` (write_report_pdf), which takes the same ExportContent."""
 
 from cxrviewer.core.export.atomic import ExportError, write_atomically
 from cxrviewer.core.export.content import NOT_CLINICAL, ExportContent, Reading
