@@ -61,3 +61,25 @@ def pdf_font_sizes(data: bytes) -> dict[str, int]:
 def pdf_metadata(data: bytes) -> str:
     """The document information (title, creator, ...) as one string."""
     return " ".join(str(value) for value in (pdf_reader(data).metadata or {}).values())
+
+
+def pdf_page_text(data: bytes, page: int) -> str:
+    """One page's text (0 is the first), white space as in `pdf_text`."""
+    return " ".join(pdf_reader(data).pages[page].extract_text().split())
+
+
+def pdf_text_sizes(data: bytes, page: int) -> list[tuple[str, float]]:
+    """(text, size in points) of each text run on a page as a viewer sets it: the font size of the
+    text operation times the scale of its text and current transformation matrices."""
+    runs = []
+
+    def visit(text, cm, tm, _font, size):
+        if text.strip():
+            a = tm[0] * cm[0] + tm[1] * cm[2]
+            b = tm[0] * cm[1] + tm[1] * cm[3]
+            c = tm[2] * cm[0] + tm[3] * cm[2]
+            d = tm[2] * cm[1] + tm[3] * cm[3]
+            runs.append((" ".join(text.split()), size * abs(a * d - b * c) ** 0.5))
+
+    pdf_reader(data).pages[page].extract_text(visitor_text=visit)
+    return runs

@@ -23,7 +23,13 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import GateResult
 from cxrviewer.analysis.pipeline import LesionFinding
-from cxrviewer.analysis.report_readings import finding_reading, gate_verdict, lesion_reading, pending_reading
+from cxrviewer.analysis.report_readings import (
+    finding_reading,
+    gate_verdict,
+    lesion_reading,
+    pending_reading,
+    withheld_reading,
+)
 from cxrviewer.core.cards import ModelCard, card_path, load_card
 from cxrviewer.core.display.compose import compose
 from cxrviewer.core.errors import ModelError
@@ -58,9 +64,12 @@ def gather_content(window, anonymise: bool) -> ExportContent | None:
         return None
     state = window.canvas.state
     orientation = state.orientation if state is not None else Orientation()
+    legends = ()
     if hasattr(window, "composed_view"):
         composed = window.composed_view()
         layers = tuple(window.visible_layer_summary()) if hasattr(window, "visible_layer_summary") else ()
+        if getattr(window, "layers", None) is not None and hasattr(window.layers, "visible_layer_legends"):
+            legends = tuple(window.layers.visible_layer_legends())
     else:
         composed, layers = orientation.apply(compose(window.canvas.displayed_image(), [])), ()
     if composed is None:
@@ -68,7 +77,7 @@ def gather_content(window, anonymise: bool) -> ExportContent | None:
     readings, gate, cards = _readings(window)
     cards += _image_model_cards(window, {card.name for card in cards})
     return ExportContent(composed, layers, image.meta, tuple(readings), gate, tuple(cards), anonymise,
-                         orientation=orientation)
+                         orientation=orientation, legends=legends)
 
 
 WITHHELD_IN_REPORT = "; findings withheld, as on screen (the reader did not choose to see them)"
@@ -78,13 +87,17 @@ def _readings(window) -> tuple[list[Reading], str, list[ModelCard]]:
     """The findings panel's outcomes for the shown study: the gate's verdict, and, if the findings
     are on screen (`FindingsPanel.findings_shown`), each classifier's Finding and the TB lesion
     model's LesionFinding, with the cards of the models that spoke. A report never says more than
-    the screen: withheld findings stay out of it, and the gate line says so."""
+    the screen: withheld findings stay out of it (each model's summary line says "withheld" and why,
+    without a figure or its card), and the gate line says so."""
     panel = window.findings_panel
     readings: list[Reading] = []
     gate, cards = "", []
     shown = panel.findings_shown()
     for entry in panel.entries:
-        if entry.card is None or (entry.kind != "gate" and not shown):
+        if entry.card is None:
+            continue
+        if entry.kind != "gate" and not shown:
+            readings.append(withheld_reading(entry.name, entry.card))
             continue
         cards.append(entry.card)
         outcome = panel.outcome(entry.name)

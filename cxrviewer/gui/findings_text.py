@@ -13,9 +13,11 @@ from urllib.parse import quote
 
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import WITHHELD_MESSAGE, GateResult
-from cxrviewer.analysis.pipeline import LESION_LABELS, LesionFinding
-from cxrviewer.analysis.report_readings import percent as plain_percent
+from cxrviewer.analysis.pipeline import LesionFinding
+from cxrviewer.analysis.report_readings import finding_summary
 from cxrviewer.core.cards import ModelCard
+from cxrviewer.core.reading_words import CALL_COLOURS, withheld
+from cxrviewer.core.reading_words import percent as plain_percent
 
 LESION_TITLE = "TB-consistent findings"
 # Per lesion channel (`analysis.pipeline.LESION_LABELS`): the block's title, and what a call says.
@@ -29,11 +31,12 @@ ACRONYMS = {"auc": "AUC", "mcc": "MCC", "f1": "F1", "ppv": "PPV", "npv": "NPV", 
 BAR_COLOUR, CALLED_COLOUR, MUTED, RULE_COLOUR = "#4a90d9", "#d9822b", "#808080", "#c8c8c8"
 CAUTION_BACKGROUND, CAUTION_TEXT = "#fff3cd", "#6b4200"  # both set, so it reads on light and dark themes
 SHOW_ANYWAY_LINK = "gate:show-anyway"
+OUTSIDE_POPULATION = "this patient is outside the population it was trained on, or of unknown age"
 FOOTER = "Model outputs are research aids for a reader, not diagnoses."
 
 
 def percent(p: float) -> str:
-    """`analysis.report_readings.percent` for HTML: 0.973 → "97.3 %", never "0.0 %" or "100.0 %"."""
+    """`core.reading_words.percent` for HTML: 0.973 → "97.3 %", never "0.0 %" or "100.0 %"."""
     return escape(plain_percent(p))
 
 
@@ -319,34 +322,30 @@ def lesion_html(name: str, card: ModelCard | None, outcome: LesionFinding | str 
     return "".join(parts + card_tail_html(name, card, expanded))
 
 
-def summary_line(outcome: Finding | LesionFinding) -> str:
-    """One plain line per model for the top of the panel (issue 20, item 5), every number a
-    percentage: "tb-screen-shenzhen — <b>tb</b> 96.3 % (threshold 18.2 %)"."""
-    if isinstance(outcome, LesionFinding):
-        what = LESION_LABELS.get(outcome.label, outcome.label)
-        call = f"<b>{escape(what)} areas</b>" if outcome.positive else f"no {escape(what)} area"
-        figures = f"{percent(outcome.score)} (threshold {percent(outcome.threshold)})"
-    else:
-        index = outcome.positive[0] if outcome.positive else int(max(range(len(outcome.probabilities)),
-                                                                    key=outcome.probabilities.__getitem__))
-        call = f"<b>{escape(outcome.labels[index])}</b>"
-        if outcome.rule == "threshold":
-            figures = f"{percent(outcome.probabilities[1])} (threshold {percent(outcome.threshold)})"
-        else:
-            figures = percent(outcome.probabilities[index])
-    return f"{escape(outcome.model)} — {call} {figures}"
+def summary_line(outcome: Finding | LesionFinding, reason: str = "") -> str:
+    """One plain line per model for the top of the panel (issue 20, item 5), in the words every
+    report uses (`core.reading_words`): "<b>TB</b>: abnormal — 99.8 %, threshold 64.0 % (card) · tb-screen",
+    the model's id in grey.
+    reason: why the answer does not apply to this patient ("" when it does): the line says so instead."""
+    summary = finding_summary(outcome)
+    if reason:
+        summary = withheld(summary, reason)
+    colour = CALL_COLOURS[summary.call]
+    figures = f" — {escape(summary.figures)}" if summary.figures else ""
+    text = f"<b>{escape(summary.name)}</b>: <span style='color:{colour}'><b>{escape(summary.call_text)}</b></span>"
+    model = f" <span style='color:{MUTED}'>· {escape(summary.model)}</span>" if summary.model != summary.name else ""
+    return text + figures + model
 
 
-OUTSIDE_POPULATION = "not summarised: this patient is outside the population it was trained on, or of unknown age"
-
-
-def summary_html(outcomes: list[tuple[Finding | LesionFinding, bool]]) -> str:
-    """The models' calls first, one line each, before their details; "" when none is in yet. An
-    answer that does not apply to this patient (`core.suitability.age_fit`; the flag is False) is
-    not put at the top: its line says why, in grey, and its block below carries the caution."""
-    lines = [summary_line(outcome) if applies else
-             f"<span style='color:{MUTED}'>{escape(outcome.model)} — {OUTSIDE_POPULATION}</span>"
-             for outcome, applies in outcomes]
+def summary_html(outcomes: list[tuple[Finding | LesionFinding, str | bool]]) -> str:
+    """The models' calls first, one line each, before their details; "" when none is in yet. Each
+    outcome comes with why its answer does not apply to this patient (`core.reading_words.
+    population_reason`; "" or True when it applies, False for a reason not known): such an answer is
+    not put at the top, its line says it is withheld and why, and its block below carries the caution."""
+    lines = []
+    for outcome, applies in outcomes:
+        reason = OUTSIDE_POPULATION if applies is False else ("" if applies is True else applies)
+        lines.append(summary_line(outcome, reason))
     return f"<p style='margin:2px 0 6px 0'>{'<br>'.join(lines)}</p>" if lines else ""
 
 

@@ -34,6 +34,8 @@ from cxrviewer.core.layers import (
     index_normalisation,
     summary_line,
 )
+from cxrviewer.core.legend import LayerLegend, layer_legend
+from cxrviewer.core.reading_words import percent
 from cxrviewer.gui.canvas import Canvas
 from cxrviewer.gui.layer_panel import LayerPanel
 from cxrviewer.gui.overlays import OverlayItems
@@ -73,6 +75,7 @@ class LayerController(QObject):
         self.extremes: dict[tuple[str, object], dict[int, npt.NDArray[np.float32]]] = {}
         self._labels: dict[str, tuple[str, ...]] = {}
         self._lesion_layer: dict[str, str] = {}  # lesion model → its layer kind (its channel), once seen
+        self._lesion_scores: dict[str, str] = {}  # lesion layer kind → its model and image score, this study
         self._flicker = QTimer(self)
         self._flicker.setInterval(FLICKER_MS)
         self._flicker.timeout.connect(lambda: canvas.show_soft_tissue(not canvas.showing_soft_tissue))
@@ -141,6 +144,8 @@ class LayerController(QObject):
         elif kind == "lesions":  # each lesion model's map in the layer its channel names
             layer = getattr(payload, "label", LESION_KINDS[0])
             self._lesion_layer[str(key)] = layer
+            score = getattr(payload, "score", None)
+            self._lesion_scores[layer] = f"{key}" + ("" if score is None else f", image score {percent(score)}")
             self.stack.adopt_lesion_threshold(payload.threshold, layer)
             self.set_raw(layer, payload.probability)
         elif kind == "lungs":
@@ -174,6 +179,7 @@ class LayerController(QObject):
         self.overlays.clear()
         self.soft_tissue_model = ""
         self._findings = {}
+        self._lesion_scores = {}
         self.canvas.show_soft_tissue(self.stack.base == "soft_tissue")
         for kind in KINDS:
             self.panel.set_map(kind, None, WAITING_TEXT)
@@ -307,7 +313,7 @@ class LayerController(QObject):
             self.canvas.film_text.set_caption("")
             return
         finding = self._findings.get(selected.model)
-        probability = (f" — {100 * finding.probabilities[selected.class_index]:.1f} %"
+        probability = (f" — {percent(finding.probabilities[selected.class_index])}"
                        if finding is not None and selected.class_index < len(finding.probabilities) else "")
         names = ", ".join(MAP_NAMES.get(kind, kind) for kind in shown)
         self.canvas.film_text.set_caption(f"{names}: {selected.model} / {selected.label}{probability}")
@@ -402,6 +408,24 @@ class LayerController(QObject):
             lines = ["Base: original"]
         return lines + [summary_line(self.stack[kind], self.indexed.get(kind))
                         for kind in KINDS if kind in self.overlays.drawn]
+
+    def visible_layer_legends(self) -> list[LayerLegend]:
+        """A legend per layer drawn now, bottom to top (`core.legend`): what each explains (the
+        maps' model, class and probability; a lesion model's image score), its colours and its
+        display threshold, for the exports."""
+        return [layer_legend(self.stack[kind], self.indexed.get(kind), self._explains(kind))
+                for kind in KINDS if kind in self.overlays.drawn]
+
+    def _explains(self, kind: str) -> str:
+        if kind in LESION_KINDS:
+            return self._lesion_scores.get(kind, "")
+        selected = self.stack.selector if kind in MAP_KINDS else None
+        if selected is None:
+            return self.soft_tissue_model if kind == "bones" else ""
+        finding = self._findings.get(selected.model)
+        probability = (f", {percent(finding.probabilities[selected.class_index])}"
+                       if finding is not None and selected.class_index < len(finding.probabilities) else "")
+        return f"{selected.describe()}{probability}"
 
     # -- the reader's default ----------------------------------------------------------------------
     def save_default(self) -> None:

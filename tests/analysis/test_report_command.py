@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pdf_support import compact, pdf_metadata, pdf_pages, pdf_text
+from pdf_support import compact, pdf_metadata, pdf_page_text, pdf_pages, pdf_text
 from PIL import Image as PilImage
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
@@ -66,14 +66,18 @@ def test_reports_views_and_secondary_captures_for_a_folder(tmp_path, pipeline_mo
                                                      "roe-richard.view.png"]
     assert "broken.dcm" in caplog.text
     pdf = (out / "roe-richard.report.pdf").read_bytes()
-    assert pdf_pages(pdf) == 1
-    text = pdf_text(pdf)
+    assert pdf_pages(pdf) == 2  # page 1 the reading, page 2 the appendix
+    text, first = pdf_text(pdf), pdf_page_text(pdf, 0)
     for name in ("classifier", "tb-lesions"):
         card = load_card(card_path(pipeline_models_dir, name))
         # compact: pypdf sees spaces inside some words set in the mono font
-        assert all(compact(f"{entry.path} sha256 {entry.sha256}") in compact(text) for entry in card.files)
-    assert "operating threshold 0.420" in text and "operating threshold 0.600" in text
-    assert "no gate model ran on this study" in text and f"Patient: Roe^Richard / {PATIENT_ID}" in text
+        assert all(compact(f"{entry.path} sha256 {entry.sha256}") in compact(pdf_page_text(pdf, 1))
+                   for entry in card.files)
+    assert "operating threshold 42.0 %" in text and "operating threshold 60.0 %" in text
+    # The summary, as the findings panel says it: each model's call, figure and threshold in force.
+    assert first.index("Summary") < first.index("threshold 42.0 % (card)") < first.index("Image as shown")
+    assert "threshold 60.0 % (card)" in first
+    assert "no gate model ran on this study" in first and f"Patient: Roe^Richard / {PATIENT_ID}" in first
     assert "TB lesions" in text  # the layer drawn is listed
     view = expected_view(study, pipeline_models_dir)
     with PilImage.open(out / "roe-richard.view.png") as picture:

@@ -7,7 +7,13 @@ import numpy as np
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import GateResult
 from cxrviewer.analysis.pipeline import LesionFinding
-from cxrviewer.analysis.report_readings import finding_reading, gate_verdict, lesion_reading, pending_reading
+from cxrviewer.analysis.report_readings import (
+    finding_reading,
+    gate_verdict,
+    lesion_reading,
+    pending_reading,
+    withheld_reading,
+)
 
 
 def finding(probabilities, positive, rule, threshold=None, labels=("normal", "pneumonia")) -> Finding:
@@ -16,10 +22,12 @@ def finding(probabilities, positive, rule, threshold=None, labels=("normal", "pn
 
 def test_threshold_calls_say_the_figure_and_the_side_of_the_threshold():
     called = finding_reading(finding((0.027, 0.973), (1,), "threshold", 0.7257792), None)
-    assert called.result == "pneumonia: P(pneumonia) 97.3 % >= operating threshold 0.726"
+    assert called.result == "pneumonia: P(pneumonia) 97.3 % >= operating threshold 72.6 %"
     assert called.threshold == 0.7257792 and called.meaning == ""
+    assert called.summary.text() == "Pneumonia: abnormal — 97.3 %, threshold 72.6 % (card)"
     below = finding_reading(finding((0.9995, 0.0005), (0,), "threshold", 0.7257792), None)
-    assert below.result == "normal: P(pneumonia) <0.1 % < operating threshold 0.726"
+    assert below.result == "normal: P(pneumonia) <0.1 % < operating threshold 72.6 %"
+    assert below.summary.text() == "Pneumonia: normal — <0.1 %, threshold 72.6 % (card)"
 
 
 def test_argmax_and_multilabel_calls_list_every_label():
@@ -33,10 +41,26 @@ def test_argmax_and_multilabel_calls_list_every_label():
 def test_lesions_gate_and_pending_readings():
     lesions = LesionFinding("tb", np.zeros((2, 2), np.float32), 0.1234, 0.08, True)
     assert lesion_reading(lesions, None).result == (
-        "TB-consistent findings: lesion score 0.123 >= operating threshold 0.080")
+        "TB-consistent findings: lesion score 12.3 % >= operating threshold 8.0 %")
+    # 4.3 points above the threshold: within the indeterminate band; 20 points above: abnormal.
+    assert lesion_reading(lesions, None).summary.text() == (
+        "TB-consistent areas: indeterminate — 12.3 %, threshold 8.0 % (card)")
+    clear = LesionFinding("tb", np.zeros((2, 2), np.float32), 0.28, 0.08, True)
+    assert lesion_reading(clear, None).summary.call == "abnormal"
     assert gate_verdict(GateResult("cxr-gate", True, 0.97, 0.5)) == (
-        "cxr-gate: accepted as a frontal chest radiograph (P 97.0 %, threshold 0.500)")
+        "cxr-gate: accepted as a frontal chest radiograph (P 97.0 %, threshold 50.0 %)")
     assert gate_verdict(GateResult("cxr-gate", False, 0.12, 0.5)).startswith(
-        "cxr-gate: NOT recognised as a frontal chest radiograph (P 12.0 %, threshold 0.500)")
+        "cxr-gate: NOT recognised as a frontal chest radiograph (P 12.0 %, threshold 50.0 %)")
     assert pending_reading("m", None).result == "still running when this report was made: no result"
     assert pending_reading("m", "model m: missing file").result == "could not run: model m: missing file"
+    assert pending_reading("m", None).summary is None  # a report says "not run" with the result as the reason
+
+
+def test_a_withheld_reading_says_why_and_carries_no_figure():
+    from cxrviewer.core.cards import InputContract, ModelCard
+
+    card = ModelCard(name="pneu", version="1", task="classification", arch="a", labels=("normal", "pneumonia"),
+                     thresholds=(0.3, 0.7), input=InputContract(224, 224, 1), outputs=("logits",), files=())
+    reading = withheld_reading("pneu", card)
+    assert reading.summary.text() == "Pneumonia: withheld — the image was not accepted as a frontal chest radiograph"
+    assert reading.threshold is None and "%" not in reading.result

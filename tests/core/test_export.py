@@ -1,5 +1,6 @@
-"""Exports of the composed view: PNG, one-page PDF report (cxrviewer.printing, read back with pypdf),
-DICOM Secondary Capture, anonymised."""
+"""Exports of the composed view: PNG (with its legend strip), the PDF report (cxrviewer.printing, read
+back with pypdf: page 1 the summary, the image and its legends; the appendix after it), DICOM
+Secondary Capture, anonymised."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from pdf_support import (
     pdf_fonts,
     pdf_images,
     pdf_metadata,
+    pdf_page_text,
     pdf_pages,
     pdf_reader,
     pdf_text,
+    pdf_text_sizes,
 )
 from PIL import Image as PilImage
 from pydicom.uid import SecondaryCaptureImageStorage
@@ -39,11 +42,15 @@ from cxrviewer.core.export import (
 )
 from cxrviewer.core.image import ImageMeta
 from cxrviewer.core.io import read_image
+from cxrviewer.core.layers import default_layer
+from cxrviewer.core.legend import DISPLAY_THRESHOLD_NOTE, layer_legend
 from cxrviewer.core.orientation import Orientation
+from cxrviewer.core.reading_words import classifier_summary
 from cxrviewer.core.suitability import SYNTHETIC_TEXT
 from cxrviewer.printing import report_pdf_bytes, write_report_pdf
 from cxrviewer.printing.fonts import FONT_FILES
-from cxrviewer.printing.report_pdf import A4, CUT_NOTE, MARGIN, report_page
+from cxrviewer.printing.report_layout import A4, APPENDIX_TITLE, BODY_SIZE, MARGIN
+from cxrviewer.printing.report_pdf import report_layout
 
 DICOM_DIR = paths.shared_data_dir() / "dicom"
 REAL_DICOMS = sorted(DICOM_DIR.glob("*.dcm")) if DICOM_DIR.is_dir() else []
@@ -73,8 +80,12 @@ def card(name: str, threshold: float, limit: str) -> ModelCard:
 
 
 CARDS = (card("pneu-a", 0.7257792, "Children aged 1-5 only."), card("opac-b", 0.7470001, "Adults, one source."))
-READINGS = tuple(Reading(c.name, f"finding: P(finding) 91.0 % >= operating threshold {c.thresholds[1]:.3f}",
-                         c.thresholds[1], c.probability_meaning) for c in CARDS)
+READINGS = tuple(Reading(c.name, f"finding: P(finding) 91.0 % >= operating threshold {100 * c.thresholds[1]:.1f} %",
+                         c.thresholds[1], c.probability_meaning,
+                         classifier_summary(c.name, c.labels, (0.09, 0.91), (1,), "threshold", c.thresholds[1], False))
+                 for c in CARDS)
+SUMMARY_LINES = ("Finding: abnormal — 91.0 %, threshold 72.6 % (card)",
+                 "Finding: abnormal — 91.0 %, threshold 74.7 % (card)")
 
 
 def composed_view(rows: int = 96, columns: int = 128) -> np.ndarray:
@@ -91,10 +102,11 @@ def synthetic_meta(path: Path) -> ImageMeta:
                      study_uid="1.2.3.4.5.6789", study_date="20240131")
 
 
-def content(meta: ImageMeta | None, *, anonymise: bool = False, cards=CARDS, composed=None) -> ExportContent:
+def content(meta: ImageMeta | None, *, anonymise: bool = False, cards=CARDS, composed=None, legends=(),
+            readings=READINGS) -> ExportContent:
     return ExportContent(composed if composed is not None else composed_view(), ("saliency (pneu-a), jet, 60 %",),
-                         meta, READINGS, "cxr-gate: accepted as a frontal chest radiograph (P 97.0 %, threshold 0.500)",
-                         cards, anonymise, CREATED)
+                         meta, readings, "cxr-gate: accepted as a frontal chest radiograph (P 97.0 %, threshold 50.0 %)",
+                         cards, anonymise, CREATED, legends=legends)
 
 
 def test_png_holds_exactly_the_composed_pixels_and_says_what_they_are(tmp_path):
@@ -110,29 +122,72 @@ def test_png_holds_exactly_the_composed_pixels_and_says_what_they_are(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["view.png"]
 
 
-def test_pdf_report_is_one_page_with_checksums_thresholds_and_limits(tmp_path):
+def test_pdf_report_puts_the_summary_first_and_the_checksums_in_the_appendix(tmp_path):
     data = write_report_pdf(tmp_path / "report.pdf", content(synthetic_meta(tmp_path / "study-7.dcm"))).read_bytes()
     assert data.startswith(b"%PDF-1.") and data.rstrip().endswith(b"%%EOF")
-    assert pdf_pages(data) == 1
-    text = pdf_text(data)
+    assert pdf_pages(data) == 2
+    first, appendix, text = pdf_page_text(data, 0), pdf_page_text(data, 1), pdf_text(data)
+    # Page 1: who and what, then the summary, then the image with its caption; the appendix after.
+    assert first.index("Patient: Doe^Jane / PID-77881") < first.index("Summary") < first.index(SUMMARY_LINES[0])
+    assert first.index(SUMMARY_LINES[1]) < first.index("Image as shown") < text.index(APPENDIX_TITLE)
+    assert "Source: study-7.dcm" in first and "Study date: 20240131" in first and "2026-11-22 09:30 UTC" in first
+    assert "NOT FOR CLINICAL USE" in first
+    assert "Chest radiograph check (gate): cxr-gate: accepted as a frontal chest radiograph (P 97.0 %" in first
     for model in CARDS:
         for entry in model.files:  # compact: pypdf sees spaces inside some words set in the mono font
-            assert compact(f"{entry.path} sha256 {entry.sha256}") in compact(text)
-        assert f"{model.name} v3 - classification, tbnet" in text
-        assert f"operating threshold {model.thresholds[1]:.3f}" in text
-        assert model.limits[0] in text
-        assert f"What it means: {model.probability_meaning}" in text
-    assert "0.726" in text and "0.747" in text
-    assert "NOT FOR CLINICAL USE" in text and "Source: study-7.dcm" in text
-    assert "Patient: Doe^Jane / PID-77881" in text and "Study date: 20240131" in text
-    assert "Chest radiograph check (gate) cxr-gate: accepted as a frontal chest radiograph (P 97.0 %" in text
-    assert "2026-11-22 09:30 UTC" in text and "Layers shown - saliency (pneu-a), jet, 60 %" in text
-    assert "Limits: what this was not validated for - " + NOT_CLINICAL in text
-    # The image is stored losslessly (no JPEG) at its own size.
+            assert compact(f"{entry.path} sha256 {entry.sha256}") in compact(appendix)
+            assert entry.sha256[:16] not in compact(first)
+        assert f"{model.name} v3 - classification, tbnet" in appendix
+        assert f"operating threshold {100 * model.thresholds[1]:.1f} %" in appendix
+        assert model.limits[0] in appendix
+        assert f"What it means: {model.probability_meaning}" in appendix
+    assert "0.726" not in first and "0.747" not in first  # one number format: percentages (cards keep their words)
+    assert "Layers as drawn - saliency (pneu-a), jet, 60 %" in appendix
+    assert "Limits: what this was not validated for - " + NOT_CLINICAL in appendix
+    assert "signed release model" in appendix and "cxrviewer " in appendix  # signature and software version
+    # The image is stored losslessly (no JPEG) at its own size, and is the only picture: bars are vectors.
     [image] = pdf_images(data)
     np.testing.assert_array_equal(image, composed_view())
     xobjects = pdf_reader(data).pages[0]["/Resources"]["/XObject"].values()
     assert [str(x.get_object()["/Filter"]) for x in xobjects] == ["/FlateDecode"]
+
+
+def test_page_one_type_is_at_least_ten_points_and_the_appendix_is_smaller():
+    data = report_pdf_bytes(content(synthetic_meta(Path("s.dcm")), legends=(tb_legend(),)))
+    first = pdf_text_sizes(data, 0)
+    assert len(first) > 20 and min(size for _text, size in first) >= BODY_SIZE >= 9, sorted(first, key=lambda r: r[1])[:3]
+    summary = [size for text, size in first if text.startswith("Finding")]
+    assert summary and min(summary) >= 12  # the summary reads first
+    appendix = [size for text, size in pdf_text_sizes(data, 1) if text != APPENDIX_TITLE]
+    assert max(appendix) <= 8 and min(appendix) >= 6
+    checksum = CARDS[0].files[0].sha256
+    assert [size for text, size in pdf_text_sizes(data, 1) if checksum[:12] in compact(text)] == [6.0]
+
+
+def tb_legend():
+    from cxrviewer.core.display.compose import Threshold
+
+    state = default_layer("tb_lesions")
+    state = replace(state, style=replace(state.style, threshold=Threshold("value", 0.638)))
+    blob = np.clip(composed_view()[..., 0].astype(np.float32) / 255.0, 0, 1)
+    return layer_legend(state, index_map(blob, state.normalisation), "tb-lesions, image score 93.0 %")
+
+
+def test_the_report_draws_a_colour_bar_per_layer_and_explains_its_display_threshold():
+    legend = tb_legend()
+    data = report_pdf_bytes(content(synthetic_meta(Path("s.dcm")), legends=(legend,)))
+    first = pdf_page_text(data, 0)
+    assert "Legend TB lesions: tb-lesions, image score 93.0 %" in first
+    assert "0 % 100 % probability per pixel display threshold: only shown above 63.8 %" in first
+    assert " ".join(DISPLAY_THRESHOLD_NOTE.split()) in first
+    assert first.index("Summary") < first.index("Legend")
+    [page] = report_layout(content(synthetic_meta(Path("s.dcm")), legends=(legend,)))[:1]
+    [bar] = page.bars
+    np.testing.assert_array_equal(bar.colours, legend.colours())
+    assert bar.first_shown == pytest.approx(163 / 255)  # 0.638 on the 0-1 scale, at display resolution
+    x, y, width, _height = bar.rect
+    image_x, image_y, image_width, _ = page.image[1]
+    assert x > image_x + image_width and width > 150  # beside the image, wide enough to read
 
 
 def test_pdf_embeds_only_the_fonts_the_program_carries():
@@ -187,20 +242,27 @@ def test_an_anonymised_report_holds_the_name_in_no_script(tmp_path, name):
 
 def test_pdf_is_well_formed_for_a_strict_parser():
     reader = pdf_reader(report_pdf_bytes(content(None)))  # strict: a broken cross-reference raises
-    assert len(reader.pages) == 1 and reader.metadata.title == "cxrviewer study report"
-    box = reader.pages[0].mediabox
-    assert (float(box.width), float(box.height)) == pytest.approx(A4, abs=0.5)
+    assert len(reader.pages) == 2 and reader.metadata.title == "cxrviewer study report"
+    for page in reader.pages:
+        box = page.mediabox
+        assert (float(box.width), float(box.height)) == pytest.approx(A4, abs=0.5)
 
 
-def test_a_report_with_too_much_to_say_stays_on_one_page_and_says_it_was_cut():
+def test_a_report_with_much_to_say_keeps_page_one_whole_and_flows_the_appendix_on():
     many = tuple(card(f"model-{i:02d}", 0.5, f"Limit {i} of validation. " * 12) for i in range(14))
-    page = report_page(content(None, cards=many))
-    assert max(text.y for text in page.texts) <= A4[1] - MARGIN + 12  # nothing below the footer line
-    assert CUT_NOTE in [text.text for text in page.texts]
-    data = report_pdf_bytes(content(None, cards=many))
-    assert pdf_pages(data) == 1 and CUT_NOTE in pdf_text(data)
-    short = [text.text for text in report_page(content(None)).texts]
-    assert CUT_NOTE not in short and any(NOT_CLINICAL.split(":")[0] in line for line in short)
+    readings = tuple(Reading(c.name, "finding: P(finding) 91.0 %", 0.5, c.probability_meaning,
+                             classifier_summary(c.name, c.labels, (0.09, 0.91), (1,), "threshold", 0.5, False))
+                     for c in many)
+    pages = report_layout(content(None, cards=many, readings=readings))
+    assert len(pages) >= 3
+    for page in pages:  # nothing below the bottom margin (page 1's footer sits on it)
+        assert max(text.y for text in page.texts) <= A4[1] - MARGIN + 4
+    first = [text.text for text in pages[0].texts]
+    assert sum(line.startswith("Finding:") for line in first) == 14  # every model's line on page 1
+    assert pages[0].image is not None and pages[0].image[1][3] >= 100
+    data = report_pdf_bytes(content(None, cards=many, readings=readings))
+    assert pdf_pages(data) == len(pages)
+    assert all(compact(entry.sha256) in compact(pdf_text(data)) for c in many for entry in c.files)
 
 
 def test_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
@@ -365,8 +427,11 @@ def test_the_report_carries_the_cautions_the_findings_panel_shows(tmp_path):
     child = ImageMeta(path=tmp_path / "s.dcm", format="DICOM", patient_id="PID-1",
                       tags=(("(0010,1010)", "Patient's Age", "AS", "005Y"),))
     text = pdf_text(report_pdf_bytes(content(child, cards=(CARDS[0], adult))))
-    assert ("Findings Caution: opac-b: This model was trained on adults, one source; this patient's "
+    assert ("Caution: opac-b: This model was trained on adults, one source; this patient's "
             "recorded age is 5 years.") in text
+    # Its answer does not apply to this patient: withheld in the summary, as on screen.
+    assert "Finding: withheld — this patient is outside the population it was trained on (adults, one source)" in text
+    assert SUMMARY_LINES[0] in text
     anonymous = pdf_text(report_pdf_bytes(content(child, cards=(CARDS[0], adult), anonymise=True)))
     assert "opac-b: This model was trained on adults, one source; this patient's recorded age lies outside it." in anonymous
     assert "5 years" not in anonymous

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pydicom
 import pytest
-from pdf_support import compact, pdf_fonts, pdf_pages, pdf_text
+from pdf_support import compact, pdf_fonts, pdf_page_text, pdf_pages, pdf_text, pdf_text_sizes
 from PIL import Image as PilImage
 from PySide6.QtCore import QUrl
 from PySide6.QtWidgets import QFileDialog, QMessageBox
@@ -17,8 +17,13 @@ from viewer_support import band_pixels, open_and_wait, write_dicom
 from cxrviewer import paths
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import GateResult
+from cxrviewer.analysis.report_readings import finding_summary
 from cxrviewer.core.cards import card_path, load_card
 from cxrviewer.core.display.voi import apply_window
+from cxrviewer.core.export.legend_strip import legend_strip
+from cxrviewer.core.reading_words import population_reason
+from cxrviewer.core.reading_words import withheld as withheld_summary
+from cxrviewer.core.suitability import age_fit
 from cxrviewer.gui.export_actions import ANONYMISE_KEY, install
 from cxrviewer.gui.findings_text import SHOW_ANYWAY_LINK
 from cxrviewer.gui.main_window import MainWindow
@@ -106,10 +111,11 @@ def test_png_pdf_and_dicom_through_the_actions(qtbot, settings, no_models, ident
     save_to(monkeypatch, tmp_path / "report.pdf")
     trigger(qtbot, window, "export_pdf")
     data = (tmp_path / "report.pdf").read_bytes()
-    text = pdf_text(data)
-    assert pdf_pages(data) == 1
+    text = pdf_page_text(data, 0)
+    assert pdf_pages(data) == 2  # the reading, then the appendix
     assert f"Patient: Doe^Jane / {PATIENT_ID}" in text and "Source: jane-doe-55102.dcm" in text
     assert "no gate model ran on this study" in text and "No model reading was available" in text
+    assert "No layer is drawn over the image." in text
 
     save_to(monkeypatch, tmp_path / "sc.dcm")
     trigger(qtbot, window, "export_dicom")
@@ -266,6 +272,9 @@ def test_the_report_carries_the_installed_models_reading_threshold_and_checksums
         withheld = (tmp_path / "withheld.pdf").read_bytes()
         assert "findings withheld, as on screen" in pdf_text(withheld) and "P(pneumonia)" not in pdf_text(withheld)
         assert card.files[0].sha256 not in pdf_text(withheld)
+        # The summary says so for the model, with the reason and no figure.
+        assert ("Pneumonia: withheld — the image was not accepted as a frontal chest radiograph"
+                in pdf_page_text(withheld, 0))
         window.findings_panel._on_anchor(QUrl(SHOW_ANYWAY_LINK))
         assert window.findings_panel.findings_shown()
     # Shown findings may bring their maps (issue 20): let the view settle before comparing exports with it.
@@ -274,16 +283,26 @@ def test_the_report_carries_the_installed_models_reading_threshold_and_checksums
     trigger(qtbot, window, "export_png")
     save_to(monkeypatch, tmp_path / "report.pdf")
     trigger(qtbot, window, "export_pdf")
+    composed, legends = window.composed_view(), window.layers.visible_layer_legends()
     with PilImage.open(tmp_path / "view.png") as picture:  # whatever layers the window drew by now
-        np.testing.assert_array_equal(np.asarray(picture), window.composed_view())
+        exported = np.asarray(picture)
+    np.testing.assert_array_equal(exported[:composed.shape[0]], composed)  # the view, then its legend strip
+    np.testing.assert_array_equal(exported[composed.shape[0]:], legend_strip(composed.shape[1], tuple(legends)))
     data = (tmp_path / "report.pdf").read_bytes()
-    text = pdf_text(data)
+    text, first = pdf_text(data), pdf_page_text(data, 0)
+    # Page 1: the summary line of the finding as the panel says it, before the image; legible type. The
+    # study records no age and the model is for children: its answer is withheld there, as on screen.
+    reason = population_reason(age_fit(window.canvas.image.meta, card), card)
+    summary = withheld_summary(finding_summary(finding), reason).text() if reason else finding_summary(finding).text()
+    assert first.index("Summary") < first.index(summary) < first.index("Image as shown")
+    assert all(f"Legend {legend.title}" in first or legend.title in first for legend in legends)
+    assert min(size for _text, size in pdf_text_sizes(data, 0)) >= 9
     for line in window.visible_layer_summary():
         assert " ".join(line.split()) in text
     for entry in card.files:  # compact: pypdf sees spaces inside some words set in the mono font
         assert compact(f"{entry.path} sha256 {entry.sha256}") in compact(text)
     assert f"{SHIPPED} v{card.version}" in text
-    assert f"operating threshold {card.thresholds[1]:.3f}" in text
+    assert f"operating threshold {100 * card.thresholds[1]:.1f} %" in text
     p = finding.probabilities[1]
     assert f"P(pneumonia) {100 * p:.1f} %" in text or p < 0.001 or p > 0.999
     if lungs_shipped:  # the lung model ran on the study: its files are listed too

@@ -29,6 +29,7 @@ from cxrviewer.core.cards import (
 from cxrviewer.core.image import ImageMeta
 from cxrviewer.core.io import read_image
 from cxrviewer.core.preprocess import model_contract, prepare
+from cxrviewer.core.reading_words import CALL_COLOURS, OUTSIDE_POPULATION
 from cxrviewer.core.suitability import SYNTHETIC_TEXT
 from cxrviewer.gui import findings_text
 from cxrviewer.gui.findings_panel import EMPTY_TEXT, FindingsPanel
@@ -232,7 +233,8 @@ def test_the_phantom_caution_stands_above_every_models_probabilities(qtbot, mode
     wait_idle(qtbot, panel)
     text = panel.browser.toPlainText()
     p = panel.outcome(MODEL).probabilities[1]
-    assert text.index(f"Caution: {SYNTHETIC_TEXT}") < text.index(MODEL) < text.index(f"{100 * p:.1f} %")
+    caution = text.index(f"Caution: {SYNTHETIC_TEXT}")
+    assert caution < text.index(f"{100 * p:.1f} %") and caution < text.index(MODEL)
     assert text.count("Caution:") == 1  # once for the study, not once per model
     panel.show_study("plain", study_pixels(5), ImageMeta(Path("plain.dcm"), "DICOM", description="CHEST PA"))
     wait_idle(qtbot, panel)
@@ -258,7 +260,8 @@ def test_an_age_outside_the_cards_population_is_cautioned_under_that_model(qtbot
     caution = "Caution: This model was trained on children aged 1–5; this patient's recorded age is 45 years."
     p = panel.outcome(MODEL).probabilities[1]
     assert text.index(MODEL) < text.index(caution) < text.index(f"{100 * p:.1f} %")
-    assert text.index(findings_text.OUTSIDE_POPULATION) < text.index(caution)  # the summary does not answer
+    # The summary does not answer for this patient: it says the answer is withheld, and why.
+    assert text.index(f"withheld — {OUTSIDE_POPULATION} (children aged 1–5)") < text.index(caution)
     panel.show_study("child", study_pixels(6), aged("004Y"))
     assert "Caution" not in panel.browser.toPlainText()
     panel.shutdown()
@@ -350,11 +353,11 @@ def test_the_window_runs_the_models_on_each_study_and_caches_them(qtbot, setting
     first = panel.outcome(MODEL)
     pixels = window.canvas.image.pixels
     np.testing.assert_allclose(first.probabilities, direct_probabilities(MODEL, pixels, models_folder), rtol=1e-6)
-    window.study_list.step(1)
+    window.worklist.step(1)
     qtbot.waitUntil(lambda: window.canvas.image is not None and window.canvas.image.meta.path == detector_study)
     wait_idle(qtbot, panel)
     assert isinstance(panel.outcome(MODEL), Finding)
-    window.study_list.step(-1)
+    window.worklist.step(-1)
     qtbot.waitUntil(lambda: window.canvas.image.meta.path == band_study)
     assert not panel.busy and panel.outcome(MODEL) == first
     window.session.shutdown()
@@ -396,10 +399,14 @@ def test_one_summary_line_per_model_first_every_number_a_percentage():
     three = Finding("kids3", ("normal", "bacteria", "virus"), (0.1, 0.7, 0.2), (1,), "argmax", None, "CPU", 0.01)
     lesions = LesionFinding("tb-lesions", np.zeros((2, 2), np.float32), 0.05, 0.3, False)
     html = findings_text.summary_html([(tb, True), (three, True), (lesions, True)])
-    assert "tb-screen — <b>tb</b> 99.8 % (threshold 64.0 %)" in html
-    assert "kids3 — <b>bacteria</b> 70.0 %" in html
-    assert "tb-lesions — no TB area 5.0 % (threshold 30.0 %)" in html
+    # The words of core.reading_words, as every report prints them; the call in its colour and in words.
+    assert f"<b>TB</b>: <span style='color:{CALL_COLOURS['abnormal']}'><b>abnormal</b></span> — 99.8 %, " \
+           "threshold 64.0 % (card) <span style='color:#808080'>· tb-screen</span>" in html
+    assert "<b>Bacteria / virus</b>: " in html and "<b>abnormal (bacteria)</b></span> — 70.0 %, the most probable label" in html
+    assert "<b>TB-consistent areas</b>: " in html and "<b>normal</b></span> — 5.0 %, threshold 30.0 % (card)" in html
     assert "0.998" not in html and "0.64" not in html
     assert findings_text.summary_html([]) == ""
     outside = findings_text.summary_html([(three, False)])  # issue 20, item 3: not answered at the top
-    assert "70.0 %" not in outside and findings_text.OUTSIDE_POPULATION in outside
+    assert "70.0 %" not in outside and f"withheld</b></span> — {findings_text.OUTSIDE_POPULATION}" in outside
+    said = findings_text.summary_html([(three, "this patient is outside the population it was trained on (kids)")])
+    assert "70.0 %" not in said and "— this patient is outside the population it was trained on (kids)" in said

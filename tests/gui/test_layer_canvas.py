@@ -82,6 +82,12 @@ def test_screen_pixels_equal_compose_of_the_same_layers(harness):
     assert summary[0] == "Base: original" and len(summary) == 4
     assert summary[1].startswith(f"Grad-CAM · {MODEL} / class 1 · threshold ≥ 20 % of max (0.2)")
     assert summary[3].startswith("TB lesions · threshold ≥ 0.4 · opacity 45 %")
+    # The exports' legends (issue 20, item 10): one per layer drawn, what it explains, its display threshold.
+    legends = harness.controller.visible_layer_legends()
+    assert [legend.name for legend in legends] == ["Grad-CAM", "CRM", "TB lesions"]
+    assert legends[0].explains == f"{MODEL} / class 1" and legends[2].explains == "tb-lesions"
+    assert legends[0].threshold.startswith("display threshold: only shown above 20 % of this map's maximum")
+    assert legends[2].threshold == "display threshold: only shown above 40.0 %" and legends[2].colormap == "reds"
 
 
 def test_contour_is_drawn_on_screen_and_in_the_composed_view(harness):
@@ -231,7 +237,7 @@ def test_class_choice_asks_the_service_and_ignores_other_classes(harness):
     assert "gradcam" not in harness.controller.raw
     send_maps(harness, study=3, class_index=1, scale=2.0)
     assert harness.controller.indexed["gradcam"].maximum == 2.0
-    assert harness.canvas.film_text.caption.text().endswith(f": {MODEL} / pneumonia — 0.0 %")  # what the map explains
+    assert harness.canvas.film_text.caption.text().endswith(f": {MODEL} / pneumonia — <0.1 %")  # what the map explains
     harness.service.step_failed.emit(3, "lungs", "lungs-unet", "model lungs-unet: checksum mismatch")
     assert "checksum mismatch" in harness.panel.controls["lung_outline"].status.text()
     # The reader's choice is kept on the next study; a default one is not.

@@ -15,8 +15,10 @@ from cxrviewer import __version__
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.export.atomic import ExportError
 from cxrviewer.core.image import ImageMeta
+from cxrviewer.core.legend import LayerLegend
 from cxrviewer.core.orientation import Orientation
-from cxrviewer.core.suitability import model_cautions, study_cautions
+from cxrviewer.core.reading_words import Summary, not_run, population_reason, withheld
+from cxrviewer.core.suitability import age_fit, model_cautions, study_cautions
 
 SOFTWARE = f"cxrviewer {__version__}"
 NOT_CLINICAL = ("Research tool, not for clinical use: model outputs are aids for a reader, not diagnoses, "
@@ -31,15 +33,20 @@ BURNED_IN_CAUTION = ("the source is marked as carrying burned-in annotation: tex
 class Reading:
     """One model's reading of the study as a report prints it.
 
-    result: the call in words with its figure, e.g. "pneumonia: P(pneumonia) 97.3 % >= threshold 0.726".
+    result: the call in words with its figure, e.g. "pneumonia: P(pneumonia) 97.3 % >= threshold 72.6 %".
     threshold: the operating threshold the call was made at; None when the call needs none (argmax).
     meaning: what the figure and the threshold mean, in the card's words (may be "").
+    summary: the answer in one line (`core.reading_words`), as the findings panel's summary says it;
+        None where only `result` is known (a report then says "not run" with `result` as the reason).
+    origin: "" for a signed release model, else what it is ("unsigned: trained on this workstation").
     """
 
     model: str
     result: str
     threshold: float | None = None
     meaning: str = ""
+    summary: Summary | None = None
+    origin: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +61,7 @@ class ExportContent:
     cards: the cards of the models behind the readings and layers (versions and checksums).
     anonymise: leave every patient identifier and the source file's name out of the export.
     orientation: how the reader had flipped and rotated the study; the identity for a view as stored.
+    legends: one per layer drawn over the base (colour map, scale, display threshold), bottom to top.
     """
 
     composed: npt.NDArray[np.uint8]
@@ -65,6 +73,7 @@ class ExportContent:
     anonymise: bool = False
     created: datetime = field(default_factory=lambda: datetime.now(timezone.utc).astimezone())
     orientation: Orientation = Orientation()
+    legends: tuple[LayerLegend, ...] = ()
 
     def __post_init__(self) -> None:
         composed = np.asarray(self.composed)
@@ -133,6 +142,21 @@ class ExportContent:
         for card in self.cards:
             said += [f"{card.name}: {text}" for text in model_cautions(self.meta, card, name_age=not self.anonymise)]
         return said
+
+    def summaries(self) -> list[Summary]:
+        """One line per reading, as the findings panel's summary says it: an answer that does not
+        apply to this patient (age outside the card's population, or unknown for an age-bound card)
+        is withheld with the reason, as on screen; a reading without a summary did not run."""
+        cards = {card.name: card for card in self.cards}
+        lines = []
+        for reading in self.readings:
+            if reading.summary is None:
+                lines.append(not_run(reading.model, reading.result))
+                continue
+            card = cards.get(reading.model)
+            reason = population_reason(age_fit(self.meta, card), card) if card is not None else ""
+            lines.append(withheld(reading.summary, reason) if reason and reading.summary.answered else reading.summary)
+        return lines
 
     def limits(self) -> list[str]:
         """The general statement, then each distinct card limit once, with the models that state it."""

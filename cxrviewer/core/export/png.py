@@ -1,5 +1,6 @@
 """The composed view as a PNG on the study's own pixel grid, turned as the reader turned it (not a
-screen grab: the whole image at one pixel per image pixel, whatever the zoom)."""
+screen grab: the whole image at one pixel per image pixel, whatever the zoom), with the legend of
+the layers drawn over it in a strip below (`legend_strip`; none when no layer is drawn)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from PIL.PngImagePlugin import PngInfo
 
 from cxrviewer.core.export.atomic import ExportError, write_atomically
 from cxrviewer.core.export.content import SOFTWARE, ExportContent
+from cxrviewer.core.export.legend_strip import with_legend
 
 
 def png_text(content: ExportContent) -> dict[str, str]:
@@ -22,6 +24,11 @@ def png_text(content: ExportContent) -> dict[str, str]:
         "Source": content.source_name,
         "Orientation": content.orientation_note,
     }
+    if content.legends:
+        rows = content.composed.shape[0]
+        text["Legend"] = (f"rows {rows} and below: " + "; ".join(
+            f"{legend.title} ({legend.colormap}, {legend.low} to {legend.high}, {legend.threshold})"
+            for legend in content.legends))
     meta = content.meta
     if meta is not None and not content.anonymise:
         identifiers = {"Patient ID": meta.patient_id, "Patient Name": meta.patient_name,
@@ -31,12 +38,13 @@ def png_text(content: ExportContent) -> dict[str, str]:
 
 
 def write_png(path: str | Path, content: ExportContent) -> Path:
-    """Write content.composed (H, W, 3) uint8 as an 8-bit RGB PNG, atomically; ExportError on failure."""
+    """Write content.composed (H, W, 3) uint8 as an 8-bit RGB PNG, with the legend strip below it
+    when layers are drawn, atomically; ExportError on failure."""
     content.check_target(path)
     info = PngInfo()
     for key, value in png_text(content).items():
         info.add_itxt(key, value)
-    picture = PilImage.fromarray(content.composed)
+    picture = PilImage.fromarray(with_legend(content.composed, content.legends))
 
     def write(stream) -> None:
         try:
