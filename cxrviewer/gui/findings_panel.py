@@ -26,6 +26,7 @@ from cxrviewer.analysis.pipeline import SCREENING_LABEL, LesionFinding, role_of
 from cxrviewer.core.cards import ModelCard, card_path, load_card
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.image import ImageMeta
+from cxrviewer.core.reading_words import population_reason
 from cxrviewer.core.suitability import age_fit, model_cautions, study_cautions
 from cxrviewer.gui import findings_text
 from cxrviewer.gui.analysis_service import FINDING_KINDS, AnalysisService, Classify
@@ -183,7 +184,8 @@ class FindingsPanel(QWidget):
             if not self.findings_shown():
                 self.browser.setHtml(findings_text.panel_html([b for b in blocks if b], study_cautions(meta)))
                 return
-        summary = [(self.outcome(e.name), age_fit(meta, e.card).answerable) for e in self.entries if e.kind != "gate"]
+        summary = [(self.outcome(e.name), population_reason(age_fit(meta, e.card), e.card))
+                   for e in self.entries if e.kind != "gate"]
         blocks.append(findings_text.summary_html([(o, fits) for o, fits in summary
                                                   if isinstance(o, (Finding, LesionFinding))]))
         for entry in self.entries:
