@@ -1,4 +1,11 @@
-"""The main window: study list, canvas, tag browser, findings and layer docks, status bar, actions."""
+"""The main window, and the one place its parts are built and wired: worklist, canvas, findings,
+layers and tag docks, status bar, menus and keys.
+
+The data flows session → worklist and canvas → analysis service → findings, layers and worklist;
+`_wire` connects it in that order, so nothing depends on which part happened to subscribe first.
+Each part is built here and given what it needs; none replaces another's methods or looks a menu up
+by its text.
+"""
 
 from __future__ import annotations
 
@@ -21,12 +28,12 @@ from cxrviewer.gui.findings_panel import FindingsPanel
 from cxrviewer.gui.layer_controller import LayerController
 from cxrviewer.gui.layer_panel import LayerPanel
 from cxrviewer.gui.reading_layout import ReadingLayout
-from cxrviewer.gui.session import LoadedStudy, StudySession, size_text
+from cxrviewer.gui.session import LoadedStudy, StudySession
 from cxrviewer.gui.shortcuts import BINDINGS, PRESET_KEYS, HelpDialog
 from cxrviewer.gui.status_bar import ViewerStatusBar
-from cxrviewer.gui.study_list import StudyList
 from cxrviewer.gui.tag_browser import TagBrowser
-from cxrviewer.gui.worklist import install as install_worklist
+from cxrviewer.gui.worklist import Worklist, worklist_actions
+from cxrviewer.gui.worklist_triage import TriageRunner
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +41,17 @@ MAX_RECENT = 10
 RULER_PREFIX = "ruler: "
 KEY_ZOOM_STEP = 1.25
 IMAGE_FILTER = "Studies (*.dcm *.dicom *.DCM *.png *.jpg *.jpeg *.tif *.tiff DICOMDIR);;All files (*)"
+# The worklist dock keeps the object name the saved layouts know it by (it was the "Studies" dock).
+WORKLIST_DOCK_NAME = "Studies"
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: QSettings | None = None, max_megapixels: float | None = None):
+    def __init__(self, settings: QSettings | None = None, max_megapixels: float | None = None, *,
+                 triage: TriageRunner | None = None, user_data: Path | None = None):
+        """triage: the worklist's background scorer (default: one on the installed models, which waits
+        while the shown study is being analysed and follows the analysis service's models when they
+        change; a given one keeps its own models). user_data: where the reading stores of read-only
+        folders go (default `core.reading_store.user_data_dir()`). Tests give stand-ins for both."""
         super().__init__()
         self.settings = settings if settings is not None else QSettings("cxrviewer", "cxrviewer")
         self.setWindowTitle("cxrviewer")
@@ -46,12 +60,17 @@ class MainWindow(QMainWindow):
         self.canvas = Canvas()
         self.canvas.setAcceptDrops(False)  # drops over the image go to the window
         self.setCentralWidget(self.canvas)
-        self.study_list = StudyList()
+        self.analysis = AnalysisService(self)  # the shown study's analysis: findings, layers and worklist listen
+        follows_service_models = triage is None
+        if triage is None:
+            triage = TriageRunner(max_megapixels=max_megapixels, busy=lambda: self.analysis.busy)
+        self.worklist = Worklist(triage=triage, user_data=user_data)
         self.tag_browser = TagBrowser()
-        self.analysis = AnalysisService(self)  # the shown study's analysis: findings, layers and maps listen
         self.findings_panel = FindingsPanel(service=self.analysis)
         self.layer_panel = LayerPanel()
-        studies = self._add_dock("Studies", self.study_list, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.layers = LayerController(self.canvas, self.layer_panel, self.settings, parent=self)
+        worklist = self._add_dock("Worklist", self.worklist, Qt.DockWidgetArea.LeftDockWidgetArea,
+                                  name=WORKLIST_DOCK_NAME)
         findings = self._add_dock("Findings", self.findings_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         layers = self._add_dock("Layers", self.layer_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         tags = self._add_dock("DICOM tags", self.tag_browser, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -60,32 +79,49 @@ class MainWindow(QMainWindow):
         self.resizeDocks([findings, layers], [3, 2], Qt.Orientation.Vertical)
         # The right-hand docks wide enough for the layer controls (they scroll sideways if made narrower).
         right = max(290, self.layer_panel.width_to_fit())
-        self.resizeDocks([studies, findings], [400, right], Qt.Orientation.Horizontal)
+        self.resizeDocks([worklist, findings], [400, right], Qt.Orientation.Horizontal)
         self.status = ViewerStatusBar()
         self.setStatusBar(self.status)
         self.actions_by_name: dict[str, QAction] = {}
         self.layout_keeper = ReadingLayout(self, self.settings)
         self._build_actions()
+        self._wire(follows_service_models)
+        self.layout_keeper.panels_menu(self.view_menu)
+        self.layout_keeper.restore()
 
-        self.study_list.study_selected.connect(self.session.select)
-        self.session.study_added.connect(lambda study, path: self.study_list.add_study(path))
-        self.session.study_loaded.connect(self._on_study_loaded)
-        self.session.study_failed.connect(self.study_list.set_failed)
-        self.session.current_changed.connect(self._on_current_changed)
-        self.session.current_ready.connect(self._show_study)
-        self.session.current_failed.connect(self._show_failure)
-        self.session.files_skipped.connect(self._on_files_skipped)
+    def _wire(self, follows_service_models: bool) -> None:
+        """Every connection between the parts, in the order the data flows."""
+        session, worklist, analysis = self.session, self.worklist, self.analysis
+        # Studies found and read fill the worklist; the one the reader picks is shown.
+        session.study_added.connect(worklist.add_study)
+        session.study_loaded.connect(worklist.study_loaded)
+        session.study_failed.connect(worklist.study_failed)
+        session.files_skipped.connect(self._on_files_skipped)
+        worklist.study_activated.connect(session.select)
+        session.current_changed.connect(self._on_current_changed)
+        session.current_changed.connect(worklist.show_current)
+        session.current_ready.connect(self._show_study)
+        session.current_ready.connect(lambda study, _loaded, _state: worklist.reading.mark_viewed(study))
+        session.current_failed.connect(self._show_failure)
+        # The canvas and what the reader points at.
         self.canvas.probe_changed.connect(self._on_probe)
         self.canvas.view_changed.connect(lambda: self.status.show_view(self.canvas.state, self.canvas.image))
         self.canvas.ruler_changed.connect(self._on_ruler_changed)
-        self.analysis.progress.connect(self._on_analysis_progress)
-        self.analysis.provider_changed.connect(self.status.show_provider)
-        self.status.show_provider(self.analysis.provider)
-        self._build_layers()
-        export_actions.install(self)
-        install_worklist(self)
-        self.layout_keeper.panels_menu(self.view_menu)
-        self.layout_keeper.restore()
+        # The shown study's analysis: the findings panel listens from its construction, then the
+        # layers, then the worklist, whose row for the shown study the service's results fill.
+        self.layers.attach_service(analysis)
+        self.findings_panel.class_selected.connect(self.layers.select_class_index)
+        self.layers.attach_findings(self.findings_panel)
+        worklist.attach_results(analysis)
+        analysis.progress.connect(self._on_analysis_progress)
+        analysis.progress.connect(worklist.on_service_progress)
+        if follows_service_models:
+            analysis.models_changed.connect(lambda: worklist.refresh_roles(analysis.roles))
+        analysis.provider_changed.connect(self.status.show_provider)
+        self.status.show_provider(analysis.provider)
+        # Messages for the status bar.
+        self.layers.message.connect(lambda text: self.status.showMessage(text, 10000))
+        worklist.message.connect(lambda text: self.status.showMessage(text, 15000))
 
     # -- opening ---------------------------------------------------------------------------------
     def open_paths(self, paths: Iterable[str | Path], *, remember: bool = True) -> None:
@@ -94,6 +130,7 @@ class MainWindow(QMainWindow):
             return
         if remember:
             self._remember(paths)
+        self.worklist.add_roots(paths)
         self.session.open_paths(paths)
 
     def _open_file_dialog(self) -> None:
@@ -136,13 +173,7 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     # -- session -> widgets ----------------------------------------------------------------------
-    def _on_study_loaded(self, study: int, image) -> None:
-        self.study_list.set_loaded(study, image.meta.modality or image.meta.format, size_text(image))
-
-    def _on_current_changed(self, study: int) -> None:
-        self.study_list.blockSignals(True)
-        self.study_list.select(study)
-        self.study_list.blockSignals(False)
+    def _on_current_changed(self, _study: int) -> None:
         if self.canvas.state is not None:
             self.canvas.show_message("Loading…")
 
@@ -188,8 +219,8 @@ class MainWindow(QMainWindow):
             "open_file": self._open_file_dialog,
             "open_folder": self._open_folder_dialog,
             "quit": self.close,
-            "next_study": lambda: self.study_list.step(1),
-            "previous_study": lambda: self.study_list.step(-1),
+            "next_study": lambda: self.worklist.step(1),
+            "previous_study": lambda: self.worklist.step(-1),
             "reset_window": lambda: self._on_state(ViewState.reset_window),
             "invert": lambda: self._on_state(lambda s: setattr(s, "invert", not s.invert)),
             "zoom_in": lambda: self._zoom_by(KEY_ZOOM_STEP),
@@ -232,6 +263,14 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(key))
             action.triggered.connect(lambda _checked=False, n=number: self.apply_preset(n))
             self.addAction(action)
+        export_actions.install(self)
+        for name, action in worklist_actions(self.worklist, self).items():
+            self.addAction(action)
+            self.actions_by_name[name] = action
+            if name == "export_reading_csv":
+                file_menu.insertAction(self.actions_by_name["quit"], action)
+            else:
+                view_menu.addAction(action)
 
     def _build_training_menus(self, before: QMenu) -> None:
         """Models (the installed models, listed afresh each time it opens), Tools → Train a model… and
@@ -318,14 +357,6 @@ class MainWindow(QMainWindow):
             self.status.showMessage(f"this study has {len(presets) + len(luts) + len(named)} window preset(s)", 5000)
 
     # -- layers ----------------------------------------------------------------------------------
-    def _build_layers(self) -> None:
-        """The layer stack, its canvas items and panel, fed by the analysis service's results."""
-        self.layers = LayerController(self.canvas, self.layer_panel, self.settings, parent=self)
-        self.layers.attach_service(self.analysis)
-        self.findings_panel.class_selected.connect(self.layers.select_class_index)
-        self.layers.attach_findings(self.findings_panel)
-        self.layers.message.connect(lambda text: self.status.showMessage(text, 10000))
-
     def composed_view(self) -> npt.NDArray[np.uint8] | None:
         """(H', W', 3) uint8, what the canvas shows: the base at the current window/level plus the
         visible layers through core.display.compose.compose, flipped and rotated as on screen
@@ -341,9 +372,11 @@ class MainWindow(QMainWindow):
         map, normalisation (for reports)."""
         return self.layers.visible_layer_summary()
 
-    def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea, *,
+                  name: str | None = None) -> QDockWidget:
+        """A dock titled `title`; `name` (default: the title) is what saved layouts know it by."""
         dock = QDockWidget(title, self)
-        dock.setObjectName(title)
+        dock.setObjectName(name or title)
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
@@ -355,6 +388,7 @@ class MainWindow(QMainWindow):
         super().keyPressEvent(event)
 
     def closeEvent(self, event):  # noqa: N802 (Qt's name)
+        self.worklist.shutdown()  # commits the note being typed and stops the triage
         self.layout_keeper.save()
         self.session.shutdown()
         self.analysis.shutdown()

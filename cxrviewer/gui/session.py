@@ -1,9 +1,9 @@
 """The open studies: scanning and loading in the background, a small cache, and one view state each.
 
 No widgets here. The main window asks for studies to be opened and selected, and listens:
-`study_added` / `study_loaded` / `study_failed` fill the study list, `current_ready` and
+`study_added` / `study_loaded` / `study_failed` fill the worklist, `current_ready` and
 `current_failed` say what the canvas should show. Loads run on a `JobRunner`; the selected study is
-loaded first, and a load that finishes after the reader moved on only updates the list.
+loaded first, and a load that finishes after the reader moved on only updates the worklist.
 """
 
 from __future__ import annotations
@@ -51,11 +51,6 @@ def first_voi(loaded: LoadedStudy) -> tuple[WindowPreset, int | None]:
         return meta.window_presets[0], None
     levels = loaded.indexed.levels
     return full_range_window(float(levels[0]), float(levels[-1])), (0 if meta.voi_luts else None)
-
-
-def size_text(image: Image) -> str:
-    rows, columns = image.shape
-    return f"{columns} × {rows}"
 
 
 class StudySession(QObject):

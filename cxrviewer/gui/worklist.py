@@ -1,18 +1,19 @@
 """The worklist: every opened study in a sortable table, triaged in the background, with the reader's
 reading state (viewed, flagged, a note) kept in the folder's reading store.
 
-`install(window)` puts it in the window's "Studies" dock in place of the plain study list (which
-stays, hidden, as `window.study_list`, still fed by the session), steps Next/Previous study through
-the worklist's sorted order, and adds File → Export reading state as CSV…, Flag study (F) and Edit
-note (N). In the table, Up/Down move, Enter (or a click) opens the study; clicking a score header
-sorts highest first, so the most suspicious studies are read first.
+The main window builds it into its "Worklist" dock and wires it (`gui.main_window`): the session
+feeds its rows, the analysis service's results for the shown study fill them directly, Next/Previous
+study step through its sorted order, and `worklist_actions` gives the window File → Export reading
+state as CSV…, Flag study (F) and Edit note (N) to place. In the table, Up/Down move, Enter (or a
+click) opens the study; clicking a score header sorts highest first, so the most suspicious studies
+are read first.
 
 Which reading store: each study belongs to the folder it was opened from (a file opened on its own:
-its folder), found by wrapping `window.open_paths`; see `core.reading_store` for where the store
-lives and how a study is keyed. A store that cannot be opened (damaged, locked, not ours) is named
-in the status bar and the note box; the worklist and the viewer go on without reading state there.
-A read-only store beside the studies continues in the user data folder; the status bar and the note
-box say where (`gui.reading_panel`).
+its folder), which the window tells it through `add_roots`; see `core.reading_store` for where the
+store lives and how a study is keyed. A store that cannot be opened (damaged, locked, not ours) is
+named in the status bar and the note box; the worklist and the viewer go on without reading state
+there. A read-only store beside the studies continues in the user data folder; the status bar and
+the note box say where (`gui.reading_panel`).
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QObject, QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDockWidget,
     QFileDialog,
     QHeaderView,
     QProgressBar,
@@ -106,32 +106,24 @@ class Worklist(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.reading)
         self.current: int | None = None
-        self.triage: TriageRunner | None = None
-        self.follows_service_roles = False  # whether the triage's models follow the analysis service's
-        self.set_triage(triage)
-
-    def set_triage(self, triage: TriageRunner | None) -> None:
-        """Score the studies in the background with `triage` (None: no triage), in place of any
-        earlier one, which is shut down. Set before studies are opened."""
-        old = self.triage
-        if old is not None:
-            for signal, slot in self._triage_connections(old):
-                signal.disconnect(slot)
-            old.shutdown()
+        # The worklist owns its triage (None: no background scoring) and shuts it down with itself.
         self.triage = triage
         if triage is not None:
-            for signal, slot in self._triage_connections(triage):
-                signal.connect(slot)
+            triage.setParent(self)
+            self.attach_results(triage)
+            triage.study_started.connect(self._on_triage_started)
+            triage.study_finished.connect(self._on_triaged)
             for kind, name in triage.steps():
                 if kind in SCORE_KINDS:
                     self._ensure_column(kind, name)
         self._update_progress()
 
-    def _triage_connections(self, triage: TriageRunner) -> list:
-        return [(triage.result_ready, self.on_result), (triage.step_failed, self.on_step_failed),
-                (triage.study_started, self._on_triage_started), (triage.study_finished, self._on_triaged)]
-
     # -- feeding ---------------------------------------------------------------------------------
+    def add_roots(self, paths: list[Path]) -> None:
+        """The reader opened these files and folders: each study found in them keeps its reading
+        state in its folder's store. Called before the session scans them."""
+        self.reading.readings.add_roots([Path(p) for p in paths])
+
     def attach_results(self, source: QObject) -> None:
         """Read gate, finding and lesion results from `source` (the analysis service or the triage)."""
         source.result_ready.connect(self.on_result)
@@ -326,116 +318,36 @@ class Worklist(QWidget):
             extra[row.study] = values
         return self.reading.export_csv(Path(out), extra)
 
+    def export_dialog(self) -> None:
+        """Ask where, then `export_csv` there; the outcome goes out as a `message`."""
+        roots = self.reading.readings.roots
+        # A read-only folder (a CD) cannot take the CSV: offer the home folder instead.
+        folder = roots[0] if roots and folder_writable(roots[0]) else Path.home()
+        start = str(folder / "reading.csv")
+        target, _ = QFileDialog.getSaveFileName(self, "Export reading state as CSV", start, "CSV (*.csv)")
+        if not target:
+            return
+        try:
+            rows = self.export_csv(Path(target))
+        except ReadingStoreError as error:
+            self.message.emit(str(error))
+            return
+        self.message.emit(f"{rows} studies written to {target}")
+
     def shutdown(self) -> None:
         self.reading.shutdown()
         if self.triage is not None:
             self.triage.shutdown()
 
 
-class _CloseWatcher(QObject):
-    """Commits the note being typed and stops the triage when the window closes."""
-
-    def __init__(self, worklist: Worklist, parent: QObject):
-        super().__init__(parent)
-        self._worklist = worklist
-
-    def eventFilter(self, watched, event):  # noqa: N802 (Qt's name)
-        if event.type() == QEvent.Type.Close:
-            self._worklist.shutdown()
-        return False
-
-
-def install(window, *, triage: TriageRunner | None = None, user_data: Path | None = None) -> Worklist:
-    """Put the worklist into `window` (a MainWindow, before it opens any study) and return it (also
-    as `window.worklist`). Once per window: a second call returns the same worklist, after taking
-    the `triage` and `user_data` it was given, if any (tests give stand-ins).
-
-    triage: the background scorer (default: a TriageRunner on the installed models, which waits
-    while `window.analysis`, if the window has one, is busy with the shown study, and follows its
-    models when they change).
-    user_data: where stores of read-only folders go (default `core.reading_store.user_data_dir()`).
-    """
-    worklist = getattr(window, "worklist", None)
-    if worklist is not None:
-        if triage is not None:
-            worklist.follows_service_roles = False
-            worklist.set_triage(triage)
-        if user_data is not None:
-            worklist.reading.readings.user_data = user_data
-        return worklist
-    service = getattr(window, "analysis", None)
-    own_triage = triage is None
-    if own_triage:
-        triage = TriageRunner(window, max_megapixels=window.session.max_megapixels,
-                              busy=lambda: bool(service is not None and service.busy))
-    worklist = Worklist(triage=triage, user_data=user_data)
-    worklist.follows_service_roles = own_triage
-    window.worklist = worklist
-    if service is not None:
-        worklist.attach_results(service)
-        service.progress.connect(worklist.on_service_progress)
-        service.models_changed.connect(
-            lambda: worklist.refresh_roles(service.roles) if worklist.follows_service_roles else None)
-    dock = next(d for d in window.findChildren(QDockWidget) if d.widget() is window.study_list)
-    window.study_list.setParent(worklist)  # kept, hidden and still fed, for code that reads it
-    window.study_list.hide()
-    dock.setWidget(worklist)
-    dock.setWindowTitle("Worklist")
-
-    session = window.session
-    session.study_added.connect(worklist.add_study)
-    session.study_loaded.connect(worklist.study_loaded)
-    session.study_failed.connect(worklist.study_failed)
-    session.current_changed.connect(worklist.show_current)
-    session.current_ready.connect(lambda study, _loaded, _state: worklist.reading.mark_viewed(study))
-    worklist.study_activated.connect(session.select)
-    worklist.message.connect(lambda text: window.status.showMessage(text, 15000))
-
-    original_open = window.open_paths
-
-    def open_paths(paths, *, remember: bool = True) -> None:
-        paths = [Path(p) for p in paths]
-        worklist.reading.readings.add_roots(paths)
-        original_open(paths, remember=remember)
-
-    window.open_paths = open_paths
-    for name, delta in (("next_study", 1), ("previous_study", -1)):
-        action = window.actions_by_name[name]
-        action.triggered.disconnect()
-        action.triggered.connect(lambda _checked=False, d=delta: worklist.step(d))
-    _add_actions(window, worklist)
-    window.installEventFilter(_CloseWatcher(worklist, window))
-    return worklist
-
-
-def _add_actions(window, worklist: Worklist) -> None:
-    file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
-    export = QAction("Export reading state as CSV…", window)
-    export.triggered.connect(lambda: _export_dialog(window, worklist))
-    file_menu.insertAction(window.actions_by_name["quit"], export)
-    flag = QAction("Flag or unflag the study", window, shortcut=QKeySequence("F"))
+def worklist_actions(worklist: Worklist, parent: QObject) -> dict[str, QAction]:
+    """The worklist's window actions, by name, for the window to place: "export_reading_csv" (File
+    menu), "flag_study" (F) and "edit_note" (N) (View menu). Window shortcuts, so F and N work with
+    the table focused; typed into the note box they are text."""
+    export = QAction("Export reading state as CSV…", parent)
+    export.triggered.connect(worklist.export_dialog)
+    flag = QAction("Flag or unflag the study", parent, shortcut=QKeySequence("F"))
     flag.triggered.connect(worklist.reading.toggle_flag)
-    note = QAction("Edit the study's note", window, shortcut=QKeySequence("N"))
+    note = QAction("Edit the study's note", parent, shortcut=QKeySequence("N"))
     note.triggered.connect(lambda: worklist.reading.note_edit.setFocus())
-    view_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
-    for name, action in (("export_reading_csv", export), ("flag_study", flag), ("edit_note", note)):
-        window.addAction(action)
-        window.actions_by_name[name] = action
-        if action is not export:
-            view_menu.addAction(action)
-
-
-def _export_dialog(window, worklist: Worklist) -> None:
-    roots = worklist.reading.readings.roots
-    # A read-only folder (a CD) cannot take the CSV: offer the home folder instead.
-    folder = roots[0] if roots and folder_writable(roots[0]) else Path.home()
-    start = str(folder / "reading.csv")
-    target, _ = QFileDialog.getSaveFileName(window, "Export reading state as CSV", start, "CSV (*.csv)")
-    if not target:
-        return
-    try:
-        rows = worklist.export_csv(Path(target))
-    except ReadingStoreError as error:
-        window.status.showMessage(str(error), 15000)
-        return
-    window.status.showMessage(f"{rows} studies written to {target}", 10000)
+    return {"export_reading_csv": export, "flag_study": flag, "edit_note": note}

@@ -48,12 +48,25 @@ def press(qtbot, window, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
     qtbot.keyClick(window.canvas, key, modifier)
 
 
+def highlighted(window) -> int:
+    """The study the worklist's table highlights."""
+    worklist = window.worklist
+    return worklist.proxy.mapToSource(worklist.view.currentIndex()).row()
+
+
+def click_study(qtbot, window, study: int) -> None:
+    """Click `study`'s row in the worklist, as the reader does to open it."""
+    worklist = window.worklist
+    index = worklist.proxy.mapFromSource(worklist.model.index(study, worklist.model.column("File")))
+    qtbot.mouseClick(worklist.view.viewport(), Qt.MouseButton.LeftButton, pos=worklist.view.visualRect(index).center())
+
+
 def test_open_study_shows_it_with_its_first_window(qtbot, viewer, band_study):
     open_and_wait(qtbot, viewer, band_study)
-    assert viewer.study_list.rowCount() == 1
-    assert viewer.study_list.status(0) == "ok"
-    assert viewer.study_list.item(0, 1).text() == "CR"
-    assert viewer.study_list.item(0, 2).text() == f"{COLUMNS} × {ROWS}"
+    (row,) = viewer.worklist.model.rows
+    assert row.path == band_study and row.loaded and not row.load_error
+    assert viewer.canvas.image.meta.modality == "CR"
+    assert viewer.canvas.image.shape == (ROWS, COLUMNS)
     state = viewer.canvas.state
     assert (state.window.center, state.window.width) == (2000, 4000)
     np.testing.assert_array_equal(viewer.canvas.displayed_image(), expected_display(2000, 4000))
@@ -197,26 +210,31 @@ def test_next_and_previous_study_with_arrow_keys(qtbot, viewer, band_study, dete
     with qtbot.waitSignal(viewer.session.current_ready):
         press(qtbot, viewer, Qt.Key.Key_Right)
     assert viewer.canvas.image.meta.path.name == "detector.dcm"
-    assert viewer.study_list.currentRow() == 1
+    assert viewer.worklist.current == highlighted(viewer) == 1
     press(qtbot, viewer, Qt.Key.Key_Left)
     qtbot.waitUntil(lambda: viewer.canvas.image is not None and viewer.canvas.image.meta.path.name == "bands.dcm")
     press(qtbot, viewer, Qt.Key.Key_PageDown)
-    qtbot.waitUntil(lambda: viewer.study_list.currentRow() == 1)
+    qtbot.waitUntil(lambda: viewer.worklist.current == highlighted(viewer) == 1)
 
 
 def test_broken_file_shows_its_message_and_the_good_one_stays_usable(qtbot, viewer, band_study, broken_study):
     open_and_wait(qtbot, viewer, band_study, broken_study)
-    rows = {viewer.study_list.item(r, 0).text(): r for r in range(viewer.study_list.rowCount())}
+    model = viewer.worklist.model
+    rows = {row.path.name: row.study for row in model.rows}
     bad = rows["broken.dcm"]
-    status, message = viewer.study_list.status(bad), viewer.study_list.item(bad, 3).toolTip()
+    message = viewer.session.errors[bad]
     assert message.startswith(str(broken_study)) and "not DICOM" in message
-    assert status == "failed: " + message.removeprefix(f"{broken_study}: ")
-    viewer.study_list.select(bad)
+    problem = message.removeprefix(f"{broken_study}: ")
+    # The row names the file (its whole path in the tooltip) and says why it failed.
+    assert model.rows[bad].status == "failed: " + problem
+    assert model.index(bad, model.column("File")).data(Qt.ItemDataRole.ToolTipRole) == str(broken_study)
+    assert model.index(bad, model.column("Status")).data(Qt.ItemDataRole.ToolTipRole) == problem
+    click_study(qtbot, viewer, bad)
     assert viewer.canvas.image is None
     assert "broken.dcm" in viewer.status.currentMessage()
     assert "broken.dcm" in viewer.canvas._message.textItem.toPlainText()
     with qtbot.waitSignal(viewer.session.current_ready):
-        viewer.study_list.select(rows["bands.dcm"])
+        click_study(qtbot, viewer, rows["bands.dcm"])
     press(qtbot, viewer, Qt.Key.Key_I)
     np.testing.assert_array_equal(viewer.canvas.displayed_image(), expected_display(2000, 4000, invert=True))
 
@@ -229,7 +247,7 @@ def test_drop_opens_files_and_they_become_recent(qtbot, viewer, band_study, tmp_
                       Qt.KeyboardModifier.NoModifier)
     with qtbot.waitSignal(viewer.session.idle, timeout=15000):
         viewer.dropEvent(drop)
-    assert viewer.study_list.item(0, 0).text() == "second.dcm"
+    assert [row.path.name for row in viewer.worklist.model.rows] == ["second.dcm"]
     assert viewer.recent_paths() == [str(second.resolve())]
     open_and_wait(qtbot, viewer, band_study)
     assert viewer.recent_paths() == [str(band_study.resolve()), str(second.resolve())]

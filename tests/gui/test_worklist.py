@@ -18,7 +18,7 @@ import pytest
 from PIL import Image as PilImage
 from PySide6.QtCore import QObject, QPoint, Qt, Signal
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDockWidget
 
 from cxrviewer import paths
 from cxrviewer.analysis.findings import Finding, classify_study, installed_model
@@ -27,7 +27,7 @@ from cxrviewer.analysis.pipeline import LesionFinding, ModelRoles, lesion_findin
 from cxrviewer.analysis.triage import TriageOutcome, triage_steps
 from cxrviewer.core.io import read_image
 from cxrviewer.core.reading_store import STORE_NAME, ReadingStore, StudyKey, user_store_location
-from cxrviewer.gui.worklist import install
+from cxrviewer.gui.main_window import MainWindow
 from cxrviewer.gui.worklist_triage import TriageRunner
 
 FAKE_ROLES = ModelRoles(gate="fake-gate", classifiers=("fake-cls",), lesions="fake-tb")
@@ -69,15 +69,34 @@ def png_folder(tmp_path) -> Path:
 
 
 @pytest.fixture
-def bare_viewer(no_models, viewer):
+def make_window(qtbot, settings, tmp_path):
+    """make_window(triage) → a shown MainWindow whose worklist scores with `triage` (None: the
+    window's own, on the installed models) and keeps read-only folders' stores under tmp_path."""
+    windows = []
+
+    def make(triage: TriageRunner | None = None) -> MainWindow:
+        window = MainWindow(settings=settings, triage=triage, user_data=tmp_path / "user-data")
+        qtbot.addWidget(window)
+        window.resize(1100, 700)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.session.shutdown()
+
+
+@pytest.fixture
+def bare_viewer(no_models, make_window):
     """A window whose analysis service finds no models (no_models comes first, so the window is made
     after it), so every score comes from the stand-in."""
-    return viewer
+    return make_window(fake_runner())
 
 
-def install_fake(window, tmp_path, **kwargs):
-    triage = TriageRunner(window, triage=fake_triage, roles=FAKE_ROLES)
-    return install(window, triage=triage, user_data=tmp_path / "user-data", **kwargs)
+def fake_runner(triage=fake_triage, roles=FAKE_ROLES, **kwargs) -> TriageRunner:
+    return TriageRunner(triage=triage, roles=roles, **kwargs)
 
 
 def open_folder(qtbot, window, worklist, folder: Path, count: int) -> None:
@@ -97,7 +116,7 @@ def test_pngs_are_triaged_and_sort_most_suspicious_first(qtbot, bare_viewer, png
     PilImage.fromarray(noise).save(tmp_path / "whole.png")
     (png_folder / "broken.png").write_bytes((tmp_path / "whole.png").read_bytes()[:2000])
     write_png(png_folder / "bad.png", 0.9)
-    worklist = install_fake(bare_viewer, tmp_path)
+    worklist = bare_viewer.worklist
     open_folder(qtbot, bare_viewer, worklist, png_folder, 7)
     model = worklist.model
     rows = {r.path.name: r for r in model.rows}
@@ -137,7 +156,7 @@ def test_pngs_are_triaged_and_sort_most_suspicious_first(qtbot, bare_viewer, png
 
 
 def test_keys_move_enter_opens_and_next_follows_the_sorted_order(qtbot, bare_viewer, png_folder, tmp_path):
-    worklist = install_fake(bare_viewer, tmp_path)
+    worklist = bare_viewer.worklist
     open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
     worklist.sort_by(worklist.model.column("finding:fake-cls"))
     order = worklist.visible_order()  # b, e, a, d, c (rejected)
@@ -158,7 +177,7 @@ def test_keys_move_enter_opens_and_next_follows_the_sorted_order(qtbot, bare_vie
     bare_viewer.actions_by_name["previous_study"].trigger()
     qtbot.waitUntil(lambda: bare_viewer.canvas.image.meta.path.name == "e.png")
     assert worklist.proxy.mapToSource(worklist.view.currentIndex()).row() == order[1]
-    assert bare_viewer.study_list.currentRow() == order[1]  # the plain list, hidden, still follows
+    assert worklist.current == bare_viewer.session.current == order[1]
     QTest.keyClick(worklist.view, Qt.Key.Key_Right)  # the window's Next study, even from the table
     qtbot.waitUntil(lambda: bare_viewer.canvas.image.meta.path.name == "a.png")
     QTest.keyClick(worklist.view, Qt.Key.Key_Left)
@@ -181,10 +200,8 @@ def test_keys_move_enter_opens_and_next_follows_the_sorted_order(qtbot, bare_vie
     assert ReadingStore(png_folder / STORE_NAME).get(StudyKey("d.png")).flagged
 
 
-def test_a_note_survives_a_new_window_and_exports_as_csv(qtbot, bare_viewer, png_folder, tmp_path, settings):
-    from cxrviewer.gui.main_window import MainWindow
-
-    worklist = install_fake(bare_viewer, tmp_path)
+def test_a_note_survives_a_new_window_and_exports_as_csv(qtbot, bare_viewer, make_window, png_folder, tmp_path):
+    worklist = bare_viewer.worklist
     open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
     qtbot.waitUntil(lambda: worklist.reading.note_edit.isEnabled())
     QTest.keyClicks(worklist.reading.note_edit, "nodule RUL?")
@@ -202,15 +219,13 @@ def test_a_note_survives_a_new_window_and_exports_as_csv(qtbot, bare_viewer, png
     assert (rows["b.png"]["gate"], rows["c.png"]["gate"], rows["b.png"]["status"]) == ("accepted", "rejected", "done")
     bare_viewer.close()
 
-    second = MainWindow(settings=settings)
-    qtbot.addWidget(second)
-    again = install_fake(second, tmp_path)
+    second = make_window(fake_runner())
+    again = second.worklist
     open_folder(qtbot, second, again, png_folder, 5)
     row = next(r for r in again.model.rows if r.path.name == shown)
     assert row.reading.note == "nodule RUL?"
     assert again.proxy.index(row.study, again.model.column("Note")).data() == "nodule RUL?"
     qtbot.waitUntil(lambda: again.reading.note_edit.toPlainText() == "nodule RUL?")
-    second.session.shutdown()
 
 
 KILLED_VIEWER = textwrap.dedent("""
@@ -221,9 +236,8 @@ KILLED_VIEWER = textwrap.dedent("""
     from PySide6.QtWidgets import QApplication
     app = QApplication([])
     from cxrviewer.gui.main_window import MainWindow
-    from cxrviewer.gui.worklist import install
-    window = MainWindow(settings=QSettings(sys.argv[2], QSettings.Format.IniFormat))
-    worklist = install(window, user_data=Path(sys.argv[3]))
+    window = MainWindow(settings=QSettings(sys.argv[2], QSettings.Format.IniFormat), user_data=Path(sys.argv[3]))
+    worklist = window.worklist
     window.open_paths([sys.argv[1]])
     deadline = time.time() + 30
     while not worklist.reading.note_edit.isEnabled() and time.time() < deadline:
@@ -249,7 +263,7 @@ def test_the_note_survives_sigkill_of_the_viewer(qtbot, bare_viewer, png_folder,
         child.wait(10)
         child.stdout.close()
     assert child.returncode == -signal.SIGKILL and state == "Saved"
-    worklist = install_fake(bare_viewer, tmp_path)
+    worklist = bare_viewer.worklist
     open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
     row = next(r for r in worklist.model.rows if r.path.name == shown)
     assert row.reading.note == "typed before the kill" and row.reading.viewed
@@ -258,7 +272,7 @@ def test_the_note_survives_sigkill_of_the_viewer(qtbot, bare_viewer, png_folder,
 def test_a_damaged_store_is_named_and_the_worklist_goes_on(qtbot, bare_viewer, png_folder, tmp_path):
     damaged = png_folder / STORE_NAME
     damaged.write_bytes(b"garbage, not SQLite\n" * 100)
-    worklist = install_fake(bare_viewer, tmp_path)
+    worklist = bare_viewer.worklist
     messages = []
     worklist.message.connect(messages.append)
     open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
@@ -283,7 +297,7 @@ def test_a_read_only_store_goes_on_in_the_user_data_folder_and_says_so(qtbot, ba
     # Root writes through permission bits: the file probe answers as it would for anyone else.
     monkeypatch.setattr("cxrviewer.core.reading_store.store_writable", lambda path: Path(path) != beside)
     try:
-        worklist = install_fake(bare_viewer, tmp_path)
+        worklist = bare_viewer.worklist
         messages = []
         worklist.message.connect(messages.append)
         open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
@@ -312,7 +326,7 @@ def test_a_note_with_a_broken_character_is_saved_and_the_reader_told(qtbot, bare
     """A lone surrogate half in the note box (Qt can hand one over; PySide cannot put one in, so the
     box's text is stood in for) raised UnicodeEncodeError out of the timer: now the note is saved with
     U+FFFD in its place, the box shows it so, and the reader is told."""
-    worklist = install_fake(bare_viewer, tmp_path)
+    worklist = bare_viewer.worklist
     messages = []
     worklist.message.connect(messages.append)
     open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
@@ -335,15 +349,18 @@ def test_a_note_with_a_broken_character_is_saved_and_the_reader_told(qtbot, bare
     assert ReadingStore(png_folder / STORE_NAME).get(StudyKey(shown)).note.endswith(" more")
 
 
-def test_install_replaces_the_study_list_dock_and_adds_actions(qtbot, bare_viewer, png_folder, tmp_path,
-                                                               monkeypatch):
-    worklist = install_fake(bare_viewer, tmp_path)
-    assert install(bare_viewer) is worklist  # once per window
+def test_the_window_docks_the_worklist_and_places_its_actions(qtbot, bare_viewer, png_folder, tmp_path,
+                                                              monkeypatch):
+    worklist = bare_viewer.worklist
     dock = worklist.parent()
-    assert dock.windowTitle() == "Worklist" and dock.widget() is worklist
-    assert bare_viewer.study_list.isHidden() and bare_viewer.worklist is worklist
+    assert dock.windowTitle() == "Worklist" and dock.widget() is worklist and worklist.isVisible()
+    assert dock.objectName() == "Studies"  # the name saved layouts know the dock by
+    assert [d.widget() for d in bare_viewer.findChildren(QDockWidget)].count(worklist) == 1
     file_menu = next(a.menu() for a in bare_viewer.menuBar().actions() if a.text() == "&File")
-    assert "Export reading state as CSV…" in [a.text() for a in file_menu.actions()]
+    texts = [a.text() for a in file_menu.actions()]
+    assert texts.index("Export reading state as CSV…") == texts.index("Quit") - 1
+    view_menu = next(a.menu() for a in bare_viewer.menuBar().actions() if a.text() == "&View")
+    assert {"Flag or unflag the study", "Edit the study's note"} <= {a.text() for a in view_menu.actions()}
     shortcuts = [s.toString() for a in bare_viewer.actions() for s in a.shortcuts()]
     assert len(shortcuts) == len(set(shortcuts)), "two window actions share a key"
     open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
@@ -370,12 +387,13 @@ def real_files(tmp_path) -> Path:
     return folder
 
 
-def test_real_files_with_the_shipped_models(qtbot, viewer, tmp_path):
+def test_real_files_with_the_shipped_models(qtbot, make_window, tmp_path):
     folder = real_files(tmp_path)
     roles = model_roles(paths.models_dir())
     if "pneumonia-kermany" not in roles.classifiers:
         pytest.skip(f"the shipped classifier pneumonia-kermany is not installed in {paths.models_dir()}")
-    worklist = install(viewer, user_data=tmp_path / "user-data")
+    viewer = make_window()  # the window's own triage, on the installed models
+    worklist = viewer.worklist
     open_folder(qtbot, viewer, worklist, folder, 5)
     model = worklist.model
     rows = {r.path.name: r for r in model.rows}
@@ -401,7 +419,7 @@ def test_real_files_with_the_shipped_models(qtbot, viewer, tmp_path):
 
 
 def test_the_demo_study_keeps_its_reading_state_in_the_user_data_folder(qtbot, bare_viewer, tmp_path):
-    worklist = install_fake(bare_viewer, tmp_path)
+    worklist = bare_viewer.worklist
     open_folder(qtbot, bare_viewer, worklist, paths.demo_study(), 1)
     store = next(iter(worklist.reading.readings.stores.values()))
     assert store.path.parent == tmp_path / "user-data" / "reading"
@@ -415,15 +433,15 @@ class FakeService(QObject):
     step_failed = Signal(object, str, object, str)
 
 
-def test_the_shown_study_goes_first_and_is_not_triaged_again(qtbot, bare_viewer, png_folder, tmp_path):
+def test_the_shown_study_goes_first_and_is_not_triaged_again(qtbot, no_models, make_window, png_folder):
     calls, busy = [], [True]
 
     def recording_triage(path, *args):
         calls.append(Path(path).name)
         return fake_triage(path, *args)
 
-    triage = TriageRunner(bare_viewer, triage=recording_triage, roles=FAKE_ROLES, busy=lambda: busy[0])
-    worklist = install(bare_viewer, triage=triage, user_data=tmp_path / "user-data")
+    bare_viewer = make_window(fake_runner(recording_triage, busy=lambda: busy[0]))
+    worklist = bare_viewer.worklist
     service = FakeService()
     worklist.attach_results(service)
     bare_viewer.open_paths([png_folder])
@@ -442,10 +460,10 @@ def test_the_shown_study_goes_first_and_is_not_triaged_again(qtbot, bare_viewer,
     assert worklist.progress.value() == 5
 
 
-def test_a_model_installed_later_is_triaged_on_every_study(qtbot, bare_viewer, png_folder, tmp_path):
+def test_a_model_installed_later_is_triaged_on_every_study(qtbot, no_models, make_window, png_folder):
     without_lesions = ModelRoles(gate="fake-gate", classifiers=("fake-cls",))
-    triage = TriageRunner(bare_viewer, triage=fake_triage, roles=without_lesions)
-    worklist = install(bare_viewer, triage=triage, user_data=tmp_path / "user-data")
+    bare_viewer = make_window(fake_runner(roles=without_lesions))
+    worklist = bare_viewer.worklist
     open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
     assert "lesions:fake-tb" not in [c.key for c in worklist.model.score_columns]
     worklist.refresh_roles(FAKE_ROLES)
