@@ -1,8 +1,9 @@
 """File menu exports of the current view: PNG, a one-page PDF report, a DICOM Secondary Capture, and
 an "Anonymise exports" option remembered in the window's settings.
 
-`install(window)` adds the actions through the window's public attributes (menu bar, settings,
-canvas, session, findings panel, analysis service), so main_window.py only calls it. The pixels are the window's
+`ExportActions(window)` makes the actions and reads what to export through the window's public
+attributes (settings, canvas, findings panel, analysis service); the window places the actions in
+its File menu and tells them when the shown study changes (`update_enabled`). The pixels are the window's
 `composed_view()` (base + visible layers, through `core.display.compose.compose`, flipped and rotated
 as on screen) when the window has it; a window without layers exports its displayed grey levels
 through the same functions. Every file says how the reader had turned the study
@@ -16,9 +17,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import GateResult
@@ -136,6 +137,10 @@ class ExportActions(QObject):
 
     def __init__(self, window):
         super().__init__(window)
+        try:  # in the UI thread, before any report is drawn in the background
+            register_fonts()
+        except FontsMissing as error:  # the PDF export will say so, naming its file
+            log.error("%s", error)
         self.window = window
         self.actions: dict[str, QAction] = {}
         self.runner = JobRunner(max_threads=1, parent=self)
@@ -143,8 +148,6 @@ class ExportActions(QObject):
         self.runner.failed.connect(self._on_failed)
         self._jobs: dict[int, tuple[Path, ExportContent]] = {}
         self._next_job = 0
-        file_menu = _file_menu(window)
-        before = window.actions_by_name.get("quit")
         for name, (text, _filter, _suffix, _writer) in EXPORTS.items():
             action = QAction(text, window)
             action.triggered.connect(lambda _checked=False, n=name: self.export(n))
@@ -154,25 +157,14 @@ class ExportActions(QObject):
         anonymise.setToolTip("Leave patient names, IDs, dates, UIDs and the file name out of every export")
         anonymise.toggled.connect(lambda on: window.settings.setValue(ANONYMISE_KEY, on))
         self.actions["anonymise_exports"] = anonymise
-        separator = QAction(window)
-        separator.setSeparator(True)
-        for action in [*self.actions.values(), separator]:
-            if before is not None:
-                file_menu.insertAction(before, action)
-            else:
-                file_menu.addAction(action)
-        window.actions_by_name.update(self.actions)
-        file_menu.aboutToShow.connect(self._update_enabled)
-        # Queued: the canvas shows the study in a slot of the same signals, possibly after this one.
-        for signal in (window.session.current_ready, window.session.current_failed):
-            signal.connect(self._update_enabled, Qt.ConnectionType.QueuedConnection)
-        self._update_enabled()
+        self.update_enabled()
 
     @property
     def anonymise(self) -> bool:
         return self.actions["anonymise_exports"].isChecked()
 
-    def _update_enabled(self, *_args) -> None:
+    def update_enabled(self, *_args) -> None:
+        """The exports are offered while the canvas shows a study."""
         shown = self.window.canvas.image is not None
         for name in EXPORTS:
             self.actions[name].setEnabled(shown)
@@ -230,21 +222,3 @@ def _problem(path: Path, message: str) -> str:
     prefix = f"{path}: "
     return message[len(prefix):] if message.startswith(prefix) else message
 
-
-def _file_menu(window) -> QMenu:
-    for action in window.menuBar().actions():
-        if action.menu() is not None and action.text().replace("&", "") == "File":
-            return action.menu()
-    return window.menuBar().addMenu("&File")
-
-
-def install(window) -> ExportActions:
-    """Add the export actions to `window`'s File menu (before Quit) and to window.actions_by_name;
-    once per window (a second call returns the first one's actions)."""
-    if getattr(window, "export_actions", None) is None:
-        try:  # in the UI thread, before any report is drawn in the background
-            register_fonts()
-        except FontsMissing as error:  # the PDF export will say so, naming its file
-            log.error("%s", error)
-        window.export_actions = ExportActions(window)
-    return window.export_actions

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QWid
 
 from cxrviewer.core.named_presets import named_presets
 from cxrviewer.core.viewstate import ViewState
-from cxrviewer.gui import export_actions
 from cxrviewer.gui.analysis_service import AnalysisService
 from cxrviewer.gui.canvas import Canvas
+from cxrviewer.gui.export_actions import ExportActions
 from cxrviewer.gui.findings_panel import FindingsPanel
 from cxrviewer.gui.layer_controller import LayerController
 from cxrviewer.gui.layer_panel import LayerPanel
@@ -103,6 +103,9 @@ class MainWindow(QMainWindow):
         session.current_ready.connect(self._show_study)
         session.current_ready.connect(lambda study, _loaded, _state: worklist.reading.mark_viewed(study))
         session.current_failed.connect(self._show_failure)
+        # After the canvas has shown the study (or its failure): the exports follow what it shows.
+        session.current_ready.connect(self.export_actions.update_enabled)
+        session.current_failed.connect(self.export_actions.update_enabled)
         # The canvas and what the reader points at.
         self.canvas.probe_changed.connect(self._on_probe)
         self.canvas.view_changed.connect(lambda: self.status.show_view(self.canvas.state, self.canvas.image))
@@ -263,12 +266,17 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(key))
             action.triggered.connect(lambda _checked=False, n=number: self.apply_preset(n))
             self.addAction(action)
-        export_actions.install(self)
+        quit_action = self.actions_by_name["quit"]
+        self.export_actions = ExportActions(self)
+        file_menu.insertActions(quit_action, list(self.export_actions.actions.values()))
+        file_menu.insertSeparator(quit_action)
+        file_menu.aboutToShow.connect(self.export_actions.update_enabled)
+        self.actions_by_name.update(self.export_actions.actions)
         for name, action in worklist_actions(self.worklist, self).items():
             self.addAction(action)
             self.actions_by_name[name] = action
             if name == "export_reading_csv":
-                file_menu.insertAction(self.actions_by_name["quit"], action)
+                file_menu.insertAction(quit_action, action)
             else:
                 view_menu.addAction(action)
 

@@ -24,7 +24,7 @@ from cxrviewer.core.export.legend_strip import legend_strip
 from cxrviewer.core.reading_words import population_reason
 from cxrviewer.core.reading_words import withheld as withheld_summary
 from cxrviewer.core.suitability import age_fit
-from cxrviewer.gui.export_actions import ANONYMISE_KEY, install
+from cxrviewer.gui.export_actions import ANONYMISE_KEY
 from cxrviewer.gui.findings_text import SHOW_ANYWAY_LINK
 from cxrviewer.gui.main_window import MainWindow
 
@@ -45,7 +45,6 @@ def make_window(qtbot, settings) -> MainWindow:
     window.resize(900, 600)
     window.show()
     qtbot.waitExposed(window)
-    install(window)
     return window
 
 
@@ -74,10 +73,10 @@ def expected_view() -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=2)
 
 
-def test_install_adds_the_actions_to_the_file_menu_and_remembers_anonymise(qtbot, settings, no_models):
+def test_the_file_menu_holds_the_exports_and_remembers_anonymise(qtbot, settings, no_models):
     window = make_window(qtbot, settings)
     file_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&File")
-    assert install(window) is window.export_actions  # once per window
+    assert window.actions_by_name["export_png"] is window.export_actions.actions["export_png"]
     texts = [a.text() for a in file_menu.actions() if not a.isSeparator()]
     assert texts.count("Export view as &PNG…") == 1
     exports = ["Export view as &PNG…", "Export &report as PDF…", "Export DICOM &Secondary Capture…",
@@ -227,7 +226,7 @@ def test_exports_face_the_way_the_reader_turned_the_film(qtbot, settings, no_mod
 @pytest.mark.parametrize("name", ["山田^太郎", "Иванов^Иван"], ids=["japanese", "cyrillic"])
 def test_a_japanese_or_cyrillic_name_prints_through_the_action(qtbot, settings, no_models, tmp_path, monkeypatch,
                                                                name):
-    """The report drawn in the export job's thread, in the fonts install() registered."""
+    """The report drawn in the export job's thread, in the fonts the export actions registered."""
     study = write_dicom(tmp_path / "study.dcm", band_pixels(), PatientID=PATIENT_ID, PatientName=name,
                         SpecificCharacterSet="ISO_IR 192", WindowCenter=2000, WindowWidth=4000)
     window = make_window(qtbot, settings)
