@@ -28,6 +28,7 @@ from cxrviewer.gui.findings_panel import FindingsPanel
 from cxrviewer.gui.layer_controller import LayerController
 from cxrviewer.gui.layer_panel import LayerPanel
 from cxrviewer.gui.reading_layout import ReadingLayout
+from cxrviewer.gui.recent_menu import RecentMenu
 from cxrviewer.gui.session import LoadedStudy, StudySession
 from cxrviewer.gui.shortcuts import BINDINGS, PRESET_KEYS, HelpDialog
 from cxrviewer.gui.status_bar import ViewerStatusBar
@@ -37,7 +38,6 @@ from cxrviewer.gui.worklist_triage import TriageRunner
 
 log = logging.getLogger(__name__)
 
-MAX_RECENT = 10
 RULER_PREFIX = "ruler: "
 KEY_ZOOM_STEP = 1.25
 IMAGE_FILTER = "Studies (*.dcm *.dicom *.DCM *.png *.jpg *.jpeg *.tif *.tiff DICOMDIR);;All files (*)"
@@ -132,38 +132,21 @@ class MainWindow(QMainWindow):
         if not paths:
             return
         if remember:
-            self._remember(paths)
+            self.recent_menu.remember(paths)
         self.worklist.add_roots(paths)
         self.session.open_paths(paths)
 
     def _open_file_dialog(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Open studies", self._last_folder(), IMAGE_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self, "Open studies", self.recent_menu.last_folder(), IMAGE_FILTER)
         self.open_paths(files)
 
     def _open_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of studies", self._last_folder())
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of studies", self.recent_menu.last_folder())
         if folder:
             self.open_paths([folder])
 
-    def _last_folder(self) -> str:
-        recent = self.recent_paths()
-        return str(Path(recent[0]).parent) if recent else ""
-
     def recent_paths(self) -> list[str]:
-        value = self.settings.value("recent", [])
-        return [value] if isinstance(value, str) else list(value or [])
-
-    def _remember(self, paths: list[Path]) -> None:
-        recent = [str(p.resolve()) for p in paths]
-        recent += [p for p in self.recent_paths() if p not in recent]
-        self.settings.setValue("recent", recent[:MAX_RECENT])
-        self._fill_recent_menu()
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for path in self.recent_paths():
-            self.recent_menu.addAction(path, lambda p=path: self.open_paths([p]))
-        self.recent_menu.setEnabled(bool(self.recent_paths()))
+        return self.recent_menu.paths()
 
     def dragEnterEvent(self, event):  # noqa: N802 (Qt's name)
         if any(url.isLocalFile() for url in event.mimeData().urls()):
@@ -257,10 +240,9 @@ class MainWindow(QMainWindow):
             menu = {"open_file": file_menu, "open_folder": file_menu, "quit": file_menu, "help": help_menu}
             menu.get(binding.name, view_menu).addAction(action)
         self.actions_by_name["ruler_tool"].setCheckable(True)
-        self.recent_menu = QMenu("Open &recent", self)
+        self.recent_menu = RecentMenu(self.settings, self.open_paths, self)
         file_menu.insertMenu(self.actions_by_name["quit"], self.recent_menu)
         file_menu.insertSeparator(self.actions_by_name["quit"])
-        self._fill_recent_menu()
         for number, key in enumerate(PRESET_KEYS):
             action = QAction(f"Window preset {key}", self)
             action.setShortcut(QKeySequence(key))
