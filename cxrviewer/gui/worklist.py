@@ -67,6 +67,10 @@ class WorklistView(QTableView):
 
 
 class Worklist(QWidget):
+    """The table, the triage progress and the reading box. Rows come from the session (a source row
+    is the study id), scores from the triage and the analysis service; it never opens a study
+    itself, it asks (`study_activated`) and the window's session decides."""
+
     study_activated = Signal(int)  # the reader asked to open this study
     message = Signal(str)  # something for the status bar (a store error, an export)
     idle = Signal()  # every loaded study has been analysed (or failed)
