@@ -116,12 +116,16 @@ def test_a_reading_session_from_worklist_to_report_and_back(qtbot, settings, rea
     QTest.keyClicks(worklist.reading.note_edit, "RUL cavity? compare with prior")
     qtbot.waitUntil(lambda: worklist.reading.state_label.text() == "Saved", timeout=5000)
 
-    # Exports: the PNG holds exactly the composed view; the PDF names every model that spoke, with checksums.
+    # Exports: the PNG holds exactly the composed view, with the layers' legend under it; the PDF names every
+    # model that spoke, with checksums.
     png, pdf = tmp_path / "view.png", tmp_path / "report.pdf"
     exports = window.export_actions
     with qtbot.waitSignal(exports.finished, timeout=60000):
         exports.export("export_png", png)
-    np.testing.assert_array_equal(np.asarray(PilImage.open(png).convert("RGB")), window.composed_view())
+    exported, composed = np.asarray(PilImage.open(png).convert("RGB")), window.composed_view()
+    np.testing.assert_array_equal(exported[:composed.shape[0]], composed)
+    legends = tuple(window.layers.visible_layer_legends())  # the layers drawn: their legend strip under the view
+    assert legends and exported.shape[0] > composed.shape[0]
     with qtbot.waitSignal(exports.finished, timeout=60000):
         exports.export("export_pdf", pdf)
     data = pdf.read_bytes()
