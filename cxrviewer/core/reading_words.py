@@ -178,6 +178,6 @@ def card_figures(card: ModelCard) -> str:
             found.sort(key=lambda m: not m.split.lower().startswith("test"))
         if found:
             parts.append(f"{scope} {found[0].value:.3f} ({_split_words(found[0].split)})")
-        elif scope == "external":
-            parts.append(NO_EXTERNAL)
+        else:
+            parts.append(NO_EXTERNAL if scope == "external" else "internal not reported")
     return f"{METRIC_WORDS.get(headline, headline)}: " + " · ".join(parts)

@@ -177,6 +177,7 @@ def legend_block(column: Column, legend: LayerLegend) -> None:
                     rgb=MUTED_RGB)
 
 
+NO_LEGEND = "No colour legend came with the layers drawn; the appendix lists how each is drawn."
 COLOUR_NAMES = {(255, 255, 255): "white", (255, 220, 0): "yellow", (0, 200, 255): "light blue"}
 
 
@@ -184,10 +185,17 @@ def colour_name(rgb: tuple[int, int, int]) -> str:
     return COLOUR_NAMES.get(tuple(rgb), "RGB {}, {}, {}".format(*rgb))
 
 
+def drawn_layer_names(content: ExportContent) -> list[str]:
+    """The layers drawn over the base: from their legends, else from the layer lines ("TB lesions · ...")."""
+    if content.legends:
+        return [legend.name for legend in content.legends]
+    return [line.split(" · ")[0] for line in content.layers if not line.startswith("Base:") and " · " in line]
+
+
 def caption(content: ExportContent) -> str:
     """What the image shows, in one sentence: the base and the layers drawn over it."""
     base = next((line.split(":", 1)[1].strip() for line in content.layers if line.startswith("Base:")), "")
-    names = [legend.name for legend in content.legends]
+    names = drawn_layer_names(content)
     if not base and not names:
         return "Image as shown: " + ("; ".join(content.layers) or "the base image only") + "."
     shown = f"Image as shown: {base or 'the base image'}"
@@ -281,7 +289,7 @@ def first_page(content: ExportContent, measure: Measure, pages: int) -> tuple[Pa
     legends = Column(page, legend_x, image_top - 2, legend_width, measure)
     legends.para("Legend", "bold", 11)
     if not content.legends:
-        legends.para("No layer is drawn over the image.")
+        legends.para(NO_LEGEND if drawn_layer_names(content) else "No layer is drawn over the image.")
     for legend in content.legends:
         legend_block(legends, legend)
     legends.para(DISPLAY_THRESHOLD_NOTE, rgb=MUTED_RGB, before=6)

@@ -79,6 +79,7 @@ def test_reports_views_and_secondary_captures_for_a_folder(tmp_path, pipeline_mo
     assert "threshold 60.0 % (card)" in first
     assert "no gate model ran on this study" in first and f"Patient: Roe^Richard / {PATIENT_ID}" in first
     assert "TB lesions" in text  # the layer drawn is listed
+    assert "Image as shown: original, at the file's first window, with TB lesions." in first
     view = expected_view(study, pipeline_models_dir)
     with PilImage.open(out / "roe-richard.view.png") as picture:
         np.testing.assert_array_equal(np.asarray(picture), view)

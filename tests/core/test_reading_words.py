@@ -91,4 +91,6 @@ def test_a_cards_external_figure_is_set_beside_its_internal_one():
     assert card_figures(both) == "AUC: external 0.795 (shenzhen TB vs normal) · internal 0.998 (test (n=746))"
     internal = card([Metric("dice", 0.973, "test: each source on its own")])
     assert card_figures(internal) == "Dice: external not measured · internal 0.973 (test)"
+    external = card([Metric("auc", 0.795, "shenzhen", scope="external"), Metric("pointing_game", 0.83, "test")])
+    assert card_figures(external) == "AUC: external 0.795 (shenzhen) · internal not reported"
     assert card_figures(card()) == ""

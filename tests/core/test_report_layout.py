@@ -18,6 +18,7 @@ from cxrviewer.printing.report_layout import (
     APPENDIX_TITLE,
     BODY_SIZE,
     MARGIN,
+    NO_LEGEND,
     caption,
     report_pages,
     wrap,
@@ -62,6 +63,11 @@ def test_the_caption_names_the_base_and_the_layers_drawn():
     assert caption(content(legends=(legend,))) == "Image as shown: original, with TB lesions."
     assert caption(content()) == "Image as shown: original, no layer drawn."
     assert caption(content(layers=())) == "Image as shown: the base image only."
+    # Layer lines without legends (a caller that gave none): named from the lines, the lack said.
+    lines = ("Base: original", "TB lesions · threshold ≥ 0.638 · opacity 45 %")
+    assert caption(content(layers=lines)) == "Image as shown: original, with TB lesions."
+    texts = " ".join(text.text for text in report_pages(content(layers=lines), measure)[0].texts)
+    assert " ".join(NO_LEGEND.split()) in texts and "No layer is drawn" not in texts
 
 
 def test_a_model_that_did_not_run_keeps_its_reason_on_page_one():
