@@ -3,11 +3,13 @@
   pacs find --peer NAME [--patient-id ID] [--patient-name NAME] [--dates FROM-TO] [--modality CR ...]
             [--accession N] [--web]          C-FIND at study level (QIDO-RS with --web)
   pacs get STUDY_UID --peer NAME [--via get|move|wado] [--out DIR]
-                                              C-GET (default), C-MOVE to a storage service started
-                                              for the move, or WADO-RS; into DIR (default: the
-                                              storage folder), laid out <study>/<series>/<instance>.dcm
+                                              C-GET, C-MOVE to a storage service started for the
+                                              move, or WADO-RS (default: the peer's setting, C-GET
+                                              unless added with --retrieve move); into DIR (default:
+                                              the storage folder), laid out <study>/<series>/<instance>.dcm
   pacs outbox [--retry]                       what waits to be sent, with its errors; --retry sends it
-  pacs add-peer NAME AET HOST PORT [--dicomweb URL]    add or replace a peer in the network settings
+  pacs add-peer NAME AET HOST PORT [--dicomweb URL] [--retrieve get|move]
+                                              add or replace a peer in the network settings
   pacs settings [--aet AET] [--port N] [--storage DIR] [--allow AET@HOST ...]
 """
 
@@ -38,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     get = actions.add_parser("get", help="retrieve a study (C-GET, C-MOVE or WADO-RS)")
     get.add_argument("study_uid")
     get.add_argument("--peer", required=True)
-    get.add_argument("--via", choices=("get", "move", "wado"), default="get")
+    get.add_argument("--via", choices=("get", "move", "wado"), default=None,
+                     help="default: the peer's setting (get unless it was added with --retrieve move)")
     get.add_argument("--out", type=Path, default=None)
     outbox = actions.add_parser("outbox", help="objects waiting to be sent; --retry sends them")
     outbox.add_argument("--retry", action="store_true")
@@ -49,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("host")
     add.add_argument("port", type=int)
     add.add_argument("--dicomweb", default="", metavar="URL")
+    add.add_argument("--retrieve", choices=("get", "move"), default="get",
+                     help="how `pacs get` and the viewer fetch a study over DIMSE (default: get)")
     settings = actions.add_parser("settings", help="show or change our AE title, port, storage folder, senders")
     settings.add_argument("--aet", default=None)
     settings.add_argument("--port", type=int, default=None)
@@ -73,46 +78,24 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _find(args, settings) -> int:
-    from cxrviewer.net.query import CHEST_MODALITIES, StudyQuery, find_studies
+    from cxrviewer.net.query import CHEST_MODALITIES, StudyQuery
+    from cxrviewer.net.retrieve import Route, find
 
-    peer = settings.peer(args.peer)
+    route = Route(settings.peer(args.peer), web=args.web)
     query = StudyQuery(args.patient_id, args.patient_name, args.dates, tuple(args.modality or CHEST_MODALITIES),
                        args.accession)
-    if args.web:
-        from cxrviewer.net.dicomweb import qido_studies
-
-        matches = qido_studies(peer, query)
-    else:
-        matches = find_studies(peer, query, settings.ae_title)
+    matches = find(route, query, settings.ae_title)
     for match in matches:
         print(match.describe())
-    log.info("%d study(ies) at %s", len(matches), peer.describe())
+    log.info("%d study(ies) at %s", len(matches), route.describe())
     return 0
 
 
 def _get(args, settings) -> int:
-    from cxrviewer.net.settings import AllowedSender
+    from cxrviewer.net.retrieve import retrieve
 
     peer = settings.peer(args.peer)
-    folder = args.out or settings.storage_folder()
-    if args.via == "get":
-        from cxrviewer.net.query import get_study
-
-        paths = [i.path for i in get_study(peer, args.study_uid, settings.ae_title, folder)]
-    elif args.via == "wado":
-        from cxrviewer.net.dicomweb import wado_study
-
-        paths = wado_study(peer, args.study_uid, folder)
-    else:
-        from cxrviewer.net.query import move_study
-        from cxrviewer.net.storage import StorageServer
-
-        received = []
-        with StorageServer(settings.ae_title, settings.port, folder,
-                           (*settings.allowed, AllowedSender(peer.ae_title, peer.host)),
-                           on_instance=received.append, quiet_seconds=0.1):
-            move_study(peer, args.study_uid, settings.ae_title, settings.ae_title)
-        paths = [i.path for i in received]
+    paths = retrieve(peer, args.study_uid, args.via or peer.retrieve, settings, args.out or settings.storage_folder())
     for path in paths:
         print(path)
     if not paths:
@@ -139,7 +122,7 @@ def _outbox(args, settings) -> int:
 def _add_peer(args, settings) -> int:
     from cxrviewer.net.settings import Peer, save_network_settings, settings_file
 
-    peer = Peer(args.name, args.ae_title, args.host, args.port, args.dicomweb)
+    peer = Peer(args.name, args.ae_title, args.host, args.port, args.dicomweb, args.retrieve)
     peers = tuple(p for p in settings.peers if p.name != peer.name) + (peer,)
     save_network_settings(dataclasses.replace(settings, peers=peers))
     print(f"peer {peer.describe()} saved in {settings_file()}")
@@ -162,5 +145,6 @@ def _settings(args, settings) -> int:
     for sender in settings.allowed:
         print(f"  allowed sender {sender.ae_title} at {sender.host}")
     for peer in settings.peers:
-        print(f"  peer {peer.describe()}{' DICOMweb ' + peer.dicomweb_url if peer.dicomweb_url else ''}")
+        print(f"  peer {peer.describe()}, retrieves by C-{peer.retrieve.upper()}"
+              f"{', DICOMweb ' + peer.dicomweb_url if peer.dicomweb_url else ''}")
     return 0

@@ -34,12 +34,13 @@ class FilmText:
     edges: dict[str, str] | None = None  # "left", "right", "top", "bottom" → patient side letters
 
 
-def _date(text: str) -> str:
+def display_date(text: str) -> str:
+    """A DICOM date "YYYYMMDD" as "YYYY-MM-DD"; anything else as it is."""
     text = text.strip()
     return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 and text.isdigit() else text
 
 
-def _name(text: str) -> str:
+def display_name(text: str) -> str:
     """DICOM Person Name "FAMILY^GIVEN^MIDDLE" in the usual "FAMILY, Given Middle" order."""
     family, _, rest = text.partition("^")
     given = " ".join(part for part in rest.split("^")[:2] if part)
@@ -64,10 +65,10 @@ def film_text(meta: ImageMeta, orientation: Orientation, *, window: WindowPreset
     age = patient_age(meta)
     sex = meta.tag_value(PATIENT_SEX_TAG)
     age_sex = ", ".join(part for part in (f"{age.count} {age.unit}" if age else "", sex) if part)
-    who = tuple(line for line in (_name(meta.patient_name), meta.patient_id and f"ID {meta.patient_id}", age_sex)
+    who = tuple(line for line in (display_name(meta.patient_name), meta.patient_id and f"ID {meta.patient_id}", age_sex)
                 if line)
     what = " ".join(part for part in (meta.modality, meta.tag_value(VIEW_POSITION_TAG)) if part)
-    when = tuple(line for line in (_date(meta.study_date), what, meta.tag_value(BODY_PART_TAG)) if line)
+    when = tuple(line for line in (display_date(meta.study_date), what, meta.tag_value(BODY_PART_TAG)) if line)
     how = []
     if window is not None:
         how.append(f"W {window.width:g}  C {window.center:g}" + (f"  ({window.name})" if window.name else ""))

@@ -4,7 +4,7 @@ folder (laid out as the storage service does), STOW-RS of datasets."""
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pydicom
@@ -58,8 +58,9 @@ def qido_studies(peer: Peer, query: StudyQuery) -> list[StudyMatch]:
     return [m for m in matches if not wanted or not m.modalities or wanted & set(m.modalities)]
 
 
-def wado_study(peer: Peer, study_uid: str, folder: Path) -> list[Path]:
-    """WADO-RS: every instance of the study written atomically under `folder`; their paths."""
+def wado_study(peer: Peer, study_uid: str, folder: Path, on_file: Callable[[Path], None] | None = None) -> list[Path]:
+    """WADO-RS: every instance of the study written atomically under `folder`; their paths.
+    on_file: called with each path once it is written."""
     client = _client(peer)
     datasets = _request(peer, "WADO-RS", lambda: client.retrieve_study(study_uid))
     written = []
@@ -68,6 +69,8 @@ def wado_study(peer: Peer, study_uid: str, folder: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_stream_atomically(path, lambda stream, ds=ds: pydicom.dcmwrite(stream, ds, enforce_file_format=True))
         written.append(path)
+        if on_file is not None:
+            on_file(path)
     return written
 
 

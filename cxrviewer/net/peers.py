@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from pynetdicom import AE
+from pynetdicom import AE, evt
 from pynetdicom.association import Association
 
 from cxrviewer.core.errors import CxrError
@@ -22,14 +22,16 @@ class PeerError(CxrError):
         super().__init__(f"PACS {peer.describe()}: {problem}")
 
 
-def _why_not(assoc: Association) -> str:
+def _why_not(assoc: Association, connected: bool) -> str:
+    if not connected:
+        return "no association: could not connect (is it running, and is the address right?)"
     if assoc.is_rejected:
         rsp = assoc.acceptor.primitive
         if rsp is not None and rsp.result is not None:
             return f"association rejected ({rsp.result_str}, {rsp.source_str}: {rsp.reason_str})"
         return "association rejected"
     if assoc.is_aborted:
-        return "association aborted"
+        return f"association aborted before it was accepted (by the PACS, or no answer within {TIMEOUT_SECONDS} s)"
     return "no association (is it running, and is the address right?)"
 
 
@@ -42,10 +44,12 @@ def associated(peer: Peer, calling_ae: str, contexts: Sequence = (), roles: Sequ
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = TIMEOUT_SECONDS
     ae.connection_timeout = TIMEOUT_SECONDS
     ae.requested_contexts = list(contexts)
+    connected: list[bool] = []  # the TCP connection opened: what went wrong came after it
+    handlers = [*evt_handlers, (evt.EVT_CONN_OPEN, lambda event: connected.append(True))]
     assoc = ae.associate(peer.host, int(peer.port), ae_title=peer.ae_title, ext_neg=list(roles),
-                         evt_handlers=list(evt_handlers))
+                         evt_handlers=handlers)
     if not assoc.is_established:
-        raise PeerError(peer, _why_not(assoc))
+        raise PeerError(peer, _why_not(assoc, bool(connected)))
     try:
         yield assoc
     finally:

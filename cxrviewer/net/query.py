@@ -4,6 +4,7 @@ C-GET into a folder (the PACS stores into our own association; no inbound port n
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,14 +128,18 @@ def move_study(peer: Peer, study_uid: str, calling_ae: str, destination_ae: str)
     return completed
 
 
-def get_study(peer: Peer, study_uid: str, calling_ae: str, folder: Path) -> list[ReceivedInstance]:
-    """C-GET the study into `folder` (as the storage service lays it out); the instances received."""
+def get_study(peer: Peer, study_uid: str, calling_ae: str, folder: Path,
+              on_instance: Callable[[ReceivedInstance], None] | None = None) -> list[ReceivedInstance]:
+    """C-GET the study into `folder` (as the storage service lays it out); the instances received.
+    on_instance: called with each one as it is stored (in the association's thread)."""
     received: list[ReceivedInstance] = []
 
     def store(event) -> int:
         status, instance = store_received(event, Path(folder))
         if instance is not None:
             received.append(instance)
+            if on_instance is not None:
+                on_instance(instance)
         return status
 
     contexts = [build_context(StudyRootQueryRetrieveInformationModelGet)]

@@ -17,23 +17,29 @@ from cxrviewer.core.errors import ConfigError
 SCHEMA = "cxrviewer.net-settings/1"
 DEFAULT_AE_TITLE = "CXRVIEWER"
 DEFAULT_PORT = 11112
+DIMSE_RETRIEVALS = ("get", "move")
 
 
 @dataclass(frozen=True)
 class Peer:
     """A DICOM node: its AE title and address; `dicomweb_url` (e.g. http://pacs:8042/dicom-web) when
-    it also speaks DICOMweb. `name` is how settings and commands refer to it."""
+    it also speaks DICOMweb. `name` is how settings and commands refer to it. `retrieve`: how a study
+    is fetched over DIMSE, "get" (C-GET: the PACS stores into our own association, no inbound port)
+    or "move" (C-MOVE to our storage service, which the PACS must know by AE title, host and port)."""
 
     name: str
     ae_title: str
     host: str
     port: int = 104
     dicomweb_url: str = ""
+    retrieve: str = "get"
 
     def __post_init__(self) -> None:
         _check_ae_title(self.ae_title, f"peer {self.name}")
         if not 0 < int(self.port) < 65536:
             raise ConfigError(f"peer {self.name}: port {self.port} is not a TCP port")
+        if self.retrieve not in DIMSE_RETRIEVALS:
+            raise ConfigError(f"peer {self.name}: retrieve is {self.retrieve!r}, not one of {', '.join(DIMSE_RETRIEVALS)}")
 
     def describe(self) -> str:
         return f"{self.name} ({self.ae_title} at {self.host}:{self.port})"

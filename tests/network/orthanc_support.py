@@ -21,6 +21,7 @@ from cxrviewer import paths
 
 ORTHANC_AET = "ORTHANC"
 OUR_AET = "CXRVIEWER"
+MODALITY = "XRAY1"
 PLUGIN_PLACES = ("/usr/share/orthanc/plugins/libOrthancDicomWeb.so", "/usr/lib/orthanc/libOrthancDicomWeb.so*")
 MISSING = ("Orthanc is not installed (Debian: apt-get install orthanc orthanc-dicomweb; .ci/run installs them; "
            "README, 'The reading room's network')")
@@ -120,3 +121,18 @@ def read_shared(path: Path) -> pydicom.Dataset:
         ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     return ds
+
+
+def archive_shared(orthanc: Orthanc) -> dict[str, pydicom.Dataset]:
+    """A modality (XRAY1) sends the shared chest DICOMs to the PACS; {file name: dataset sent}."""
+    from pynetdicom import AE
+
+    sent = {path.name: read_shared(path) for path in shared_dicoms()}
+    ae = AE(ae_title=MODALITY)
+    for ds in sent.values():
+        ae.add_requested_context(ds.SOPClassUID, [ds.file_meta.TransferSyntaxUID])
+    assoc = ae.associate("127.0.0.1", orthanc.dicom_port, ae_title=ORTHANC_AET)
+    assert assoc.is_established
+    assert [int(assoc.send_c_store(ds).Status) for ds in sent.values()] == [0] * len(sent)
+    assoc.release()
+    return sent

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pydicom
 import pytest
-from orthanc_support import ORTHANC_AET, OUR_AET, read_shared, shared_dicoms
+from orthanc_support import MODALITY, ORTHANC_AET, OUR_AET, archive_shared, read_shared, shared_dicoms
 from pynetdicom import AE
 
 from cxrviewer.analysis.dicom_results import result_datasets, study_results
@@ -27,7 +27,6 @@ from cxrviewer.net.query import StudyQuery, find_studies, get_study, move_study
 from cxrviewer.net.settings import AllowedSender, NetworkSettings, Peer
 from cxrviewer.net.storage import StorageServer
 
-MODALITY = "XRAY1"
 NIH = "nih_cxr14_DX_nofinding_implicitLE_mono2.dcm"
 SIIM = "siim_pneumothorax_CR_chest_PA_jpegbaseline_mono2.dcm"
 
@@ -48,15 +47,7 @@ def settings(pacs, our_port) -> NetworkSettings:
 @pytest.fixture(scope="module")
 def archived(orthanc) -> dict[str, pydicom.Dataset]:
     """The modality sends the shared chest DICOMs to the PACS; {file name: dataset sent}."""
-    sent = {path.name: read_shared(path) for path in shared_dicoms()}
-    ae = AE(ae_title=MODALITY)
-    for ds in sent.values():
-        ae.add_requested_context(ds.SOPClassUID, [ds.file_meta.TransferSyntaxUID])
-    assoc = ae.associate("127.0.0.1", orthanc.dicom_port, ae_title=ORTHANC_AET)
-    assert assoc.is_established
-    assert [int(assoc.send_c_store(ds).Status) for ds in sent.values()] == [0] * len(sent)
-    assoc.release()
-    return sent
+    return archive_shared(orthanc)
 
 
 def fetch_source(pacs, study, folder):

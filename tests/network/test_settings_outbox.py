@@ -25,14 +25,18 @@ def test_settings_round_trip_and_refuse_what_is_wrong(tmp_path):
     path = tmp_path / "network.json"
     assert load_network_settings(path) == NetworkSettings()  # no file: the defaults
     settings = NetworkSettings("READROOM1", 11113, str(tmp_path / "in"), (AllowedSender("XRAY1", "10.0.0.7"),),
-                               (Peer("pacs", "PACS", "10.0.0.2", 104, "http://10.0.0.2:8042/dicom-web"),))
+                               (Peer("pacs", "PACS", "10.0.0.2", 104, "http://10.0.0.2:8042/dicom-web"),
+                                Peer("mover", "MOVER", "10.0.0.3", 104, retrieve="move")))
     save_network_settings(settings, path)
     assert load_network_settings(path) == settings
-    assert settings.peer("pacs").port == 104
+    assert settings.peer("pacs").port == 104 and settings.peer("pacs").retrieve == "get"
+    assert settings.peer("mover").retrieve == "move"
     with pytest.raises(ConfigError, match="no PACS peer named 'other'.*known: pacs"):
         settings.peer("other")
     with pytest.raises(ConfigError, match="not an AE title"):
         Peer("x", "MUCH-TOO-LONG-AE-TITLE", "h", 104)
+    with pytest.raises(ConfigError, match="peer x: retrieve is 'wado', not one of get, move"):
+        Peer("x", "X", "h", 104, retrieve="wado")
     path.write_text(json.dumps({"schema": "something else"}))
     with pytest.raises(ConfigError, match="damaged"):
         load_network_settings(path)
