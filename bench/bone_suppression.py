@@ -3,7 +3,7 @@
     .venv/bin/python bench/bone_suppression.py [--models runs/models] [--runs 5] [NAME ...]
 
 For each exported candidate (default: bone-suppression-jsrt-dwres_bs and -resnet_bs in runs/models),
-the viewer's own path (`analysis.batch.analyse`: scale, tile or resize per the card, ONNX Runtime
+the viewer's own path (`analysis.pipeline.image_outputs`: scale, tile or resize per the card, ONNX Runtime
 CPU) is timed on a 512² image (the JSRT size the issue asks for) and on a 2048² one (a typical
 study), alternating between the candidates run by run so that load from other processes hits all
 alike. Prints parameters, the medians, and each candidate's time as a ratio of the first's.
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from cxrviewer import paths
-from cxrviewer.analysis.batch import analyse
-from cxrviewer.analysis.findings import installed_model
+from cxrviewer.analysis.installed import installed_model
+from cxrviewer.analysis.pipeline import image_outputs
 
 CANDIDATES = ("bone-suppression-jsrt-dwres_bs", "bone-suppression-jsrt-resnet_bs")
 SIZES = (512, 2048)
@@ -40,11 +40,11 @@ def measure(names: list[str], folder: Path, runs: int) -> dict[tuple[str, int], 
     images = {size: study(size) for size in SIZES}
     times: dict[tuple[str, int], list[float]] = {(n, s): [] for n in names for s in SIZES}
     for name in names:
-        analyse(models[name], images[SIZES[0]])
+        image_outputs(models[name], images[SIZES[0]])
     for _ in range(runs):
         for key in times:
             started = time.perf_counter()
-            analyse(models[key[0]], images[key[1]])
+            image_outputs(models[key[0]], images[key[1]])
             times[key].append(time.perf_counter() - started)
     return {key: statistics.median(values) for key, values in times.items()}
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
     medians = measure(args.names, args.models, args.runs)
-    print(f"bone suppression through analysis.batch.analyse, ONNX Runtime CPU, median of {args.runs}, "
+    print(f"bone suppression through analysis.pipeline.image_outputs, ONNX Runtime CPU, median of {args.runs}, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("| candidate | parameters | working size | " + " | ".join(f"{s}² s (ratio)" for s in SIZES) + " |")
     print("| --- | ---: | --- | " + " | ".join("---:" for _ in SIZES) + " |")

@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cxrviewer.analysis.study_maps import model_head, model_space_maps  # noqa: E402
+from cxrviewer.analysis.study_maps import model_space_maps  # noqa: E402
 from cxrviewer.core import maps  # noqa: E402
 from cxrviewer.core.display.compose import (  # noqa: E402
     OverlayStyle,
@@ -97,9 +97,8 @@ def main() -> None:
     x = np.random.default_rng(0).random((1, 1, 512, 512), dtype=np.float32)
     xt = torch.from_numpy(x)
     with tempfile.TemporaryDirectory() as tmp:
-        models_dir = Path(tmp) / "models"
         loaded = export_tbnet(net, Path(tmp))
-        head = model_head(loaded, models_dir)
+        head = loaded.head
         c = 1
 
         def our_gradcam():
@@ -185,7 +184,8 @@ def main() -> None:
         for study in range(1, args.studies + 1):
             pixels = rng.random((600, 500), dtype=np.float32)
             model_x, geometry = prepare(pixels, contract)
-            computed, _ = model_space_maps(loaded, model_x, ["saliency", "gradcam", "cam", "crm"], models_dir=models_dir)
+            _, features = loaded.backend.classify(model_x[None])
+            computed = model_space_maps(loaded, model_x, features[0], ["saliency", "gradcam", "cam", "crm"], 1)
             for values in computed.values():
                 to_image(values, geometry)
             if study in (10, args.studies // 2, args.studies):

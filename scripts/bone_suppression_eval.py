@@ -4,7 +4,7 @@ viewer's own path, so candidates trained at different working sizes compare like
     python scripts/bone_suppression_eval.py [--run runs/bone-suppression-jsrt-dwres_bs] [--models runs/models] [NAME ...]
 
 Each test id of the run's split (by JSRT id; every candidate's run rebuilt the same split from the
-same seed) is read at its stored 512², run through `analysis.batch.analyse` (the card's resize policy:
+same seed) is read at its stored 512², run through `analysis.pipeline.image_outputs` (the card's resize policy:
 rescale_residual), and scored inside the SCR lung mask against the harmonised BSE-JSRT target with
 `training.metrics.image_metrics` (PSNR and MAE pooled over lung pixels, SSIM and MS-SSIM averaged per
 image), next to the identity baseline. Writes RUN/../bone_suppression_512.json and prints the table.
@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 
 from cxrviewer import paths
-from cxrviewer.analysis.batch import analyse
-from cxrviewer.analysis.findings import installed_model
+from cxrviewer.analysis.installed import installed_model
+from cxrviewer.analysis.pipeline import image_outputs
 from cxrviewer.training.data import harmonise_target, read_mask, read_pixels
 from cxrviewer.training.metrics import image_metrics
 from cxrviewer.training.run_split import load_run
@@ -56,7 +56,7 @@ def evaluate(names: list[str], run: Path, models: Path) -> tuple[int, dict[str, 
             continue
         loaded = installed_model(name, models)
         label = loaded.card.labels[0]
-        pred = np.stack([np.clip(analyse(loaded, s).arrays[label], 0, 1) for s, _, _ in images])[:, None]
+        pred = np.stack([np.clip(image_outputs(loaded, s)[label], 0, 1) for s, _, _ in images])[:, None]
         results[name] = image_metrics(pred, stack[1], stack[0], stack[2])
     return len(images), results
 

@@ -12,7 +12,7 @@ selection, so it is an external test for both:
   score cannot separate them by recognising the source).
 It also re-labels figures already on the cards that were measured on data never used in training or
 selection (`RESCOPED`) as external. Every film is read by the viewer's reader (`core.io.read_image`)
-and scored by the viewer's loader and steps (`analysis.findings.installed_model`, `analysis.pipeline`).
+and scored by the viewer's loader and steps (`analysis.installed.installed_model`, `analysis.pipeline`).
 
 Without --write it prints the figures; with --write it replaces them in the cards, after which the
 models must be re-sealed (`python scripts/ship_model.py --seal-only NAME...`) to load again.
@@ -31,7 +31,7 @@ import numpy as np
 from cxrviewer import paths
 from cxrviewer.analysis import pipeline
 from cxrviewer.analysis.calibration import bootstrap_auc_interval, wilson_interval
-from cxrviewer.analysis.findings import installed_model
+from cxrviewer.analysis.installed import installed_model
 from cxrviewer.core.cards import Metric, card_path, load_card, write_card
 from cxrviewer.core.io import read_image
 

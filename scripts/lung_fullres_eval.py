@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from cxrviewer import paths
-from cxrviewer.analysis.findings import installed_model
+from cxrviewer.analysis.installed import installed_model
 from cxrviewer.analysis.pipeline import LUNGS_LABEL, lung_probability, segmentation_channel
 from cxrviewer.training.data import read_mask, read_pixels
 from cxrviewer.training.metrics import hausdorff

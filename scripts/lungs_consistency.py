@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from cxrviewer import paths
-from cxrviewer.analysis.findings import installed_model
+from cxrviewer.analysis.installed import installed_model
 from cxrviewer.analysis.pipeline import lung_probability
 from cxrviewer.core.imageops.morphology import connected_components
 from cxrviewer.training.config import load_config

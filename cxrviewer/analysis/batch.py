@@ -1,22 +1,24 @@
-"""The batch core of `cxrviewer analyze`: one study image through installed models → figures and arrays.
+"""The rows of `cxrviewer analyze`: one study's results for one model as CSV figures and arrays.
 
-Classifiers give one probability per label and the label chosen at the card's operating threshold,
-and, on request, explanation maps (through `analysis.study_maps`, so the maps are exactly the
-viewer's). Image-to-image models give their output image on the study's own pixel grid and a few
-summary figures. No Qt; torch only if the runtime falls back to a PyTorch backend.
+The results come from the study's `analysis.study.StudyAnalysis`, the steps the viewer runs: a
+classifier's probabilities and the label chosen at the operating threshold, and, on request, its
+explanation maps from the same forward pass; an image-to-image model's outputs on the study's own
+pixel grid (the lungs kept to their two largest regions, as the viewer shows them) and a few summary
+figures. No Qt; torch only if the runtime falls back to a PyTorch backend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from cxrviewer.analysis.findings import classify_pixels, operating_thresholds
-from cxrviewer.analysis.study_maps import compute_study_maps
+from cxrviewer.analysis.findings import operating_thresholds
+from cxrviewer.analysis.pipeline import MASK_PROBABILITY, net_outputs, scores_images
+from cxrviewer.analysis.study import StudyAnalysis
+from cxrviewer.analysis.study_maps import MAP_METHODS
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.lesion_score import lesion_score
@@ -24,11 +26,8 @@ from cxrviewer.runtime.backend import LoadedModel
 
 Array = npt.NDArray[np.float32]
 
-MAP_METHODS = ("saliency", "gradcam", "cam", "crm")
 # Columns every row has; a label or figure with one of these names is prefixed with its model's name.
 FIXED_COLUMNS = ("path", "model", "prediction")
-# A segmentation pixel belongs to a structure when its probability reaches this (as training scores it).
-MASK_PROBABILITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -49,12 +48,6 @@ class ModelResult:
     prediction: str
     class_index: int | None = None
     arrays: dict[str, Array] = field(default_factory=dict)
-
-
-def scores_images(card: ModelCard) -> bool:
-    """A segmentation card with an operating threshold (the TB lesion model) also scores each image:
-    `core.lesion_score.lesion_score` of its first channel, called at thresholds[0]."""
-    return card.task == "segmentation" and len(card.thresholds) == 1
 
 
 def figure_names(card: ModelCard) -> tuple[str, ...]:
@@ -94,17 +87,10 @@ def class_index(card: ModelCard, label: str) -> int:
     return card.labels.index(label)
 
 
-def analyse(
-    loaded: LoadedModel,
-    pixels: Array,
-    *,
-    maps: Iterable[str] = (),
-    explain: str | None = None,
-    models_dir: Path | None = None,
-) -> ModelResult:
-    """Run one model on one image.
+def model_result(study: StudyAnalysis, loaded: LoadedModel, *, maps: Iterable[str] = (),
+                 explain: str | None = None) -> ModelResult:
+    """What installed model `loaded` says about the study, for one CSV row and its arrays.
 
-    pixels: (H, W) float32 in [0, 1], display polarity (`read_image(path).pixels`).
     maps: methods of MAP_METHODS to compute for a classifier (CAM is left out for a head that is not
         GAP → linear, where it is undefined); ignored for image-to-image models.
     explain: the label the maps explain (default: the prediction's class).
@@ -112,49 +98,52 @@ def analyse(
     """
     card = loaded.card
     if not card.is_classifier:
-        return _transform(loaded, pixels)
-    finding = classify_pixels(loaded, pixels)
+        arrays = study.image_outputs(card.name)
+        return ModelResult(card.name, image_figures(card, arrays, study.pixels), image_prediction(card, arrays), None, arrays)
+    finding = study.finding(card.name)
     prediction = "+".join(card.labels[i] for i in finding.positive)
     # A multilabel decision may call several labels or none: its maps explain the most probable one.
     index = finding.positive[0] if finding.rule != "multilabel" else int(np.argmax(finding.probabilities))
     if explain is not None:
         index = class_index(card, explain)
     methods = [m for m in MAP_METHODS if m in set(maps)]
-    arrays = compute_study_maps(loaded, pixels, methods, class_index=index, models_dir=models_dir) if methods else {}
+    arrays = study.maps(card.name, index, methods) if methods else {}
     values = dict(zip(card.labels, finding.probabilities, strict=True))
     return ModelResult(card.name, values, prediction, index, arrays)
 
 
-def _transform(loaded: LoadedModel, pixels: Array) -> ModelResult:
-    """Bone suppression and segmentation: the image scaled into the card's value range, through the
-    backend's any-size transform; segmentation logits become per-pixel probabilities."""
-    card = loaded.card
-    low, high = card.input.value_range
-    scaled = (low + pixels.astype(np.float32) * (high - low)).astype(np.float32)
-    image = np.repeat(scaled[None], card.input.channels, axis=0)
-    output = loaded.backend.transform(image)
-    if output.shape[0] != len(card.labels) or output.shape[1:] != pixels.shape:
-        raise ModelError(card.name, f"output {output.shape} for an image {pixels.shape} and labels {card.labels}")
-    prediction = ""
+def image_figures(card: ModelCard, arrays: dict[str, Array], pixels: Array) -> dict[str, float]:
+    """The CSV figures (`figure_names`) of an image-to-image model's outputs on `pixels`."""
     if card.task == "segmentation":
-        output = (1.0 / (1.0 + np.exp(-output.astype(np.float64)))).astype(np.float32)
-        values = [float(np.mean(channel >= MASK_PROBABILITY)) for channel in output]
+        values = [float(np.count_nonzero(arrays[label] >= MASK_PROBABILITY)) / arrays[label].size
+                  for label in card.labels]
         if scores_images(card):
-            values.append(lesion_score(output[0]))
-            prediction = card.labels[0] if values[-1] >= operating_thresholds(card)[0][0] else f"no_{card.labels[0]}"
+            values.append(lesion_score(arrays[card.labels[0]]))
     else:
-        values = [float(np.mean(np.abs(channel - scaled))) for channel in output]
-    arrays = {label: np.ascontiguousarray(channel, dtype=np.float32) for label, channel in zip(card.labels, output, strict=True)}
-    return ModelResult(card.name, dict(zip(figure_names(card), values, strict=True)), prediction, None, arrays)
+        low, high = card.input.value_range
+        scaled = pixels * np.float32(high - low)
+        scaled += np.float32(low)
+        values = [float(np.mean(np.abs(arrays[label] - scaled))) for label in card.labels]
+    return dict(zip(figure_names(card), values, strict=True))
+
+
+def image_prediction(card: ModelCard, arrays: dict[str, Array]) -> str:
+    """A lesion model's call on the image at its operating threshold ("" for other image models)."""
+    if not scores_images(card):
+        return ""
+    label = card.labels[0]
+    return label if lesion_score(arrays[label]) >= operating_thresholds(card)[0][0] else f"no_{label}"
 
 
 def reference_figures(loaded: LoadedModel, pixels: Array) -> dict[str, float]:
-    """An image model's output on one image, summarised for its card's `reference`: the CSV figures
-    of `analyse` plus, per label, the output's mean and standard deviation (a changed weight or
-    tiling moves them; float64 sums so the figures themselves are stable to ~1e-7)."""
-    result = _transform(loaded, pixels)
-    figures = dict(result.values)
-    for label, channel in result.arrays.items():
+    """An image model's net output on one image (`pipeline.net_outputs`: the weights and the runtime,
+    before the lungs' clean-up), summarised for its card's `reference` and known answer: the CSV
+    figures plus, per label, the output's mean and standard deviation (a changed weight or tiling
+    moves them; float64 sums so the figures themselves are stable to ~1e-7)."""
+    pixels = np.asarray(pixels, dtype=np.float32)
+    arrays = net_outputs(loaded, pixels)
+    figures = image_figures(loaded.card, arrays, pixels)
+    for label, channel in arrays.items():
         values = channel.astype(np.float64)
         figures[f"{label}_mean"] = float(values.mean())
         figures[f"{label}_std"] = float(values.std())

@@ -16,7 +16,7 @@ The outcomes CSV (UTF-8, a header row; other columns are ignored):
 
 Every problem is reported at once, each naming the CSV's line: bad rows, files listed but missing,
 films in DATA the CSV does not list. A film is scored through the viewer's own steps on the model
-the caller loaded with `findings.installed_model`: a two-label classifier's P(label[1]) from
+the caller loaded with `analysis.installed.installed_model`: a two-label classifier's P(label[1]) from
 `pipeline.classify`, the TB lesion model's image score from `pipeline.lesion_finding`. Those steps
 also call at the threshold in force, so a site threshold made for another version of the model is
 refused before scoring, with how to remove it. Unreadable films are skipped with the reason. Qt-free.

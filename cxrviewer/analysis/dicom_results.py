@@ -1,8 +1,8 @@
 """One study file's findings and masks as `core.export.results.StudyResults`, for the structured
 report and the segmentation sent back to the archive (`cxrviewer.net`).
 
-The installed models run through the steps of `analysis.pipeline` (the gate, every classifier, the
-lesion models, the lungs), so the numbers are those the findings panel and `analyze` show. Each
+The installed models run through the study's `analysis.study.StudyAnalysis` (the gate, every
+classifier, the lesion models, the lungs), so the numbers are those the findings panel and `analyze` show. Each
 probability is reported with the threshold in force (the card's, or the site's) and the call at it;
 a lesion model also gives its regions (8-connected areas of the map at MASK_PROBABILITY, as boxes
 with their peak) and its mask.
@@ -17,8 +17,10 @@ import numpy as np
 import pydicom
 
 from cxrviewer.analysis import pipeline
-from cxrviewer.analysis.batch import MASK_PROBABILITY
-from cxrviewer.analysis.findings import installed_model, operating_thresholds
+from cxrviewer.analysis.findings import operating_thresholds
+from cxrviewer.analysis.installed import installed_model
+from cxrviewer.analysis.pipeline import MASK_PROBABILITY
+from cxrviewer.analysis.study import StudyAnalysis
 from cxrviewer.core.errors import CxrError, StudyError
 from cxrviewer.core.export.results import Region, ResultFinding, StudyResults
 from cxrviewer.core.imageops.morphology import connected_components
@@ -52,8 +54,7 @@ def regions(probability: np.ndarray, level: float = MASK_PROBABILITY) -> tuple[R
     return tuple(found)
 
 
-def _classifier_findings(loaded, pixels) -> list[ResultFinding]:
-    finding = pipeline.classify(loaded, pixels)
+def _classifier_findings(loaded, finding) -> list[ResultFinding]:
     card = loaded.card
     thresholds, site = operating_thresholds(card)
     found = []
@@ -67,8 +68,7 @@ def _classifier_findings(loaded, pixels) -> list[ResultFinding]:
     return found
 
 
-def _gate_finding(loaded, pixels) -> ResultFinding:
-    verdict = pipeline.gate(loaded, pixels)
+def _gate_finding(loaded, verdict) -> ResultFinding:
     card = loaded.card
     return ResultFinding(card.name, card.version, _signature(loaded), card.labels[-1], float(verdict.score),
                          float(verdict.threshold), "card", bool(verdict.accepted))
@@ -87,29 +87,28 @@ def study_results(path: Path, models_dir: Path | None = None, anonymise: bool = 
         raise StudyError(path, f"pixels {pixels.shape} read on another grid than the file's "
                                f"{source.get('Rows')} x {source.get('Columns')}")
     roles = pipeline.model_roles(models_dir)
-    lesion_models = (roles.lesions,) if isinstance(roles.lesions, str) else tuple(roles.lesions or ())
     findings: list[ResultFinding] = []
     masks: dict[str, np.ndarray] = {}
     steps = [("gate", roles.gate)] + [("finding", n) for n in roles.classifiers]
-    steps += [("lesions", n) for n in lesion_models] + [("lungs", roles.lungs)]
+    steps += [("lesions", n) for n in roles.lesions] + [("lungs", roles.lungs)]
+    study = StudyAnalysis(pixels, models_dir, roles=roles)
     for kind, name in steps:
         if name is None:
             continue
         try:
-            loaded = installed_model(name, models_dir)
+            loaded = study.model(name)
+            payload = study.run(kind, name)
             if kind == "gate":
-                findings.append(_gate_finding(loaded, pixels))
+                findings.append(_gate_finding(loaded, payload))
             elif kind == "finding":
-                findings += _classifier_findings(loaded, pixels)
+                findings += _classifier_findings(loaded, payload)
             elif kind == "lesions":
-                found = pipeline.lesion_finding(loaded, pixels)
-                label = getattr(found, "label", pipeline.LESIONS_LABEL)
-                findings.append(ResultFinding(found.model, loaded.card.version, _signature(loaded), label,
-                                              float(found.score), float(found.threshold), _source(found.site),
-                                              bool(found.positive), regions(found.probability)))
-                masks[label] = found.probability >= MASK_PROBABILITY
+                findings.append(ResultFinding(payload.model, loaded.card.version, _signature(loaded), payload.label,
+                                              float(payload.score), float(payload.threshold), _source(payload.site),
+                                              bool(payload.positive), regions(payload.probability)))
+                masks[payload.label] = payload.probability >= MASK_PROBABILITY
             else:
-                masks[LUNGS_LABEL] = pipeline.lung_probability(loaded, pixels) >= LUNG_LEVEL
+                masks[LUNGS_LABEL] = payload >= LUNG_LEVEL
         except CxrError as error:
             log.warning("%s: %s left out of the results: %s", path, name, error)
     return StudyResults(source, tuple(findings), masks, anonymise)

@@ -3,12 +3,12 @@
 The decision follows the card: for two labels, label 1 is called when its probability reaches the
 card's operating threshold `thresholds[1]` (chosen on validation data, not 0.5); for more labels of
 a single-label task, the most probable one; for a multilabel task, every label at or above its own
-threshold. Loaded models are kept per version of their files, so each study does not hash them again.
+threshold. The classifier runs once per study (`forward_pass`): the same logits give the finding and
+the same features give the Grad-CAM, CAM and CRM maps (`analysis.study_maps`).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,18 +16,16 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from cxrviewer import paths
+from cxrviewer.analysis.installed import installed_model
 from cxrviewer.analysis.model_input import model_input
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.errors import ModelError
+from cxrviewer.core.preprocess import Geometry
 from cxrviewer.core.signing import UNSIGNED_TEXT
 from cxrviewer.core.site_settings import SiteThreshold, load_site_thresholds
 from cxrviewer.runtime.backend import LoadedModel
 
 DEFAULT_THRESHOLD = 0.5
-_MODELS_KEPT = 8
-_models: dict[tuple, LoadedModel] = {}
-_models_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -104,51 +102,55 @@ def decide(card: ModelCard, probs: npt.NDArray[np.floating]) -> tuple[tuple[int,
     return (int(np.argmax(probs)),), "argmax", None
 
 
-def classify_pixels(loaded: LoadedModel, pixels: npt.NDArray[np.float32]) -> Finding:
-    """pixels (H, W) float32 [0, 1], display polarity (air dark) → the model's Finding.
+@dataclass(frozen=True, eq=False)
+class ForwardPass:
+    """One classifier's one forward pass on one study, kept so its maps need no second one.
 
-    Raises ModelError when the card is not a classifier, ConfigError when its preprocessing cannot
-    be applied to a whole image (a lung crop needs a lung box).
+    x: (C, h, w) float32 model input; geometry: where it lies on the study (maps go back through it);
+    logits: (K,) raw; features: (F, fh, fw) the last conv feature maps; seconds: input + pass.
+    """
+
+    model: str
+    x: npt.NDArray[np.float32]
+    geometry: Geometry
+    logits: npt.NDArray[np.float32]
+    features: npt.NDArray[np.float32]
+    seconds: float
+
+
+def forward_pass(loaded: LoadedModel, pixels: npt.NDArray[np.float32],
+                 lungs: npt.NDArray[np.float32] | None = None) -> ForwardPass:
+    """pixels (H, W) float32 [0, 1], air dark → the classifier's input, logits and features.
+
+    lungs: the study's P(lung) (H, W) when already computed, for a contract cropped to the lungs
+    (`analysis.model_input`). Raises ModelError when the card is not a classifier or the graph
+    returns logits of another shape, ConfigError when the preprocessing cannot be applied.
     """
     card = loaded.card
     if not card.is_classifier:
         raise ModelError(card.name, f"is a {card.task} model, not a classifier")
     started = time.perf_counter()
-    x, _ = model_input(loaded, pixels)
-    logits, _ = loaded.backend.classify(x[None])
+    x, geometry = model_input(loaded, pixels, lungs)
+    logits, features = loaded.backend.classify(x[None])
     if logits.shape != (1, len(card.labels)):
         raise ModelError(card.name, f"returned logits of shape {logits.shape} for {len(card.labels)} labels")
-    probs = probabilities(card, logits[0])
+    return ForwardPass(card.name, x, geometry, logits[0], features[0], time.perf_counter() - started)
+
+
+def finding_of(loaded: LoadedModel, forward: ForwardPass) -> Finding:
+    """The Finding a forward pass gives: probabilities and the decision at the threshold in force."""
+    card = loaded.card
+    probs = probabilities(card, forward.logits)
     positive, rule, threshold = decide(card, probs)
     _, site = operating_thresholds(card)
     return Finding(card.name, tuple(card.labels), tuple(float(p) for p in probs), positive, rule, threshold,
-                   loaded.provider, time.perf_counter() - started, site, origin_text(loaded))
+                   loaded.provider, forward.seconds, site, origin_text(loaded))
 
 
-def installed_model(name: str, models_dir: Path | None = None) -> LoadedModel:
-    """`runtime.registry.load_model` that gave its known answer (`analysis.known_answer`), reused while
-    none of the model's files changed on disk. The one loader of the viewer, `analyze` and `report`."""
-    from cxrviewer.runtime.registry import load_model
-
-    folder = Path(models_dir) if models_dir is not None else paths.models_dir()
-    try:
-        stamps = tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob(f"{name}.*")))
-    except OSError as error:  # a file replaced under us by an export in progress
-        raise ModelError(name, f"its files in {folder} are changing ({error.strerror}); try again") from None
-    key = (str(folder.resolve()), name, stamps)
-    with _models_lock:
-        loaded = _models.get(key)
-    if loaded is None:
-        from cxrviewer.analysis.known_answer import check_known_answer
-
-        # Signature, checksums, graph shapes, then the known answer: outside the lock, they take a while.
-        loaded = load_model(name, folder)
-        check_known_answer(loaded)
-        with _models_lock:
-            while len(_models) >= _MODELS_KEPT:
-                _models.pop(next(iter(_models)))
-            _models[key] = loaded
-    return loaded
+def classify_pixels(loaded: LoadedModel, pixels: npt.NDArray[np.float32],
+                    lungs: npt.NDArray[np.float32] | None = None) -> Finding:
+    """pixels (H, W) float32 [0, 1], display polarity (air dark) → the model's Finding (`forward_pass`)."""
+    return finding_of(loaded, forward_pass(loaded, pixels, lungs))
 
 
 def classify_study(name: str, pixels: npt.NDArray[np.float32], models_dir: Path | None = None) -> Finding:

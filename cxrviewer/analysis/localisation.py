@@ -290,7 +290,7 @@ def evaluate_maps(
             pixels = image.pixels
             if folder.name == "jsrt_bse":  # stored intensity-inverted (lungs bright): undo for the model
                 pixels = pixels.max() + pixels.min() - pixels
-            maps = compute_study_maps(loaded, pixels, methods, class_index=target, models_dir=models_dir)
+            maps = compute_study_maps(loaded, pixels, methods, class_index=target)
             if with_lungs:
                 yield maps, None, lung_mask(annotation, image.shape)
             else:

@@ -104,7 +104,7 @@ def measure_model(
         mask = boxes_mask(pixels.shape, boxes)
         chance.append(float(mask.mean()))
         for c in class_indices:
-            maps = compute_study_maps(loaded, pixels, methods, class_index=c, models_dir=models_dir)
+            maps = compute_study_maps(loaded, pixels, methods, class_index=c)
             for method, values in maps.items():
                 score(values, mask, scores[(c, method)])
         if progress is not None:

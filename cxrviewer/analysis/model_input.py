@@ -15,27 +15,32 @@ import numpy.typing as npt
 
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.lung_mask import lung_crop_box
-from cxrviewer.core.preprocess import Geometry, InputContract, model_contract, prepare
+from cxrviewer.core.preprocess import Geometry, model_contract, prepare
 from cxrviewer.runtime.backend import LoadedModel
 
 Array = npt.NDArray[np.float32]
 
 
-def model_input(loaded: LoadedModel, pixels: Array) -> tuple[Array, Geometry]:
-    """pixels (H, W) float32 [0, 1], air dark → ((C, h, w) model input, its Geometry on the study)."""
+def model_input(loaded: LoadedModel, pixels: Array, lungs: Array | None = None) -> tuple[Array, Geometry]:
+    """pixels (H, W) float32 [0, 1], air dark → ((C, h, w) model input, its Geometry on the study).
+    lungs: the study's P(lung) when already computed (a lung-cropped contract needs it; without it
+    the installed lung model runs here)."""
     contract = model_contract(loaded.card.input)
-    box = study_lung_box(loaded.card.name, contract, pixels, loaded.folder) if contract.needs_lung_box else None
+    box = None
+    if contract.needs_lung_box:
+        if lungs is None:
+            lungs = study_lungs(loaded.card.name, pixels, loaded.folder)
+        box = lung_crop_box(lungs, contract.lung_margin)
     return prepare(pixels, contract, crop_box=box)
 
 
-def study_lung_box(model: str, contract: InputContract, pixels: Array, folder: Path | None) -> tuple[int, int, int, int]:
-    """The lung box of `pixels` by the lung model installed beside classifier `model`."""
-    from cxrviewer.analysis.findings import installed_model
+def study_lungs(model: str, pixels: Array, folder: Path | None) -> Array:
+    """P(lung) of `pixels` by the lung model installed beside classifier `model`."""
+    from cxrviewer.analysis.installed import installed_model
     from cxrviewer.analysis.pipeline import lung_probability, model_roles
 
     lungs = model_roles(folder).lungs
     if lungs is None:
         raise ModelError(model, "its input is cropped to the lungs, and no lung segmentation model is installed "
                                 f"in {folder} to find them")
-    probability = lung_probability(installed_model(lungs, folder), pixels)
-    return lung_crop_box(probability, contract.lung_margin)
+    return lung_probability(installed_model(lungs, folder), pixels)

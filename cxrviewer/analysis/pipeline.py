@@ -1,9 +1,14 @@
 """The analysis of one study, step by step: the gate, classifiers, lesion maps, lungs, soft tissue, maps.
 
 Each step takes the study's pixels (H, W) float32 in [0, 1], display polarity (air dark), and a
-loaded model, and returns plain data on the study's own pixel grid. The viewer's analysis service
-runs them one at a time in a worker; `cxrviewer analyze` calls them in a loop. Which installed model
-plays which part is read from the cards (`model_roles`), never from a file name.
+loaded model, and returns plain data on the study's own pixel grid. `analysis.study.StudyAnalysis`
+runs them for one study, each once, for the viewer's analysis service, the worklist's triage,
+`analyze`, `report` and the results sent to the archive. Which installed model plays which part is
+read from the cards (`model_roles`), never from a file name.
+
+An image-to-image model's outputs (`image_outputs`) are the same for every caller: a segmentation
+model's per-pixel probabilities, with its lung channel reduced to the two largest regions (a stray
+patch outside the chest is no lung), and a bone-suppression model's image in the card's value range.
 
 The soft-tissue view needs the lung mask: the bone-suppression model was trained inside the lungs
 only, so without a lung model its output is not shown at all (`NoLungModelError`), rather than its
@@ -22,12 +27,12 @@ import numpy as np
 import numpy.typing as npt
 
 from cxrviewer import paths
-from cxrviewer.analysis.batch import MAP_METHODS, ModelResult, analyse, scores_images
 from cxrviewer.analysis.findings import Finding, classify_pixels, operating_thresholds, origin_text
 from cxrviewer.analysis.gate import GateResult, gate_check
-from cxrviewer.analysis.study_maps import compute_study_maps
+from cxrviewer.analysis.study_maps import MAP_METHODS, compute_study_maps
 from cxrviewer.core.cards import ModelCard, card_path, load_card
 from cxrviewer.core.errors import ModelError
+from cxrviewer.core.lesion_score import lesion_score
 from cxrviewer.core.lung_mask import keep_largest_regions
 from cxrviewer.core.site_settings import SiteThreshold
 from cxrviewer.core.soft_tissue import bones_view, soft_tissue_view
@@ -50,6 +55,8 @@ SCREENING_LABEL = "tb"
 # 8 px at 256², the model's working size), wide enough that the blend shows no edge, narrow enough
 # that the lung periphery is still suppressed.
 FEATHER_FRACTION = 0.03
+# A segmentation pixel belongs to a structure when its probability reaches this (as training scores it).
+MASK_PROBABILITY = 0.5
 NO_LUNG_MODEL_TEXT = ("the bone-suppressed view is not offered: no lung segmentation model is installed, and "
                       "outside the lungs the bone-suppression model's output means nothing")
 
@@ -203,43 +210,90 @@ def classify(loaded: LoadedModel, pixels: Array) -> Finding:
     return classify_pixels(loaded, pixels)
 
 
-def segmentation_result(loaded: LoadedModel, pixels: Array, label: str) -> ModelResult:
-    """A segmentation model with a `label` channel on the study (`analysis.batch.analyse`): its
-    probabilities on the study's grid and its figures. Raises ModelError for any other model."""
+def scores_images(card: ModelCard) -> bool:
+    """A segmentation card with an operating threshold (a lesion model) also scores each image:
+    `core.lesion_score.lesion_score` of its first channel, called at thresholds[0]."""
+    return card.task == "segmentation" and len(card.thresholds) == 1
+
+
+def net_outputs(loaded: LoadedModel, pixels: Array) -> dict[str, Array]:
+    """An image-to-image net's own outputs on the study: {card label: (H, W) float32 on its grid}.
+
+    Segmentation: per-pixel probability in [0, 1]. Bone suppression: the output image in the card's
+    value range. The image is scaled into the card's value range and run through the backend's
+    any-size transform; the arithmetic is done in place, so a 2048² study costs about two full-frame
+    float32 temporaries beyond the backend's own. A card's known answer checks these (the weights and
+    the runtime); what the reader is shown is `image_outputs`.
+    """
     card = loaded.card
-    if card.task != "segmentation" or label not in card.labels:
-        raise ModelError(card.name, f"is a {card.task} model with labels {list(card.labels)}, "
-                                    f"not a segmentation model with a {label!r} channel")
-    return analyse(loaded, np.asarray(pixels, dtype=np.float32))
+    if card.is_classifier:
+        raise ModelError(card.name, f"is a {card.task} model: it gives no image outputs")
+    pixels = np.asarray(pixels, dtype=np.float32)
+    low, high = card.input.value_range
+    scaled = pixels * np.float32(high - low)
+    scaled += np.float32(low)
+    image = scaled[None] if card.input.channels == 1 else np.repeat(scaled[None], card.input.channels, axis=0)
+    output = loaded.backend.transform(image)
+    del image, scaled
+    if output.shape[0] != len(card.labels) or output.shape[1:] != pixels.shape:
+        raise ModelError(card.name, f"output {output.shape} for an image {pixels.shape} and labels {card.labels}")
+    output = np.asarray(output, dtype=np.float32)
+    if card.task == "segmentation":
+        with np.errstate(over="ignore"):  # exp(-logit) overflows to inf for confident background: P = 0
+            np.negative(output, out=output)
+            np.exp(output, out=output)
+        output += 1.0
+        np.reciprocal(output, out=output)
+    return {label: output[i] for i, label in enumerate(card.labels)}
+
+
+def image_outputs(loaded: LoadedModel, pixels: Array) -> dict[str, Array]:
+    """What every caller shows or writes of an image-to-image model (`net_outputs`), with a "lungs"
+    channel kept to its two largest regions (`core.lung_mask.keep_largest_regions`): the lung layer,
+    the soft-tissue blend, a lung-cropped classifier's box and `analyze` all see the same lungs."""
+    arrays = net_outputs(loaded, pixels)
+    if loaded.card.task == "segmentation" and LUNGS_LABEL in arrays:
+        arrays[LUNGS_LABEL] = keep_largest_regions(arrays[LUNGS_LABEL])
+    return arrays
 
 
 def segmentation_channel(loaded: LoadedModel, pixels: Array, label: str) -> Array:
     """Channel `label` of a segmentation model: (H, W) float32 probability in [0, 1] on the study's grid.
     Raises ModelError when the model is not a segmentation model with that channel."""
-    return segmentation_result(loaded, pixels, label).arrays[label]
+    card = loaded.card
+    if card.task != "segmentation" or label not in card.labels:
+        raise ModelError(card.name, f"is a {card.task} model with labels {list(card.labels)}, "
+                                    f"not a segmentation model with a {label!r} channel")
+    return image_outputs(loaded, pixels)[label]
 
 
 def lung_probability(loaded: LoadedModel, pixels: Array) -> Array:
     """(H, W) float32 P(lung) in [0, 1] from the lung segmentation model, 0 outside its two largest
-    regions (`core.lung_mask.keep_largest_regions`: a stray patch outside the chest is no lung)."""
-    return keep_largest_regions(segmentation_channel(loaded, pixels, LUNGS_LABEL))
+    regions (`image_outputs`)."""
+    return segmentation_channel(loaded, pixels, LUNGS_LABEL)
 
 
 def lesion_finding(loaded: LoadedModel, pixels: Array) -> LesionFinding:
     """A lesion model's map (TB lesions, lung opacity), its image-level score, and the call at the
     card's threshold. Raises ModelError when the card gives no image-level threshold."""
     started = time.perf_counter()
+    lesion_label_of(loaded.card)
+    return lesion_finding_of(loaded, image_outputs(loaded, pixels), time.perf_counter() - started)
+
+
+def lesion_finding_of(loaded: LoadedModel, outputs: dict[str, Array], seconds: float = 0.0) -> LesionFinding:
+    """The LesionFinding of a lesion model's `image_outputs`: its first channel's map, the image score
+    (`core.lesion_score`) and the call at the threshold in force (the card's or the site's)."""
     card = loaded.card
-    # `analyze` scores the first channel at thresholds[0] (batch.scores_images): it must be the lesions.
     label = card.labels[0] if card.labels else ""
     if not scores_images(card) or label not in LESION_LABELS:
         raise ModelError(card.name, "its card gives no image-level threshold (thresholds[0]) for the lesion score of "
                                     f"its first channel, one of {', '.join(LESION_LABELS)}")
-    result = segmentation_result(loaded, pixels, label)  # the score, as `analyze` reports it
+    probability = outputs[label]
     thresholds, site = operating_thresholds(card)
-    score, threshold = result.values[f"{label}_score"], float(thresholds[0])
-    return LesionFinding(card.name, result.arrays[label], score, threshold, score >= threshold,
-                         loaded.provider, time.perf_counter() - started, site, origin_text(loaded), label)
+    score, threshold = lesion_score(probability), float(thresholds[0])
+    return LesionFinding(card.name, probability, score, threshold, score >= threshold,
+                         loaded.provider, seconds, site, origin_text(loaded), label)
 
 
 def suppressed_image(loaded: LoadedModel, pixels: Array) -> Array:
@@ -248,9 +302,11 @@ def suppressed_image(loaded: LoadedModel, pixels: Array) -> Array:
     card = loaded.card
     if card.task != "bone_suppression":
         raise ModelError(card.name, f"is a {card.task} model, not a bone-suppression model")
-    output = analyse(loaded, np.asarray(pixels, dtype=np.float32)).arrays[card.labels[0]]
+    output = image_outputs(loaded, pixels)[card.labels[0]]
     low, high = card.input.value_range
-    return np.clip((output - low) / (high - low), 0.0, 1.0).astype(np.float32)
+    output -= np.float32(low)  # the output is ours alone: scaled back in place
+    output /= np.float32(high - low)
+    return np.clip(output, 0.0, 1.0, out=output)
 
 
 def feather_px(shape: tuple[int, ...]) -> float:
@@ -275,12 +331,9 @@ def soft_tissue(loaded: LoadedModel, pixels: Array, lungs: Array | None,
     return soft, bones_view(pixels, soft)
 
 
-def class_maps(loaded: LoadedModel, pixels: Array, class_index: int, methods: Sequence[str] = MAP_METHODS,
-               models_dir: Path | None = None) -> dict[str, Array]:
-    """{method: (H, W) float32 raw map} explaining class `class_index` of a classifier (CAM absent
-    for a head that is not GAP → linear). Raises ModelError for a class the card does not have."""
-    card = loaded.card
-    if not 0 <= class_index < len(card.labels):
-        raise ModelError(card.name, f"has no class {class_index} (labels: {', '.join(card.labels)})")
-    return compute_study_maps(loaded, np.asarray(pixels, dtype=np.float32), list(methods),
-                              class_index=class_index, models_dir=models_dir)
+def class_maps(loaded: LoadedModel, pixels: Array, class_index: int,
+               methods: Sequence[str] = MAP_METHODS) -> dict[str, Array]:
+    """{method: (H, W) float32 raw map} explaining class `class_index` of a classifier, with a forward
+    pass of its own (`StudyAnalysis.maps` reuses the finding's). CAM is absent for a head that is not
+    GAP → linear. Raises ModelError for a class the card does not have."""
+    return compute_study_maps(loaded, np.asarray(pixels, dtype=np.float32), list(methods), class_index=class_index)

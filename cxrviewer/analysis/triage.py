@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cxrviewer.analysis import pipeline
-from cxrviewer.analysis.findings import installed_model
+from cxrviewer.analysis.study import StudyAnalysis
 from cxrviewer.core.errors import CxrError
 from cxrviewer.core.io import read_image
 
@@ -44,23 +44,18 @@ def triage_study(path: Path, roles: pipeline.ModelRoles, models_dir: Path | None
     """Read `path` and run the triage steps of `roles` on it; stops early (returning what is done)
     once `cancelled()` is true. Raises StudyError when the file cannot be read."""
     image = read_image(path) if max_megapixels is None else read_image(path, max_megapixels=max_megapixels)
-    pixels = image.pixels
+    study = StudyAnalysis(image.pixels, models_dir, roles=roles)
     outcomes = []
     for kind, model in triage_steps(roles):
         if cancelled():
             break
         try:
-            loaded = installed_model(model, models_dir)
-            if kind == "gate":
-                payload = pipeline.gate(loaded, pixels)
-            elif kind == "finding":
-                payload = pipeline.classify(loaded, pixels)
-            else:
-                found = pipeline.lesion_finding(loaded, pixels)
-                payload = pipeline.LesionFinding(found.model, pixels[:0, :0], found.score, found.threshold,
-                                                 found.positive, found.provider, found.seconds, label=found.label)
+            payload = study.run(kind, model)
         except CxrError as error:
             outcomes.append(TriageOutcome(kind, model, None, str(error)))
-        else:
-            outcomes.append(TriageOutcome(kind, model, payload))
+            continue
+        if kind == "lesions":  # a worklist keeps the score, not the map
+            payload = pipeline.LesionFinding(payload.model, image.pixels[:0, :0], payload.score, payload.threshold,
+                                             payload.positive, payload.provider, payload.seconds, label=payload.label)
+        outcomes.append(TriageOutcome(kind, model, payload))
     return outcomes

@@ -64,7 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cxrviewer.analysis.batch import MAP_METHODS
+    from cxrviewer.analysis.study_maps import MAP_METHODS
 
     args.maps = tuple(m.strip() for m in args.maps.split(",") if m.strip())
     unknown = [m for m in args.maps if m not in MAP_METHODS]
@@ -118,7 +118,8 @@ def _send_all(args: argparse.Namespace) -> int:
 
 def _load(args: argparse.Namespace) -> list:
     from cxrviewer.analysis.batch import class_index
-    from cxrviewer.analysis.findings import installed_model, operating_thresholds
+    from cxrviewer.analysis.findings import operating_thresholds
+    from cxrviewer.analysis.installed import installed_model
     from cxrviewer.core.signing import UNSIGNED_TEXT
 
     models = [installed_model(name, args.models_dir) for name in dict.fromkeys(args.model)]
@@ -139,7 +140,7 @@ def _load(args: argparse.Namespace) -> list:
 
 def _soft_tissue_models(args: argparse.Namespace) -> tuple:
     """(bone-suppression model, lung model) installed in --models-dir; ModelError naming what is missing."""
-    from cxrviewer.analysis.findings import installed_model
+    from cxrviewer.analysis.installed import installed_model
     from cxrviewer.analysis.pipeline import NO_LUNG_MODEL_TEXT, NoLungModelError, model_roles
     from cxrviewer.core.errors import ModelError
 
@@ -153,20 +154,19 @@ def _soft_tissue_models(args: argparse.Namespace) -> tuple:
     return bones, lungs
 
 
-def _save_soft_tissue(folder: Path, stem: str, pixels, bones, lungs) -> None:
+def _save_soft_tissue(folder: Path, stem: str, study, bones) -> None:
     import numpy as np
     import PIL.Image
 
-    from cxrviewer.analysis.pipeline import lung_probability, soft_tissue
-
-    soft, _ = soft_tissue(bones, pixels, lung_probability(lungs, pixels))
+    soft, _ = study.soft_tissue(bones.card.name)
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / f"{stem}.npy", soft)
     PIL.Image.fromarray(np.round(np.clip(soft, 0, 1) * 255).astype(np.uint8)).save(folder / f"{stem}.png")
 
 
 def _analyse_all(args: argparse.Namespace, models: list, stream: TextIO) -> int:
-    from cxrviewer.analysis.batch import analyse, csv_columns
+    from cxrviewer.analysis.batch import csv_columns, model_result
+    from cxrviewer.analysis.study import StudyAnalysis
     from cxrviewer.core.io import read_image, scan_studies
 
     header, column_of = csv_columns([loaded.card for loaded in models])
@@ -184,10 +184,11 @@ def _analyse_all(args: argparse.Namespace, models: list, stream: TextIO) -> int:
             log.warning("skipped %s", error)
             continue
         done = 0
+        study = StudyAnalysis(pixels, args.models_dir)  # the viewer's steps: one forward pass, one lung mask
         for loaded in models:
             name = loaded.card.name
             try:
-                result = analyse(loaded, pixels, maps=args.maps, explain=args.explain, models_dir=args.models_dir)
+                result = model_result(study, loaded, maps=args.maps, explain=args.explain)
             except CxrError as error:
                 log.warning("skipped %s for %s", path, error)
                 continue
@@ -200,7 +201,7 @@ def _analyse_all(args: argparse.Namespace, models: list, stream: TextIO) -> int:
             done += 1
         if args.soft_tissue_models is not None:
             try:
-                _save_soft_tissue(args.bone_suppressed, _stem(path, stems), pixels, *args.soft_tissue_models)
+                _save_soft_tissue(args.bone_suppressed, _stem(path, stems), study, args.soft_tissue_models[0])
                 done += 1
             except CxrError as error:
                 log.warning("no soft-tissue view of %s: %s", path, error)

@@ -94,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     from cxrviewer.analysis.calibration import DEFAULT_TARGET_SENSITIVITY, N_BOOT
     from cxrviewer.analysis.calibration_films import calibrate_films, calibration_kind
     from cxrviewer.analysis.calibration_text import rates, subgroup_text, table_text
-    from cxrviewer.analysis.findings import installed_model, positive_label
+    from cxrviewer.analysis.findings import positive_label
+    from cxrviewer.analysis.installed import installed_model
     from cxrviewer.core.site_settings import load_site_thresholds
 
     try:

@@ -2,7 +2,7 @@
 
 "Check out" is the whole check the viewer makes before a model answers: the signature (or the
 "unsigned" label of a reader's own model), every file's checksum, the graph's shapes against the
-card, and the known answer (`analysis.findings.installed_model`). Exits 1 when any model is refused,
+card, and the known answer (`analysis.installed.installed_model`). Exits 1 when any model is refused,
 so a site's installation check can rely on it.
 """
 
@@ -27,7 +27,7 @@ def checked_status(name: str, models_dir: Path | None = None):
     that passed the cheap checks; a refusal at either step becomes the status."""
     import dataclasses
 
-    from cxrviewer.analysis.findings import installed_model
+    from cxrviewer.analysis.installed import installed_model
     from cxrviewer.core.errors import ModelError
     from cxrviewer.runtime.registry import model_status
 

@@ -1,8 +1,8 @@
 """`cxrviewer report PATH... --out DIR`: a one-page PDF report per study, headless, with the viewer's
 own export code; optionally the view as PNG and a DICOM Secondary Capture, anonymised on request.
 
-Each study is read as the viewer reads it, then the installed gate, classifiers and TB lesion model
-run on it (`analysis.pipeline`); the view is the study at its first window with the TB lesion layer
+Each study is read as the viewer reads it, then the installed gate, classifiers and lesion models
+run on it (`analysis.study.StudyAnalysis`, the viewer's steps); the view is the study at its first window with the TB lesion layer
 as the viewer draws it by default (no explanation maps: those need a class chosen by a reader).
 Files go to DIR as `<stem>.report.pdf`, `<stem>.view.png`, `<stem>.sc.dcm`; with --anonymise the stem
 is `anonymised-<n>`, since a file name may carry a patient's name or number.
@@ -81,7 +81,7 @@ def refused_models(models_dir: Path | None) -> list[str]:
     """Each installed model the reports would use that is refused, as its error message (logged now)."""
     from cxrviewer import paths
     from cxrviewer.analysis import pipeline
-    from cxrviewer.analysis.findings import installed_model
+    from cxrviewer.analysis.installed import installed_model
     from cxrviewer.core.cards import card_path, load_card
     from cxrviewer.runtime.registry import installed_models
 
@@ -109,13 +109,13 @@ def study_content(path: Path, models_dir: Path | None, anonymise: bool):
     import numpy as np
 
     from cxrviewer.analysis import pipeline
-    from cxrviewer.analysis.findings import installed_model
     from cxrviewer.analysis.report_readings import (
         finding_reading,
         gate_verdict,
         lesion_reading,
         pending_reading,
     )
+    from cxrviewer.analysis.study import StudyAnalysis
     from cxrviewer.core.display.compose import compose, index_map
     from cxrviewer.core.export import ExportContent
     from cxrviewer.core.io import read_image
@@ -123,29 +123,33 @@ def study_content(path: Path, models_dir: Path | None, anonymise: bool):
 
     image = read_image(path)
     roles = pipeline.model_roles(models_dir)
+    study = StudyAnalysis(image.pixels, models_dir, roles=roles)
     readings, cards, gate = [], [], ""
     stack, maps = LayerStack(), {}
-    for name in [roles.gate, *roles.classifiers, *roles.lesions]:
+    steps = [("gate", roles.gate)] + [("finding", name) for name in roles.classifiers]
+    steps += [("lesions", name) for name in roles.lesions]
+    for kind, name in steps:
         if name is None:
             continue
         try:
-            loaded = installed_model(name, models_dir)
+            loaded = study.model(name)
         except CxrError as error:
             readings.append(pending_reading(name, str(error)))
             continue
         cards.append(loaded.card)
         try:
-            if name == roles.gate:
-                gate = gate_verdict(pipeline.gate(loaded, image.pixels))
-            elif name in roles.lesions:  # each lesion model's map in its own layer
-                finding = pipeline.lesion_finding(loaded, image.pixels)
-                readings.append(lesion_reading(finding, loaded.card))
-                stack.adopt_lesion_threshold(finding.threshold, finding.label)
-                maps[finding.label] = index_map(finding.probability, stack[finding.label].normalisation)
-            else:
-                readings.append(finding_reading(pipeline.classify(loaded, image.pixels), loaded.card))
+            payload = study.run(kind, name)
         except CxrError as error:
             readings.append(pending_reading(name, str(error)))
+            continue
+        if kind == "gate":
+            gate = gate_verdict(payload)
+        elif kind == "lesions":  # each lesion model's map in its own layer
+            readings.append(lesion_reading(payload, loaded.card))
+            stack.adopt_lesion_threshold(payload.threshold, payload.label)
+            maps[payload.label] = index_map(payload.probability, stack[payload.label].normalisation)
+        else:
+            readings.append(finding_reading(payload, loaded.card))
     base = np.rint(image.pixels * 255).astype(np.uint8)
     layers = ["Base: original, at the file's first window"]
     layers += [summary_line(stack[kind], maps[kind]) for kind in maps if stack[kind].visible]

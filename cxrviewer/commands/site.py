@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _set(args: argparse.Namespace) -> int:
-    from cxrviewer.analysis.findings import installed_model, positive_label
+    from cxrviewer.analysis.findings import positive_label
+    from cxrviewer.analysis.installed import installed_model
     from cxrviewer.core.errors import ModelError
     from cxrviewer.core.site_settings import SiteThreshold, save_site_threshold
 

@@ -1,8 +1,11 @@
-"""The window's analysis service: the pipeline's steps for the study shown, one at a time, in a worker.
+"""The window's analysis service: the study shown through `analysis.study.StudyAnalysis`, one step at
+a time, in a worker.
 
 For the study shown: gate → classifiers → TB lesions → lungs → soft tissue → maps (for the class the
 reader selected; maps asked for with `request_maps` go right after the findings), each a job on one
-worker thread, so loading and drawing keep the other core. Only
+worker thread, so loading and drawing keep the other core. Each study's StudyAnalysis lives as long
+as its arrays are kept, so its maps reuse its classifier's forward pass and its lungs are computed
+once for the lung layer, the soft-tissue blend and a lung-cropped classifier. Only
 the shown study's steps run: showing another study drops the queued steps of the previous one, and
 the outcome of a step still running for it is dropped when it arrives. Outcomes (results and error
 messages) are cached per (study, step, model, card stamp, class): returning to a study emits them at
@@ -30,9 +33,7 @@ from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
 from cxrviewer import paths
 from cxrviewer.analysis import pipeline
-from cxrviewer.analysis.findings import Finding, classify_study, installed_model
-from cxrviewer.analysis.gate import ACCEPTED_LABEL, gate_result
-from cxrviewer.core.errors import ModelError
+from cxrviewer.analysis.study import STEP_KINDS, Classify, StudyAnalysis
 from cxrviewer.core.image import ImageMeta
 from cxrviewer.gui.workers import JobRunner
 from cxrviewer.runtime.providers import choose_providers, provider_label
@@ -41,9 +42,7 @@ from cxrviewer.runtime.registry import installed_models
 log = logging.getLogger(__name__)
 
 Array = npt.NDArray[np.float32]
-Classify = Callable[[str, Array, Path], Finding]
 
-STEP_KINDS = ("gate", "finding", "lesions", "lungs", "soft_tissue", "maps")
 FINDING_KINDS = ("gate", "finding", "lesions")  # what the findings panel shows
 SMALL_KINDS = ("gate", "finding")  # no arrays: kept for every study seen (up to SMALL_STUDIES_KEPT)
 STUDIES_KEPT = 4  # the shown study and the last three: flicking back and forth costs nothing
@@ -91,7 +90,7 @@ class AnalysisService(QObject):
     models_changed = Signal()  # the installed models were listed again
 
     def __init__(self, parent: QObject | None = None, *, models_dir: Path | None = None,
-                 classify: Classify = classify_study):
+                 classify: Classify | None = None):
         super().__init__(parent)
         self._models_dir, self._classify = models_dir, classify
         self.runner = JobRunner(max_threads=1, parent=self)
@@ -104,6 +103,7 @@ class AnalysisService(QObject):
         self.meta: ImageMeta | None = None
         self._pixels: Array | None = None
         self._cache: OrderedDict[object, dict[Step, object]] = OrderedDict()  # study → outcomes, oldest first
+        self._analyses: dict[object, StudyAnalysis] = {}  # study → its steps' shared work, while its arrays are kept
         self._queue: list[Step] = []
         self._running: tuple[int, Step] | None = None
         self._next_job = 0
@@ -260,34 +260,14 @@ class AnalysisService(QObject):
         self.runner.submit(self._next_job, self._work(step))
 
     def _work(self, step: Step) -> Callable:
-        """The job of a step: a closure over the values it needs, so it touches no service state."""
-        pixels, folder, classify, kind, key = self._pixels, self.models_dir, self._classify, step.kind, step.key
-        if kind == "gate":
-            return lambda _token: _gate(classify(key, pixels, folder))
-        if kind == "finding":
-            return lambda _token: classify(key, pixels, folder)
-        if kind == "lesions":
-            return lambda _token: pipeline.lesion_finding(installed_model(key, folder), pixels)
-        if kind == "lungs":
-            return lambda _token: pipeline.lung_probability(installed_model(key, folder), pixels)
-        if kind == "soft_tissue":
-            lungs, reason = self._lungs_for(step)
-            if lungs is None:
-                return lambda _token: _refuse(pipeline.NoLungModelError(key, reason))
-            return lambda _token: pipeline.soft_tissue(installed_model(key, folder), pixels, lungs)
-        model, class_index = key
-        return lambda _token: installed_maps(model, folder, pixels, class_index)
-
-    def _lungs_for(self, step: Step) -> tuple[Array | None, str]:
-        """The lung probability the soft-tissue step blends with (computed just before it), or why not."""
-        lungs = self.roles.lungs
-        if lungs is None:
-            return None, pipeline.NO_LUNG_MODEL_TEXT
-        outcome = self._outcome(step.study, "lungs", lungs)
-        if isinstance(outcome, np.ndarray):
-            return outcome, ""
-        why = outcome.message if isinstance(outcome, _Failure) else "it has not run"
-        return None, f"the bone-suppressed view is not offered: it needs the lung mask, and lung model {lungs} failed ({why})"
+        """The job of a step: a closure over the study's StudyAnalysis, so it touches no service state."""
+        analysis = self._analyses.get(step.study)
+        if (analysis is None or analysis.pixels is not self._pixels or analysis.models_dir != self.models_dir
+                or analysis.roles != self.roles):
+            analysis = StudyAnalysis(self._pixels, self.models_dir, roles=self.roles, classify=self._classify)
+            self._analyses[step.study] = analysis
+        kind, key = step.kind, step.key
+        return lambda _token: analysis.run(kind, key)
 
     def _on_succeeded(self, job: int, outcome: object) -> None:
         if self._running is None or self._running[0] != job:
@@ -334,24 +314,11 @@ class AnalysisService(QObject):
             if len(holding) <= STUDIES_KEPT and total <= CACHE_BYTES:
                 break
             self._cache[study] = {s: o for s, o in self._cache[study].items() if s.kind in SMALL_KINDS}
+            self._analyses.pop(study, None)
             holding.remove(study)
             total -= sizes[study]
         while len(self._cache) > SMALL_STUDIES_KEPT:
             gone = next(s for s in self._cache if s != self.study)
             del self._cache[gone]
             self._planned.pop(gone, None)
-
-def installed_maps(model: str, folder: Path, pixels: Array, class_index: int) -> dict[str, Array]:
-    """{method: (H, W) float32} of installed classifier `model` explaining `class_index` (`pipeline.class_maps`)."""
-    return pipeline.class_maps(installed_model(model, folder), pixels, class_index, models_dir=folder)
-
-
-def _gate(finding: Finding):
-    """A gate's Finding as its verdict; ModelError when its labels are not (other, frontal_cxr)."""
-    if len(finding.labels) != 2 or finding.labels[1] != ACCEPTED_LABEL:
-        raise ModelError(finding.model, f"a gate's labels must be (other, {ACCEPTED_LABEL}), got {list(finding.labels)}")
-    return gate_result(finding)
-
-
-def _refuse(error: Exception):
-    raise error
+            self._analyses.pop(gone, None)

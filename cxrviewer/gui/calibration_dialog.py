@@ -219,7 +219,7 @@ class CalibrationDialog(QDialog):
         models_dir = self.models_dir
 
         def work(token):
-            from cxrviewer.analysis.findings import installed_model
+            from cxrviewer.analysis.installed import installed_model
 
             loaded = installed_model(name, models_dir)
             result = calibrate_films(loaded, [Path(films)], Path(outcomes), cancelled=lambda: token.cancelled,

@@ -20,16 +20,17 @@ import numpy.typing as npt
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
-from cxrviewer.analysis.findings import Finding, classify_study
+from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import GateResult, findings_visible
 from cxrviewer.analysis.pipeline import SCREENING_LABEL, LesionFinding, role_of
+from cxrviewer.analysis.study import Classify
 from cxrviewer.core.cards import ModelCard, card_path, load_card
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.image import ImageMeta
 from cxrviewer.core.reading_words import population_reason
 from cxrviewer.core.suitability import age_fit, model_cautions, study_cautions
 from cxrviewer.gui import findings_text
-from cxrviewer.gui.analysis_service import FINDING_KINDS, AnalysisService, Classify
+from cxrviewer.gui.analysis_service import FINDING_KINDS, AnalysisService
 from cxrviewer.runtime.registry import installed_models
 
 EMPTY_TEXT = "No findings yet.\nModel findings for the current study appear here once models are available."
@@ -75,7 +76,7 @@ class FindingsPanel(QWidget):
     findings_shown_changed = Signal(bool)  # findings_shown() changed (the gate's verdict, an override)
 
     def __init__(self, parent=None, *, service: AnalysisService | None = None, models_dir: Path | None = None,
-                 classify: Classify = classify_study):
+                 classify: Classify | None = None):
         """`service`: the window's analysis service; without one the panel makes its own on
         `models_dir` and `classify` (for a panel on its own, as in tests)."""
         super().__init__(parent)

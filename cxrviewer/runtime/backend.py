@@ -7,12 +7,15 @@ exported safetensors weights, for a model whose ONNX file is missing). Both take
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from cxrviewer import paths
+from cxrviewer.core import maps
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.signing import Trust
 
@@ -46,10 +49,17 @@ class Backend(Protocol):
 @dataclass(frozen=True)
 class LoadedModel:
     """A verified card, the backend that runs it, the provider label to show the reader, and whether
-    the release signed it (`Trust.label` is what findings, worklist and reports say of its origin)."""
+    the release signed it (`Trust.label` is what findings, worklist and reports say of its origin).
+    Loaded once per version of its files by `runtime.model_cache.cached_model`."""
 
     card: ModelCard
     backend: Backend
     provider: str
     trust: Trust = Trust(signed=False, digest="")
     folder: Path | None = None  # the models folder it was loaded from (its lung model crops its input)
+
+    @cached_property
+    def head(self) -> maps.Head:
+        """A classifier's numpy head (Grad-CAM, CAM, CRM), read once from the files the card was
+        verified with, so it lives and is dropped with the model (`runtime.model_cache`)."""
+        return maps.head_from_card(self.card, self.folder if self.folder is not None else paths.models_dir())

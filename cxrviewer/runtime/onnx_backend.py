@@ -1,8 +1,9 @@
 """Run a model card's ONNX graphs with onnxruntime.
 
-Sessions are cached per model file (path, size, mtime, providers, threads), so the viewer, `analyze`
-and the workers share one session per graph; onnxruntime's `run` is thread-safe, and the cache is
-guarded by a lock so two threads never build the same session twice.
+A backend builds its main session when it is made and its saliency session on first use, and keeps
+both: models are loaded once per version of their files (`runtime.model_cache`), so the viewer,
+`analyze` and the workers share one session per graph. onnxruntime's `run` is thread-safe; a lock
+makes sure two threads never build the same saliency session twice.
 """
 
 from __future__ import annotations
@@ -28,11 +29,8 @@ from cxrviewer.runtime.tiling import transform_any_size
 INPUT = "image"
 ONEHOT = "class_onehot"
 
-_lock = threading.Lock()
-_sessions: dict[tuple, ort.InferenceSession] = {}
 
-
-def cached_session(
+def build_session(
     path: Path,
     providers: Sequence[str],
     intra_op_threads: int = 0,
@@ -40,31 +38,23 @@ def cached_session(
     model: str = "",
     disabled_optimizers: Sequence[str] = (),
 ) -> ort.InferenceSession:
-    """One InferenceSession per (file version, providers, threads, disabled optimisers), built on first use.
+    """An InferenceSession for the graph at `path`; ModelError naming the model when it cannot load.
 
     `disabled_optimizers` names onnxruntime graph transformers not to apply (see
     `SALIENCY_DISABLED_OPTIMIZERS`).
     """
-    path = Path(path).resolve()
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(model or path, f"ONNX file {path} is not readable")
     try:
-        stat = path.stat()
-    except OSError as error:
-        raise ModelError(model or path, f"ONNX file {path} is not readable ({error.strerror})") from None
-    key = (str(path), stat.st_size, stat.st_mtime_ns, tuple(providers), intra_op_threads, tuple(disabled_optimizers))
-    with _lock:
-        session = _sessions.get(key)
-        if session is None:
-            try:
-                session = ort.InferenceSession(
-                    str(path),
-                    sess_options=session_options(intra_op_threads),
-                    providers=list(providers),
-                    disabled_optimizers=list(disabled_optimizers),
-                )
-            except Exception as error:  # onnxruntime raises its own untyped exceptions
-                raise ModelError(model or path, f"onnxruntime cannot load {path.name}: {error}") from error
-            _sessions[key] = session
-        return session
+        return ort.InferenceSession(
+            str(path),
+            sess_options=session_options(intra_op_threads),
+            providers=list(providers),
+            disabled_optimizers=list(disabled_optimizers),
+        )
+    except Exception as error:  # onnxruntime raises its own untyped exceptions
+        raise ModelError(model or path, f"onnxruntime cannot load {path.name}: {error}") from error
 
 
 def check_graph(card: ModelCard, session: ort.InferenceSession, file_name: str) -> None:
@@ -126,8 +116,10 @@ class OnnxBackend:
         self.model_dir = Path(model_dir)
         self._threads = intra_op_threads
         self._providers = list(providers) if providers is not None else choose_providers()
-        self._main = cached_session(self.model_dir / entry.path, self._providers, intra_op_threads, model=card.name)
+        self._main = build_session(self.model_dir / entry.path, self._providers, intra_op_threads, model=card.name)
         check_graph(card, self._main, entry.path)
+        self._saliency: ort.InferenceSession | None = None
+        self._saliency_lock = threading.Lock()
 
     @property
     def provider(self) -> str:
@@ -151,20 +143,22 @@ class OnnxBackend:
             raise ModelError(self.card.name, f"class index {class_index} outside 0..{classes - 1}")
         if self.card.saliency_file is None:
             raise ModelError(self.card.name, "card has no saliency graph")
-        session = cached_session(
-            self.model_dir / self.card.saliency_file,
-            self._providers,
-            self._threads,
-            model=self.card.name,
-            disabled_optimizers=SALIENCY_DISABLED_OPTIMIZERS,
-        )
-        check_graph(self.card, session, self.card.saliency_file)
+        session = self._saliency_session()
         onehot = np.zeros((1, classes), np.float32)
         onehot[0, class_index] = 1.0
         # The gradient graph is traced at batch 1.
         return np.concatenate(
             [session.run(["saliency"], {INPUT: x[i : i + 1], ONEHOT: onehot})[0] for i in range(len(x))]
         )
+
+    def _saliency_session(self) -> ort.InferenceSession:
+        with self._saliency_lock:
+            if self._saliency is None:
+                session = build_session(self.model_dir / self.card.saliency_file, self._providers, self._threads,
+                                        model=self.card.name, disabled_optimizers=SALIENCY_DISABLED_OPTIMIZERS)
+                check_graph(self.card, session, self.card.saliency_file)
+                self._saliency = session
+            return self._saliency
 
     def transform(self, image: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """(H, W) or (C, H, W) float32, any size → (C_out, H, W) float32 (tiled or resized per card)."""

@@ -74,15 +74,15 @@ def _pixels(path: Path, inverted: bool = False) -> npt.NDArray[np.float32]:
 
 def lesion_scorer(model: str, models_dir: Path) -> Callable[[npt.NDArray[np.float32]], tuple[float, npt.NDArray[np.float32]]]:
     """pixels -> (image score, (H, W) probability map on the study grid) of an exported lesion model,
-    as the viewer computes them (`pipeline.segmentation_result`, `core.lesion_score`)."""
+    as the viewer computes them (`pipeline.segmentation_channel`, `core.lesion_score`)."""
     from cxrviewer.analysis import pipeline
-    from cxrviewer.analysis.findings import installed_model
+    from cxrviewer.analysis.installed import installed_model
 
     loaded = installed_model(model, models_dir)
     label = loaded.card.labels[0]
 
     def score(pixels: npt.NDArray[np.float32]) -> tuple[float, npt.NDArray[np.float32]]:
-        probability = pipeline.segmentation_result(loaded, pixels, label).arrays[label]
+        probability = pipeline.segmentation_channel(loaded, pixels, label)
         return lesion_score(probability), probability
 
     return score
@@ -90,7 +90,8 @@ def lesion_scorer(model: str, models_dir: Path) -> Callable[[npt.NDArray[np.floa
 
 def classifier_scorer(model: str, models_dir: Path) -> Callable[[npt.NDArray[np.float32]], tuple[float, bool]]:
     """pixels -> (P(last label), called positive at the card's operating threshold) of a classifier."""
-    from cxrviewer.analysis.findings import classify_pixels, installed_model
+    from cxrviewer.analysis.findings import classify_pixels
+    from cxrviewer.analysis.installed import installed_model
 
     loaded = installed_model(model, models_dir)
     last = len(loaded.card.labels) - 1

@@ -129,7 +129,7 @@ def test_out_writes_float32_arrays_on_each_images_own_grid(tmp_path, models_dir)
         for array in written.values():
             assert array.shape == pixels.shape and array.dtype == np.float32
         index = ["normal", "abnormal"].index(predicted[path])
-        expected = compute_study_maps(loaded, pixels, ["gradcam", "saliency"], class_index=index, models_dir=models_dir)
+        expected = compute_study_maps(loaded, pixels, ["gradcam", "saliency"], class_index=index)
         np.testing.assert_array_equal(written["binary.gradcam.npy"], expected["gradcam"])
         np.testing.assert_array_equal(written["binary.saliency.npy"], expected["saliency"])
         assert written["binary.saliency.npy"].max() > 0
@@ -137,7 +137,7 @@ def test_out_writes_float32_arrays_on_each_images_own_grid(tmp_path, models_dir)
     other = 1 - ["normal", "abnormal"].index(predicted[png])
     assert analyze(png, "--model", "binary", "--models-dir", models_dir, "--csv", tmp_path / "c.csv",
                    "--out", tmp_path / "cls", "--maps", "cam", "--class", ["normal", "abnormal"][other]) == 0
-    expected = compute_study_maps(loaded, read_image(png).pixels, ["cam"], class_index=other, models_dir=models_dir)
+    expected = compute_study_maps(loaded, read_image(png).pixels, ["cam"], class_index=other)
     np.testing.assert_array_equal(np.load(tmp_path / "cls" / "chest" / "binary.cam.npy"), expected["cam"])
 
 

@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from cxrviewer import paths
 from cxrviewer.analysis import pipeline
-from cxrviewer.analysis.findings import installed_model
+from cxrviewer.analysis.installed import installed_model
 from cxrviewer.cli import main
 from cxrviewer.core.io import read_image
 

@@ -21,7 +21,7 @@ from cxrviewer.analysis.calibration_films import (
     film_score,
     read_outcomes,
 )
-from cxrviewer.analysis.findings import installed_model
+from cxrviewer.analysis.installed import installed_model
 from cxrviewer.core.cards import card_path, load_card
 from cxrviewer.core.errors import ConfigError, ModelError
 from cxrviewer.core.io import read_image, scan_studies

@@ -10,7 +10,8 @@ import shutil
 import numpy as np
 import pytest
 
-from cxrviewer.analysis.findings import classify_pixels, installed_model, probabilities
+from cxrviewer.analysis.findings import classify_pixels, probabilities
+from cxrviewer.analysis.installed import installed_model
 from cxrviewer.analysis.study_maps import compute_study_maps
 from cxrviewer.core.cards import card_path
 from cxrviewer.core.errors import ModelError

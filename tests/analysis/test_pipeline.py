@@ -9,7 +9,7 @@ import pytest
 
 from cxrviewer import paths
 from cxrviewer.analysis import pipeline
-from cxrviewer.analysis.batch import analyse
+from cxrviewer.analysis.batch import image_figures, image_prediction
 from cxrviewer.analysis.study_maps import compute_study_maps
 from cxrviewer.core.cards import (
     CARD_SUFFIX,
@@ -74,7 +74,7 @@ def test_lesion_finding_is_the_lesion_score_of_its_map_at_the_cards_threshold(pi
     loaded = load_model("tb-lesions", pipeline_models_dir)
     image = pixels(1)
     found = pipeline.lesion_finding(loaded, image)
-    expected = analyse(loaded, image).arrays["tb_lesions"]
+    expected = pipeline.image_outputs(loaded, image)["tb_lesions"]
     assert found.probability.shape == image.shape and found.probability.dtype == np.float32
     np.testing.assert_array_equal(found.probability, expected)
     assert 0 <= found.probability.min() and found.probability.max() <= 1
@@ -83,18 +83,20 @@ def test_lesion_finding_is_the_lesion_score_of_its_map_at_the_cards_threshold(pi
     no_threshold = dataclasses.replace(loaded, card=dataclasses.replace(loaded.card, thresholds=()))
     with pytest.raises(ModelError, match="tb-lesions: its card gives no image-level threshold"):
         pipeline.lesion_finding(no_threshold, image)
-    # `cxrviewer analyze` reports the same score and call (its CSV columns come from the ModelResult).
-    result = analyse(loaded, image)
-    assert result.values["tb_lesions_score"] == found.score
-    assert result.prediction == ("tb_lesions" if found.positive else "no_tb_lesions")
-    assert "tb_lesions_score" not in analyse(no_threshold, image).values
+    # `cxrviewer analyze` reports the same score and call (its CSV figures come from the same outputs).
+    outputs = pipeline.image_outputs(loaded, image)
+    assert image_figures(loaded.card, outputs, image)["tb_lesions_score"] == found.score
+    assert image_prediction(loaded.card, outputs) == ("tb_lesions" if found.positive else "no_tb_lesions")
+    assert "tb_lesions_score" not in image_figures(no_threshold.card, outputs, image)
 
 
 def test_lung_probability_keeps_the_two_largest_regions_and_refuses_other_models(pipeline_models_dir):
     loaded = load_model("lungs", pipeline_models_dir)
     image = pixels(2)
     lungs = pipeline.lung_probability(loaded, image)
-    np.testing.assert_array_equal(lungs, keep_largest_regions(analyse(loaded, image).arrays["lungs"]))
+    low, high = loaded.card.input.value_range
+    raw = 1 / (1 + np.exp(-loaded.backend.transform(low + image * (high - low))[0].astype(np.float64)))
+    np.testing.assert_allclose(lungs, keep_largest_regions(raw.astype(np.float32)), atol=1e-6)
     assert lungs.shape == image.shape and 0 <= lungs.min() and lungs.max() <= 1
     with pytest.raises(ModelError, match="model tb-lesions: .* not a segmentation model with a 'lungs' channel"):
         pipeline.lung_probability(load_model("tb-lesions", pipeline_models_dir), image)
@@ -136,14 +138,13 @@ def test_no_lung_mask_means_no_soft_tissue_view(pipeline_models_dir):
 def test_class_maps_are_the_study_maps_of_that_class(models_dir):
     loaded = load_model("binary", models_dir)  # tests/analysis/conftest.py's tb-net, shared with the analyze tests
     image = pixels(5)
-    maps = pipeline.class_maps(loaded, image, 1, models_dir=models_dir)
-    expected = compute_study_maps(loaded, image, ["saliency", "gradcam", "cam", "crm"], class_index=1,
-                                  models_dir=models_dir)
+    maps = pipeline.class_maps(loaded, image, 1)
+    expected = compute_study_maps(loaded, image, ["saliency", "gradcam", "cam", "crm"], class_index=1)
     assert sorted(maps) == sorted(expected) == ["cam", "crm", "gradcam", "saliency"]
     for method in maps:
         assert maps[method].shape == image.shape
         np.testing.assert_array_equal(maps[method], expected[method])
-    other = pipeline.class_maps(loaded, image, 0, methods=("gradcam",), models_dir=models_dir)
+    other = pipeline.class_maps(loaded, image, 0, methods=("gradcam",))
     assert not np.allclose(other["gradcam"], maps["gradcam"])  # another class, another map
     with pytest.raises(ModelError, match="model binary: has no class 2"):
-        pipeline.class_maps(loaded, image, 2, models_dir=models_dir)
+        pipeline.class_maps(loaded, image, 2)

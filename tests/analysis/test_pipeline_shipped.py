@@ -12,7 +12,7 @@ import pytest
 
 from cxrviewer import paths
 from cxrviewer.analysis import pipeline
-from cxrviewer.analysis.findings import installed_model
+from cxrviewer.analysis.installed import installed_model
 from cxrviewer.core.io import read_image
 from cxrviewer.core.lesion_score import lesion_score
 

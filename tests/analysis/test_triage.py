@@ -9,7 +9,7 @@ import pytest
 from PIL import Image as PilImage
 
 from cxrviewer.analysis import pipeline
-from cxrviewer.analysis.findings import installed_model
+from cxrviewer.analysis.installed import installed_model
 from cxrviewer.analysis.triage import triage_steps, triage_study
 from cxrviewer.core.errors import StudyError
 from cxrviewer.core.io import read_image

@@ -15,6 +15,7 @@ from PySide6.QtCore import QUrl
 from cxrviewer.analysis import pipeline
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import WITHHELD_MESSAGE, GateResult
+from cxrviewer.analysis.study import StudyAnalysis
 from cxrviewer.core.cards import CARD_SUFFIX, card_path, write_card
 from cxrviewer.core.lesion_score import lesion_score
 from cxrviewer.gui import analysis_service, findings_text
@@ -88,15 +89,15 @@ def hand_folder(tmp_path) -> Path:
     return tmp_path
 
 
-def fake_maps(model: str, folder: Path, pixels: np.ndarray, class_index: int) -> dict[str, np.ndarray]:
+def fake_maps(study: StudyAnalysis, model: str, class_index: int, methods=()) -> dict[str, np.ndarray]:
     """Stands in for the classifier's maps (their numbers are tests/analysis/test_pipeline.py's)."""
-    return {"gradcam": pixels * (class_index + 1), "crm": pixels - class_index}
+    return {"gradcam": study.pixels * (class_index + 1), "crm": study.pixels - class_index}
 
 
 def test_every_step_runs_once_in_order_with_the_pipelines_numbers(qtbot, pipeline_models_dir, hand_folder,
                                                                     monkeypatch):
     folder = copy_models(pipeline_models_dir, hand_folder, ("lungs", "tb-lesions", "bones"))
-    monkeypatch.setattr(analysis_service, "installed_maps", fake_maps)
+    monkeypatch.setattr(StudyAnalysis, "maps", fake_maps)
     classify = FakeClassify()
     service = AnalysisService(models_dir=folder, classify=classify)
     seen = Recorder(service)

@@ -13,7 +13,7 @@ from PIL import Image as PilImage
 from cxrviewer import paths
 from cxrviewer.analysis.calibration_films import calibrate_films
 from cxrviewer.analysis.calibration_text import table_rows
-from cxrviewer.analysis.findings import installed_model
+from cxrviewer.analysis.installed import installed_model
 from cxrviewer.core.site_settings import load_site_thresholds
 from cxrviewer.gui.calibration_dialog import CalibrationDialog
 

@@ -35,7 +35,7 @@ def two_lesion_models(pipeline_models_dir, tmp_path_factory):
 
 
 def test_both_lesion_models_play_the_lesions_part_and_each_names_its_channel(two_lesion_models):
-    from cxrviewer.analysis.findings import installed_model
+    from cxrviewer.analysis.installed import installed_model
 
     roles = pipeline.model_roles(two_lesion_models)
     assert roles.lesions == ("opacity-lesions", "tb-lesions")

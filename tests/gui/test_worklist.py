@@ -21,8 +21,9 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDockWidget
 
 from cxrviewer import paths
-from cxrviewer.analysis.findings import Finding, classify_study, installed_model
+from cxrviewer.analysis.findings import Finding, classify_study
 from cxrviewer.analysis.gate import GateResult
+from cxrviewer.analysis.installed import installed_model
 from cxrviewer.analysis.pipeline import LesionFinding, ModelRoles, lesion_finding, model_roles
 from cxrviewer.analysis.triage import TriageOutcome, triage_steps
 from cxrviewer.core.io import read_image

@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cxrviewer import paths
 from cxrviewer.analysis import known_answer
-from cxrviewer.analysis.findings import classify_pixels, installed_model
+from cxrviewer.analysis.findings import classify_pixels
+from cxrviewer.analysis.installed import installed_model
 from cxrviewer.analysis.report_readings import finding_reading
 from cxrviewer.cli import main
 from cxrviewer.core import signing
@@ -156,8 +157,8 @@ def test_the_known_answer_runs_once_per_model_version(models, monkeypatch):
     original = known_answer.differences
     monkeypatch.setattr(known_answer, "differences", lambda loaded: calls.append(loaded.card.name) or original(loaded))
     installed_model(MODEL, models)
-    from cxrviewer.analysis import findings
-    findings._models.clear()  # a new process: only the on-disk verdict is left
+    from cxrviewer.runtime.model_cache import forget_models
+    forget_models()  # a new process: only the on-disk verdict is left
     installed_model(MODEL, models)
     assert calls == [MODEL]
     assert MODEL in (paths.cache_dir() / known_answer.CACHE_NAME).read_text()

@@ -12,9 +12,9 @@ import pydicom
 import pytest
 from orthanc_support import shared_dicoms
 
-from cxrviewer.analysis.batch import MASK_PROBABILITY, analyse
 from cxrviewer.analysis.dicom_results import result_datasets, study_results
-from cxrviewer.analysis.findings import installed_model
+from cxrviewer.analysis.installed import installed_model
+from cxrviewer.analysis.pipeline import MASK_PROBABILITY, image_outputs
 from cxrviewer.core.export.dicom_seg import read_masks
 from cxrviewer.core.export.dicom_sr import read_findings
 from cxrviewer.core.io import read_image
@@ -72,7 +72,7 @@ def test_sr_and_seg_carry_the_site_threshold_regions_and_masks(tmp_path, monkeyp
 
     # The SEG's lesion mask is `analyze`'s lesion map at 0.5, pixel for pixel.
     pixels = read_image(path).pixels
-    expected = analyse(installed_model("tb-lesions-tbx11k"), pixels).arrays["tb_lesions"] >= MASK_PROBABILITY
+    expected = image_outputs(installed_model("tb-lesions-tbx11k"), pixels)["tb_lesions"] >= MASK_PROBABILITY
     masks = read_masks(seg)
     assert np.array_equal(masks["tb_lesions"], expected)
     assert masks["lungs"].shape == pixels.shape and 0.1 < masks["lungs"].mean() < 0.6

@@ -107,14 +107,21 @@ def test_models_command_lists_status(models, capsys):
     assert "1 of 1 models refused" in capsys.readouterr().err
 
 
-def test_one_session_per_model_file_shared_across_threads(models):
+def test_one_loaded_model_per_file_version_shared_across_threads(models):
     from concurrent.futures import ThreadPoolExecutor
 
-    first, second = (load_model("tbnet", models).backend for _ in range(2))
-    assert first._main is second._main
+    from cxrviewer.runtime.model_cache import cached_model
+
+    loaded = cached_model("tbnet", models)
+    assert cached_model("tbnet", models) is loaded  # one card, session and head per version of the files
+    assert loaded.head is loaded.head
+    first, second = loaded.backend, cached_model("tbnet", models).backend
     x = np.random.default_rng(4).random((1, 1, 512, 512), dtype=np.float32)
     expected, _ = first.classify(x)
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda i: (first, second)[i % 2].classify(x)[0], range(8)))
     for logits in results:
         np.testing.assert_array_equal(logits, expected)
+    card = models / "tbnet.card.json"
+    card.write_text(card.read_text())  # rewritten as an export does: another version of the files
+    assert cached_model("tbnet", models) is not loaded

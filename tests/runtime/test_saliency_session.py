@@ -17,7 +17,7 @@ import pytest
 import torch
 from torch import nn
 
-from cxrviewer.runtime.onnx_backend import cached_session
+from cxrviewer.runtime.onnx_backend import build_session
 from cxrviewer.runtime.providers import CPU, SALIENCY_DISABLED_OPTIMIZERS
 from cxrviewer.training import onnx_graphs
 from cxrviewer.training.export import max_rel_diff
@@ -49,7 +49,7 @@ def conv_bn_relu(tmp_path_factory):
 
 
 def saliency(path, image, disabled_optimizers):
-    session = cached_session(path, [CPU], 1, disabled_optimizers=disabled_optimizers)
+    session = build_session(path, [CPU], 1, disabled_optimizers=disabled_optimizers)
     onehot = np.array([[1.0, 0.0]], np.float32)
     return session.run(["saliency"], {"image": image, "class_onehot": onehot})[0]
 
