@@ -34,6 +34,7 @@ SUMMARY_SIZE = 12.0
 APPENDIX_SIZE = 7.0
 MONO_SIZE = 6.0
 LEADING = 1.25  # baseline to baseline, in ems
+APPENDIX_LEADING = 1.17  # tighter: the appendix is for the record, not for reading at a glance
 BAR_HEIGHT = 11.0
 TITLE = "cxrviewer study report"
 HEADING = "Chest radiograph: model readings"
@@ -352,11 +353,11 @@ def appendix_pages(content: ExportContent, figures: list[str], measure: Measure)
     for text, font, size, indent in appendix_paras(content, figures):
         gap = 4.0 if font == "bold" else 0.0
         for line in wrap(text, font, size, width - indent, measure):
-            if column.y + gap + size * LEADING > bottom:
+            if column.y + gap + size * APPENDIX_LEADING > bottom:
                 pages.append(Page())
                 column = Column(pages[-1], MARGIN, MARGIN, width, measure)
                 gap = 0.0
-            column.y += gap + size * LEADING
+            column.y += gap + size * APPENDIX_LEADING
             gap = 0.0
             rgb = BLACK if font != "mono" else MUTED_RGB
             column.page.texts.append(Text(MARGIN + indent, column.y, line, font, size, rgb))
