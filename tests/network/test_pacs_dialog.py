@@ -16,7 +16,7 @@ from PySide6.QtCore import QDate, Qt
 
 from cxrviewer.gui.pacs_dialog import SEARCH_JOB, PacsDialog
 from cxrviewer.gui.pacs_results import COLUMNS
-from cxrviewer.net.retrieve import Route, routes
+from cxrviewer.net.retrieve import routes
 from cxrviewer.net.settings import NetworkSettings, Peer
 
 NIH = "nih_cxr14_DX_nofinding_implicitLE_mono2.dcm"
@@ -98,11 +98,15 @@ def sop_uids(files: list[Path]) -> set[str]:
     return {pydicom.dcmread(path).SOPInstanceUID for path in files}
 
 
-def test_routes_list_each_peer_over_dimse_then_dicomweb(settings):
+def test_routes_list_each_peer_over_dimse_then_dicomweb():
+    """No PACS needed: the settings alone."""
+    settings = NetworkSettings(peers=(Peer("a", "A", "10.0.0.2", 104, "http://10.0.0.2/dicom-web"),
+                                      Peer("b", "B", "10.0.0.3", 11112, retrieve="move")))
     assert [(r.peer.name, r.web, r.retrieval) for r in routes(settings)] == [
-        ("orthanc", False, "get"), ("orthanc", True, "wado"), ("orthanc-move", False, "move"),
-        ("down", False, "get"), ("down", True, "wado")]
-    assert "C-MOVE" in Route(settings.peer("orthanc-move")).describe()
+        ("a", False, "get"), ("a", True, "wado"), ("b", False, "move")]
+    assert [r.describe() for r in routes(settings)] == [
+        "a: DIMSE (C-FIND, C-GET), A at 10.0.0.2:104", "a: DICOMweb (QIDO-RS, WADO-RS) at http://10.0.0.2/dicom-web",
+        "b: DIMSE (C-FIND, C-MOVE), B at 10.0.0.3:11112"]
 
 
 def test_search_by_patient_id_and_retrieve_by_c_get(qtbot, dialog, settings, archived):
@@ -182,7 +186,9 @@ def test_search_and_retrieve_through_dicomweb(qtbot, dialog, archived):
     nih = archived[NIH]
     dialog.choose("orthanc", web=True)
     qtbot.keyClicks(dialog.form.patient_id, nih.PatientID)
-    assert search(qtbot, dialog) == 1
+    with qtbot.waitSignal(dialog.searched, timeout=NETWORK_MS) as shown:
+        qtbot.keyClick(dialog.form.patient_id, Qt.Key.Key_Return)  # Return in a field searches
+    assert shown.args == [1]
     assert shown_rows(dialog) == {nih.StudyInstanceUID: expected_cells(nih)}
     assert "DICOMweb (QIDO-RS, WADO-RS)" in dialog.status.text()
     select_row(qtbot, dialog, nih.StudyInstanceUID)
@@ -285,3 +291,23 @@ def test_without_peers_or_with_damaged_settings_the_dialog_says_what_to_do(qtbot
     qtbot.addWidget(window)
     assert window.status.text().startswith(f"network settings {damaged}: not readable")
     assert window.peer.count() == 0 and not window.search_button.isEnabled()
+
+
+def test_c_move_while_our_port_is_taken_says_so(qtbot, dialog, settings, archived):
+    """Another storage service (say `cxrviewer listen`) holds our port: C-MOVE cannot be received."""
+    import socket
+
+    siim = archived[SIIM]
+    dialog.choose("orthanc-move")
+    qtbot.keyClicks(dialog.form.patient_id, siim.PatientID)
+    assert search(qtbot, dialog) == 1
+    select_row(qtbot, dialog, siim.StudyInstanceUID)
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the earlier C-MOVE's port may be in TIME_WAIT
+        holder.bind(("", settings.port))
+        holder.listen()
+        announced, counts = retrieve(qtbot, dialog)
+    assert counts == (0, 1) and announced == []
+    outcome = shown_rows(dialog)[siim.StudyInstanceUID][-1]
+    assert outcome.startswith(f"failed: PACS {settings.peer('orthanc-move').describe()}: C-MOVE needs our storage "
+                              f"service CXRVIEWER on port {settings.port}, which could not listen")
