@@ -120,12 +120,14 @@ def study_content(path: Path, models_dir: Path | None, anonymise: bool):
     from cxrviewer.core.export import ExportContent
     from cxrviewer.core.io import read_image
     from cxrviewer.core.layers import LayerStack, overlay_layers, summary_line
+    from cxrviewer.core.legend import layer_legend
+    from cxrviewer.core.reading_words import percent
 
     image = read_image(path)
     roles = pipeline.model_roles(models_dir)
     study = StudyAnalysis(image.pixels, models_dir, roles=roles)
     readings, cards, gate = [], [], ""
-    stack, maps = LayerStack(), {}
+    stack, maps, explains = LayerStack(), {}, {}
     steps = [("gate", roles.gate)] + [("finding", name) for name in roles.classifiers]
     steps += [("lesions", name) for name in roles.lesions]
     for kind, name in steps:
@@ -148,10 +150,13 @@ def study_content(path: Path, models_dir: Path | None, anonymise: bool):
             readings.append(lesion_reading(payload, loaded.card))
             stack.adopt_lesion_threshold(payload.threshold, payload.label)
             maps[payload.label] = index_map(payload.probability, stack[payload.label].normalisation)
+            explains[payload.label] = f"{name}, image score {percent(payload.score)}"
         else:
             readings.append(finding_reading(payload, loaded.card))
     base = np.rint(image.pixels * 255).astype(np.uint8)
     layers = ["Base: original, at the file's first window"]
-    layers += [summary_line(stack[kind], maps[kind]) for kind in maps if stack[kind].visible]
+    shown = [kind for kind in maps if stack[kind].visible]
+    layers += [summary_line(stack[kind], maps[kind]) for kind in shown]
+    legends = tuple(layer_legend(stack[kind], maps[kind], explains[kind]) for kind in shown)
     return ExportContent(compose(base, overlay_layers(stack, maps)), tuple(layers), image.meta,
-                         tuple(readings), gate, tuple(cards), anonymise)
+                         tuple(readings), gate, tuple(cards), anonymise, legends=legends)
