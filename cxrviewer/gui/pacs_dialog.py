@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -114,15 +114,34 @@ class PacsDialog(QDialog):
         layout.addLayout(bottom)
         self.resize(1250, 620)
 
-        self.settings = settings if settings is not None else self._load_settings()
-        self.routes = routes(self.settings) if self.settings is not None else []
-        for route in self.routes:
-            self.peer.addItem(route.describe())
-        if self.settings is not None:
-            self.folder.setText(f"Retrieved studies are written to {self.settings.storage_folder()}")
+        self._settings_given = settings is not None
+        self.settings: NetworkSettings | None = None
+        self.routes: list[Route] = []
+        self._use_settings(settings if settings is not None else self._load_settings())
+
+    def showEvent(self, event) -> None:
+        """Settings from the file are read again each time the dialog is shown, so a peer added
+        meanwhile (`cxrviewer pacs add-peer`) is listed; not while a job runs with the old ones."""
+        if not self._settings_given and not self.runner.busy:
+            self._use_settings(self._load_settings())
+        super().showEvent(event)
+
+    def _use_settings(self, settings: NetworkSettings | None) -> None:
+        chosen = self.route()
+        self.settings = settings
+        self.routes = routes(settings) if settings is not None else []
+        with QSignalBlocker(self.peer):
+            self.peer.clear()
+            self.peer.addItems([route.describe() for route in self.routes])
+            if chosen in self.routes:
+                self.peer.setCurrentIndex(self.routes.index(chosen))
+        if settings is not None:
+            self.folder.setText(f"Retrieved studies are written to {settings.storage_folder()}")
             if not self.routes:
                 self._say(f"No PACS in the network settings ({settings_file()}); add one with "
                           "`cxrviewer pacs add-peer NAME AET HOST PORT [--dicomweb URL]`.", error=True)
+            elif self._shown_route is None:
+                self._say("Choose the PACS, fill in what you know of the study, and Search.")
         self._update_buttons()
 
     def _load_settings(self) -> NetworkSettings | None:

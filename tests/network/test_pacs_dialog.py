@@ -17,7 +17,7 @@ from PySide6.QtCore import QDate, Qt
 from cxrviewer.gui.pacs_dialog import SEARCH_JOB, PacsDialog
 from cxrviewer.gui.pacs_results import COLUMNS
 from cxrviewer.net.retrieve import routes
-from cxrviewer.net.settings import NetworkSettings, Peer
+from cxrviewer.net.settings import NetworkSettings, Peer, save_network_settings
 
 NIH = "nih_cxr14_DX_nofinding_implicitLE_mono2.dcm"
 SIIM = "siim_pneumothorax_CR_chest_PA_jpegbaseline_mono2.dcm"
@@ -291,6 +291,11 @@ def test_without_peers_or_with_damaged_settings_the_dialog_says_what_to_do(qtbot
     qtbot.addWidget(window)
     assert window.status.text().startswith(f"network settings {damaged}: not readable")
     assert window.peer.count() == 0 and not window.search_button.isEnabled()
+    # Mended while the viewer runs: the next time the dialog is shown, it lists the peer.
+    save_network_settings(NetworkSettings(peers=(Peer("pacs", "PACS", "10.0.0.2", 104),)), damaged)
+    window.show()
+    assert [window.peer.itemText(i) for i in range(window.peer.count())] == ["pacs: DIMSE (C-FIND, C-GET), PACS at 10.0.0.2:104"]
+    assert window.search_button.isEnabled() and window.status.text().startswith("Choose the PACS")
 
 
 def test_c_move_while_our_port_is_taken_says_so(qtbot, dialog, settings, archived):
