@@ -70,25 +70,27 @@ def resample_affine(
     image: npt.NDArray[np.floating],
     matrix: npt.ArrayLike,
     shape: tuple[int, int],
-    method: Literal["linear", "nearest"] = "linear",
+    method: Literal["linear", "cubic", "nearest"] = "linear",
 ) -> npt.NDArray[np.float32]:
     """Axis-aligned affine resampling with edge replication (cv2.warpAffine with WARP_INVERSE_MAP
     and BORDER_REPLICATE, but with exact coordinates where cv2 rounds them to 1/32 pixel).
 
     image: (h, w) float, any range. matrix: 2x3 [[sx, 0, tx], [0, sy, ty]] taking an *output* pixel
     centre (x, y) to the source point (sx·x + tx, sy·y + ty) it samples. shape: (height, width) out.
-    Returns (height, width) float32. "nearest" takes the pixel whose centre is nearest (ties upward).
+    Returns (height, width) float32. "nearest" takes the pixel whose centre is nearest (ties upward);
+    "cubic" is cv2's four-tap Keys kernel (a = -0.75), which passes through the source values at
+    their centres and has a continuous slope (upsampled feature grids show no creases).
     """
     source = _check_image(image)
     m = np.asarray(matrix, dtype=np.float64)
     if m.shape != (2, 3) or m[0, 1] != 0.0 or m[1, 0] != 0.0:
         raise ValueError(f"resample_affine needs an axis-aligned 2x3 matrix, got {m.tolist()}")
-    if method not in ("linear", "nearest"):
-        raise ValueError(f"affine method must be 'linear' or 'nearest', got {method!r}")
+    if method not in ("linear", "cubic", "nearest"):
+        raise ValueError(f"affine method must be 'linear', 'cubic' or 'nearest', got {method!r}")
     height, width = (int(v) for v in shape)
     ys = m[1, 1] * np.arange(height) + m[1, 2]
     xs = m[0, 0] * np.arange(width) + m[0, 2]
-    taps = _nearest_taps if method == "nearest" else _linear_taps
+    taps = {"nearest": _nearest_taps, "linear": _linear_taps, "cubic": _cubic_taps}[method]
     result = _separable(source, taps(ys, source.shape[0]), taps(xs, source.shape[1]))
     return result.astype(np.float32)
 
@@ -274,8 +276,17 @@ def _apply_rows(source: npt.NDArray[np.floating], taps: Taps, work: type[np.floa
     """(n_in, m) → (n_out, m): row o = Σ_k weight[o, k] · source[index[o, k]] (whole-row gathers)."""
     index, weights = taps[0], taps[1].astype(work)
     out = source[index[:, 0]] * weights[:, :1]
+    if source.dtype != work:
+        for k in range(1, index.shape[1]):
+            out += source[index[:, k]] * weights[:, k : k + 1]
+        return out
+    # The same products and sums in the same order, through one reused buffer: an upscale to 2048²
+    # then holds two full frames at a time, not three.
+    term = np.empty_like(out)
     for k in range(1, index.shape[1]):
-        out += source[index[:, k]] * weights[:, k : k + 1]
+        np.take(source, index[:, k], axis=0, out=term)
+        term *= weights[:, k : k + 1]
+        out += term
     return out
 
 
@@ -283,7 +294,7 @@ def _cast_like(values: npt.NDArray[np.floating], dtype: np.dtype, *, half_up: bo
     """Back to the input dtype: floats as they are, integers rounded (half to even like cv2's
     saturate_cast, or half up) and clipped."""
     if np.issubdtype(dtype, np.floating):
-        return values.astype(dtype)
+        return values.astype(dtype, copy=False)  # float32 work is already the result: no copy
     info = np.iinfo(dtype)
     rounded = np.floor(values + 0.5) if half_up else np.rint(values)
     return np.clip(rounded, info.min, info.max).astype(dtype)
