@@ -234,7 +234,7 @@ def real_film(path: Path, size: int) -> Path:
 def open_with_shipped_models(args) -> None:
     """Open a real 2048² film with the shipped models and time every result up to the last layer: the
     gate, each classifier, the lesion models, lungs, soft tissue, and the maps the window asks for by
-    default. Counts each classifier's forward passes (`backend.classify` calls) on the way."""
+    default. Counts each model's forward passes (`backend.classify`, `backend.transform`) on the way."""
     from collections import Counter
 
     from PySide6.QtCore import QSettings
@@ -247,13 +247,18 @@ def open_with_shipped_models(args) -> None:
     os.environ["CXRVIEWER_MODELS"] = str(ROOT / "models")
     study_path = real_film(work / "film.png", args.size)
     forward_passes: Counter[str] = Counter()
-    classify = OnnxBackend.classify
+    transforms: Counter[str] = Counter()
+    classify, transform = OnnxBackend.classify, OnnxBackend.transform
 
     def counted(self, x):
         forward_passes[self.card.name] += len(x)
         return classify(self, x)
 
-    OnnxBackend.classify = counted
+    def counted_transform(self, image):
+        transforms[self.card.name] += 1
+        return transform(self, image)
+
+    OnnxBackend.classify, OnnxBackend.transform = counted, counted_transform
     from cxrviewer.gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])
@@ -286,6 +291,10 @@ def open_with_shipped_models(args) -> None:
     print()
     print("classifier forward passes (backend.classify images) per model: " +
           ", ".join(f"{name} {n}" for name, n in sorted(forward_passes.items())))
+    print("image-model runs (backend.transform) per model: " +
+          ", ".join(f"{name} {n}" for name, n in sorted(transforms.items())))
+    print("(both include the worklist's triage of the opened file, which runs the gate, classifiers and "
+          "lesion models in its own thread; a model's known-answer check is remembered on disk)")
     window.close()
 
 
