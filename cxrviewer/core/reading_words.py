@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from cxrviewer.core.cards import ModelCard
-from cxrviewer.core.suitability import AgeFit
+from cxrviewer.core.suitability import ADULT_YEARS, AgeFit
 
 ABNORMAL, INDETERMINATE, NORMAL, WITHHELD, NOT_RUN = "abnormal", "indeterminate", "normal", "withheld", "not run"
 CALLS = (ABNORMAL, INDETERMINATE, NORMAL, WITHHELD, NOT_RUN)
@@ -45,6 +45,38 @@ def percent(p: float) -> str:
 
 def plain_label(label: str) -> str:
     return PLAIN_LABELS.get(label, label.replace("_", " ").capitalize())
+
+
+def finding_name(labels: tuple[str, ...], kind: str = "finding") -> str:
+    """The plain name of what a model answers, from its labels: a lesion model's first channel
+    ("TB-consistent areas"), a two-label classifier's second label ("TB"), else its finding labels
+    ("Bacteria / virus"); "" when it names none."""
+    if kind == "lesions" or len(labels) == 1:
+        return plain_label(labels[0]) if labels else ""
+    if len(labels) == 2:
+        return plain_label(labels[1])
+    findings = [label for label in labels if label not in NEGATIVE_LABELS]
+    return " / ".join(plain_label(label) if i == 0 else label.replace("_", " ") for i, label in enumerate(findings))
+
+
+def age_group(card: ModelCard | None) -> str:
+    """"children" or "adults" when the card's population is bound to ages all under or all from
+    ADULT_YEARS, else ""."""
+    ages = card.population.age_years if card is not None and card.population is not None else None
+    if ages is None:
+        return ""
+    if ages[1] < ADULT_YEARS:
+        return "children"
+    return "adults" if ages[0] >= ADULT_YEARS else ""
+
+
+def model_title(model: str, labels: tuple[str, ...], kind: str = "finding", card: ModelCard | None = None) -> str:
+    """A model's name for a reader: what it finds, with the age group its card was trained on:
+    "TB", "Pneumonia (children)", "TB-consistent areas (adults)"; the model's id when its labels
+    name nothing."""
+    name = finding_name(card.labels if card is not None else labels, kind) or model
+    group = age_group(card)
+    return f"{name} ({group})" if group else name
 
 
 def call_at(probability: float, threshold: float) -> str:
@@ -113,9 +145,7 @@ def classifier_summary(model: str, labels: tuple[str, ...], probabilities: tuple
     if rule == "threshold" and threshold is not None:
         return Summary(plain_label(labels[1]), model, call_at(probabilities[1], threshold), probabilities[1],
                        threshold, source)
-    findings = [label for label in labels if label not in NEGATIVE_LABELS]
-    name = " / ".join(plain_label(label) if i == 0 else label.replace("_", " ")
-                      for i, label in enumerate(findings)) or model
+    name = finding_name(labels) or model
     if rule == "argmax":
         ranked = sorted(range(len(labels)), key=probabilities.__getitem__, reverse=True)
         top = ranked[0]

@@ -31,6 +31,7 @@ _PHANTOM_WORDS = re.compile(r"\bphantom\b|\bnot an? (?:real |human )?patient\b",
 _AGE = re.compile(r"^\s*(\d{1,3})\s*([DWMY])\s*$", re.IGNORECASE)
 _BARE_YEARS = re.compile(r"^\s*(\d{1,3})\s*$")
 OLDEST = 130  # a bare number above this is not read as an age
+ADULT_YEARS = 18  # a patient younger than this (in completed years) is a child
 _UNIT_YEARS = {"D": 1 / 365.25, "W": 7 / 365.25, "M": 1 / 12, "Y": 1.0}
 _UNIT_NAMES = {"D": "day", "W": "week", "M": "month", "Y": "year"}
 
@@ -95,6 +96,12 @@ def patient_age(meta: ImageMeta) -> PatientAge | None:
         births = _tag_values(meta, (PATIENT_BIRTH_DATE_TAG,))
         age = age_from_dates(births[0], meta.study_date) if births and meta.study_date else None
     return age
+
+
+def is_child(meta: ImageMeta | None) -> bool:
+    """Whether the study's recorded (or computed) age is under ADULT_YEARS; False when unknown."""
+    age = patient_age(meta) if meta is not None else None
+    return age is not None and age.years < ADULT_YEARS
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ class MainWindow(QMainWindow):
         follows_service_models = triage is None
         if triage is None:
             triage = TriageRunner(max_megapixels=max_megapixels, busy=lambda: self.analysis.busy)
-        self.worklist = Worklist(triage=triage, user_data=user_data)
+        self.worklist = Worklist(triage=triage, user_data=user_data, settings=self.settings)
         self.tag_browser = TagBrowser()
         self.findings_panel = FindingsPanel(service=self.analysis)
         self.layer_panel = LayerPanel()

@@ -5,8 +5,14 @@ The main window builds it into its "Worklist" dock and wires it (`gui.main_windo
 feeds its rows, the analysis service's results for the shown study fill them directly, Next/Previous
 study step through its sorted order, and `worklist_actions` gives the window File → Export reading
 state as CSV…, Flag study (F) and Edit note (N) to place. In the table, Up/Down move, Enter (or a
-click) opens the study; clicking a score header sorts highest first, so the most suspicious studies
-are read first.
+click) opens the study.
+
+Triage (issue 20, item 4): the first column is the triage column (`gui.worklist_model`), wide enough
+for its call and figure at the dock's default width; clicking its header, or any model's, sorts the
+most urgent first (▼), again the other way. The models' own columns are hidden until the reader
+shows them from the header's right-click menu (`gui.worklist_header`, remembered in the settings).
+"Include children in TB triage" (remembered too, off by default) lets children's TB answers take
+part; otherwise they are greyed and sort last (item 3).
 
 Which reading store: each study belongs to the folder it was opened from (a file opened on its own:
 its folder), which the window tells it through `add_roots`; see `core.reading_store` for where the
@@ -21,10 +27,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QObject, QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QObject, QSettings, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QFileDialog,
     QHeaderView,
     QProgressBar,
@@ -34,14 +41,16 @@ from PySide6.QtWidgets import (
 )
 
 from cxrviewer.analysis.pipeline import LESION_LABELS, LESIONS_LABEL
+from cxrviewer.analysis.report_readings import finding_summary
 from cxrviewer.core.image import Image
 from cxrviewer.core.reading_store import ReadingStoreError, folder_writable
+from cxrviewer.core.reading_words import model_title
 from cxrviewer.gui.reading_panel import ReadingPanel
-from cxrviewer.gui.worklist_model import (
+from cxrviewer.gui.worklist_header import WorklistHeader
+from cxrviewer.gui.worklist_model import TRIAGE, WorklistModel, WorklistProxy
+from cxrviewer.gui.worklist_rows import (
     THUMBNAIL_SIZE,
     ScoreColumn,
-    WorklistModel,
-    WorklistProxy,
     score_of,
     score_tooltip,
     study_ids,
@@ -52,6 +61,10 @@ from cxrviewer.gui.worklist_triage import TriageRunner
 log = logging.getLogger(__name__)
 
 SCORE_KINDS = ("finding", "lesions")
+INCLUDE_CHILDREN_KEY = "worklist/include_children"
+INCLUDE_CHILDREN_TEXT = "Include children in TB triage"
+# The widest text a triage cell holds, for its default width.
+WIDEST_CALL = "indeterminate (99.9 %)"
 
 
 class WorklistView(QTableView):
@@ -75,12 +88,18 @@ class Worklist(QWidget):
     message = Signal(str)  # something for the status bar (a store error, an export)
     idle = Signal()  # every loaded study has been analysed (or failed)
 
-    def __init__(self, parent=None, *, triage: TriageRunner | None = None, user_data: Path | None = None):
+    def __init__(self, parent=None, *, triage: TriageRunner | None = None, user_data: Path | None = None,
+                 settings: QSettings | None = None):
+        """settings: where the shown columns and the children choice are kept (None: not kept)."""
         super().__init__(parent)
+        self.settings = settings
         self.model = WorklistModel(self)
         self.proxy = WorklistProxy(self)
         self.proxy.setSourceModel(self.model)
         self.view = WorklistView(self)
+        self.header = WorklistHeader(self.view, settings, keys=self.model.keys, title=self._column_title,
+                                     hidden_by_default=lambda key: ":" in key, fixed=(TRIAGE,))
+        self.view.setHorizontalHeader(self.header)
         self.view.setModel(self.proxy)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -89,17 +108,26 @@ class Worklist(QWidget):
         self.view.verticalHeader().setVisible(False)
         self.view.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE + 4)
         self.view.setWordWrap(False)
-        header = self.view.horizontalHeader()
+        header = self.header
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(0, THUMBNAIL_SIZE + 8)
+        # The call's word and figure with its colour swatch and the sort arrow, not cut off.
+        header.resizeSection(0, self.view.fontMetrics().horizontalAdvance(WIDEST_CALL) + 44)
+        header.resizeSection(self.model.column(""), THUMBNAIL_SIZE + 8)
         header.setStretchLastSection(True)
-        header.setSortIndicatorShown(True)
-        header.setSectionsClickable(True)
         header.sectionClicked.connect(self._on_header_clicked)
+        self.proxy.columnsInserted.connect(lambda *_: header.apply_columns())
+        header.apply_columns()
         self.view.clicked.connect(lambda index: self._open(self.proxy.mapToSource(index).row()))
         self.view.open_requested.connect(self._open)
         self.progress = QProgressBar(self, textVisible=True)
         self.progress.setFormat("%v / %m analysed")
+        self.include_children = QCheckBox(INCLUDE_CHILDREN_TEXT, self)
+        self.include_children.setToolTip("Off: a child's TB answer (recorded age under 18) is greyed and sorts last, "
+                                         "since TB triage screens adults")
+        self.include_children.setChecked(bool(settings.value(INCLUDE_CHILDREN_KEY, False, type=bool))
+                                         if settings is not None else False)
+        self.model.set_include_children(self.include_children.isChecked())
+        self.include_children.toggled.connect(self._on_include_children)
         self.reading = ReadingPanel(self, user_data=user_data)
         self.reading.state_changed.connect(lambda study, state: self.model.update(study, reading=state))
         self.reading.message.connect(self.message)
@@ -107,6 +135,7 @@ class Worklist(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.include_children)
         layout.addWidget(self.progress)
         layout.addWidget(self.reading)
         self.current: int | None = None
@@ -143,7 +172,7 @@ class Worklist(QWidget):
             return  # read again after the cache dropped it: nothing new
         patient, study_text = study_ids(image.meta)
         reading = self.reading.register(study, row.path, image.meta.sop_uid)
-        self.model.update(study, loaded=True, patient=patient, study_text=study_text,
+        self.model.update(study, loaded=True, patient=patient, study_text=study_text, meta=image.meta,
                           thumbnail=thumbnail(image.pixels), reading=reading,
                           analysis="queued" if self.triage is not None and self.triage.steps() else "done")
         if row.analysis == "queued":
@@ -169,6 +198,7 @@ class Worklist(QWidget):
         elif kind in SCORE_KINDS:
             column = self._ensure_column(kind, key, payload)
             row.scores[column] = score_of(kind, payload)
+            row.summaries[column] = finding_summary(payload)
             row.step_errors.pop(column, None)
         else:
             return
@@ -197,6 +227,7 @@ class Worklist(QWidget):
         if self.triage is None or roles == self.triage.roles:
             return
         self.triage.roles = roles
+        self.triage.forget_cards()
         wanted = self._wanted()
         for kind, name in self.triage.steps():
             if kind in SCORE_KINDS:
@@ -216,9 +247,12 @@ class Worklist(QWidget):
 
     def _ensure_column(self, kind: str, model: str, payload: object | None = None) -> str:
         key = f"{kind}:{model}"
-        labels = tuple(getattr(payload, "labels", ()))
-        lesion = LESION_LABELS.get(getattr(payload, "label", LESIONS_LABEL), "TB")
-        title = model if kind != "lesions" else f"{model} ({lesion})"
+        card = self.triage.card(model) if self.triage is not None else None
+        label = getattr(payload, "label", card.labels[0] if kind == "lesions" and card else LESIONS_LABEL)
+        labels = card.labels if card is not None else ((label,) if kind == "lesions" else tuple(getattr(payload, "labels", ())))
+        lesion = LESION_LABELS.get(label, "TB")
+        ident = model if kind != "lesions" else f"{model} ({lesion})"
+        title = model_title(model, labels, kind, card)
         tooltip = score_tooltip(kind, labels, getattr(payload, "rule", ""), lesion)
         # The result says whether a site threshold makes the calls and whether the release signed
         # the model: the column says so too, since its calls are read without the findings panel.
@@ -227,8 +261,20 @@ class Worklist(QWidget):
             title, tooltip = f"{title} (unsigned)", f"{tooltip}\n{origin}"
         if site is not None:
             tooltip = f"{tooltip}\nCalls at the {site.describe()}"
-        self.model.ensure_score_column(ScoreColumn(key, title, tooltip))
+        self.model.ensure_score_column(ScoreColumn(key, title, tooltip, ident, labels, card))
         return key
+
+    def _column_title(self, column: int) -> str:
+        """A column's name in the header's menu: its header on one line, a model's with its id."""
+        score = self.model.score_column(column)
+        if score is not None:
+            return f"{score.title} — {score.ident}"
+        return self.model.headers[column] or "Thumbnail"
+
+    def _on_include_children(self, include: bool) -> None:
+        if self.settings is not None:
+            self.settings.setValue(INCLUDE_CHILDREN_KEY, include)
+        self.model.set_include_children(include)
 
     def _check_complete(self, study: int) -> None:
         """A study the service has fully scored needs no triage of its own."""
@@ -269,12 +315,15 @@ class Worklist(QWidget):
 
     # -- sorting and moving ----------------------------------------------------------------------
     def sort_by(self, column: int, order: Qt.SortOrder | None = None) -> None:
-        """Sort by `column`; scores and the gate default to highest first, text columns to A→Z."""
+        """Sort by `column`; the triage column, the models' and the gate default to most urgent
+        (highest) first, text columns to A→Z. The sorted column is scrolled into view."""
         if order is None:
-            numeric = self.model.column("Gate") == column or self.model.score_column(column) is not None
+            numeric = column in (0, self.model.column("Gate")) or self.model.score_column(column) is not None
             order = Qt.SortOrder.DescendingOrder if numeric else Qt.SortOrder.AscendingOrder
         self.proxy.sort(column, order)
-        self.view.horizontalHeader().setSortIndicator(column, order)
+        self.header.show_sort(column, order)
+        if self.proxy.rowCount():
+            self.view.scrollTo(self.proxy.index(0, column))
 
     def _on_header_clicked(self, column: int) -> None:
         if self.proxy.sortColumn() == column:
@@ -315,7 +364,7 @@ class Worklist(QWidget):
         """Every study's reading state, scores, gate verdict and status as CSV (`ReadingPanel.export_csv`)."""
         extra = {}
         for row in self.model.rows:
-            values: dict[str, object] = {c.title: row.scores[c.key] for c in self.model.score_columns
+            values: dict[str, object] = {c.ident: row.scores[c.key] for c in self.model.score_columns
                                          if c.key in row.scores}
             values["gate"] = "" if row.gate is None else ("accepted" if row.gate[0] else "rejected")
             values["status"] = row.status

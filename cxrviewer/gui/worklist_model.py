@@ -1,115 +1,42 @@
 """The worklist's table model: one row per opened study, and the proxy that sorts it for triage.
 
-A row holds the study's thumbnail, patient and study ids, one score per model, the gate's verdict,
-its status (loading, queued, analysing, done, failed with the reason) and the reader's reading state.
-Rows are appended in the order the session adds studies, so a source row number is the study id.
+A row holds the study's call in the triage column, its thumbnail, patient and study ids, one answer
+per model, the gate's verdict, its status (loading, queued, analysing, done, failed with the reason)
+and the reader's reading state. Rows are appended in the order the session adds studies, so a source
+row number is the study id.
 
-Scores: a two-label classifier's score is P(labels[1]) (the card's positive label); a single-label
-classifier with more labels scores 1 − P(labels[0]) (its first label is the normal class in every
-shipped card); a multilabel one its highest probability; the TB lesion model its image-level
-lesion score. A study the gate rejected keeps its scores on show, greyed, but sorts with the
-unscored at the bottom: an image that is not a frontal chest radiograph must not head a triage list.
+The triage column comes first: the TB screening finding when a TB model is installed (the TB
+classifier, else the TB lesion model), else each study's most urgent finding. Each answer cell, the
+triage column's and every model's, shows the call as a colour beside its word and the figure as a
+percentage (`core.triage_call`): greyed, in brackets, when it does not apply to the patient
+(the gate, the card's population, a child kept out of TB triage), with the reason in its tooltip.
+A study still being triaged or failed says so in the cell.
+
+Each model's figure is `gui.worklist_rows.score_of`. Answer columns sort by urgency, most urgent
+first: answers that apply before those that do not, abnormal before indeterminate before normal,
+each by its figure.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtGui import QColor
 
-from cxrviewer.core.image import ImageMeta
-from cxrviewer.core.imageops.resample import resize
-from cxrviewer.core.reading_store import ReadingState
+from cxrviewer.analysis.pipeline import LESIONS_LABEL, SCREENING_LABEL
+from cxrviewer.core.reading_words import CALL_COLOURS, CALL_RULE
+from cxrviewer.core.triage_call import TriageCall, triage_call
+from cxrviewer.gui.worklist_rows import ScoreColumn, StudyRow, swatch
 
-THUMBNAIL_SIZE = 48
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+CALL_ROLE = Qt.ItemDataRole.UserRole + 2  # an answer cell's call ("abnormal", ...), None without one
 FAILED_COLOUR = QColor(230, 80, 80)
 WITHHELD_COLOUR = QColor(150, 150, 150)
-FIXED_BEFORE = ("", "File", "Patient", "Study")
+TRIAGE = "Triage"
+TOP_FINDING = "Top finding"  # the triage column's title when no TB model is installed
+FIXED_BEFORE = (TRIAGE, "", "File", "Patient", "Study")
 FIXED_AFTER = ("Gate", "Status", "Viewed", "Flag", "Note")
-
-
-@dataclass(frozen=True)
-class ScoreColumn:
-    """key: "<kind>:<model>" of the results it shows; title: the header; tooltip: what the score is."""
-
-    key: str
-    title: str
-    tooltip: str = ""
-
-
-@dataclass
-class StudyRow:
-    """The UI state of one study in the worklist (mutable, owned by the model)."""
-
-    study: int
-    path: Path
-    patient: str = ""
-    study_text: str = ""
-    thumbnail: QPixmap | None = None
-    loaded: bool = False
-    load_error: str = ""
-    analysis: str = ""  # "", "queued", "analysing" or "done"
-    step_errors: dict[str, str] = field(default_factory=dict)  # score/gate key → message
-    scores: dict[str, float] = field(default_factory=dict)
-    gate: tuple[bool, float] | None = None  # (accepted, P(frontal chest radiograph))
-    reading: ReadingState | None = None
-
-    @property
-    def status(self) -> str:
-        if self.load_error:
-            return f"failed: {self.load_error}"
-        if not self.loaded:
-            return "loading…"
-        if self.analysis == "analysing":
-            return "analysing"
-        if self.step_errors:
-            return f"failed: {next(iter(self.step_errors.values()))}"
-        return self.analysis or "loaded"
-
-
-def score_of(kind: str, payload: object) -> float:
-    """The triage score of a "finding" (analysis.findings.Finding) or "lesions" (LesionFinding) result."""
-    if kind == "lesions":
-        return float(payload.score)
-    probabilities = tuple(float(p) for p in payload.probabilities)
-    if getattr(payload, "rule", "") == "multilabel":
-        return max(probabilities)
-    if len(probabilities) == 2:
-        return probabilities[1]
-    return 1.0 - probabilities[0]
-
-
-def score_tooltip(kind: str, labels: tuple[str, ...], rule: str = "", lesion: str = "TB") -> str:
-    """`lesion`: a lesion model's short name (`analysis.pipeline.LESION_LABELS`), "TB" or "opacity"."""
-    if kind == "lesions":
-        return f"{lesion} lesion score: mean of the lesion map's top 0.5 % of pixels"
-    if rule == "multilabel":
-        return "highest probability of " + ", ".join(labels)
-    if len(labels) == 2:
-        return f"P({labels[1]})"
-    return f"1 − P({labels[0]})" if labels else ""
-
-
-def thumbnail(pixels: npt.NDArray[np.float32], size: int = THUMBNAIL_SIZE) -> QPixmap:
-    """pixels (H, W) float32 [0, 1], display polarity → a grey pixmap whose longer side is `size`."""
-    rows, columns = pixels.shape
-    scale = size / max(rows, columns)
-    small = resize(pixels, (max(1, round(rows * scale)), max(1, round(columns * scale))), "area")
-    grey = np.ascontiguousarray(np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    image = QImage(grey.data, grey.shape[1], grey.shape[0], grey.strides[0], QImage.Format.Format_Grayscale8)
-    return QPixmap.fromImage(image.copy())
-
-
-def study_ids(meta: ImageMeta) -> tuple[str, str]:
-    """(patient, study): Patient ID (else the file name) and Accession Number, Study ID or date."""
-    tags = {name: value for _tag, name, _vr, value in meta.tags}
-    study = tags.get("Accession Number") or tags.get("Study ID") or meta.study_date or meta.description
-    return meta.patient_id or meta.path.name, study
 
 
 class WorklistModel(QAbstractTableModel):
@@ -119,16 +46,30 @@ class WorklistModel(QAbstractTableModel):
         super().__init__(parent)
         self.rows: list[StudyRow] = []
         self.score_columns: list[ScoreColumn] = []
+        self.include_children = False  # whether children's TB answers take part in TB triage
 
     # -- columns ---------------------------------------------------------------------------------
     @property
     def headers(self) -> list[str]:
         return [*FIXED_BEFORE, *(c.title for c in self.score_columns), *FIXED_AFTER]
 
+    def keys(self) -> list[str]:
+        """Each column's key, left to right: a fixed header, or a score key "<kind>:<model>"."""
+        return [*FIXED_BEFORE, *(c.key for c in self.score_columns), *FIXED_AFTER]
+
     def column(self, name: str) -> int:
-        """The column of a fixed header ("Status", "Note", ...) or of a score key ("finding:<model>")."""
-        keys = [*FIXED_BEFORE, *(c.key for c in self.score_columns), *FIXED_AFTER]
-        return keys.index(name)
+        """The column of a fixed header ("Triage", "Status", ...) or of a score key ("finding:<model>")."""
+        return self.keys().index(name)
+
+    @property
+    def triage_column(self) -> ScoreColumn | None:
+        """The model the triage column shows: the TB screening classifier, else the TB lesion model;
+        None when neither is installed (the column then shows each study's most urgent finding)."""
+        for kind, label in (("finding", SCREENING_LABEL), ("lesions", LESIONS_LABEL)):
+            found = next((c for c in self.score_columns if c.kind == kind and label in c.labels), None)
+            if found is not None:
+                return found
+        return None
 
     def ensure_score_column(self, column: ScoreColumn) -> None:
         """Add a score column unless its key has one; a column made before its first result (without
@@ -139,11 +80,21 @@ class WorklistModel(QAbstractTableModel):
                     self.score_columns[at] = column
                     section = len(FIXED_BEFORE) + at
                     self.headerDataChanged.emit(Qt.Orientation.Horizontal, section, section)
+                    self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, 0)  # the triage column's title
+                    self._all_changed()
                 return
         at = len(FIXED_BEFORE) + len(self.score_columns)
         self.beginInsertColumns(QModelIndex(), at, at)
         self.score_columns.append(column)
         self.endInsertColumns()
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, 0)
+        self._all_changed()
+
+    def set_include_children(self, include: bool) -> None:
+        """Whether children's TB answers take part in TB triage (they are greyed and sort last when not)."""
+        if include != self.include_children:
+            self.include_children = include
+            self._all_changed()
 
     # -- rows ------------------------------------------------------------------------------------
     def add_study(self, study: int, path: Path) -> None:
@@ -163,6 +114,36 @@ class WorklistModel(QAbstractTableModel):
     def row_changed(self, study: int) -> None:
         self.dataChanged.emit(self.index(study, 0), self.index(study, self.columnCount() - 1))
 
+    def _all_changed(self) -> None:
+        if self.rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.rows) - 1, self.columnCount() - 1))
+
+    # -- answers ---------------------------------------------------------------------------------
+    def call(self, row: StudyRow, column: ScoreColumn) -> TriageCall | None:
+        """The study's answer from `column`'s model as the worklist calls it; None before it is in."""
+        summary = row.summaries.get(column.key)
+        if summary is None or column.key not in row.scores:
+            return None
+        triage = self.triage_column
+        return triage_call(summary, row.scores[column.key], gate_accepted=None if row.gate is None else row.gate[0],
+                           meta=row.meta, card=column.card, tb_triage=triage is not None and column.key == triage.key,
+                           include_children=self.include_children)
+
+    def triage_answer(self, row: StudyRow) -> tuple[TriageCall | None, ScoreColumn | None]:
+        """The triage column's answer and the model it is from: the TB model's, else the most urgent."""
+        triage = self.triage_column
+        if triage is not None:
+            return self.call(row, triage), triage
+        answers = [(call, column) for column in self.score_columns if (call := self.call(row, column)) is not None]
+        return max(answers, key=lambda answer: answer[0].urgency, default=(None, None))
+
+    def _answer(self, row: StudyRow, column: int) -> tuple[TriageCall | None, ScoreColumn | None] | None:
+        """(call, model column) of an answer cell (the triage column or a model's); None for other columns."""
+        if column == 0:
+            return self.triage_answer(row)
+        score = self.score_column(column)
+        return None if score is None else (self.call(row, score), score)
+
     # -- Qt's model interface --------------------------------------------------------------------
     def rowCount(self, parent=None) -> int:  # noqa: N802 (Qt's name)
         return 0 if parent is not None and parent.isValid() else len(self.rows)
@@ -173,14 +154,19 @@ class WorklistModel(QAbstractTableModel):
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802 (Qt's name)
         if orientation != Qt.Orientation.Horizontal:
             return None
+        triage = self.triage_column
         if role == Qt.ItemDataRole.DisplayRole:
-            title = self.headers[section]
-            # Model names ("pneumonia3-kermany") are wider than a score column: shown on two lines,
-            # broken after the last hyphen, so the header is read whole instead of cut at both ends.
-            return title if self.score_column(section) is None else _two_lines(title)
+            if section == 0:
+                return TOP_FINDING if triage is None else _two_lines(triage.title)
+            # Qualified names ("Pneumonia (children)") are wider than a figure: on two lines.
+            return self.headers[section] if self.score_column(section) is None else _two_lines(self.headers[section])
         if role == Qt.ItemDataRole.ToolTipRole:
+            if section == 0:
+                what = ("each study's most urgent finding, of every model" if triage is None
+                        else f"the TB screening finding of {triage.model}: {triage.tooltip}")
+                return f"Triage: {what}.\nCalls: {CALL_RULE}.\nRight-click a header to show or hide columns."
             score = self.score_column(section)
-            return score.tooltip if score else None
+            return f"{score.model}: {score.tooltip}" if score else None
         return None
 
     def flags(self, index):
@@ -199,35 +185,58 @@ class WorklistModel(QAbstractTableModel):
         if not index.isValid():
             return None
         row, column = self.rows[index.row()], index.column()
-        score = self.score_column(column)
-        name = self.headers[column] if score is None else None
+        answer = self._answer(row, column)
+        if answer is not None:
+            return self._answer_data(row, column, *answer, role)
+        name = self.headers[column]
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(row, column, name, score)
+            return self._text(row, name)
         if role == SORT_ROLE:
-            return self._sort_value(row, name, score)
-        if role == Qt.ItemDataRole.DecorationRole and column == 0:
+            return self._sort_value(row, name)
+        if role == Qt.ItemDataRole.DecorationRole and name == "":
             return row.thumbnail
         if role == Qt.ItemDataRole.CheckStateRole and name == "Flag" and row.reading is not None:
             return Qt.CheckState.Checked if row.reading.flagged else Qt.CheckState.Unchecked
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if row.load_error or (name == "Status" and row.step_errors):
-                return FAILED_COLOUR
-            if score is not None and row.gate is not None and not row.gate[0]:
-                return WITHHELD_COLOUR
+        if role == Qt.ItemDataRole.ForegroundRole and (row.load_error or (name == "Status" and row.step_errors)):
+            return FAILED_COLOUR
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(row, name, score)
+            return self._tooltip(row, name)
+        return None
+
+    def _answer_data(self, row: StudyRow, column: int, call: TriageCall | None, score: ScoreColumn | None, role):
+        """An answer cell: the call's word and figure, its colour, its reason; or why none is in yet."""
+        key = score.key if score is not None else None
+        if call is None:
+            pending = row.pending(key)
+            if role == Qt.ItemDataRole.DisplayRole:
+                return pending
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return FAILED_COLOUR if pending == "failed" else WITHHELD_COLOUR
+            if role == Qt.ItemDataRole.ToolTipRole and pending == "failed":
+                return row.load_error or row.step_errors.get(key or "", "") or "\n".join(row.step_errors.values())
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            # The triage column without a TB model names whose finding it shows.
+            return call.text if column or self.triage_column is not None else f"{call.text} {call.summary.name}"
+        if role == SORT_ROLE:
+            return call.urgency
+        if role == CALL_ROLE:
+            return call.call
+        if role == Qt.ItemDataRole.DecorationRole:
+            return swatch(CALL_COLOURS[call.call])
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QColor(CALL_COLOURS[call.call]) if call.applies else WITHHELD_COLOUR
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{call.explanation}\n{score.model}: {score.tooltip}"
         return None
 
     def score_column(self, column: int) -> ScoreColumn | None:
-        """The score shown in `column`, None for a fixed column."""
+        """The model shown in `column`, None for a fixed column."""
         at = column - len(FIXED_BEFORE)
         return self.score_columns[at] if 0 <= at < len(self.score_columns) else None
 
     @staticmethod
-    def _text(row: StudyRow, column: int, name: str | None, score: ScoreColumn | None) -> str:
-        if score is not None:
-            value = row.scores.get(score.key)
-            return "" if value is None else f"{value:.3f}"
+    def _text(row: StudyRow, name: str) -> str:
         reading = row.reading
         return {
             "File": row.path.name,
@@ -240,12 +249,8 @@ class WorklistModel(QAbstractTableModel):
         }.get(name, "")
 
     @staticmethod
-    def _sort_value(row: StudyRow, name: str | None, score: ScoreColumn | None):
+    def _sort_value(row: StudyRow, name: str):
         """A number or text to order by; None (no value) always sorts last."""
-        if score is not None:
-            if row.gate is not None and not row.gate[0]:
-                return None
-            return row.scores.get(score.key)
         reading = row.reading
         return {
             "": row.study,
@@ -260,13 +265,7 @@ class WorklistModel(QAbstractTableModel):
         }.get(name)
 
     @staticmethod
-    def _tooltip(row: StudyRow, name: str | None, score: ScoreColumn | None) -> str | None:
-        if score is not None:
-            if score.key in row.step_errors:
-                return row.step_errors[score.key]
-            if row.gate is not None and not row.gate[0]:
-                return "the gate did not recognise a frontal chest radiograph: sorted last, shown for reference"
-            return score.tooltip
+    def _tooltip(row: StudyRow, name: str) -> str | None:
         if name == "File":
             return str(row.path)
         if name == "Status" and (row.load_error or row.step_errors):
@@ -304,9 +303,7 @@ class WorklistProxy(QSortFilterProxyModel):
 
 
 def _two_lines(title: str) -> str:
-    """A score title broken after the last hyphen of its model name: `tb-lesions-tbx11k (TB)` becomes
-    `tb-lesions-` over `tbx11k (TB)`; a name without a hyphen is kept whole."""
-    name, space, rest = title.partition(" ")
-    head, hyphen, tail = name.rpartition("-")
-    return f"{head}{hyphen}\n{tail}{space}{rest}" if hyphen and head else title
-
+    """A model's title with its qualifier on a second line: "Pneumonia (children)" becomes
+    "Pneumonia" over "(children)"; a title without one is kept whole."""
+    name, bracket, rest = title.partition(" (")
+    return f"{name}\n({rest}" if bracket else title

@@ -6,7 +6,8 @@ the window's analysis service is busy with it, no triage job starts (a running o
 takes a fraction of a second per model), and the service's results for the shown study fill the
 worklist directly. Studies are triaged in the order they were opened.
 
-Signals mirror the analysis service's, so the worklist reads both the same way.
+Signals mirror the analysis service's, so the worklist reads both the same way. `card` gives the
+worklist each model's card (its readable name and population), read once per model.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from cxrviewer import paths
 from cxrviewer.analysis import pipeline
 from cxrviewer.analysis.triage import TriageOutcome, triage_steps, triage_study
+from cxrviewer.core.cards import ModelCard, card_path, load_card
+from cxrviewer.core.errors import ModelError
 from cxrviewer.gui.workers import JobRunner
 
 log = logging.getLogger(__name__)
@@ -37,11 +40,15 @@ class TriageRunner(QObject):
 
     def __init__(self, parent: QObject | None = None, *, models_dir: Path | None = None,
                  max_megapixels: float | None = None, busy: Callable[[], bool] = lambda: False,
-                 triage: Triage = triage_study, roles: pipeline.ModelRoles | None = None):
+                 triage: Triage = triage_study, roles: pipeline.ModelRoles | None = None,
+                 cards: dict[str, ModelCard] | None = None):
         """busy: true while the study shown is being analysed (no triage job starts then).
         triage: the job, `analysis.triage.triage_study` or a stand-in with its signature.
-        roles: the models to triage with (default: read from the installed models' cards)."""
+        roles: the models to triage with (default: read from the installed models' cards).
+        cards: the models' cards by name (default: read from the models folder when first asked)."""
         super().__init__(parent)
+        self._cards: dict[str, ModelCard | None] = dict(cards) if cards is not None else {}
+        self._read_cards = cards is None
         self._models_dir, self._max_megapixels, self._busy, self._triage = models_dir, max_megapixels, busy, triage
         self.runner = JobRunner(max_threads=1, parent=self)
         self.runner.succeeded.connect(self._on_done)
@@ -55,6 +62,22 @@ class TriageRunner(QObject):
     @property
     def models_dir(self) -> Path:
         return self._models_dir if self._models_dir is not None else paths.models_dir()
+
+    def card(self, model: str) -> ModelCard | None:
+        """The card of `model` (its files not verified: loading the model does that); None when it
+        cannot be read, which is logged."""
+        if model not in self._cards and self._read_cards:
+            try:
+                self._cards[model] = load_card(card_path(self.models_dir, model), verify_files=False)
+            except (OSError, ModelError) as error:
+                log.warning("worklist: no card for model %s: %s", model, error)
+                self._cards[model] = None
+        return self._cards.get(model)
+
+    def forget_cards(self) -> None:
+        """The installed models changed: read their cards again when next asked."""
+        if self._read_cards:
+            self._cards.clear()
 
     def steps(self) -> list[tuple[str, str]]:
         """(kind, model) of what a triaged study gets."""

@@ -18,7 +18,7 @@ from cxrviewer.core.cards import FileEntry, InputContract, ModelCard, Provenance
 from cxrviewer.core.display.compose import Threshold
 from cxrviewer.core.layers import KINDS, LESION_KINDS, LayerStack, default_layer
 from cxrviewer.gui import findings_text
-from cxrviewer.gui.worklist_model import score_tooltip
+from cxrviewer.gui.worklist_rows import score_tooltip
 
 pytest.importorskip("torch", reason="exporting test models needs the `ml` extra (torch)")
 

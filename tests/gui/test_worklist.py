@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image as PilImage
-from PySide6.QtCore import QObject, QPoint, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDockWidget
 
@@ -28,6 +28,7 @@ from cxrviewer.analysis.pipeline import LesionFinding, ModelRoles, lesion_findin
 from cxrviewer.analysis.triage import TriageOutcome, triage_steps
 from cxrviewer.core.io import read_image
 from cxrviewer.core.reading_store import STORE_NAME, ReadingStore, StudyKey, user_store_location
+from cxrviewer.core.reading_words import percent
 from cxrviewer.gui.main_window import MainWindow
 from cxrviewer.gui.worklist_triage import TriageRunner
 
@@ -122,10 +123,9 @@ def test_pngs_are_triaged_and_sort_most_suspicious_first(qtbot, bare_viewer, png
     model = worklist.model
     rows = {r.path.name: r for r in model.rows}
     column = model.column("finding:fake-cls")
-    assert model.headers[column] == "fake-cls" and model.headerData(column, Qt.Orientation.Horizontal,
-                                                                     Qt.ItemDataRole.ToolTipRole) == "P(abnormal)"
-    # Shown on two lines, broken after the model name's last hyphen; fixed headers stay on one.
-    assert model.headerData(column, Qt.Orientation.Horizontal) == "fake-\ncls"
+    # Without a card the header names what the model's labels find; its tooltip names the model.
+    assert model.headers[column] == "Abnormal" and model.headerData(column, Qt.Orientation.Horizontal,
+                                                                     Qt.ItemDataRole.ToolTipRole) == "fake-cls: P(abnormal)"
     assert model.headerData(model.column("Status"), Qt.Orientation.Horizontal) == "Status"
     for name, level in LEVELS.items():
         assert rows[name].scores["finding:fake-cls"] == pytest.approx(level, abs=0.003)
@@ -138,19 +138,21 @@ def test_pngs_are_triaged_and_sort_most_suspicious_first(qtbot, bare_viewer, png
     assert (worklist.progress.value(), worklist.progress.maximum()) == (6, 6)
     assert worklist.progress.text() == "6 / 6 analysed"
 
-    header = worklist.view.horizontalHeader()
-    QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
-                     pos=QPoint(header.sectionViewportPosition(column) + 5, header.height() // 2))
-    # Highest first; the study the gate rejected (c) and those without a score stay at the bottom.
+    header = worklist.header
+    header.set_column_shown("finding:fake-cls", True)  # the models' own columns are hidden by default
+    QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=header.section_at(column))
+    # Most urgent first: the calls that apply, abnormal (b, e, a at or above 0.5) before normal (d);
+    # the study the gate rejected (c) after them; those without a score at the bottom.
     assert names(worklist)[:4] == ["b.png", "e.png", "a.png", "d.png"], [(n, rows[n].scores, rows[n].gate) for n in names(worklist)]
-    assert set(names(worklist)[4:]) == {"broken.png", "bad.png", "c.png"}
+    assert names(worklist)[4] == "c.png" and set(names(worklist)[5:]) == {"broken.png", "bad.png"}
     index = worklist.proxy.index(0, column)
-    assert index.data() == f"{rows['b.png'].scores['finding:fake-cls']:.3f}"
+    assert index.data() == f"abnormal {percent(rows['b.png'].scores['finding:fake-cls'])}"
+    assert worklist.proxy.index(4, column).data() == f"indeterminate ({percent(rows['c.png'].scores['finding:fake-cls'])})"
     worklist.sort_by(column, Qt.SortOrder.AscendingOrder)
-    assert names(worklist)[:4] == ["d.png", "a.png", "e.png", "b.png"]
-    assert set(names(worklist)[4:]) == {"broken.png", "bad.png", "c.png"}
+    assert names(worklist)[:5] == ["c.png", "d.png", "a.png", "e.png", "b.png"]
+    assert set(names(worklist)[5:]) == {"broken.png", "bad.png"}
     worklist.sort_by(model.column("lesions:fake-tb"))
-    assert model.headers[model.column("lesions:fake-tb")] == "fake-tb (TB)"
+    assert model.headers[model.column("lesions:fake-tb")] == "TB-consistent areas"
     assert names(worklist)[:4] == ["d.png", "a.png", "e.png", "b.png"]
     worklist.sort_by(model.column("Gate"))
     assert names(worklist)[0] == "bad.png" and names(worklist)[-2:] == ["c.png", "broken.png"]
