@@ -27,6 +27,7 @@ from cxrviewer.gui.export_actions import ExportActions
 from cxrviewer.gui.findings_panel import FindingsPanel
 from cxrviewer.gui.layer_controller import LayerController
 from cxrviewer.gui.layer_panel import LayerPanel
+from cxrviewer.gui.prior_compare import PriorComparison
 from cxrviewer.gui.reading_layout import ReadingLayout
 from cxrviewer.gui.recent_menu import RecentMenu
 from cxrviewer.gui.session import LoadedStudy, StudySession
@@ -59,7 +60,8 @@ class MainWindow(QMainWindow):
         self.session = StudySession(max_megapixels, parent=self)
         self.canvas = Canvas()
         self.canvas.setAcceptDrops(False)  # drops over the image go to the window
-        self.setCentralWidget(self.canvas)
+        self.prior_compare = PriorComparison(self.canvas, self.session, parent=self)
+        self.setCentralWidget(self.prior_compare.view)  # the canvas, split beside the prior on demand
         self.analysis = AnalysisService(self)  # the shown study's analysis: findings, layers and worklist listen
         follows_service_models = triage is None
         if triage is None:
@@ -106,6 +108,15 @@ class MainWindow(QMainWindow):
         # After the canvas has shown the study (or its failure): the exports follow what it shows.
         session.current_ready.connect(self.export_actions.update_enabled)
         session.current_failed.connect(self.export_actions.update_enabled)
+        # The prior comparison: each study read is a candidate prior; while comparing, the shown
+        # study's prior follows it (after the canvas has shown the study).
+        prior = self.prior_compare
+        session.study_loaded.connect(prior.record)
+        session.study_failed.connect(prior.study_failed)
+        session.current_ready.connect(prior.show_current)
+        session.current_failed.connect(prior.current_failed)
+        session.fetched.connect(prior.fetched)
+        prior.message.connect(lambda text: self.status.showMessage(text, 15000))
         # The canvas and what the reader points at.
         self.canvas.probe_changed.connect(self._on_probe)
         self.canvas.view_changed.connect(lambda: self.status.show_view(self.canvas.state, self.canvas.image))
@@ -225,6 +236,7 @@ class MainWindow(QMainWindow):
             "reading_mode": lambda: self.layout_keeper.toggle_reading_mode(),
             "toggle_panels": lambda: self.layout_keeper.toggle_panels(),
             "toggle_film_text": lambda: self.canvas.film_text.toggle(),
+            "compare_prior": lambda: self.prior_compare.toggle(),
         }
         file_menu = self.menuBar().addMenu("&File")
         view_menu = self.view_menu = self.menuBar().addMenu("&View")
@@ -323,8 +335,9 @@ class MainWindow(QMainWindow):
         self.status.showMessage(f"model {name} installed; see the Models menu", 10000)
 
     def _on_state(self, change) -> None:
-        if self.canvas.state is not None:
-            change(self.canvas.state)
+        state = self.prior_compare.active_state()  # the film clicked last while comparing, else the shown one
+        if state is not None:
+            change(state)
 
     def _zoom_by(self, factor: float) -> None:
         self._on_state(lambda s: s.zoom_about(factor, s.center))

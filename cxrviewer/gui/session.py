@@ -61,6 +61,7 @@ class StudySession(QObject):
     current_changed = Signal(int)  # the study now selected, before it is ready
     current_ready = Signal(int, object, object)  # study id, LoadedStudy, ViewState
     current_failed = Signal(int, str)
+    fetched = Signal(int, object, object)  # study id, LoadedStudy, ViewState: read as `fetch` asked
     idle = Signal()  # every scan and load has finished
 
     def __init__(self, max_megapixels: float | None = None, parent: QObject | None = None):
@@ -77,6 +78,7 @@ class StudySession(QObject):
         self._scans: dict[int, list[Path]] = {}
         self._next_scan_id = -1
         self._priorities: dict[int, int] = {}
+        self._fetching: set[int] = set()
         self.current: int | None = None
 
     def open_paths(self, paths: Iterable[str | Path]) -> None:
@@ -100,6 +102,17 @@ class StudySession(QObject):
             self._cache.move_to_end(study)
             self.current_ready.emit(study, self._cache[study], self.states[study])
         else:
+            self._queue_load(study, SELECTED_PRIORITY)
+
+    def fetch(self, study: int) -> None:
+        """Read a study that is not the current one (the prior shown beside it): `fetched` is emitted
+        when it is ready, at once when cached; a study that cannot be read is reported by
+        `study_failed` (those already failed are in `errors`)."""
+        if study in self._cache:
+            self._cache.move_to_end(study)
+            self.fetched.emit(study, self._cache[study], self.states[study])
+        elif study not in self.errors:
+            self._fetching.add(study)
             self._queue_load(study, SELECTED_PRIORITY)
 
     def shutdown(self) -> None:
@@ -136,6 +149,9 @@ class StudySession(QObject):
         self.study_loaded.emit(job_id, loaded.image)
         if job_id == self.current:
             self.current_ready.emit(job_id, loaded, self.states[job_id])
+        if job_id in self._fetching:
+            self._fetching.discard(job_id)
+            self.fetched.emit(job_id, loaded, self.states[job_id])
 
     def _on_job_failed(self, job_id: int, message: str) -> None:
         if job_id < 0:
@@ -148,6 +164,7 @@ class StudySession(QObject):
 
     def _fail(self, study: int, message: str) -> None:
         log.warning("%s", message)
+        self._fetching.discard(study)
         self.errors[study] = message
         self.study_failed.emit(study, message)
         if study == self.current:

@@ -39,6 +39,8 @@ BINDINGS: tuple[Binding, ...] = (
     Binding("reading_mode", "Reading mode: full screen, the film alone (F11 again or Esc to leave)", ("F11",)),
     Binding("toggle_panels", "All panels hidden / shown again", ("P",)),
     Binding("toggle_film_text", "Corner text, orientation letters and badges on/off", ("A",)),
+    Binding("compare_prior", "Compare with prior: the patient's previous study beside this one, window, zoom "
+            "and pan linked (C again: one view)", ("C",)),
     Binding("help", "Keyboard and mouse help", ("F1", "?")),
 )
 
@@ -56,6 +58,7 @@ MOUSE: tuple[tuple[str, str], ...] = (
      "“mm at detector” from ImagerPixelSpacing, px without spacing"),
     ("Middle- or right-drag, or Space + left-drag", "pan"),
     ("Wheel", "zoom about the cursor"),
+    ("Click a film of the prior comparison (C)", "the view keys (flips, turns, zoom, window reset) act on that film"),
     ("Drop files or folders on the window", "open them"),
 )
 
