@@ -195,6 +195,7 @@ class PriorComparison(QObject):
         self.link = None
         self._awaited = None
         self.prior_canvas.show_message("")  # the prior canvas lets go of its state
+        self.prior_canvas.film_text.set_caption("")  # and of the last prior's date
 
     # -- words -----------------------------------------------------------------------------------
     def _unread_note(self) -> str:

@@ -188,6 +188,7 @@ def test_showing_another_study_follows_its_prior_and_ends_without_one(qtbot, no_
     press_c_and_wait(qtbot, viewer)
     compare = viewer.prior_compare
     show(qtbot, viewer, files["b_prior"])  # the 2021 study: its prior is the 2019 one
+    assert compare.prior_canvas.film_text.caption.text() in ("", "PRIOR 2019-01-01")  # never the last prior's
     qtbot.waitUntil(lambda: compare.link is not None, timeout=10000)
     assert compare.prior_canvas.image.meta.path == files["c_older"]
     assert "2019-01-01" in compare.view.headers[1].text() and "2021-06-10" in compare.view.headers[0].text()
