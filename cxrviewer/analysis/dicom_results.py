@@ -141,3 +141,16 @@ def result_datasets(results: StudyResults, models_dir: Path | None = None, view=
             capture.StudyInstanceUID = results.referenced_source().StudyInstanceUID
         objects.append(capture)
     return objects
+
+
+def study_objects(path: Path, models_dir: Path | None = None, anonymise: bool = False, view=None) -> list:
+    """What goes back to the archive for the DICOM file `path`: its structured report, segmentation
+    and the Secondary Capture of `view` (an ExportContent: the viewer passes what it shows; default
+    the study's own view, `analysis.study_content`). The one path of `analyze --send`, `listen --send`
+    and the viewer's Send results; StudyError when the file cannot be read."""
+    from cxrviewer.analysis.study_content import study_content
+
+    results = study_results(path, models_dir, anonymise)
+    if not results.findings:  # a measurement report holds at least one measurement
+        raise StudyError(path, "no installed model gave a finding, so there are no results to send")
+    return result_datasets(results, models_dir, view if view is not None else study_content(path, models_dir, anonymise))

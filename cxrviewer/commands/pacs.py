@@ -10,7 +10,7 @@
   pacs outbox [--retry]                       what waits to be sent, with its errors; --retry sends it
   pacs add-peer NAME AET HOST PORT [--dicomweb URL] [--retrieve get|move]
                                               add or replace a peer in the network settings
-  pacs settings [--aet AET] [--port N] [--storage DIR] [--allow AET@HOST ...]
+  pacs settings [--aet AET] [--port N] [--storage DIR] [--allow AET@HOST ...] [--receive-in-viewer on|off]
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     settings.add_argument("--storage", type=Path, default=None)
     settings.add_argument("--allow", action="append", default=None, metavar="AET@HOST",
                           help="the allowed senders (replaces the list; repeat)")
+    settings.add_argument("--receive-in-viewer", choices=("on", "off"), default=None,
+                          help="the viewer runs the storage service while open (File -> Receive from the network)")
     p.set_defaults(handler=run)
 
 
@@ -137,11 +139,14 @@ def _settings(args, settings) -> int:
                                              ("storage", str(args.storage) if args.storage else None)) if value is not None}
     if args.allow is not None:
         changes["allowed"] = tuple(parse_sender(text) for text in args.allow)
+    if args.receive_in_viewer is not None:
+        changes["receive_in_viewer"] = args.receive_in_viewer == "on"
     if changes:
         settings = dataclasses.replace(settings, **changes)
         save_network_settings(settings)
     print(f"network settings ({settings_file()}):")
     print(f"  we are {settings.ae_title} on port {settings.port}, storing into {settings.storage_folder()}")
+    print(f"  the viewer receives while open: {'yes' if settings.receive_in_viewer else 'no'}")
     for sender in settings.allowed:
         print(f"  allowed sender {sender.ae_title} at {sender.host}")
     for peer in settings.peers:

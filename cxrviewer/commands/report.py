@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cxrviewer.analysis.study_content import study_content
     from cxrviewer.core.export import write_png, write_secondary_capture
     from cxrviewer.core.io import scan_studies
     from cxrviewer.printing import write_report_pdf  # Qt's PDF writer, offscreen: no screen needed
@@ -101,62 +102,3 @@ def refused_models(models_dir: Path | None) -> list[str]:
             log.error("refused: %s", error)
             refused.append(str(error))
     return refused
-
-
-def study_content(path: Path, models_dir: Path | None, anonymise: bool):
-    """The ExportContent of one study: its view with the lesion layers, and every finding model's
-    reading (a model that fails is reported as such, not left out)."""
-    import numpy as np
-
-    from cxrviewer.analysis import pipeline
-    from cxrviewer.analysis.report_readings import (
-        finding_reading,
-        gate_verdict,
-        lesion_reading,
-        pending_reading,
-    )
-    from cxrviewer.analysis.study import StudyAnalysis
-    from cxrviewer.core.display.compose import compose, index_map
-    from cxrviewer.core.export import ExportContent
-    from cxrviewer.core.io import read_image
-    from cxrviewer.core.layers import LayerStack, overlay_layers, summary_line
-    from cxrviewer.core.legend import layer_legend
-    from cxrviewer.core.reading_words import percent
-
-    image = read_image(path)
-    roles = pipeline.model_roles(models_dir)
-    study = StudyAnalysis(image.pixels, models_dir, roles=roles)
-    readings, cards, gate = [], [], ""
-    stack, maps, explains = LayerStack(), {}, {}
-    steps = [("gate", roles.gate)] + [("finding", name) for name in roles.classifiers]
-    steps += [("lesions", name) for name in roles.lesions]
-    for kind, name in steps:
-        if name is None:
-            continue
-        try:
-            loaded = study.model(name)
-        except CxrError as error:
-            readings.append(pending_reading(name, str(error)))
-            continue
-        cards.append(loaded.card)
-        try:
-            payload = study.run(kind, name)
-        except CxrError as error:
-            readings.append(pending_reading(name, str(error)))
-            continue
-        if kind == "gate":
-            gate = gate_verdict(payload)
-        elif kind == "lesions":  # each lesion model's map in its own layer
-            readings.append(lesion_reading(payload, loaded.card))
-            stack.adopt_lesion_threshold(payload.threshold, payload.label)
-            maps[payload.label] = index_map(payload.probability, stack[payload.label].normalisation)
-            explains[payload.label] = f"{name}, image score {percent(payload.score)}"
-        else:
-            readings.append(finding_reading(payload, loaded.card))
-    base = np.rint(image.pixels * 255).astype(np.uint8)
-    layers = ["Base: original, at the file's first window"]
-    shown = [kind for kind in maps if stack[kind].visible]
-    layers += [summary_line(stack[kind], maps[kind]) for kind in shown]
-    legends = tuple(layer_legend(stack[kind], maps[kind], explains[kind]) for kind in shown)
-    return ExportContent(compose(base, overlay_layers(stack, maps)), tuple(layers), image.meta,
-                         tuple(readings), gate, tuple(cards), anonymise, legends=legends)

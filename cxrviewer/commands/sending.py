@@ -12,12 +12,10 @@ def send_results(path: Path, peer: str, settings, models_dir: Path | None, anony
                  outbox: Path | None = None):
     """SR, SEG and SC of one study file queued for `peer` in `outbox` (default: the site's), then
     everything pending there retried; the RetryReport."""
-    from cxrviewer.analysis.dicom_results import result_datasets, study_results
-    from cxrviewer.commands.report import study_content
+    from cxrviewer.analysis.dicom_results import study_objects
     from cxrviewer.net.outbox import outbox_folder, send_through_outbox
 
-    results = study_results(path, models_dir, anonymise)
-    objects = result_datasets(results, models_dir, study_content(path, models_dir, anonymise))
+    objects = study_objects(path, models_dir, anonymise)
     report = send_through_outbox(outbox or outbox_folder(), objects, peer, settings, way)
     log.info("results of %s to %s: %s", path.name, peer, report.describe())
     return report

@@ -27,6 +27,7 @@ from cxrviewer.gui.export_actions import ExportActions
 from cxrviewer.gui.findings_panel import FindingsPanel
 from cxrviewer.gui.layer_controller import LayerController
 from cxrviewer.gui.layer_panel import LayerPanel
+from cxrviewer.gui.network_actions import NetworkActions
 from cxrviewer.gui.prior_compare import PriorComparison
 from cxrviewer.gui.reading_layout import ReadingLayout
 from cxrviewer.gui.recent_menu import RecentMenu
@@ -136,6 +137,12 @@ class MainWindow(QMainWindow):
         # Messages for the status bar.
         self.layers.message.connect(lambda text: self.status.showMessage(text, 10000))
         worklist.message.connect(lambda text: self.status.showMessage(text, 15000))
+        # Studies that arrive over the network (received, retrieved) join the worklist; then the
+        # storage service starts if the network settings ask for it, its state in the status bar.
+        self.network.studies_arrived.connect(self.add_arrived)
+        self.network.message.connect(lambda text: self.status.showMessage(text, 15000))
+        self.network.service_state.connect(self.status.show_network)
+        self.network.start()
 
     # -- opening ---------------------------------------------------------------------------------
     def open_paths(self, paths: Iterable[str | Path], *, remember: bool = True) -> None:
@@ -146,6 +153,12 @@ class MainWindow(QMainWindow):
             self.recent_menu.remember(paths)
         self.worklist.add_roots(paths)
         self.session.open_paths(paths)
+
+    def add_arrived(self, files: list[Path], folder: Path) -> None:
+        """Studies received or retrieved: into the worklist (reading state in `folder`'s store) and
+        triaged, the shown study left on screen."""
+        self.worklist.add_roots([folder])
+        self.session.open_paths(files, show=False)
 
     def _open_file_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Open studies", self.recent_menu.last_folder(), IMAGE_FILTER)
@@ -255,6 +268,10 @@ class MainWindow(QMainWindow):
         self.recent_menu = RecentMenu(self.settings, self.open_paths, self)
         file_menu.insertMenu(self.actions_by_name["quit"], self.recent_menu)
         file_menu.insertSeparator(self.actions_by_name["quit"])
+        self.network = NetworkActions(self)
+        file_menu.insertActions(self.actions_by_name["quit"], self.network.menu_entries())
+        file_menu.insertSeparator(self.actions_by_name["quit"])
+        self.actions_by_name.update(self.network.actions)
         for number, key in enumerate(PRESET_KEYS):
             action = QAction(f"Window preset {key}", self)
             action.setShortcut(QKeySequence(key))
@@ -391,6 +408,7 @@ class MainWindow(QMainWindow):
         super().keyPressEvent(event)
 
     def closeEvent(self, event):  # noqa: N802 (Qt's name)
+        self.network.shutdown()  # stops receiving first: nothing new arrives while the rest shuts down
         self.worklist.shutdown()  # commits the note being typed and stops the triage
         self.layout_keeper.save()
         self.session.shutdown()

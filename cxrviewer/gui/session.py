@@ -75,20 +75,22 @@ class StudySession(QObject):
         self.errors: dict[int, str] = {}
         self.states: dict[int, ViewState] = {}
         self._cache: OrderedDict[int, LoadedStudy] = OrderedDict()
-        self._scans: dict[int, list[Path]] = {}
+        self._scans: dict[int, tuple[list[Path], bool]] = {}
         self._next_scan_id = -1
         self._priorities: dict[int, int] = {}
         self._fetching: set[int] = set()
         self.current: int | None = None
 
-    def open_paths(self, paths: Iterable[str | Path]) -> None:
-        """Scan files and folders (DICOMDIR included) in the background, then load what they hold."""
+    def open_paths(self, paths: Iterable[str | Path], *, show: bool = True) -> None:
+        """Scan files and folders (DICOMDIR included) in the background, then load what they hold.
+        show: the first study found is shown; False (studies that arrived over the network) leaves
+        the shown study on screen and shows the first only when none is."""
         requested = [Path(p) for p in paths]
         if not requested:
             return
         scan_id = self._next_scan_id
         self._next_scan_id -= 1
-        self._scans[scan_id] = requested
+        self._scans[scan_id] = (requested, show)
         self.runner.submit(scan_id, lambda _token: scan_studies(requested), priority=SELECTED_PRIORITY + 1)
 
     def select(self, study: int) -> None:
@@ -134,7 +136,8 @@ class StudySession(QObject):
 
     def _on_job_succeeded(self, job_id: int, result: object) -> None:
         if job_id < 0:
-            self._on_scanned(self._scans.pop(job_id), result)
+            requested, show = self._scans.pop(job_id)
+            self._on_scanned(requested, result, show)
             return
         loaded: LoadedStudy = result
         self._cache[job_id] = loaded
@@ -155,7 +158,7 @@ class StudySession(QObject):
 
     def _on_job_failed(self, job_id: int, message: str) -> None:
         if job_id < 0:
-            requested = self._scans.pop(job_id)
+            requested, _show = self._scans.pop(job_id)
             log.error("could not scan %s: %s", ", ".join(map(str, requested)), message)
             for path in requested:
                 self._fail(self._add_study(path), message)
@@ -170,7 +173,7 @@ class StudySession(QObject):
         if study == self.current:
             self.current_failed.emit(study, message)
 
-    def _on_scanned(self, requested: list[Path], scan) -> None:
+    def _on_scanned(self, requested: list[Path], scan, show: bool) -> None:
         named = {path.resolve() for path in requested}
         new = [self._add_study(path) for path in scan.studies]
         inside_folders = []
@@ -184,7 +187,7 @@ class StudySession(QObject):
             self.files_skipped.emit(inside_folders)
         # What the reader just opened is shown: its first study, even when another was being read
         # (issue 20: opening a folder left the previous study on screen).
-        if new:
+        if new and (show or self.current is None):
             self.select(new[0])
         elif self.current is None and self.paths:
             self.select(len(self.paths) - 1)

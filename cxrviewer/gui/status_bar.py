@@ -11,6 +11,8 @@ from cxrviewer.core.viewstate import ViewState
 from cxrviewer.gui.canvas import Probe
 from cxrviewer.runtime.providers import provider_choice, provider_label
 
+NETWORK_ERROR_STYLE = "color: rgb(230, 80, 80);"
+
 
 def position_text(probe: Probe, image: Image) -> str:
     text = f"x {probe.column}  y {probe.row} px"
@@ -47,8 +49,9 @@ class ViewerStatusBar(QStatusBar):
         self.analysis = QProgressBar(maximumWidth=120, textVisible=True, visible=False)
         self.analysis.setFormat("analysis %v/%m")
         self.provider = QLabel()
+        self.network = QLabel(visible=False)
         for label in (self.position, self.value, self.layer_values, self.window, self.zoom, self.analysis,
-                      self.provider):
+                      self.provider, self.network):
             self.addPermanentWidget(label)
 
     def show_probe(self, probe: Probe | None, image: Image | None) -> None:
@@ -87,3 +90,10 @@ class ViewerStatusBar(QStatusBar):
             reason = (f"{reason}; but ONNX Runtime could not start the model there "
                       "(its log names the missing library; docs/packaging.md, GPU)")
         self.provider.setToolTip(f"The ONNX Runtime execution provider the last model ran on.\n{reason}")
+
+    def show_network(self, text: str, error: bool) -> None:
+        """The storage service: "receiving as AET on port N", why it is not (in red), or hidden ("")."""
+        self.network.setText(text)
+        self.network.setToolTip(text)
+        self.network.setStyleSheet(NETWORK_ERROR_STYLE if error else "")
+        self.network.setVisible(bool(text))

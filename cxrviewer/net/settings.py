@@ -59,13 +59,15 @@ class AllowedSender:
 @dataclass(frozen=True)
 class NetworkSettings:
     """ae_title/port/storage: our storage service; allowed: who may send to it (empty: nobody);
-    peers: the PACS we query and send to, by name."""
+    peers: the PACS we query and send to, by name; receive_in_viewer: the viewer runs the storage
+    service while it is open (off by default: `cxrviewer listen` may be the one receiving)."""
 
     ae_title: str = DEFAULT_AE_TITLE
     port: int = DEFAULT_PORT
     storage: str = ""
     allowed: tuple[AllowedSender, ...] = ()
     peers: tuple[Peer, ...] = field(default_factory=tuple)
+    receive_in_viewer: bool = False
 
     def __post_init__(self) -> None:
         _check_ae_title(self.ae_title, "our AE title")
@@ -120,7 +122,8 @@ def load_network_settings(path: Path | None = None) -> NetworkSettings:
             ae_title=data.get("ae_title", DEFAULT_AE_TITLE), port=int(data.get("port", DEFAULT_PORT)),
             storage=data.get("storage", ""),
             allowed=tuple(AllowedSender(**entry) for entry in data.get("allowed", [])),
-            peers=tuple(Peer(**entry) for entry in data.get("peers", [])))
+            peers=tuple(Peer(**entry) for entry in data.get("peers", [])),
+            receive_in_viewer=bool(data.get("receive_in_viewer", False)))
     except (ValueError, TypeError, AttributeError) as error:
         raise ConfigError(f"network settings {target}: damaged ({error}); fix or remove the file") from None
 

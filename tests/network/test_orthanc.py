@@ -15,7 +15,7 @@ from orthanc_support import MODALITY, ORTHANC_AET, OUR_AET, archive_shared, read
 from pynetdicom import AE
 
 from cxrviewer.analysis.dicom_results import result_datasets, study_results
-from cxrviewer.commands.report import study_content
+from cxrviewer.analysis.study_content import study_content
 from cxrviewer.commands.sending import send_results
 from cxrviewer.core.export.dicom_seg import read_masks
 from cxrviewer.core.export.dicom_sr import read_findings

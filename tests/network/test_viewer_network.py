@@ -1,0 +1,330 @@
+"""The viewer's side of the network (issue 19) on a real MainWindow, offscreen, against a real PACS
+(Orthanc, `conftest.orthanc`): a modality (a pynetdicom SCU here) sends the shared chest DICOMs to
+the viewer's storage service, switched on from the File menu → they join the worklist and are
+triaged while the shown study stays on screen; an undecodable one is stored and its row says why;
+a sender not allowed is refused; a port already taken is said in the status bar. File → PACS… opens
+the one dialog and a retrieved study joins the worklist. Send results to PACS stores SR, SEG and SC in
+Orthanc (the round trip receive → triaged → stored is timed and printed); with Orthanc stopped,
+Send all reviewed leaves everything in the outbox, which the Outbox window lists and its Retry
+delivers once Orthanc is back.
+
+The models: three of the shipped ones (gate, a classifier, the TB lesion model) linked into a
+folder of their own, so results have findings, a lesion mask and a view; the timed round trip uses
+every installed model, as `cxrviewer listen --triage --send` does in test_orthanc."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pydicom
+import pytest
+from orthanc_support import (
+    MODALITY,
+    ORTHANC_AET,
+    OUR_AET,
+    archive_shared,
+    free_port,
+    read_shared,
+    shared_dicoms,
+)
+from pydicom.encaps import encapsulate
+from pydicom.uid import generate_uid
+from pynetdicom import AE
+from PySide6.QtCore import QSettings, Qt
+
+from cxrviewer import paths
+from cxrviewer.analysis import pipeline
+from cxrviewer.analysis.triage import triage_study
+from cxrviewer.gui.main_window import MainWindow
+from cxrviewer.net.outbox import pending
+from cxrviewer.net.settings import (
+    AllowedSender,
+    NetworkSettings,
+    Peer,
+    load_network_settings,
+    save_network_settings,
+)
+
+SIIM = "siim_pneumothorax_CR_chest_PA_jpegbaseline_mono2.dcm"
+NIH = "nih_cxr14_DX_nofinding_implicitLE_mono2.dcm"
+MPEG2 = "1.2.840.10008.1.2.4.100"
+FEW_MODELS = ("cxr-gate", "pneumonia-kermany", "tb-lesions-tbx11k")
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+WAIT_MS = 180000
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # highdicom on the sources' one-part names
+
+
+@pytest.fixture
+def network(orthanc, tmp_path, monkeypatch) -> NetworkSettings:
+    """Network settings in a file of the test's own (storage folder, XRAY1 allowed, Orthanc the one
+    peer; receiving off), and the outbox under the test's site settings."""
+    settings = NetworkSettings(OUR_AET, free_port(), str(tmp_path / "storage"),
+                               (AllowedSender(MODALITY, "127.0.0.1"),),
+                               (Peer("orthanc", ORTHANC_AET, "127.0.0.1", orthanc.dicom_port, orthanc.dicomweb_url),))
+    monkeypatch.setenv("CXRVIEWER_NETWORK_SETTINGS", str(tmp_path / "network-settings.json"))
+    monkeypatch.setenv("CXRVIEWER_SITE_SETTINGS", str(tmp_path / "site" / "site-settings.json"))
+    save_network_settings(settings)
+    return settings
+
+
+@pytest.fixture
+def few_models(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in FEW_MODELS:
+        files = sorted(paths.models_dir().glob(f"{name}.*"))
+        if not files:
+            pytest.skip(f"the shipped model {name} is not installed in {paths.models_dir()}")
+        for file in files:
+            (folder / file.name).symlink_to(file)
+    monkeypatch.setenv("CXRVIEWER_MODELS", str(folder))
+    return folder
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    def make() -> MainWindow:
+        window = MainWindow(settings=QSettings(str(tmp_path / "viewer.ini"), QSettings.Format.IniFormat),
+                            user_data=tmp_path / "user-data")
+        qtbot.addWidget(window)  # closed after the test: its storage service stops with it
+        window.resize(1100, 700)
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+
+    return make
+
+
+def store(datasets, port: int, calling: str = MODALITY) -> tuple[bool, list[int]]:
+    """One association from `calling` to the viewer: (established, the C-STORE statuses)."""
+    ae = AE(ae_title=calling)
+    for ds in datasets:
+        ae.add_requested_context(ds.SOPClassUID, [ds.file_meta.TransferSyntaxUID])
+    assoc = ae.associate("127.0.0.1", port, ae_title=OUR_AET)
+    if not assoc.is_established:
+        return False, []
+    statuses = [int(assoc.send_c_store(ds).Status) for ds in datasets]
+    assoc.release()
+    return True, statuses
+
+
+def mpeg2_study() -> pydicom.Dataset:
+    """A chest film in MPEG-2, which no decoder here reads, in a study of its own."""
+    ds = read_shared(shared_dicoms()[-1])
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.PixelData = encapsulate([b"\x00\x00\x01\xb3 not really MPEG-2 " * 8])
+    ds.file_meta.TransferSyntaxUID = MPEG2
+    return ds
+
+
+def show_and_wait(qtbot, window: MainWindow, files: list[Path]) -> None:
+    """Open files the way the reader does and wait until the first is on screen."""
+    with qtbot.waitSignal(window.session.current_ready, timeout=WAIT_MS):
+        window.open_paths(files, remember=False)
+
+
+def receive(qtbot, window: MainWindow) -> None:
+    """File → Receive from the network, on."""
+    assert not window.actions_by_name["receive"].isChecked()
+    window.actions_by_name["receive"].trigger()
+    qtbot.waitUntil(lambda: window.network.receiver.listening)
+
+
+def rows_by_name(window: MainWindow) -> dict[str, object]:
+    return {row.path.name: row for row in window.worklist.model.rows}
+
+
+def held(orthanc, study_uid: str) -> dict[str, str]:
+    """{SOP instance UID: SOP class UID} of what Orthanc holds in the study."""
+    study = orthanc.rest(f"/studies/{orthanc_study_id(orthanc, study_uid)}/instances?expand")
+    return {i["MainDicomTags"]["SOPInstanceUID"]: orthanc.rest(f"/instances/{i['ID']}/simplified-tags")["SOPClassUID"]
+            for i in study}
+
+
+def orthanc_study_id(orthanc, study_uid: str) -> str:
+    import json
+    import urllib.request
+
+    body = json.dumps({"Level": "Study", "Query": {"StudyInstanceUID": study_uid}}).encode()
+    request = urllib.request.Request(f"{orthanc.url}/tools/find", data=body, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        (found,) = json.loads(response.read())
+    return found
+
+
+def test_received_studies_join_the_worklist_and_are_triaged_behind_the_shown_one(qtbot, network, few_models,
+                                                                                 make_window):
+    window = make_window()
+    show_and_wait(qtbot, window, [paths.demo_study()])
+    shown = window.session.current
+    receive(qtbot, window)
+    assert load_network_settings().receive_in_viewer  # remembered for the next start
+    label = window.status.network
+    assert label.isVisible() and label.text() == f"receiving as {OUR_AET} on port {network.port}"
+
+    sent = {path.name: read_shared(path) for path in shared_dicoms()}
+    names = sorted(sent)
+    # Two associations for the first two files (one study would be one study however it came), one
+    # for the third, and one with an instance no decoder here reads.
+    assert store([sent[names[0]], sent[names[1]]], network.port) == (True, [0, 0])
+    assert store([sent[names[2]]], network.port) == (True, [0])
+    unreadable = mpeg2_study()
+    assert store([unreadable], network.port) == (True, [0])
+    messages = []
+    window.network.message.connect(messages.append)
+    assert store([sent[names[0]]], network.port, calling="STRANGER") == (False, [])
+    refusal = "refused association from STRANGER at 127.0.0.1: not an allowed sender"
+    qtbot.waitUntil(lambda: refusal in messages, timeout=10000)
+
+    expected = {f"{ds.SOPInstanceUID}.dcm" for ds in sent.values()} | {f"{unreadable.SOPInstanceUID}.dcm"}
+    qtbot.waitUntil(lambda: expected <= set(rows_by_name(window)), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.worklist.busy, timeout=WAIT_MS)
+    assert window.session.current == shown  # the reader's study stayed on screen
+    assert any(text.startswith(f"received from {MODALITY}: ") and "1 cannot be shown: transfer syntax MPEG2" in text
+               for text in messages), messages
+    rows = rows_by_name(window)
+    assert len(rows) == 1 + len(expected)  # each received once, the STRANGER's copy not at all
+    roles = pipeline.model_roles(few_models)
+    for name, ds in sent.items():
+        row = rows[f"{ds.SOPInstanceUID}.dcm"]
+        assert row.path == network.storage_folder() / ds.StudyInstanceUID / ds.SeriesInstanceUID / row.path.name
+        assert row.status == "done", (name, row.status)
+        triaged = {(o.kind, o.model): o.payload for o in triage_study(row.path, roles, few_models)}
+        finding = triaged[("finding", "pneumonia-kermany")]
+        assert row.scores["finding:pneumonia-kermany"] == pytest.approx(finding.probabilities[1], abs=1e-6)
+        assert row.scores["lesions:tb-lesions-tbx11k"] == pytest.approx(
+            triaged[("lesions", "tb-lesions-tbx11k")].score, abs=1e-6)
+        assert row.gate == (triaged[("gate", "cxr-gate")].accepted, pytest.approx(triaged[("gate", "cxr-gate")].score))
+    bad = rows[f"{unreadable.SOPInstanceUID}.dcm"]
+    assert bad.path.is_file()  # stored as received
+    assert bad.status == f"failed: transfer syntax {MPEG2} (MPEG2 Main Profile / Main Level) is not supported"
+    # Off again: the service stops and the status bar says nothing more about it.
+    window.actions_by_name["receive"].trigger()
+    assert not window.network.receiver.listening and not label.isVisible()
+    assert not load_network_settings().receive_in_viewer
+
+
+def test_a_port_already_taken_is_said_in_plain_words(qtbot, network, make_window, tmp_path, monkeypatch):
+    monkeypatch.setenv("CXRVIEWER_MODELS", str(tmp_path))  # no model: nothing to analyse here
+    with socket.socket() as taken:
+        taken.bind(("", network.port))
+        taken.listen()
+        window = make_window()
+        window.actions_by_name["receive"].trigger()
+        label = window.status.network
+        assert not window.network.receiver.listening
+        assert label.isVisible() and label.text() == (
+            f"not receiving: port {network.port} is already in use by another program (is `cxrviewer listen` running?)")
+        assert "Traceback" not in label.text()
+
+
+def test_the_pacs_menu_opens_the_one_dialog_and_a_retrieved_study_joins_the_worklist(qtbot, orthanc, network,
+                                                                                     make_window, tmp_path,
+                                                                                     monkeypatch):
+    monkeypatch.setenv("CXRVIEWER_MODELS", str(tmp_path))  # no model: the worklist lists, nothing is analysed
+    archived = archive_shared(orthanc)
+    window = make_window()
+    show_and_wait(qtbot, window, [paths.demo_study()])
+    shown = window.session.current
+    window.actions_by_name["pacs"].trigger()
+    dialog = window.network.pacs_dialog
+    qtbot.waitExposed(dialog)
+    dialog.close()
+    window.actions_by_name["pacs"].trigger()
+    assert window.network.pacs_dialog is dialog and dialog.isVisible()  # one dialog, shown again
+    nih = archived[NIH]
+    qtbot.keyClicks(dialog.form.patient_id, nih.PatientID)
+    with qtbot.waitSignal(dialog.searched, timeout=WAIT_MS):
+        qtbot.mouseClick(dialog.search_button, Qt.MouseButton.LeftButton)
+    dialog.table.selectRow(0)
+    with qtbot.waitSignal(dialog.retrieval_finished, timeout=WAIT_MS):
+        qtbot.mouseClick(dialog.retrieve_button, Qt.MouseButton.LeftButton)
+    name = f"{nih.SOPInstanceUID}.dcm"
+    qtbot.waitUntil(lambda: name in rows_by_name(window) and rows_by_name(window)[name].loaded, timeout=WAIT_MS)
+    row = rows_by_name(window)[name]
+    assert row.path.is_relative_to(network.storage_folder()) and pydicom.dcmread(row.path).SOPInstanceUID == nih.SOPInstanceUID
+    assert window.session.current == shown
+
+
+def test_send_results_stores_sr_seg_and_sc_and_the_round_trip_is_timed(qtbot, orthanc, network, make_window,
+                                                                       capsys):
+    """Every installed model: receive → triaged → Send results to PACS → Orthanc holds SR, SEG and SC."""
+    if not pipeline.model_roles(None).classifiers:
+        pytest.skip(f"no classifier installed in {paths.models_dir()}")
+    window = make_window()
+    window.network.receiver.quiet_seconds = 0.5
+    receive(qtbot, window)
+    source = read_shared(shared_dicoms()[[p.name for p in shared_dicoms()].index(SIIM)])
+    started = time.perf_counter()
+    assert store([source], network.port) == (True, [0])
+    name = f"{source.SOPInstanceUID}.dcm"
+    qtbot.waitUntil(lambda: name in rows_by_name(window) and rows_by_name(window)[name].status == "done",
+                    timeout=WAIT_MS)
+    triaged = time.perf_counter() - started
+    assert window.canvas.image is not None and window.canvas.image.meta.path.name == name  # nothing else was shown
+    with qtbot.waitSignal(window.network.sender.finished, timeout=WAIT_MS) as finished:
+        assert window.network.send_shown()
+    seconds = time.perf_counter() - started
+    assert finished.args == ["results of 1 of 1 study stored at orthanc"]
+    classes = held(orthanc, source.StudyInstanceUID)
+    kinds = sorted(classes.values())
+    assert kinds.count("1.2.840.10008.5.1.4.1.1.88.33") == 1  # Comprehensive SR
+    assert kinds.count("1.2.840.10008.5.1.4.1.1.66.4") == 1  # Segmentation
+    assert kinds.count(SECONDARY_CAPTURE) == 1
+    assert pending(window.network.sender.outbox) == []
+    with capsys.disabled():  # shown in every run
+        print(f"\nviewer round trip, one study (received -> triaged -> SR, SEG, SC stored in Orthanc): {seconds:.2f} s; "
+              f"triaged after {triaged:.2f} s (0.5 s of it the quiet period that closes a study)")
+
+
+def test_pacs_down_keeps_the_results_in_the_outbox_until_retry(qtbot, orthanc, network, few_models, make_window,
+                                                               tmp_path):
+    files = sorted(shared_dicoms())[:2]
+    copies = []
+    for path in files:  # the reader's own folder of studies
+        copies.append(tmp_path / "studies" / path.name)
+        copies[-1].parent.mkdir(exist_ok=True)
+        copies[-1].write_bytes(path.read_bytes())
+    window = make_window()
+    show_and_wait(qtbot, window, [copies[0].parent])
+    worklist = window.worklist
+    qtbot.waitUntil(lambda: len(worklist.model.rows) == 2 and all(r.loaded for r in worklist.model.rows),
+                    timeout=WAIT_MS)
+    first = window.session.current
+    other = next(r.study for r in worklist.model.rows if r.study != first)
+    window.session.select(other)  # viewed: both are now reviewed
+    qtbot.waitUntil(lambda: all(worklist.reading.states[r.study].viewed for r in worklist.model.rows),
+                    timeout=WAIT_MS)
+    outbox = window.network.sender.outbox
+    orthanc.stop()
+    try:
+        messages = []
+        window.network.sender.study_done.connect(lambda text, stored: messages.append((text, stored)))
+        with qtbot.waitSignal(window.network.sender.finished, timeout=WAIT_MS) as finished:
+            window.actions_by_name["send_reviewed"].trigger()
+        assert finished.args == ["results of 0 of 2 studies stored at orthanc"]
+        assert [stored for _, stored in messages] == [False, False]
+        assert all("kept in the outbox" in text and "PACS orthanc (ORTHANC at 127.0.0.1" in text for text, _ in messages)
+        waiting = pending(outbox)
+        assert len(waiting) == 6  # SR, SEG and SC of each
+        assert window.actions_by_name["outbox"].text() == "Outbo&x (6 waiting)…"
+        window.actions_by_name["outbox"].trigger()
+        dialog = window.network.outbox_dialog
+        assert dialog.table.rowCount() == 6
+        assert {dialog.table.item(r, 1).text() for r in range(6)} == {"orthanc"}
+        assert all("could not connect" in dialog.table.item(r, 5).text() for r in range(6))
+    finally:
+        orthanc.start()
+    with qtbot.waitSignal(window.network.sender.finished, timeout=WAIT_MS) as finished:
+        qtbot.mouseClick(dialog.retry_button, Qt.MouseButton.LeftButton)
+    assert finished.args == ["outbox: 6 sent, 0 kept"]
+    assert pending(outbox) == [] and dialog.table.rowCount() == 0
+    assert window.actions_by_name["outbox"].text() == "Outbo&x…"
+    stored = {uid: sop_class for path in files for uid, sop_class in held(orthanc, read_shared(path).StudyInstanceUID).items()}
+    assert {entry.path.stem for entry in waiting} <= set(stored)
+    assert sorted(stored[entry.path.stem] for entry in waiting) == sorted(
+        ["1.2.840.10008.5.1.4.1.1.88.33", "1.2.840.10008.5.1.4.1.1.66.4", SECONDARY_CAPTURE] * 2)
