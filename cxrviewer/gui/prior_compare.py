@@ -114,6 +114,10 @@ class PriorComparison(QObject):
         self.link: ViewLink | None = None
         self._current: tuple[int, LoadedStudy, ViewState] | None = None
         self._awaited: int | None = None  # the prior being read
+        # A pane resized (panels hidden, the window resized) changes each film's fit by its own
+        # shape: the prior takes the current film's relative zoom and pan again.
+        for pane_canvas in (canvas, self.prior_canvas):
+            pane_canvas.sigDeviceRangeChanged.connect(self._on_pane_resized)
 
     # -- what the session says -------------------------------------------------------------------
     def record(self, study: int, image: Image) -> None:
@@ -141,6 +145,10 @@ class PriorComparison(QObject):
         self.prior_canvas.film_text.set_caption(f"PRIOR {display_date(loaded.image.meta.study_date)}")
         self.link = ViewLink(current_state, current.indexed.value_range, self.canvas.viewport_size,
                              state, loaded.indexed.value_range, self.prior_canvas.viewport_size)
+
+    def _on_pane_resized(self, *_args) -> None:
+        if self.link is not None:
+            self.link.sync()
 
     def study_failed(self, study: int, message: str) -> None:
         if study == self._awaited:

@@ -154,6 +154,13 @@ def test_window_zoom_and_pan_on_either_film_move_the_other(qtbot, no_models, vie
     assert prior.center[0] / PRIOR_COLUMNS == pytest.approx(current.center[0] / 200)
     assert prior.center[1] / PRIOR_ROWS == pytest.approx(current.center[1] / 120)
     assert not current.fitted and not prior.fitted
+    # Hiding the panels widens both panes: the portrait prior's fit and the landscape current's
+    # change differently, and the prior keeps the current's relative zoom.
+    width = viewer.canvas.width()
+    qtbot.keyClick(viewer.canvas, Qt.Key.Key_P)
+    qtbot.waitUntil(lambda: viewer.canvas.width() > width + 100, timeout=5000)
+    fits = fit_zoom(current, viewer.canvas.viewport_size()), fit_zoom(prior, prior_canvas.viewport_size())
+    assert prior.zoom / fits[1] == pytest.approx(current.zoom / fits[0])
     # The fit key with the prior pane active fits both again.
     qtbot.keyClick(viewer.canvas, Qt.Key.Key_Equal)
     assert current.fitted and prior.fitted
