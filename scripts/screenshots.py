@@ -78,7 +78,6 @@ def study_folder(scratch: Path, name: str, files: tuple[str, ...]) -> Path:
 def worklist_picture(app: QApplication, scratch: Path, out: Path) -> None:
     """The worklist triaging at its default width on a 1920×1080 screen: sorted by a click on the
     triage column's header, the top study shown with its findings and the TB lesion layer."""
-    from PySide6.QtCore import QPoint
     from PySide6.QtTest import QTest
 
     from cxrviewer.gui.main_window import MainWindow
@@ -92,8 +91,7 @@ def worklist_picture(app: QApplication, scratch: Path, out: Path) -> None:
     wait(app, lambda: len(worklist.model.rows) == len(FILES) + 1 and not worklist.busy
          and all(r.status in ("done", "failed") or r.status.startswith("failed") for r in worklist.model.rows))
     header = worklist.header
-    QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
-                     pos=QPoint(header.sectionViewportPosition(0) + 20, header.height() // 2))
+    QTest.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=header.section_at(0))
     worklist.study_activated.emit(worklist.visible_order()[0])
     wait(app, lambda: "tb_lesions" in window.layers.raw and not window.findings_panel.busy)
     for kind in KINDS:

@@ -40,22 +40,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cxrviewer.analysis.pipeline import LESION_LABELS, LESIONS_LABEL
 from cxrviewer.analysis.report_readings import finding_summary
 from cxrviewer.core.image import Image
 from cxrviewer.core.reading_store import ReadingStoreError, folder_writable
-from cxrviewer.core.reading_words import model_title
 from cxrviewer.gui.reading_panel import ReadingPanel
 from cxrviewer.gui.worklist_header import WorklistHeader
 from cxrviewer.gui.worklist_model import TRIAGE, WorklistModel, WorklistProxy
-from cxrviewer.gui.worklist_rows import (
-    THUMBNAIL_SIZE,
-    ScoreColumn,
-    score_of,
-    score_tooltip,
-    study_ids,
-    thumbnail,
-)
+from cxrviewer.gui.worklist_rows import THUMBNAIL_SIZE, score_column, score_of, study_ids, thumbnail
 from cxrviewer.gui.worklist_triage import TriageRunner
 
 log = logging.getLogger(__name__)
@@ -97,8 +88,10 @@ class Worklist(QWidget):
         self.proxy = WorklistProxy(self)
         self.proxy.setSourceModel(self.model)
         self.view = WorklistView(self)
+        # The models' own columns (keys "<kind>:<model>") are hidden until shown; the triage column always shows.
         self.header = WorklistHeader(self.view, settings, keys=self.model.keys, title=self._column_title,
-                                     hidden_by_default=lambda key: ":" in key, fixed=(TRIAGE,))
+                                     hidden_by_default=lambda key: key.partition(":")[0] in SCORE_KINDS,
+                                     fixed=(TRIAGE,))
         self.view.setHorizontalHeader(self.header)
         self.view.setModel(self.proxy)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -110,7 +103,8 @@ class Worklist(QWidget):
         self.view.setWordWrap(False)
         header = self.header
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        # The call's word and figure with its colour swatch and the sort arrow, not cut off.
+        # The call's word and figure, not cut off, beside its colour swatch (12 px and margins) and
+        # the sort arrow (7 px and margins).
         header.resizeSection(0, self.view.fontMetrics().horizontalAdvance(WIDEST_CALL) + 44)
         header.resizeSection(self.model.column(""), THUMBNAIL_SIZE + 8)
         header.setStretchLastSection(True)
@@ -246,23 +240,10 @@ class Worklist(QWidget):
         return set(row.scores) | set(row.step_errors) | ({"gate"} if row.gate is not None else set())
 
     def _ensure_column(self, kind: str, model: str, payload: object | None = None) -> str:
-        key = f"{kind}:{model}"
         card = self.triage.card(model) if self.triage is not None else None
-        label = getattr(payload, "label", card.labels[0] if kind == "lesions" and card else LESIONS_LABEL)
-        labels = card.labels if card is not None else ((label,) if kind == "lesions" else tuple(getattr(payload, "labels", ())))
-        lesion = LESION_LABELS.get(label, "TB")
-        ident = model if kind != "lesions" else f"{model} ({lesion})"
-        title = model_title(model, labels, kind, card)
-        tooltip = score_tooltip(kind, labels, getattr(payload, "rule", ""), lesion)
-        # The result says whether a site threshold makes the calls and whether the release signed
-        # the model: the column says so too, since its calls are read without the findings panel.
-        origin, site = getattr(payload, "origin", ""), getattr(payload, "site", None)
-        if origin:
-            title, tooltip = f"{title} (unsigned)", f"{tooltip}\n{origin}"
-        if site is not None:
-            tooltip = f"{tooltip}\nCalls at the {site.describe()}"
-        self.model.ensure_score_column(ScoreColumn(key, title, tooltip, ident, labels, card))
-        return key
+        column = score_column(kind, model, payload, card)
+        self.model.ensure_score_column(column)
+        return column.key
 
     def _column_title(self, column: int) -> str:
         """A column's name in the header's menu: its header on one line, a model's with its id."""

@@ -19,11 +19,12 @@ import numpy.typing as npt
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 
+from cxrviewer.analysis.pipeline import LESION_LABELS, LESIONS_LABEL
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.image import ImageMeta
 from cxrviewer.core.imageops.resample import resize
 from cxrviewer.core.reading_store import ReadingState
-from cxrviewer.core.reading_words import Summary
+from cxrviewer.core.reading_words import Summary, model_title
 
 THUMBNAIL_SIZE = 48
 SWATCH_SIZE = 12  # px: the call's colour beside its word
@@ -71,8 +72,10 @@ class StudyRow:
     reading: ReadingState | None = None
 
     def pending(self, key: str | None) -> str:
-        """What an answer cell without an answer says: why there is none yet, or none at all."""
-        if self.load_error or (key is not None and key in self.step_errors) or "read" in self.step_errors:
+        """What the answer cell of `key` (None: the most urgent of every model's) says without an
+        answer: why there is none yet, or none at all."""
+        failed = key in self.step_errors if key is not None else any(k != "gate" for k in self.step_errors)
+        if self.load_error or failed or "read" in self.step_errors:
             return "failed"
         if not self.loaded:
             return "loading…"
@@ -101,6 +104,28 @@ def score_of(kind: str, payload: object) -> float:
     if len(probabilities) == 2:
         return probabilities[1]
     return 1.0 - probabilities[0]
+
+
+def score_column(kind: str, model: str, payload: object | None = None, card: ModelCard | None = None) -> ScoreColumn:
+    """The column of a "finding" or "lesions" model: its readable title and what its figure is, from
+    its card (else the result's labels); `payload`, its first result (None before one), says whether
+    a site threshold makes the calls and whether the release signed the model, which the column says
+    too, since its calls are read without the findings panel."""
+    if kind == "lesions":
+        label = getattr(payload, "label", None) or (card.labels[0] if card is not None else LESIONS_LABEL)
+        labels = card.labels if card is not None else (label,)
+    else:
+        label, labels = LESIONS_LABEL, card.labels if card is not None else tuple(getattr(payload, "labels", ()))
+    lesion = LESION_LABELS.get(label, "TB")
+    ident = model if kind != "lesions" else f"{model} ({lesion})"
+    title = model_title(model, labels, kind, card)
+    tooltip = score_tooltip(kind, labels, getattr(payload, "rule", ""), lesion)
+    origin, site = getattr(payload, "origin", ""), getattr(payload, "site", None)
+    if origin:
+        title, tooltip = f"{title} (unsigned)", f"{tooltip}\n{origin}"
+    if site is not None:
+        tooltip = f"{tooltip}\nCalls at the {site.describe()}"
+    return ScoreColumn(f"{kind}:{model}", title, tooltip, ident, labels, card)
 
 
 def score_tooltip(kind: str, labels: tuple[str, ...], rule: str = "", lesion: str = "TB") -> str:
