@@ -61,6 +61,16 @@ TITLES = {
     "opacity_lesions": "Lung opacity",
     "lung_outline": "Lung outline",
 }
+# The layers that colour the film by a value (explanations and lesion probabilities): the ones that
+# compete for the same pixels, so one of them is shown at a time unless the reader asks for more.
+HEAT_KINDS = MAP_KINDS + LESION_KINDS
+# An explanation map's fill is drawn at its opacity × this weight of its class's probability p:
+# STRENGTH_FLOOR + (1 − STRENGTH_FLOOR)·p, so a 98 % class shows at nearly the opacity set and a 10 %
+# class at a third of it (faint, yet there to see), whatever the map's own maximum.
+STRENGTH_FLOOR = 0.25
+STRENGTH_RULE = ("An explanation map is drawn at its opacity × (¼ + ¾ × the probability of the class it "
+                 "explains): a 98 % class at nearly the opacity set, a 10 % class at a third of it, so a "
+                 "map of an unlikely class is faint even though its colours span its own maximum.")
 BASES = ("original", "soft_tissue")
 PROBABILITY_SCALE = Normalisation("fixed", 0.0, 1.0)
 LESION_THRESHOLD = Threshold("value", 0.5)
@@ -308,9 +318,21 @@ def overlay_layers(stack: LayerStack, maps: Mapping[str, IndexedMap]) -> list[La
     return [drawn_layer(s, maps[s.kind]) for s in stack if s.visible and s.kind in maps]
 
 
-def drawn_layer(state: LayerState, indexed: IndexedMap) -> Layer:
-    """The compose `Layer` of one layer's map under its state: style, and colours on its scale."""
-    return scaled_layer(indexed, state.style, state.normalisation)
+def map_strength(probability: float | None) -> float:
+    """The weight on an explanation map's opacity for a class of this probability (`STRENGTH_RULE`);
+    1 when the probability is not known."""
+    if probability is None:
+        return 1.0
+    return STRENGTH_FLOOR + (1.0 - STRENGTH_FLOOR) * min(max(float(probability), 0.0), 1.0)
+
+
+def drawn_layer(state: LayerState, indexed: IndexedMap, strength: float = 1.0) -> Layer:
+    """The compose `Layer` of one layer's map under its state: style, and colours on its scale;
+    `strength` in [0, 1] weighs its opacity (`map_strength`)."""
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"a layer's strength must be within [0, 1], got {strength}")
+    style = state.style if strength == 1.0 else dataclasses.replace(state.style, opacity=state.style.opacity * strength)
+    return scaled_layer(indexed, style, state.normalisation)
 
 
 def describe_threshold(threshold: Threshold, indexed: IndexedMap | None = None) -> str:

@@ -77,8 +77,10 @@ def threshold_words(state: LayerState, indexed: IndexedMap | None) -> str:
     return f"display threshold: {verb} {value}"
 
 
-def layer_legend(state: LayerState, indexed: IndexedMap | None, explains: str = "") -> LayerLegend:
-    """The legend of one shown layer; `indexed` is its map as shown (None: not known, all drawn)."""
+def layer_legend(state: LayerState, indexed: IndexedMap | None, explains: str = "",
+                 strength: float = 1.0) -> LayerLegend:
+    """The legend of one shown layer; `indexed` is its map as shown (None: not known, all drawn);
+    `strength` the weight on its opacity as drawn (`core.layers.map_strength`)."""
     if state.kind not in SCALED_KINDS:
         low, high, scale = "0 %", "100 %", "probability per pixel"
     elif state.normalisation.mode == "fixed":
@@ -95,4 +97,4 @@ def layer_legend(state: LayerState, indexed: IndexedMap | None, explains: str = 
         first_shown = float(colour_indices(indexed, state.normalisation)[first]) / 255.0 if first > 0 else 0.0
     contour = state.style.contour_rgb if state.style.contour else None
     return LayerLegend(state.name, state.style.colormap, low, high, scale, first_shown,
-                       threshold_words(state, indexed), explains, contour, state.style.opacity)
+                       threshold_words(state, indexed), explains, contour, state.style.opacity * strength)

@@ -26,29 +26,37 @@ from cxrviewer.core.display.compose import IndexedMap, Normalisation, index_map
 from cxrviewer.core.display.soft_tissue_base import soft_tissue_base
 from cxrviewer.core.errors import ConfigError
 from cxrviewer.core.layers import (
+    HEAT_KINDS,
     KINDS,
     LESION_KINDS,
     MAP_KINDS,
     ClassSelector,
     LayerStack,
     index_normalisation,
+    map_strength,
     summary_line,
 )
 from cxrviewer.core.legend import LayerLegend, layer_legend
 from cxrviewer.core.reading_words import percent
 from cxrviewer.gui.canvas import Canvas
 from cxrviewer.gui.layer_panel import LayerPanel
+from cxrviewer.gui.map_legend import MapLegendOverlay
 from cxrviewer.gui.overlays import OverlayItems
 from cxrviewer.gui.session import LoadedStudy
 
 log = logging.getLogger(__name__)
 
 DEFAULT_KEY = "layers/default"
+INSIDE_LUNGS_KEY = "layers/inside_lungs"
 FLICKER_MS = 600
 WAITING_TEXT = "not computed yet for this study"
 LAYERS_HIDDEN_TEXT = "all layers hidden (O shows them again)"
 WITHHELD_TEXT = "withheld with the findings (the gate did not accept this image)"
 NO_DEFAULT_TEXT = "no finding called: pick a class to see what the model looks at"
+WAITING_LUNGS_TEXT = "waiting for this study's lungs (Inside the lungs only is on)"
+LUNGS_FAILED_TEXT = "the lungs could not be found on this study: the map is shown on the whole film"
+# An explained finding whose own lesion-map model, when installed, is the one map shown by default.
+LESION_OF_LABEL = {"tb": "tb_lesions", "opacity": "opacity_lesions"}
 NO_SOFT_TISSUE_TEXT = ("bone-suppressed base chosen; this study has no soft-tissue view yet "
                        "(it needs an installed bone-suppression model)")
 # The analysis service's result kinds and the layers each one feeds.
@@ -84,6 +92,14 @@ class LayerController(QObject):
         self._findings: dict[str, Finding] = {}  # the shown study's classifier findings, by model
         self._reader_chose = False  # the reader picked the class: kept from study to study
         self._findings_shown = lambda: True  # the window's findings panel says (the gate)
+        # Heat-map layers whose "show" the reader set: kept as set; the others follow the one-map
+        # default (`_apply_default_map`).
+        self._asked: set[str] = set()
+        self._defaulting = False  # the one-map default is changing layers, not the reader
+        self.inside_lungs = str(settings.value(INSIDE_LUNGS_KEY, "false")).lower() == "true"
+        self._lungs_failed = False
+        self.legend = MapLegendOverlay(canvas.viewport())
+        panel.show_inside_lungs(self.inside_lungs)
         self.load_default()
         self._unsubscribe = self.stack.subscribe(self._on_stack_changed)
         panel.class_chosen.connect(self.choose_class)
@@ -93,11 +109,14 @@ class LayerController(QObject):
         panel.save_default_requested.connect(self.save_default)
         panel.reset_requested.connect(self.reset_to_factory)
         panel.fixed_scale_requested.connect(self.fix_scale)
+        panel.layer_ticked.connect(self._on_layer_ticked)
+        panel.inside_lungs_toggled.connect(self.set_inside_lungs)
 
     # -- the analysis service --------------------------------------------------------------------
     def attach_service(self, service) -> None:
         """Listen to an analysis service (gui.analysis_service.AnalysisService), if the window has one."""
         self.service = service
+        self._show_lungs_available()
         if service is not None:
             service.result_ready.connect(self.on_result)
             service.step_failed.connect(self.on_step_failed)
@@ -124,12 +143,17 @@ class LayerController(QObject):
         # (MainWindow._show_study), so a result for another study is a stale one: dropped.
         if study != self.study or self.loaded is None:
             return
+        self._show_lungs_available()
         if kind == "finding":
             self._labels[payload.model] = tuple(payload.labels)
             self._findings[payload.model] = payload
             self.panel.set_classes([ClassSelector(m, i, label) for m, labels in self._labels.items()
                                     for i, label in enumerate(labels)])
             self._choose_default()
+            self._apply_default_map()
+            for map_kind in MAP_KINDS:  # the class's probability sets how strongly its maps are drawn
+                if map_kind in self.raw:
+                    self._show(map_kind)
         elif kind == "maps":
             if self.stack.selector is None:
                 # Maps the service computed without this controller naming the class (a caller of
@@ -148,8 +172,12 @@ class LayerController(QObject):
             self._lesion_scores[layer] = f"{key}" + ("" if score is None else f", image score {percent(score)}")
             self.stack.adopt_lesion_threshold(payload.threshold, layer)
             self.set_raw(layer, payload.probability)
+            self._apply_default_map()
         elif kind == "lungs":
             self.set_raw("lung_outline", payload)
+            self._show_lungs_available()
+            if self.inside_lungs:
+                self._reshow(MAP_KINDS)
         elif kind == "soft_tissue":
             soft, bones = payload
             self.soft_tissue_model = str(key)
@@ -168,6 +196,11 @@ class LayerController(QObject):
             if kind == "lesions" and layer_kind in self.raw:
                 continue  # another lesion model's map is there
             self.panel.set_map(layer_kind, None, f"failed: {message}")
+        if kind == "lungs":
+            self._lungs_failed = True
+            if self.inside_lungs:
+                self._reshow(MAP_KINDS)
+                self.message.emit(LUNGS_FAILED_TEXT)
 
     # -- the study ---------------------------------------------------------------------------------
     def show_study(self, study: int, loaded: LoadedStudy, state=None) -> None:
@@ -180,6 +213,8 @@ class LayerController(QObject):
         self.soft_tissue_model = ""
         self._findings = {}
         self._lesion_scores = {}
+        self._lungs_failed = False
+        self._show_lungs_available()
         self.canvas.show_soft_tissue(self.stack.base == "soft_tissue")
         for kind in KINDS:
             self.panel.set_map(kind, None, WAITING_TEXT)
@@ -199,6 +234,7 @@ class LayerController(QObject):
         self.raw.clear()
         self.indexed.clear()
         self.overlays.clear()
+        self.legend.set_legends([])
 
     def set_raw(self, kind: str, values: npt.NDArray[np.float32]) -> None:
         """A layer's raw map for the current study: (H, W) float32 on the image's pixel grid."""
@@ -233,14 +269,55 @@ class LayerController(QObject):
             self.message.emit(f"{self.stack[kind].name}: no map shown yet; fixed at 0 to 1 (edit the range)")
         self.stack.update(kind, normalisation=scale)
 
+    def _displayed(self, kind: str) -> npt.NDArray[np.float32] | None:
+        """A layer's map as drawn: its raw map, times the study's lung probability for an explanation
+        map while "Inside the lungs only" is on; None while it waits (for its map, or the lungs)."""
+        values = self.raw.get(kind)
+        if values is None or kind not in MAP_KINDS or not self._masking():
+            return values
+        lungs = self.raw.get("lung_outline")
+        return None if lungs is None else values * lungs
+
+    def _masking(self) -> bool:
+        """Whether the explanation maps are kept inside the lungs now (asked, and lungs to be had)."""
+        return self.inside_lungs and self._lungs_available() and not self._lungs_failed
+
     def _show(self, kind: str) -> None:
         state = self.stack[kind]
-        if kind in self.raw and kind not in self.indexed and state.visible:
-            self.indexed[kind] = index_map(self.raw[kind], index_normalisation(state))
+        values = self._displayed(kind)
+        if values is not None and kind not in self.indexed and state.visible:
+            self.indexed[kind] = index_map(values, index_normalisation(state))
+        if kind in MAP_KINDS:
+            self.overlays.strength[kind] = self._strength()
         indexed = self.indexed.get(kind)
         self.overlays.set_map(kind, indexed, state)
-        status = "" if kind in self.raw else WAITING_TEXT
+        status = "" if values is not None else WAITING_LUNGS_TEXT if kind in self.raw else WAITING_TEXT
         self.panel.set_map(kind, indexed, status)
+        self._show_legend()
+        if kind in LESION_KINDS:
+            self._show_caption()
+
+    def _reshow(self, kinds) -> None:
+        """Index these layers' maps again (their displayed values or strength changed) and redraw."""
+        for kind in kinds:
+            self.indexed.pop(kind, None)
+            self._show(kind)
+        self._show_caption()
+
+    def _strength(self) -> float:
+        """The weight on the explanation maps' opacity: from the explained class's probability."""
+        return map_strength(self._probability())
+
+    def _probability(self) -> float | None:
+        selected = self.stack.selector
+        finding = self._findings.get(selected.model) if selected is not None else None
+        if finding is None or selected.class_index >= len(finding.probabilities):
+            return None
+        return float(finding.probabilities[selected.class_index])
+
+    def _show_legend(self) -> None:
+        """The colour legend on the film: a row per layer coloured there now."""
+        self.legend.set_legends(self.visible_layer_legends() if self.overlays.shown else [])
 
     def _on_stack_changed(self, kind: str, what: str) -> None:
         if what in ("base", "all"):
@@ -253,7 +330,7 @@ class LayerController(QObject):
             self.overlays.apply(self.stack[kind])
         elif what == "lut":
             self._show(kind)
-        elif what == "visible" and self.stack[kind].visible and not self.overlays.shown:
+        elif what == "visible" and self.stack[kind].visible and not self.overlays.shown and not self._defaulting:
             self.set_layers_shown(True)  # a layer turned on while all were off: the reader wants to see
         elif what in ("visible", "index"):
             if what == "index":
@@ -263,6 +340,7 @@ class LayerController(QObject):
             self._on_class_changed()
         if kind in MAP_KINDS or what == "all":
             self._show_caption()
+        self._show_legend()
 
     # -- the class the maps explain ----------------------------------------------------------------
     def _selector(self, model: str, class_index: int) -> ClassSelector:
@@ -306,17 +384,20 @@ class LayerController(QObject):
                 self._request_maps = True
 
     def _show_caption(self) -> None:
-        """What the maps on the film explain: model, class and its probability (issue 20)."""
+        """What the maps on the film show: the explanation maps' model, class and its probability
+        (issue 20), and each lesion map's model and image score."""
+        parts = []
         selected = self.stack.selector
         shown = [kind for kind in MAP_KINDS if kind in self.raw and self.stack[kind].visible]
-        if selected is None or not shown or not self.overlays.shown:
-            self.canvas.film_text.set_caption("")
-            return
-        finding = self._findings.get(selected.model)
-        probability = (f" — {percent(finding.probabilities[selected.class_index])}"
-                       if finding is not None and selected.class_index < len(finding.probabilities) else "")
-        names = ", ".join(MAP_NAMES.get(kind, kind) for kind in shown)
-        self.canvas.film_text.set_caption(f"{names}: {selected.model} / {selected.label}{probability}")
+        if selected is not None and shown and self.overlays.shown:
+            finding = self._findings.get(selected.model)
+            probability = (f" — {percent(finding.probabilities[selected.class_index])}"
+                           if finding is not None and selected.class_index < len(finding.probabilities) else "")
+            names = ", ".join(MAP_NAMES.get(kind, kind) for kind in shown)
+            parts.append(f"{names}: {selected.model} / {selected.label}{probability}")
+        parts += [f"{self.stack[kind].name}: {self._lesion_scores[kind]}" for kind in LESION_KINDS
+                  if kind in self.overlays.drawn and self._lesion_scores.get(kind)]
+        self.canvas.film_text.set_caption("   ·   ".join(parts))
 
     def _on_class_changed(self) -> None:
         for kind in MAP_KINDS:
@@ -355,6 +436,7 @@ class LayerController(QObject):
         self.overlays.shown = on
         for kind in KINDS:
             self._show(kind)
+        self._show_legend()
         self.panel.show_layers_shown(on)
         self._show_caption()
         self.message.emit("" if on else LAYERS_HIDDEN_TEXT)
@@ -397,8 +479,9 @@ class LayerController(QObject):
     def values_at(self, row: int, column: int) -> list[tuple[str, float]]:
         """(layer name, its raw map value at image pixel (row, column)) for each layer drawn now: the
         number the colour there stands for, on the colour bar's scale."""
-        return [(self.stack[kind].name, float(self.raw[kind][row, column]))
-                for kind in KINDS if kind in self.overlays.drawn and kind in self.raw]
+        shown = {kind: self._displayed(kind) for kind in KINDS if kind in self.overlays.drawn}
+        return [(self.stack[kind].name, float(values[row, column]))
+                for kind, values in shown.items() if values is not None]
 
     def visible_layer_summary(self) -> list[str]:
         """The base image, then one line per layer drawn now (see core.layers.summary_line)."""
@@ -413,7 +496,8 @@ class LayerController(QObject):
         """A legend per layer drawn now, bottom to top (`core.legend`): what each explains (the
         maps' model, class and probability; a lesion model's image score), its colours and its
         display threshold, for the exports."""
-        return [layer_legend(self.stack[kind], self.indexed.get(kind), self._explains(kind))
+        return [layer_legend(self.stack[kind], self.indexed.get(kind), self._explains(kind),
+                             self.overlays.strength.get(kind, 1.0))
                 for kind in KINDS if kind in self.overlays.drawn]
 
     def _explains(self, kind: str) -> str:
@@ -425,7 +509,8 @@ class LayerController(QObject):
         finding = self._findings.get(selected.model)
         probability = (f", {percent(finding.probabilities[selected.class_index])}"
                        if finding is not None and selected.class_index < len(finding.probabilities) else "")
-        return f"{selected.describe()}{probability}"
+        inside = ", inside the lungs" if self._masking() else ""
+        return f"{selected.describe()}{probability}{inside}"
 
     # -- the reader's default ----------------------------------------------------------------------
     def save_default(self) -> None:
@@ -436,6 +521,7 @@ class LayerController(QObject):
             item["selector"] = None
         self.settings.setValue(DEFAULT_KEY, json.dumps(data))
         self.settings.sync()
+        self._asked = set(HEAT_KINDS)  # the saved layers are the reader's choice
 
     def load_default(self) -> None:
         text = self.settings.value(DEFAULT_KEY, "")
@@ -445,9 +531,68 @@ class LayerController(QObject):
             self.stack.restore(json.loads(str(text)))
         except (ValueError, ConfigError) as error:
             log.warning("saved layer default in %s ignored: %s", self.settings.fileName(), error)
+        else:
+            self._asked = set(HEAT_KINDS)  # the reader's saved layers, not the one-map default
 
     def reset_to_factory(self) -> None:
+        self._asked = set()
         self.stack.restore(LayerStack().to_dict())
+        self._apply_default_map()
+
+    # -- one map at a time, the lungs ----------------------------------------------------------------
+    def _default_heat_kind(self) -> str | None:
+        """The one heat map shown by default on this study: the explained finding's own lesion map
+        when its model is installed (trained on outlined findings); else the explanation method that
+        localises best for the explained class on held-out boxes (`MapTrust.best_method`), Grad-CAM
+        when none is known to; with no class explained, the first lesion layer that has a map."""
+        seen = set(self._lesion_layer.values())
+        selected = self.stack.selector
+        if selected is None:
+            return next((kind for kind in LESION_KINDS if kind in seen), None)
+        lesion = LESION_OF_LABEL.get(selected.label)
+        if lesion in seen:
+            return lesion
+        return self.panel.trust.best_method(selected) or "gradcam"
+
+    def _apply_default_map(self) -> None:
+        """Once the study's findings are in: the heat maps the reader has not set show only the default one."""
+        if not self._findings:
+            return
+        target = self._default_heat_kind()
+        if target is None:
+            return
+        self._defaulting = True
+        try:
+            for kind in HEAT_KINDS:
+                if kind not in self._asked and self.stack[kind].visible != (kind == target):
+                    self.stack.update(kind, visible=kind == target)
+        finally:
+            self._defaulting = False
+
+    def _on_layer_ticked(self, kind: str, on: bool) -> None:
+        """The reader set a layer's "show": kept; a heat map they tick replaces those on by default."""
+        if kind not in HEAT_KINDS:
+            return
+        self._asked.add(kind)
+        if on:
+            for other in HEAT_KINDS:
+                if other not in self._asked and self.stack[other].visible:
+                    self.stack.update(other, visible=False)
+
+    def set_inside_lungs(self, on: bool) -> None:
+        """Keep the explanation maps inside the lungs (the reader's choice, remembered in QSettings)."""
+        self.inside_lungs = bool(on)
+        self.settings.setValue(INSIDE_LUNGS_KEY, "true" if on else "false")
+        self.panel.show_inside_lungs(self.inside_lungs)
+        self._reshow(MAP_KINDS)
+
+    def _lungs_available(self) -> bool:
+        """A lung model is installed (the service's roles name one) or gave this study's lungs."""
+        roles = getattr(self.service, "roles", None)
+        return "lung_outline" in self.raw or bool(getattr(roles, "lungs", None))
+
+    def _show_lungs_available(self) -> None:
+        self.panel.set_inside_lungs_available(self._lungs_available())
 
     def shutdown(self) -> None:
         self._flicker.stop()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from cxrviewer.core.display.colormaps import COLORMAPS
 from cxrviewer.core.display.compose import IndexedMap, Normalisation, Threshold
-from cxrviewer.core.layers import KINDS, MAP_KINDS, SCALED_KINDS, ClassSelector, LayerStack
+from cxrviewer.core.layers import KINDS, MAP_KINDS, SCALED_KINDS, STRENGTH_RULE, ClassSelector, LayerStack
 from cxrviewer.gui.colour_bar import ColourBar
 from cxrviewer.gui.map_trust import MapTrust
 from cxrviewer.gui.wheel_guard import guard_wheel
@@ -40,6 +40,12 @@ from cxrviewer.gui.wheel_guard import guard_wheel
 SLIDER_STEPS = 1000
 THRESHOLD_MODES = (("fraction", "% of max"), ("percentile", "percentile"), ("value", "value"), ("none", "none"))
 NO_CLASS_TEXT = "no classifier finding yet"
+INSIDE_LUNGS_TEXT = "Inside the lungs only"
+INSIDE_LUNGS_TIP = ("Multiply the explanation maps by the lung probability the lung model gave for this "
+                    "study, so nothing is coloured outside the lungs (the lungs' own outline layer shows "
+                    "where that is). Remembered from session to session.")
+NO_LUNG_MODEL_TIP = ("No lung segmentation model is installed, so the maps cannot be kept inside the lungs "
+                     "(install one, such as lungs-unet, in the models folder).")
 SCALE_MODES = (("per_image", "per image"), ("fixed", "fixed across studies"))
 SCALE_TIP = ("Per image: each study's map spans the whole colour map, so colours are not comparable "
              "across studies.\nFixed across studies: one value range for every study of this session, "
@@ -261,6 +267,8 @@ class LayerPanel(QWidget):
     fixed_scale_requested = Signal(str)  # layer kind whose reader chose "fixed across studies"
     side_by_side_requested = Signal()
     layers_shown_toggled = Signal(bool)  # the reader's "all layers" switch
+    layer_ticked = Signal(str, bool)  # the reader ticked (True) or unticked a layer's "show"
+    inside_lungs_toggled = Signal(bool)  # the reader's "Inside the lungs only"
     flicker_toggled = Signal(bool)
     save_default_requested = Signal()
     reset_requested = Signal()
@@ -278,9 +286,16 @@ class LayerPanel(QWidget):
         self.flicker.setCheckable(True)
         self.classes = _combo()
         self.classes.addItem(NO_CLASS_TEXT, None)
+        self.inside_lungs = QCheckBox(INSIDE_LUNGS_TEXT)
+        self.set_inside_lungs_available(False)
         self.controls = {kind: LayerControls(self.stack, kind) for kind in KINDS}
-        for controls in self.controls.values():
+        for kind, controls in self.controls.items():
             controls.fixed_requested.connect(self.fixed_scale_requested)
+            # After the control's own binding, so the stack has the change when this is heard.
+            controls.visible.toggled.connect(lambda on, kind=kind: self.layer_ticked.emit(kind, on))
+        for kind in MAP_KINDS:  # how strongly an explanation map is drawn, where its strength is set
+            self.controls[kind].opacity.setToolTip(STRENGTH_RULE)
+            self.controls[kind].visible.setToolTip(STRENGTH_RULE)
         content = QWidget()
         column = QVBoxLayout(content)
         column.addWidget(self.layers_shown)
@@ -294,6 +309,7 @@ class LayerPanel(QWidget):
         class_row.addWidget(QLabel("Maps explain"))
         class_row.addWidget(self.classes, 1)
         column.addLayout(class_row)
+        column.addWidget(self.inside_lungs)
         for kind in KINDS:
             column.addWidget(self.controls[kind])
         self.save_default = QPushButton("Save as my default")
@@ -315,6 +331,7 @@ class LayerPanel(QWidget):
         self.soft_tissue.toggled.connect(lambda on: setattr(self.stack, "base", "soft_tissue" if on else "original"))
         self.side_by_side.clicked.connect(self.side_by_side_requested)
         self.layers_shown.toggled.connect(self.layers_shown_toggled)
+        self.inside_lungs.toggled.connect(self.inside_lungs_toggled)
         self.flicker.toggled.connect(self.flicker_toggled)
         self.save_default.clicked.connect(self.save_default_requested)
         self.reset.clicked.connect(self.reset_requested)
@@ -362,6 +379,16 @@ class LayerPanel(QWidget):
     def _refresh_trust(self, kind: str) -> None:
         """Map layer `kind`'s tooltip: does it localise, for the class it explains now."""
         self.controls[kind].setToolTip(self.trust.tooltip(kind, self.stack[kind].selector))
+
+    def show_inside_lungs(self, on: bool) -> None:
+        """Show "Inside the lungs only" as set elsewhere (the reader's saved choice), without signalling it."""
+        with QSignalBlocker(self.inside_lungs):
+            self.inside_lungs.setChecked(on)
+
+    def set_inside_lungs_available(self, available: bool) -> None:
+        """Enabled only with a lung model to take the lungs from; the tooltip says why not."""
+        self.inside_lungs.setEnabled(available)
+        self.inside_lungs.setToolTip(INSIDE_LUNGS_TIP if available else NO_LUNG_MODEL_TIP)
 
     def show_layers_shown(self, on: bool) -> None:
         """Show the "all layers" switch as set elsewhere (key O), without signalling it back."""

@@ -21,6 +21,8 @@ from cxrviewer.analysis.localisation_verdicts import (
 from cxrviewer.core.layers import TITLES, ClassSelector
 
 NO_CLASS_TIP = "Explains no classifier yet: the tooltip says whether it localises once a class is explained."
+LOCALISES = "localises"
+PREFERENCE = ("gradcam", "cam", "crm", "saliency")  # on a tie: Grad-CAM, the field's usual map, first
 FEW_FILMS = 50  # below this many films a verdict is said to be weak evidence
 SHORT_NAMES = {"rsna_pneumonia": "RSNA", "tbx11k_tb": "TBX11K"}
 MEANING = {
@@ -65,6 +67,20 @@ class MapTrust:
         self.verdicts: Verdicts = load_verdicts(verdicts_path)
         self.models_dir = models_dir
         self._sha_of = sha_of
+
+    def best_method(self, selector: ClassSelector) -> str | None:
+        """The map method that localises best for `selector` on held-out boxes (the highest lower
+        bound of its pointing game's CI among those whose verdict is "localises"; ties go to the
+        earlier of `PREFERENCE`), or None when none is known to localise."""
+        sha = self._sha_of(selector.model, self.models_dir)
+        best: tuple[float, str] | None = None
+        for kind in PREFERENCE:
+            verdict = self.verdicts.lookup(selector.model, sha, selector.class_index, kind)
+            if verdict.status == LOCALISES and verdict.primary is not None:
+                lower = verdict.primary.pointing_ci[0]
+                if best is None or lower > best[0]:
+                    best = (lower, kind)
+        return None if best is None else best[1]
 
     def tooltip(self, kind: str, selector: ClassSelector | None) -> str:
         """The tooltip of map layer `kind` explaining `selector` (None: no class yet)."""

@@ -103,6 +103,7 @@ class OverlayItems:
         self._fill: dict[str, bool] = {}
         self._states: dict[str, LayerState] = {}  # each drawn layer's state, to redraw its rim on a zoom
         self._rims: dict[str, Rim | None] = {}  # the rim each drawn layer shows on screen
+        self.strength: dict[str, float] = {}  # weight on a layer's opacity (core.layers.map_strength); 1 if absent
         self.rim_width = 1  # image pixels; see the module's note
         self._on_canvas = LayerItems(canvas.image_space)
         self.items = self._on_canvas.items
@@ -163,7 +164,7 @@ class OverlayItems:
             for target in self._targets:
                 target.hide(kind)
             return
-        drawn = drawn_layer(state, indexed)
+        drawn = drawn_layer(state, indexed, self.strength.get(kind, 1.0))
         self.drawn[kind], self._states[kind] = drawn, state
         self._fill[kind] = state.style.opacity > 0
         rim = drawn.contour

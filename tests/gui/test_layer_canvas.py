@@ -16,7 +16,7 @@ from cxrviewer.analysis.findings import Finding
 from cxrviewer.core.display.compose import Threshold, build_lut, compose, layer, threshold_index
 from cxrviewer.core.display.indexed_image import display_table
 from cxrviewer.core.display.soft_tissue_base import soft_tissue_base
-from cxrviewer.core.layers import ClassSelector, LayerStack
+from cxrviewer.core.layers import MAP_KINDS, ClassSelector, LayerStack, drawn_layer, map_strength
 from cxrviewer.gui.layer_controller import NO_DEFAULT_TEXT, WITHHELD_TEXT, LayerController
 from cxrviewer.gui.layer_panel import LayerPanel
 
@@ -63,7 +63,10 @@ def test_screen_pixels_equal_compose_of_the_same_layers(harness):
     send_maps(harness)
     lesions = block_map((slice(40, 60), slice(60, 120), 0.9))
     harness.service.result_ready.emit(0, "lesions", "tb-lesions", SimpleNamespace(probability=lesions, threshold=0.4))
-    harness.panel.controls["crm"].visible.setChecked(True)
+    # The reader asks for three maps: a tick replaces the maps on by default, so each is ticked.
+    for kind in ("crm", "gradcam", "tb_lesions"):
+        harness.panel.controls[kind].visible.setChecked(False)
+        harness.panel.controls[kind].visible.setChecked(True)
     stack = harness.panel.stack
     assert stack["tb_lesions"].style.threshold == Threshold("value", 0.4)  # the card's threshold adopted
     composed = harness.controller.composed_view()
@@ -76,6 +79,7 @@ def test_screen_pixels_equal_compose_of_the_same_layers(harness):
     rows = [20, 35, 35, 35, 50, 50, 50, 50, 70]
     columns = [20, 30, 75, 125, 70, 85, 115, 125, 130]
     assert (composed[rows, columns] != base[rows, columns, None]).any(axis=1).sum() >= 6
+    harness.controller.legend.hide()  # it sits over the film's bottom centre; these pixels are the film's
     screen = harness.screen_rgb(rows, columns)
     np.testing.assert_allclose(screen, composed[rows, columns], atol=1)
     summary = harness.controller.visible_layer_summary()
@@ -377,11 +381,12 @@ def test_all_layers_switch_hides_and_restores_them_as_they_were(harness):
     assert panel.layers_shown.isChecked()
     np.testing.assert_array_equal(controller.composed_view(), before)
     assert all(np.array_equal(controller.overlays.drawn[k].lut, drawn[k].lut) for k in drawn)
-    # Turning one layer on while all are off brings them all back.
+    # Turning one layer on while all are off brings the layers back; the reader's tick replaces the
+    # heat maps that were on by default (one map at a time, issue 20).
     controller.toggle_layers()
     panel.controls["crm"].visible.setChecked(True)
     assert controller.overlays.shown and panel.layers_shown.isChecked()
-    assert set(controller.overlays.drawn) == {"gradcam", "crm", "tb_lesions"}
+    assert set(controller.overlays.drawn) == {"crm"}
 
 
 def test_the_value_under_the_cursor_is_each_drawn_layers_raw_map_value(harness):
@@ -443,7 +448,10 @@ def test_the_real_analysis_service_feeds_every_layer(qtbot, pipeline_models_dir,
     stack = window.layer_panel.stack
     in_order = [s.kind for s in stack.visible() if s.kind in controller.indexed]
     assert in_order == ["bones", "saliency", "gradcam", "crm", "tb_lesions", "lung_outline"]  # draw order
-    expected = compose(window.canvas.displayed_image(), [layer(controller.indexed[k], stack[k].style) for k in in_order])
+    # The explanation maps are drawn at their opacity weighed by the class's probability (issue 20).
+    expected = compose(window.canvas.displayed_image(), [drawn_layer(stack[k], controller.indexed[k],
+                                                                     map_strength(finding.probabilities[1])
+                                                                     if k in MAP_KINDS else 1.0) for k in in_order])
     np.testing.assert_array_equal(window.composed_view(), expected)
     qtbot.keyClick(window.canvas, "B")
     assert window.canvas.showing_soft_tissue
