@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         window.open_paths([folder])
         wait(app, lambda: len(worklist.model.rows) == len(FILES) and not worklist.busy
              and all(r.status in ("done", "failed") or r.status.startswith("failed") for r in worklist.model.rows))
-        # A TBX11K TB film (held out from every shipped model but the TB ones' test split).
+        # A TBX11K TB film, one of the worklist's two.
         study = next(s for s in worklist.visible_order() if worklist.model.rows[s].path.name == FILM)
         worklist.study_activated.emit(study)
         wait(app, lambda: window.analysis.study == study and not window.analysis.pending(study)

@@ -98,6 +98,7 @@ class LayerController(QObject):
         self._defaulting = False  # the one-map default is changing layers, not the reader
         self.inside_lungs = str(settings.value(INSIDE_LUNGS_KEY, "false")).lower() == "true"
         self._lungs_failed = False
+        self._lesions_failed: set[str] = set()  # lesion layers whose model failed on this study
         self.legend = MapLegendOverlay(canvas.viewport())
         panel.show_inside_lungs(self.inside_lungs)
         self.load_default()
@@ -196,6 +197,9 @@ class LayerController(QObject):
             if kind == "lesions" and layer_kind in self.raw:
                 continue  # another lesion model's map is there
             self.panel.set_map(layer_kind, None, f"failed: {message}")
+        if kind == "lesions":
+            self._lesions_failed.update(layers)
+            self._apply_default_map()  # a lesion map that failed is not the one map shown
         if kind == "lungs":
             self._lungs_failed = True
             if self.inside_lungs:
@@ -214,6 +218,7 @@ class LayerController(QObject):
         self._findings = {}
         self._lesion_scores = {}
         self._lungs_failed = False
+        self._lesions_failed = set()
         self._show_lungs_available()
         self.canvas.show_soft_tissue(self.stack.base == "soft_tissue")
         for kind in KINDS:
@@ -542,7 +547,7 @@ class LayerController(QObject):
     # -- one map at a time, the lungs ----------------------------------------------------------------
     def _default_heat_kind(self) -> str | None:
         """The one heat map shown by default on this study: the explained finding's own lesion map
-        when its model is installed (trained on outlined findings); else the explanation method that
+        when its model is installed and did not fail here (trained on outlined findings); else the explanation method that
         localises best for the explained class on held-out boxes (`MapTrust.best_method`), Grad-CAM
         when none is known to; with no class explained, the first lesion layer that has a map."""
         seen = set(self._lesion_layer.values())
@@ -550,7 +555,7 @@ class LayerController(QObject):
         if selected is None:
             return next((kind for kind in LESION_KINDS if kind in seen), None)
         lesion = LESION_OF_LABEL.get(selected.label)
-        if lesion in seen:
+        if lesion in seen and lesion not in self._lesions_failed:
             return lesion
         return self.panel.trust.best_method(selected) or "gradcam"
 

@@ -193,6 +193,12 @@ def test_the_explained_findings_own_lesion_map_is_the_one_shown_once_its_model_i
     harness.service.result_ready.emit(0, "lesions", "tb-lesions", SimpleNamespace(probability=lesions, threshold=0.4))
     assert drawn_heat_maps(harness) == {"tb_lesions"}
     assert harness.canvas.film_text.caption.text() == "TB lesions: tb-lesions"  # the film says what is on it
+    # On a study where the lesion model fails, the best localising explanation map is the one shown.
+    harness.show_study(study_id=1)
+    harness.service.result_ready.emit(1, "finding", TB_MODEL, finding(TB_MODEL, ("normal", "tb"), (0.1, 0.9)))
+    send_maps(harness, model=TB_MODEL, study=1)
+    harness.service.step_failed.emit(1, "lesions", "tb-lesions", "model tb-lesions: checksum mismatch")
+    assert drawn_heat_maps(harness) == {"saliency"}
 
 
 def test_a_ticked_map_replaces_the_default_one_and_the_readers_choices_are_kept(qtbot, harness):
