@@ -60,12 +60,17 @@ def test_a_reading_session_from_worklist_to_report_and_back(qtbot, settings, rea
     rows = {r.path.name: r for r in worklist.model.rows}
     assert len(rows) == 4 and all(r.status == "done" for r in rows.values()), {n: r.status for n, r in rows.items()}
 
-    # Triage: the TB films come first by the TB lesion score.
+    # Triage: the TB films come first in the triage column (the TB screening model, whose population
+    # has no age bound). The TB lesion model's column greys these films (adults only, and a JPEG
+    # records no age) and sorts its greyed answers after those that apply: the SIIM DICOM, an adult.
     lesions = lesion_model(paths.models_dir())  # the TB lesion model
-    worklist.sort_by(worklist.model.column(f"lesions:{lesions}"))
+    worklist.sort_by(0)
     order = [worklist.model.rows[s].path.name for s in worklist.visible_order()]
-    assert order[0].startswith("tb-"), [(n, rows[n].scores) for n in order]
+    assert order[0].startswith("tb-") and order[1].startswith("tb-"), [(n, rows[n].scores) for n in order]
     assert rows[order[0]].scores[f"lesions:{lesions}"] > rows["normal-openist.jpg"].scores[f"lesions:{lesions}"]
+    worklist.sort_by(worklist.model.column(f"lesions:{lesions}"))
+    assert [worklist.model.rows[s].path.name for s in worklist.visible_order()][0] == "siim.dcm"
+    worklist.sort_by(0)
 
     # Open the top study and wait until every layer it can have has arrived.
     worklist.study_activated.emit(worklist.visible_order()[0])
