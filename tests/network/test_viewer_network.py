@@ -14,6 +14,7 @@ every installed model, as `cxrviewer listen --triage --send` does in test_orthan
 
 from __future__ import annotations
 
+import copy
 import socket
 import time
 from pathlib import Path
@@ -202,6 +203,16 @@ def test_received_studies_join_the_worklist_and_are_triaged_behind_the_shown_one
     bad = rows[f"{unreadable.SOPInstanceUID}.dcm"]
     assert bad.path.is_file()  # stored as received
     assert bad.status == f"failed: transfer syntax {MPEG2} (MPEG2 Main Profile / Main Level) is not supported"
+    # More of a study already received arrives later: only the new film joins, the others stay one row each.
+    more = copy.deepcopy(sent[names[0]])
+    more.SeriesInstanceUID, more.SOPInstanceUID = generate_uid(), generate_uid()
+    more.file_meta.MediaStorageSOPInstanceUID = more.SOPInstanceUID
+    assert store([more, sent[names[0]]], network.port) == (True, [0, 0])  # a new film, and one sent again
+    qtbot.waitUntil(lambda: f"{more.SOPInstanceUID}.dcm" in rows_by_name(window), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.worklist.busy, timeout=WAIT_MS)
+    assert len(window.worklist.model.rows) == 2 + len(expected)
+    assert rows_by_name(window)[f"{more.SOPInstanceUID}.dcm"].status == "done"
+    assert window.session.current == shown
     # Off again: the service stops and the status bar says nothing more about it.
     window.actions_by_name["receive"].trigger()
     assert not window.network.receiver.listening and not label.isVisible()
@@ -271,11 +282,18 @@ def test_send_results_stores_sr_seg_and_sc_and_the_round_trip_is_timed(qtbot, or
     seconds = time.perf_counter() - started
     assert finished.args == ["results of 1 of 1 study stored at orthanc"]
     classes = held(orthanc, source.StudyInstanceUID)
+    classes.pop(source.SOPInstanceUID, None)  # the film itself, when an earlier test archived it (an SC too)
     kinds = sorted(classes.values())
     assert kinds.count("1.2.840.10008.5.1.4.1.1.88.33") == 1  # Comprehensive SR
     assert kinds.count("1.2.840.10008.5.1.4.1.1.66.4") == 1  # Segmentation
     assert kinds.count(SECONDARY_CAPTURE) == 1
     assert pending(window.network.sender.outbox) == []
+    window.close()  # as File → Quit: the storage service stops and frees its port
+    assert not window.network.receiver.listening
+    with socket.socket() as again:  # SO_REUSEADDR: the closed associations' TIME_WAIT does not count, a listener would
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("", network.port))
+        again.listen()
     with capsys.disabled():  # shown in every run
         print(f"\nviewer round trip, one study (received -> triaged -> SR, SEG, SC stored in Orthanc): {seconds:.2f} s; "
               f"triaged after {triaged:.2f} s (0.5 s of it the quiet period that closes a study)")
