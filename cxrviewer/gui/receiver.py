@@ -78,9 +78,12 @@ class StudyReceiver(QObject):
             log.error("storage service not started: %s", problem)
             self.state_changed.emit(f"not receiving: {problem}", True)
             return False
-        senders = ", ".join(f"{s.ae_title}@{s.host}" for s in settings.allowed) or "nobody (no sender is allowed)"
-        self.state_changed.emit(f"receiving as {settings.ae_title} on port {self.server.port}", False)
-        log.info("receiving from %s into %s", senders, folder)
+        text = f"receiving as {settings.ae_title} on port {self.server.port}"
+        if not settings.allowed:  # listening, but every association will be refused
+            text += "; no sender is allowed yet (`cxrviewer pacs settings --allow AET@HOST`)"
+        self.state_changed.emit(text, False)
+        log.info("%s, from %s, into %s", text, ", ".join(f"{s.ae_title}@{s.host}" for s in settings.allowed) or "nobody",
+                 folder)
         return True
 
     def stop(self) -> None:

@@ -58,17 +58,30 @@ WAIT_MS = 180000
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # highdicom on the sources' one-part names
 
 
-@pytest.fixture
-def network(orthanc, tmp_path, monkeypatch) -> NetworkSettings:
-    """Network settings in a file of the test's own (storage folder, XRAY1 allowed, Orthanc the one
-    peer; receiving off), and the outbox under the test's site settings."""
+def use_settings(tmp_path: Path, monkeypatch, peers: tuple[Peer, ...]) -> NetworkSettings:
+    """Network settings in a file of the test's own (storage folder, XRAY1 allowed, `peers`;
+    receiving off), and the outbox under the test's site settings."""
     settings = NetworkSettings(OUR_AET, free_port(), str(tmp_path / "storage"),
-                               (AllowedSender(MODALITY, "127.0.0.1"),),
-                               (Peer("orthanc", ORTHANC_AET, "127.0.0.1", orthanc.dicom_port, orthanc.dicomweb_url),))
+                               (AllowedSender(MODALITY, "127.0.0.1"),), peers)
     monkeypatch.setenv("CXRVIEWER_NETWORK_SETTINGS", str(tmp_path / "network-settings.json"))
     monkeypatch.setenv("CXRVIEWER_SITE_SETTINGS", str(tmp_path / "site" / "site-settings.json"))
     save_network_settings(settings)
     return settings
+
+
+@pytest.fixture
+def network(orthanc, tmp_path, monkeypatch) -> NetworkSettings:
+    """Orthanc the one peer."""
+    return use_settings(tmp_path, monkeypatch,
+                        (Peer("orthanc", ORTHANC_AET, "127.0.0.1", orthanc.dicom_port, orthanc.dicomweb_url),))
+
+
+@pytest.fixture
+def no_pacs(tmp_path, monkeypatch) -> NetworkSettings:
+    """Two peers that are not there (for what needs no PACS), and no model to analyse with."""
+    monkeypatch.setenv("CXRVIEWER_MODELS", str(tmp_path))
+    return use_settings(tmp_path, monkeypatch, (Peer("main", "MAINPACS", "127.0.0.1", free_port()),
+                                                Peer("teaching", "TEACHING", "127.0.0.1", free_port())))
 
 
 @pytest.fixture
@@ -219,8 +232,8 @@ def test_received_studies_join_the_worklist_and_are_triaged_behind_the_shown_one
     assert not load_network_settings().receive_in_viewer
 
 
-def test_a_port_already_taken_is_said_in_plain_words(qtbot, network, make_window, tmp_path, monkeypatch):
-    monkeypatch.setenv("CXRVIEWER_MODELS", str(tmp_path))  # no model: nothing to analyse here
+def test_a_port_already_taken_is_said_in_plain_words(qtbot, no_pacs, make_window):
+    network = no_pacs
     with socket.socket() as taken:
         taken.bind(("", network.port))
         taken.listen()
@@ -346,3 +359,25 @@ def test_pacs_down_keeps_the_results_in_the_outbox_until_retry(qtbot, orthanc, n
     assert {entry.path.stem for entry in waiting} <= set(stored)
     assert sorted(stored[entry.path.stem] for entry in waiting) == sorted(
         ["1.2.840.10008.5.1.4.1.1.88.33", "1.2.840.10008.5.1.4.1.1.66.4", SECONDARY_CAPTURE] * 2)
+
+
+def test_the_peer_to_send_to_is_chosen_in_the_menu_and_remembered(qtbot, no_pacs, make_window):
+    window = make_window()
+    network = window.network
+    assert network.send_peer(no_pacs) == "main"  # the first of the settings until one is chosen
+    network.peer_menu.aboutToShow.emit()
+    entries = network.peer_menu.actions()
+    assert [a.text() for a in entries] == [p.describe() for p in no_pacs.peers]
+    assert [a.isChecked() for a in entries] == [True, False]
+    entries[1].trigger()
+    assert network.send_peer(no_pacs) == "teaching"
+    window.close()
+    again = make_window()  # the same viewer settings file: the choice is remembered
+    assert again.network.send_peer(no_pacs) == "teaching"
+    again.network.peer_menu.aboutToShow.emit()
+    assert [a.isChecked() for a in again.network.peer_menu.actions()] == [False, True]
+    # Nothing shown: Send results says so instead of sending.
+    messages = []
+    again.network.message.connect(messages.append)
+    assert not again.network.send_shown() and messages == ["Open a study to send its results"]
+    assert not again.network.send_reviewed() and messages[-1] == "no study has been viewed yet: nothing to send"
