@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import socket
 import time
+from io import BytesIO
 from pathlib import Path
 
 import pydicom
@@ -37,7 +38,9 @@ from PySide6.QtCore import QSettings, Qt
 
 from cxrviewer import paths
 from cxrviewer.analysis import pipeline
+from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.triage import triage_study
+from cxrviewer.core.export.dicom_sr import read_findings
 from cxrviewer.gui.main_window import MainWindow
 from cxrviewer.net.outbox import pending
 from cxrviewer.net.settings import (
@@ -53,6 +56,7 @@ NIH = "nih_cxr14_DX_nofinding_implicitLE_mono2.dcm"
 MPEG2 = "1.2.840.10008.1.2.4.100"
 FEW_MODELS = ("cxr-gate", "pneumonia-kermany", "tb-lesions-tbx11k")
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
 WAIT_MS = 180000
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # highdicom on the sources' one-part names
@@ -157,6 +161,18 @@ def held(orthanc, study_uid: str) -> dict[str, str]:
     study = orthanc.rest(f"/studies/{orthanc_study_id(orthanc, study_uid)}/instances?expand")
     return {i["MainDicomTags"]["SOPInstanceUID"]: orthanc.rest(f"/instances/{i['ID']}/simplified-tags")["SOPClassUID"]
             for i in study}
+
+
+def instance_file(orthanc, sop_uid: str) -> bytes:
+    import json
+    import urllib.request
+
+    body = json.dumps({"Level": "Instance", "Query": {"SOPInstanceUID": sop_uid}}).encode()
+    request = urllib.request.Request(f"{orthanc.url}/tools/find", data=body, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        (found,) = json.loads(response.read())
+    with urllib.request.urlopen(f"{orthanc.url}/instances/{found}/file", timeout=10) as response:
+        return response.read()
 
 
 def orthanc_study_id(orthanc, study_uid: str) -> str:
@@ -297,10 +313,24 @@ def test_send_results_stores_sr_seg_and_sc_and_the_round_trip_is_timed(qtbot, or
     classes = held(orthanc, source.StudyInstanceUID)
     classes.pop(source.SOPInstanceUID, None)  # the film itself, when an earlier test archived it (an SC too)
     kinds = sorted(classes.values())
-    assert kinds.count("1.2.840.10008.5.1.4.1.1.88.33") == 1  # Comprehensive SR
+    assert kinds.count(COMPREHENSIVE_SR) == 1
     assert kinds.count("1.2.840.10008.5.1.4.1.1.66.4") == 1  # Segmentation
     assert kinds.count(SECONDARY_CAPTURE) == 1
     assert pending(window.network.sender.outbox) == []
+    # The SR in the archive, read back through highdicom, says what the findings panel says.
+    panel = window.findings_panel
+    qtbot.waitUntil(lambda: all(isinstance(panel.outcome(e.name), Finding) for e in panel.entries
+                                if e.kind == "finding" and e.card is not None), timeout=WAIT_MS)
+    (sr_uid,) = [uid for uid, sop_class in classes.items() if sop_class == COMPREHENSIVE_SR]
+    said = read_findings(pydicom.dcmread(BytesIO(instance_file(orthanc, sr_uid))))
+    compared = 0
+    for entry in panel.entries:
+        outcome = panel.outcome(entry.name)
+        if isinstance(outcome, Finding):
+            for label, probability in zip(outcome.labels, outcome.probabilities, strict=True):
+                assert said[(entry.name, label)]["probability"] == pytest.approx(probability, abs=1e-6)
+                compared += 1
+    assert compared >= 2
     window.close()  # as File → Quit: the storage service stops and frees its port
     assert not window.network.receiver.listening
     with socket.socket() as again:  # SO_REUSEADDR: the closed associations' TIME_WAIT does not count, a listener would
@@ -358,7 +388,7 @@ def test_pacs_down_keeps_the_results_in_the_outbox_until_retry(qtbot, orthanc, n
     stored = {uid: sop_class for path in files for uid, sop_class in held(orthanc, read_shared(path).StudyInstanceUID).items()}
     assert {entry.path.stem for entry in waiting} <= set(stored)
     assert sorted(stored[entry.path.stem] for entry in waiting) == sorted(
-        ["1.2.840.10008.5.1.4.1.1.88.33", "1.2.840.10008.5.1.4.1.1.66.4", SECONDARY_CAPTURE] * 2)
+        [COMPREHENSIVE_SR, "1.2.840.10008.5.1.4.1.1.66.4", SECONDARY_CAPTURE] * 2)
 
 
 def test_the_peer_to_send_to_is_chosen_in_the_menu_and_remembered(qtbot, no_pacs, make_window):
