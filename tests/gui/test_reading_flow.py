@@ -17,8 +17,8 @@ from PySide6.QtTest import QTest
 from cxrviewer import paths
 from cxrviewer.analysis.pipeline import lesion_model, model_roles
 from cxrviewer.core.cards import card_path, load_card
-from cxrviewer.core.display.compose import Threshold, compose, layer
-from cxrviewer.core.layers import KINDS
+from cxrviewer.core.display.compose import Threshold, compose
+from cxrviewer.core.layers import KINDS, drawn_layer
 from cxrviewer.gui.main_window import MainWindow
 
 NEEDED = ("gate", "lungs", "bone_suppression", "lesions")
@@ -96,7 +96,9 @@ def test_a_reading_session_from_worklist_to_report_and_back(qtbot, settings, rea
     drawn = [s.kind for s in stack.visible() if s.kind in controller.indexed]
     composed = window.composed_view()
     np.testing.assert_array_equal(
-        composed, compose(window.canvas.displayed_image(), [layer(controller.indexed[k], stack[k].style) for k in drawn]))
+        composed, compose(window.canvas.displayed_image(),  # an explanation map's alpha weighed by its class's probability
+                          [drawn_layer(stack[k], controller.indexed[k], controller.overlays.strength.get(k, 1.0))
+                           for k in drawn]))
 
     # Moving a threshold re-renders through the table only: the indexed map is the same object. (Grad-CAM
     # off: the TB screening classifier's 2x2 feature grid covers the whole film at any threshold.)
