@@ -9,6 +9,7 @@ words from `Summary.call_text` and `Summary.figures`, so they cannot drift apart
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from cxrviewer.core.cards import ModelCard
@@ -188,8 +189,8 @@ METRIC_WORDS = {"auc": "AUC", "dice": "Dice", "tb_images_above_threshold": "TB f
 
 
 def _split_words(split: str) -> str:
-    """A split's name up to its first colon, at most 48 characters: "test (n=746)"."""
-    short = split.split(":")[0].strip()
+    """A split in words (`split_words`), at most 48 characters: "746 test films"."""
+    short = split_words(split)
     return short if len(short) <= 48 else short[:47] + "…"
 
 
@@ -207,7 +208,186 @@ def card_figures(card: ModelCard) -> str:
         if scope == "internal":
             found.sort(key=lambda m: not m.split.lower().startswith("test"))
         if found:
-            parts.append(f"{scope} {found[0].value:.3f} ({_split_words(found[0].split)})")
+            parts.append(f"{scope} {metric_value(headline, found[0].value)} ({_split_words(found[0].split)})")
         else:
             parts.append(NO_EXTERNAL if scope == "external" else "internal not reported")
     return f"{METRIC_WORDS.get(headline, headline)}: " + " · ".join(parts)
+
+
+# -- a model card's facts in a reader's words (issue 20, item 5) ------------------------------------
+# The cards are written by the training code (`training.splits`: "holdout by patient val=0.2 test=0.2
+# seed=0"), with metric ids ("auc", "spec_at_90_sens"), data folders and commands. The findings
+# panel's details and the report's appendix say them here, in words, with rates as percentages.
+
+# The shared data's sources as a reader knows them (folder ids and the splits' lower-case names).
+SOURCE_NAMES = {"shenzhen_tb_128": "Shenzhen", "tbx11k_tb": "TBX11K", "rsna_pneumonia": "RSNA",
+                "kermany_pneumonia": "Kermany", "openist_lungs": "OpenIST", "jsrt_bse": "JSRT", "jsrt_lungs": "JSRT",
+                "shenzhen": "Shenzhen", "tbx11k": "TBX11K", "rsna": "RSNA", "kermany": "Kermany",
+                "openist": "OpenIST", "jsrt": "JSRT"}
+_SOURCE_RE = re.compile(r"\b(" + "|".join(sorted(SOURCE_NAMES, key=len, reverse=True)) + r")\b")
+# Figures that are shares of films (shown as percentages) and scores (shown as decimals, or units).
+RATE_METRICS = ("sensitivity", "specificity", "accuracy", "precision", "recall", "ppv", "npv", "acceptance_rate",
+                "rejection_rate", "false_positive_rate", "tb_images_above_threshold", "opacity_images_above_threshold",
+                "sens_at_", "spec_at_", "box_recall", "pointing_game", "ece")
+METRIC_NAMES = {
+    "auc": "AUC", "sensitivity": "sensitivity", "specificity": "specificity", "accuracy": "accuracy",
+    "precision": "positive predictive value", "ppv": "positive predictive value",
+    "npv": "negative predictive value", "recall": "sensitivity", "f1": "F1 score", "macro_f1": "F1 score (mean over labels)",
+    "mcc": "Matthews correlation", "ece": "calibration error", "brier": "Brier score (0 is best)",
+    "dice": "Dice overlap", "iou": "overlap (IoU)", "hd95": "boundary distance (95th percentile)",
+    "hausdorff": "largest boundary distance", "psnr": "PSNR", "mae": "mean absolute error", "ssim": "SSIM",
+    "ms_ssim": "multi-scale SSIM", "acceptance_rate": "chest films accepted", "rejection_rate": "other images refused",
+    "tb_images_above_threshold": "TB films called", "opacity_images_above_threshold": "opacity films called",
+    "pointing_game": "map's peak inside a marked lesion",
+}
+_METHOD_RE = re.compile(r"(holdout by patient|by \w+ seed=|each source on its own|fold \d+ of \d+|none\b)")
+
+
+def _share(fraction: str) -> str:
+    """"0.2" → "20 %"."""
+    try:
+        return f"{100 * float(fraction):g} %"
+    except ValueError:
+        return fraction
+
+
+def _sources(text: str) -> str:
+    """Source ids as a reader knows them: "tbx11k, rsna" → "TBX11K, RSNA"; "Shenzhen shenzhen_tb_128" → "Shenzhen"."""
+    named = _SOURCE_RE.sub(lambda m: SOURCE_NAMES[m.group(1)], text)
+    return re.sub(r"\b(\w+) \1\b", r"\1", named)
+
+
+def card_text(text: str) -> str:
+    """Any card sentence without the developer's marks: data folder paths, "seed=0", "(n=24)" → "(24 films)",
+    "[…]" → "(…)", source ids named."""
+    text = re.sub(r"\.\./shared/data(/[^\s);,]*)?", "the shared data", text)
+    text = re.sub(r" ?\(the shared data\)", "", text).replace("(the shared data: ", "(")
+    text = re.sub(r",? ?\bseed=\d+\b", "", text)
+    text = re.sub(r"\b(?:docs|configs)/[\w./-]+\.(?:md|yaml)\b", "the project's notes", text)
+    text = re.sub(r"\bn=(\d+)", lambda m: f"{m.group(1)} film" + ("" if m.group(1) == "1" else "s"), text)
+    text = text.replace("[", "(").replace("]", ")")
+    text = re.sub(r"(^|\(|\b)val\b(?!\w)", r"\1validation", text)
+    return _sources(text).strip()
+
+
+def method_words(method: str) -> str:
+    """How a card's films were split, in words: "holdout by patient val=0.2 test=0.2 seed=0" →
+    "tested on 20 % of the patients, kept apart from training; another 20 % chose the model";
+    other methods of `training.splits` likewise; anything else cleaned by `card_text`."""
+    method = method.strip()
+    each = re.match(r"each source on its own \(([^)]*)\): (.*)", method)
+    if each:
+        return f"each source ({_sources(each.group(1))}) on its own: {method_words(each.group(2))}"
+    holdout = re.match(r"holdout by patient val=([\d.]+) test=([\d.]+)", method)
+    if holdout:
+        val, test = (_share(x) for x in holdout.groups())
+        return (f"tested on {test} of the patients, kept apart from training; another {val} chose the model and its "
+                "threshold; no patient in two of these")
+    source = re.match(r"by source seed=\d+: trained on (.*?) \(test_fraction=([\d.]+) of each held out\); "
+                      r"validation (.*?); test (.*?) \(a source in both is halved by patient\)", method)
+    if source:
+        trained, share, val, test = source.groups()
+        return (f"trained on {_sources(trained)}, tested on {_share(share)} of its patients kept apart from training; "
+                f"the model and its threshold chosen on {_sources(val)}, never trained on; also tested on "
+                f"{_sources(test)} (a source used for both is halved by patient)")
+    parts = re.match(r"by (\w+) seed=\d+: trained on (.*?) \(([\d.]+) of its patients held out as the internal "
+                     r"test\); validation (.*?); external test (.*)", method)
+    if parts:
+        _, trained, share, val, external = parts.groups()
+        return (f"trained on {_sources(trained)}, tested on {_share(share)} of its patients kept apart from training; "
+                f"the model chosen on {_sources(val)}; tested apart on {_sources(external)}")
+    fold = re.match(r"fold (\d+) of (\d+) by patient", method)
+    if fold:
+        return f"cross-validation by patient: tested on part {int(fold.group(1)) + 1} of {fold.group(2)}, kept apart from training"
+    return card_text(method)
+
+
+def split_words(split: str) -> str:
+    """A metric's split as a reader reads it, without the split method (`method_words` says it
+    once): "test (n=746): holdout by patient val=0.15 test=0.15 seed=0" → "746 test films";
+    "validation (n=689): …" → "689 validation films (chose the model)"; "test: jsrt (n=24)" → "test:
+    JSRT (24 films)"; "external proxy: Shenzhen TB …" unchanged but for `card_text`."""
+    method = re.search(r": (?=" + _METHOD_RE.pattern + ")", split)
+    if method:
+        split = split[:method.start()]
+    bare = re.fullmatch(r"(test|validation|val)(?: \(n=(\d+)\))?", split.strip())
+    if bare:
+        part, n = bare.groups()
+        films = f"{n} " if n else ""
+        return f"{films}test films" if part == "test" else f"{films}validation films (chose the model)"
+    return card_text(split)
+
+
+def metric_words(name: str) -> str:
+    """A metric id in words: "auc" → "AUC", "spec_at_90_sens" → "specificity at 90 % sensitivity",
+    "sensitivity[tbx11k]" → "sensitivity on TBX11K", "false_positive_rate_jsrt" → "normal films called
+    (false positives), JSRT", "box_recall_at_fp_area_0.01" → "TB boxes found at 1 % false-positive area"."""
+    per = re.fullmatch(r"(.+)\[(.+)\]", name)
+    if per:
+        return f"{metric_words(per.group(1))} on {_sources(per.group(2))}"
+    at = re.fullmatch(r"(sens|spec)_at_(\d+)_(sens|spec)", name)
+    if at:
+        words = {"sens": "sensitivity", "spec": "specificity"}
+        return f"{words[at.group(1)]} at {at.group(2)} % {words[at.group(3)]}"
+    if name.startswith("false_positive_rate"):
+        source = name.removeprefix("false_positive_rate").strip("_").replace("_", " ")
+        return "normal films called (false positives)" + (f", {_sources(source)}" if source else "")
+    box = re.fullmatch(r"box_recall_at_fp_area_([\d.]+)", name)
+    if box:
+        return f"TB boxes found at {_share(box.group(1))} false-positive area"
+    game = re.fullmatch(r"pointing_game(?:_(\w+))?", name)
+    if game:
+        return METRIC_NAMES["pointing_game"] + (f" ({game.group(1).replace('gradcam', 'Grad-CAM')} map)"
+                                                 if game.group(1) else "")
+    identity = re.fullmatch(r"identity_(\w+)", name)
+    if identity:
+        return f"{metric_words(identity.group(1))} of the unchanged film"
+    return METRIC_NAMES.get(name.lower(), name.replace("_", " "))
+
+
+def metric_value(name: str, value: float) -> str:
+    """A figure in the one number format: shares of films as percentages ("89.8 %"), scores as
+    decimals ("0.890"), PSNR in dB, distances in pixels."""
+    base = re.sub(r"\[.*\]$", "", name).removeprefix("identity_")
+    if base.startswith(RATE_METRICS):
+        return f"{100 * value:.1f} %"
+    if base == "psnr":
+        return f"{value:.1f} dB"
+    if base in ("hd95", "hausdorff"):
+        return f"{value:.1f} px"
+    return f"{value:.3f}"
+
+
+def metric_text(name: str, value: float, ci95: tuple[float, float] | None = None) -> str:
+    """"specificity 70.0 % (95 % CI 63.0–79.2 %)", "AUC 0.912 (95 % CI 0.880–0.940)"."""
+    text = f"{metric_words(name)} {metric_value(name, value)}"
+    if ci95 is not None:
+        low, high = (metric_value(name, v) for v in ci95)
+        text += f" (95 % CI {low.removesuffix(' %')}–{high})"
+    return text
+
+
+def data_words(entries: tuple[str, ...]) -> str:
+    """What a model was trained on, without folder paths: "Kermany 2018 pneumonia; research use"."""
+    return "; ".join(card_text(entry) for entry in entries)
+
+
+def trained_words(card: ModelCard) -> str:
+    """"version 3, trained 2026-12-06" (no command, commit or wall time)."""
+    date = card.provenance.date[:10]
+    return f"version {card.version}" + (f", trained {date}" if date else "")
+
+
+def threshold_origin(threshold: float, site: object | None) -> str:
+    """Where the threshold in force came from: the card's (chosen by its trainer on validation films) or
+    this site's calibration (`core.site_settings.SiteThreshold`), in percentages."""
+    if site is None:
+        return f"{percent(threshold)}, the model card's: chosen by its trainer on the validation films"
+    return (f"{percent(threshold)}, this site's: calibrated on {site.films} local films on {site.calibrated} "
+            f"(the model card's is {percent(site.card_threshold)})")
+
+
+def signature_words(origin: str) -> str:
+    """A model's origin: a signed release model, or why it is not one (`core.signing.UNSIGNED_TEXT`)."""
+    return f"{origin} — not a release model; its card's figures are its trainer's own" if origin else \
+        "release model, its signature verified on loading"

@@ -1,5 +1,6 @@
 """The findings area: the gate's verdict, every installed classifier's reading of the study shown,
-the TB-consistent findings of the lesion model, and each model's card.
+the TB-consistent findings of the lesion model, and each model's card: one summary line per model,
+its details folded under a "Details ▸" link (the models opened stay open from study to study).
 
 The models run in the window's analysis service (`gui.analysis_service`), one at a time in a worker;
 the panel lists the installed models, shows their outcomes for the shown study as they arrive and
@@ -20,14 +21,13 @@ import numpy.typing as npt
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
-from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.gate import GateResult, findings_visible
-from cxrviewer.analysis.pipeline import SCREENING_LABEL, LesionFinding, role_of
+from cxrviewer.analysis.pipeline import SCREENING_LABEL, role_of
 from cxrviewer.analysis.study import Classify
 from cxrviewer.core.cards import ModelCard, card_path, load_card
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.image import ImageMeta
-from cxrviewer.core.reading_words import population_reason
+from cxrviewer.core.reading_words import finding_name, population_reason
 from cxrviewer.core.suitability import age_fit, model_cautions, study_cautions
 from cxrviewer.gui import findings_text
 from cxrviewer.gui.analysis_service import FINDING_KINDS, AnalysisService
@@ -185,25 +185,37 @@ class FindingsPanel(QWidget):
             if not self.findings_shown():
                 self.browser.setHtml(findings_text.panel_html([b for b in blocks if b], study_cautions(meta)))
                 return
-        summary = [(self.outcome(e.name), population_reason(age_fit(meta, e.card), e.card))
-                   for e in self.entries if e.kind != "gate"]
-        blocks.append(findings_text.summary_html([(o, fits) for o, fits in summary
-                                                  if isinstance(o, (Finding, LesionFinding))]))
         for entry in self.entries:
             if entry.card is not None and entry.kind == "gate":
                 continue
             if entry.card is not None and entry.kind == "lesions" and entry.name not in roles.lesions:
                 continue  # a second model of the same lesion label does not run: only the first by name does
-            render = findings_text.lesion_html if entry.kind == "lesions" else findings_text.model_html
-            blocks.append(render(entry.name, entry.card, self.outcome(entry.name), entry.name in self._expanded,
-                                 model_cautions(meta, entry.card)))
+            blocks.append(self._entry_html(entry, meta))
         scroll = self.browser.verticalScrollBar().value()
         self.browser.setHtml(findings_text.panel_html([b for b in blocks if b], study_cautions(meta)))
         self.browser.verticalScrollBar().setValue(scroll)
 
+    def _entry_html(self, entry: ModelEntry, meta: ImageMeta | None) -> str:
+        """A model's summary line with its "Details" link, and its details when the reader opened them."""
+        outcome, expanded = self.outcome(entry.name), entry.name in self._expanded
+        cautions = model_cautions(meta, entry.card)
+        details = ""
+        if expanded:
+            render = findings_text.lesion_html if entry.kind == "lesions" else findings_text.model_html
+            details = render(entry.name, entry.card, outcome, cautions)
+        title = finding_name(entry.card.labels, entry.kind) if entry.card is not None else ""
+        return findings_text.model_entry_html(entry.name, title or entry.name, outcome,
+                                              population_reason(age_fit(meta, entry.card), entry.card), expanded,
+                                              details, cautions)
+
+    @property
+    def expanded(self) -> frozenset[str]:
+        """The models whose details the reader opened: kept while the reader moves between studies."""
+        return frozenset(self._expanded)
+
     def _on_anchor(self, url: QUrl) -> None:
         kind, _, rest = url.toString(QUrl.ComponentFormattingOption.FullyEncoded).partition(":")
-        if kind == "about":
+        if kind == "details":
             self._expanded ^= {unquote(rest)}
             self._render()
         elif url.toString() == findings_text.SHOW_ANYWAY_LINK:

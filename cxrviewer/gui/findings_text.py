@@ -1,9 +1,16 @@
-"""The findings panel's text: one model's finding, its error, and what its card says, as Qt rich text.
+"""The findings panel's text as Qt rich text: one summary line per model, each with a "Details ▸"
+link, and the model's details (every label's probability, the threshold in force and where it came
+from, the card's figures external and internal, population, limits, origin) folded under it until
+the reader opens them (issue 20, item 5).
 
-Pure string formatting (no Qt), so what the reader is told can be tested on hand-built cards. Every
-value from a card or an error message is HTML-escaped. Links: "class:<model>/<label>" selects a
-label, "about:<model>" opens or closes the card's details, "gate:show-anyway" shows findings the gate withheld. Cautions (`cxrviewer.core.suitability`) come
-first: above every block when they concern the study, under a model's name when they concern that model.
+Pure string formatting (no Qt), so what the reader is told can be tested on hand-built cards. The
+words are `core.reading_words`' (the reports use the same): percentages for every probability,
+threshold and share of films; the cards' split methods, metric ids and data folders in plain words.
+Every value from a card or an error message is HTML-escaped. Links: "class:<model>/<label>" selects a
+label, "details:<model>" opens or closes the model's details, "gate:show-anyway" shows findings the
+gate withheld. Cautions (`cxrviewer.core.suitability`) come first: above every line when they
+concern the study, under a model's line when they concern that model (in its details when the line
+already says the answer is withheld and why).
 """
 
 from __future__ import annotations
@@ -16,18 +23,31 @@ from cxrviewer.analysis.gate import WITHHELD_MESSAGE, GateResult
 from cxrviewer.analysis.pipeline import LesionFinding
 from cxrviewer.analysis.report_readings import finding_summary
 from cxrviewer.core.cards import ModelCard
-from cxrviewer.core.reading_words import CALL_COLOURS, withheld
+from cxrviewer.core.reading_words import (
+    CALL_COLOURS,
+    NOT_RUN,
+    card_text,
+    data_words,
+    method_words,
+    metric_text,
+    plain_label,
+    signature_words,
+    split_words,
+    threshold_origin,
+    trained_words,
+    withheld,
+)
 from cxrviewer.core.reading_words import percent as plain_percent
 
-LESION_TITLE = "TB-consistent findings"
-# Per lesion channel (`analysis.pipeline.LESION_LABELS`): the block's title, and what a call says.
+LESION_TITLE = plain_label("tb_lesions")  # the TB lesion model's line: "TB-consistent areas: normal — …"
+DETAILS_OPEN, DETAILS_CLOSED = "Details ▾", "Details ▸"
+# Per lesion channel (`analysis.pipeline.LESION_LABELS`): what a call says, positive and negative.
 LESION_WORDS = {
-    "tb_lesions": (LESION_TITLE, "TB-consistent areas", "no TB-consistent area called"),
-    "opacity_lesions": ("Lung opacity (opacity map)", "lung opacity", "no lung opacity called"),
+    "tb_lesions": ("TB-consistent areas", "no TB-consistent area called"),
+    "opacity_lesions": ("lung opacity", "no lung opacity called"),
 }
 # Card metrics that say what the lesion threshold means (lesion_eval writes them): shown with the score.
 LESION_THRESHOLD_METRICS = ("tb_images_above_threshold", "opacity_images_above_threshold", "false_positive_rate_")
-ACRONYMS = {"auc": "AUC", "mcc": "MCC", "f1": "F1", "ppv": "PPV", "npv": "NPV", "iou": "IoU"}
 BAR_COLOUR, CALLED_COLOUR, MUTED, RULE_COLOUR = "#4a90d9", "#d9822b", "#808080", "#c8c8c8"
 CAUTION_BACKGROUND, CAUTION_TEXT = "#fff3cd", "#6b4200"  # both set, so it reads on light and dark themes
 SHOW_ANYWAY_LINK = "gate:show-anyway"
@@ -44,24 +64,24 @@ def class_link(model: str, label: str) -> str:
     return f"class:{quote(model, safe='')}/{quote(label, safe='')}"
 
 
-def about_link(model: str) -> str:
-    return f"about:{quote(model, safe='')}"
+def details_link(model: str) -> str:
+    return f"details:{quote(model, safe='')}"
 
 
 def header_html(name: str, card: ModelCard | None, detail: str = "") -> str:
-    version = f" v{escape(card.version)}" if card is not None else ""
-    extra = f" <span style='color:{MUTED}'>· {escape(detail)}</span>" if detail else ""
-    return f"<p style='margin-bottom:2px'><b>{escape(name)}</b><span style='color:{MUTED}'>{version}</span>{extra}</p>"
+    """The details' first line, in grey: the model's id, version, training date, where it ran."""
+    parts = [name] + ([trained_words(card)] if card is not None else []) + ([detail] if detail else [])
+    return f"<p style='margin:2px 0; color:{MUTED}'>{escape(' · '.join(parts))}</p>"
 
 
 def decision_html(finding: Finding) -> str:
     """The call at the card's operating point, in words (bold label first)."""
     labels, probs = finding.labels, finding.probabilities
-    called = ", ".join(f"<b>{escape(labels[i])}</b>" for i in finding.positive)
+    called = ", ".join(f"<b>{escape(plain_label(labels[i]))}</b>" for i in finding.positive)
     if finding.rule == "threshold":
         if 1 in finding.positive:
             return f"{called} — {percent(probs[1])} is at or above the operating threshold {percent(finding.threshold)}"
-        return (f"{called} — {escape(labels[1])} {percent(probs[1])} is below the operating threshold "
+        return (f"{called} — {escape(plain_label(labels[1]))} {percent(probs[1])} is below the operating threshold "
                 f"{percent(finding.threshold)}")
     if finding.rule == "argmax":
         return f"{called} — the most probable of {len(labels)} labels (no threshold)"
@@ -78,24 +98,12 @@ def finding_html(finding: Finding) -> str:
         width = max(1, round(100 * p))
         bar = (f"<table width='100%' cellspacing='0' cellpadding='0'><tr><td width='{width}%' bgcolor='{colour}'>"
                f"&nbsp;</td><td></td></tr></table>")
-        name = f"<a href='{class_link(finding.model, label)}'>{escape(label)}</a>"
+        name = f"<a href='{class_link(finding.model, label)}'>{escape(plain_label(label))}</a>"
         if index in finding.positive:
             name = f"<b>{name}</b>"
         rows.append(f"<tr><td>{name}</td><td align='right'>&nbsp;{percent(p)}&nbsp;</td><td width='45%'>{bar}</td></tr>")
     return (f"<table width='100%' cellspacing='0' cellpadding='1'>{''.join(rows)}</table>"
-            f"<p style='margin-top:4px'>{decision_html(finding)}</p>{call_basis_html(finding)}")
-
-
-def call_basis_html(finding: Finding | LesionFinding) -> str:
-    """Where the call's threshold came from when it is not the card's (a site calibration), and a
-    model's origin when the release did not sign it; "" for a signed model at its card threshold."""
-    lines = []
-    if finding.site is not None:
-        lines.append(f"<span style='color:{CAUTION_TEXT}'>Called at the {escape(finding.site.describe())}</span>")
-    if finding.origin:
-        lines.append(f"<span style='color:{CAUTION_TEXT}'><b>{escape(finding.origin)}</b> — not a release model; "
-                     "its card's figures are its trainer's own</span>")
-    return f"<p style='margin-top:2px'>{'<br>'.join(lines)}</p>" if lines else ""
+            f"<p style='margin-top:4px'>{decision_html(finding)}</p>")
 
 
 def cautions_html(cautions: tuple[str, ...]) -> str:
@@ -134,101 +142,73 @@ def pending_html() -> str:
     return f"<p style='color:{MUTED}'>Running…</p>"
 
 
-def metric_name(name: str) -> str:
-    return ACRONYMS.get(name.lower(), name.replace("_", " ").capitalize())
-
-
 SCOPE_HEADINGS = {
-    "external": "On data it never saw in training or selection (external)",
-    "internal": "On a held-out part of the sources it trained on (internal)",
+    "external": "On films from sources it never saw in training or selection (external)",
+    "internal": "On films of its own sources kept apart from training (internal)",
 }
-NO_EXTERNAL = ("No external figure: this model was measured only on held-out parts of the sources it "
-               "trained on, which flatters it; expect lower figures on other hospitals' films.")
+NO_EXTERNAL = ("No external figure: this model was measured only on films of the sources it trained on, "
+               "which flatters it; expect lower figures on other hospitals' films.")
+
+
+def threshold_html(finding: Finding | LesionFinding) -> str:
+    """The threshold in force and where it came from (the card's, or this site's calibration)."""
+    if finding.threshold is None:
+        return ""
+    return f"<p style='margin-top:2px'><i>Threshold:</i> {escape(threshold_origin(finding.threshold, finding.site))}</p>"
+
+
+def origin_html(finding: Finding | LesionFinding | None) -> str:
+    """Whether the model is a signed release model, or why it is not (on an amber line)."""
+    if finding is None:
+        return ""
+    words = escape(signature_words(finding.origin))
+    if finding.origin:
+        return f"<p><i>Origin:</i> <span style='color:{CAUTION_TEXT}'><b>{words}</b></span></p>"
+    return f"<p><i>Origin:</i> {words}</p>"
 
 
 def metrics_html(card: ModelCard) -> str:
-    """Held-out metrics, external ones first, grouped by the split they were measured on, with
+    """The card's figures, external ones first, grouped by the films they were measured on, with
     their 95 % CI when known; a card without any external figure says so."""
     if not card.metrics:
-        return ""
+        return "<p>The card reports no figures measured on films kept apart from training.</p>"
     parts = []
     for scope in ("external", "internal"):
         splits: dict[str, list[str]] = {}
         for metric in (m for m in card.metrics if m.scope == scope):
-            text = f"{metric_name(metric.name)} {metric.value:.3f}"
-            if metric.ci95 is not None:
-                text += f" (95 % CI {metric.ci95[0]:.3f}–{metric.ci95[1]:.3f})"
-            splits.setdefault(metric.split, []).append(escape(text))
+            splits.setdefault(split_words(metric.split), []).append(escape(metric_text(metric.name, metric.value,
+                                                                                        metric.ci95)))
         if not splits:
             if scope == "external":
                 parts.append(f"<p><b>{escape(NO_EXTERNAL)}</b></p>")
             continue
         parts.append(f"<p><b>{SCOPE_HEADINGS[scope]}</b></p>")
-        parts += [f"<p><i>Measured on {escape(split) or 'an unnamed split'}:</i><br>{'<br>'.join(items)}</p>"
+        parts += [f"<p><i>{escape(split) or 'Unnamed films'}:</i><br>{'<br>'.join(items)}</p>"
                   for split, items in splits.items()]
     return "".join(parts)
 
 
-def confusion_html(card: ModelCard) -> str:
-    blocks = []
-    for confusion in card.confusion:
-        head = "".join(f"<td align='right'><i>{escape(label)}</i></td>" for label in card.labels)
-        rows = "".join(
-            f"<tr><td><i>{escape(label)}</i></td>{''.join(f'<td align=right>{n}</td>' for n in row)}</tr>"
-            for label, row in zip(card.labels, confusion.matrix, strict=True)
-        )
-        blocks.append(f"<p><i>Confusion on {escape(confusion.split)} (rows true, columns predicted):</i></p>"
-                      f"<table cellspacing='0' cellpadding='2'><tr><td></td>{head}</tr>{rows}</table>")
-    return "".join(blocks)
-
-
-def complexity_html(card: ModelCard) -> str:
-    c = card.complexity
-    if c is None:
-        return ""
-    parts = [f"{c.parameters / 1e6:.2f} M parameters"]
-    if c.macs is not None:
-        parts.append(f"{c.macs / 1e9:.2f} GMACs")
-    if c.cpu_ms is not None:
-        parts.append(f"{c.cpu_ms:.0f} ms on CPU" + (f" ({c.cpu_note})" if c.cpu_note else ""))
-    return f"<p><i>Cost:</i> {escape(', '.join(parts))}</p>"
-
-
 def limits_html(card: ModelCard) -> str:
-    """What the model was not validated for: always shown, not hidden in the details."""
+    """What the model was not validated for."""
     if not card.limits:
         return f"<p style='color:{MUTED}'>The card states no limits of validation.</p>"
-    items = "".join(f"<li>{escape(limit)}</li>" for limit in card.limits)
+    items = "".join(f"<li>{escape(card_text(limit))}</li>" for limit in card.limits)
     return f"<p style='margin-bottom:0'><i>Not validated for / limits:</i></p><ul style='margin-top:0'>{items}</ul>"
 
 
-def about_html(card: ModelCard) -> str:
-    """The card's details: data and split, metrics, what the probability means, notes, cost."""
+def card_html(card: ModelCard) -> str:
+    """What the card says, in words: who it was trained on, on what, how it was tested, its
+    figures (external first) and its limits."""
     parts = []
-    prov = card.provenance
-    if prov.data:
-        parts.append(f"<p><i>Trained on:</i> {escape('; '.join(prov.data))}</p>")
     if card.population is not None and card.population.description:
         parts.append(f"<p><i>Population:</i> {escape(card.population.description)}</p>")
-    if prov.split:
-        parts.append(f"<p><i>Split:</i> {escape(prov.split)}</p>")
-    if prov.date:
-        parts.append(f"<p><i>Trained:</i> {escape(prov.date[:10])}"
-                     + (f", commit {escape(prov.commit[:8])}" if prov.commit else "") + "</p>")
-    parts.append(metrics_html(card) or "<p>The card reports no held-out metrics.</p>")
-    if card.probability_meaning:
-        parts.append(f"<p><i>What the probability means:</i> {escape(card.probability_meaning)}</p>")
-    parts.append(confusion_html(card))
-    parts += [f"<p><i>Note:</i> {escape(note)}</p>" for note in card.notes]
-    parts.append(complexity_html(card))
-    if card.reference is not None:
-        # A classifier's reference is its probabilities; an image model's, figures of its output.
-        expected = " / ".join(percent(p) for p in card.reference.probabilities) or escape(", ".join(
-            f"{name.replace('_', ' ')} {value:.3f}" for name, value in card.reference.figures.items()))
-        parts.append(f"<p><i>Self-check:</i> {escape(card.reference.input)} gave {expected} at export</p>")
-    parts.append(f"<p><i>Architecture:</i> {escape(card.arch)}, input {card.input.width}×{card.input.height}"
-                 f"×{card.input.channels}</p>")
-    return f"<div style='margin-left:8px'>{''.join(parts)}</div>"
+    if card.provenance.data:
+        parts.append(f"<p><i>Trained on:</i> {escape(data_words(card.provenance.data))}</p>")
+    if card.provenance.split and card.provenance.split != "none":
+        parts.append(f"<p><i>How it was tested:</i> {escape(method_words(card.provenance.split))}</p>")
+    parts.append(metrics_html(card))
+    parts.append(limits_html(card))
+    return "".join(parts)
 
 
 def operating_point_html(card: ModelCard) -> str:
@@ -244,82 +224,82 @@ def operating_point_html(card: ModelCard) -> str:
         for split in splits:
             figures = ", ".join(f"{m.name} {percent(m.value)}" for m in card.metrics
                                 if m.split == split and m.name in wanted and m.scope == scope)
-            lines.append(f"{figures} <span style='color:{MUTED}'>({scope}: {escape(split)})</span>")
+            lines.append(f"{figures} <span style='color:{MUTED}'>({scope}: {escape(split_words(split))})</span>")
     if not lines:
         return ""
     return f"<p style='margin-top:2px'><i>At this threshold:</i> {'<br>'.join(lines)}</p>"
 
 
-def model_html(name: str, card: ModelCard | None, outcome: Finding | str | None, expanded: bool,
+def model_html(name: str, card: ModelCard | None, outcome: Finding | str | None,
                cautions: tuple[str, ...] = ()) -> str:
-    """One model's block: header, its cautions, finding (or error, or running), limits, details link."""
+    """A classifier's details: where it ran, its cautions, every label's probability and the call,
+    the threshold and where it came from, the card's figures at it, the card, the model's origin."""
+    parts = [cautions_html(cautions)]
+    detail = ""
     if isinstance(outcome, Finding):
-        body = finding_html(outcome)
+        parts += [finding_html(outcome), threshold_html(outcome)]
         if outcome.rule == "threshold" and card is not None:
-            body += operating_point_html(card)
+            parts.append(operating_point_html(card))
         detail = f"{outcome.provider}, {1000 * outcome.seconds:.0f} ms"
     elif isinstance(outcome, str):
-        body, detail = error_html(outcome), ""
+        parts.append(error_html(outcome))
     else:
-        body, detail = pending_html(), ""
-    parts = [header_html(name, card, detail), cautions_html(cautions), body]
-    return "".join(parts + card_tail_html(name, card, expanded))
+        parts.append(pending_html())
+    parts += [card_html(card) if card is not None else "", origin_html(outcome if isinstance(outcome, Finding) else None)]
+    return details_block(header_html(name, card, detail) + "".join(parts))
 
 
-def card_tail_html(name: str, card: ModelCard | None, expanded: bool) -> list[str]:
-    """What follows a model's answer: its limits and the "About this model" link (and the card when open)."""
-    if card is None:
-        return []
-    arrow = "▾" if expanded else "▸"
-    parts = [limits_html(card), f"<p><a href='{about_link(name)}'>About this model {arrow}</a></p>"]
-    return parts + ([about_html(card)] if expanded else [])
+def details_block(html: str) -> str:
+    return f"<table width='100%' cellspacing='0' cellpadding='0' style='margin-left:14px'><tr><td>{html}</td></tr></table>"
 
 
 def lesion_metrics_html(card: ModelCard) -> str:
     """The card's figures at the image-level threshold (share of held-out TB images called, false
     positive rate on normal radiographs of each source), each with where it was measured."""
-    rows = [f"{escape(metric_name(m.name))} {percent(m.value)} <span style='color:{MUTED}'>({escape(m.split)})</span>"
+    rows = [f"{escape(metric_text(m.name, m.value))} <span style='color:{MUTED}'>({escape(split_words(m.split))})</span>"
             for m in card.metrics if m.name.startswith(LESION_THRESHOLD_METRICS)]
     return f"<p style='margin-top:2px'><i>At this threshold:</i><br>{'<br>'.join(rows)}</p>" if rows else ""
 
 
-def lesion_words(label: str) -> tuple[str, str, str]:
-    """(title, positive call, negative call) of a lesion channel; the TB wording for one not known."""
+def lesion_words(label: str) -> tuple[str, str]:
+    """(positive call, negative call) of a lesion channel; the TB wording for one not known."""
     return LESION_WORDS.get(label, LESION_WORDS["tb_lesions"])
 
 
 def lesion_finding_html(finding: LesionFinding, card: ModelCard | None) -> str:
-    """A lesion model's image-level score (TB-consistent findings, lung opacity) against the card's
-    threshold, what the score means, and the card's figures at that threshold."""
-    _, positive, negative = lesion_words(finding.label)
+    """A lesion model's image-level score (TB-consistent findings, lung opacity) against its
+    threshold, where the threshold came from, what the score means, and the card's figures at it."""
+    positive, negative = lesion_words(finding.label)
     if finding.positive:
         call = (f"<b>{positive}</b> — score {percent(finding.score)} is at or above the threshold "
                 f"{percent(finding.threshold)}")
     else:
         call = (f"<b>{negative}</b> — score {percent(finding.score)} is below the threshold "
                 f"{percent(finding.threshold)}")
-    parts = [f"<p style='margin-top:4px'>{call}</p>", call_basis_html(finding)]
+    parts = [f"<p style='margin-top:4px'>{call}</p>", threshold_html(finding)]
     if card is not None and card.probability_meaning:
-        parts.append(f"<p><i>What the score means:</i> {escape(card.probability_meaning)}</p>")
+        parts.append(f"<p><i>What the score means:</i> {escape(card_text(card.probability_meaning))}</p>")
     if card is not None:
         parts.append(lesion_metrics_html(card))
     return "".join(parts)
 
 
-def lesion_html(name: str, card: ModelCard | None, outcome: LesionFinding | str | None, expanded: bool,
+def lesion_html(name: str, card: ModelCard | None, outcome: LesionFinding | str | None,
                 cautions: tuple[str, ...] = ()) -> str:
-    """A lesion model's block (TB lesions, lung opacity: the title follows the card's first channel):
-    title, its cautions, the score (or error, or running), limits, details link."""
+    """A lesion model's details (TB lesions, lung opacity): where it ran, its cautions, the score
+    against the threshold and where that came from, the card, the model's origin."""
+    parts = [cautions_html(cautions)]
+    detail = ""
     if isinstance(outcome, LesionFinding):
-        body = lesion_finding_html(outcome, card)
-        detail = f"{name}, {outcome.provider}, {1000 * outcome.seconds:.0f} ms"
+        parts.append(lesion_finding_html(outcome, card))
+        detail = f"{outcome.provider}, {1000 * outcome.seconds:.0f} ms"
     elif isinstance(outcome, str):
-        body, detail = error_html(outcome), name
+        parts.append(error_html(outcome))
     else:
-        body, detail = pending_html(), name
-    label = card.labels[0] if card is not None and card.labels else "tb_lesions"
-    parts = [header_html(lesion_words(label)[0], card, detail), cautions_html(cautions), body]
-    return "".join(parts + card_tail_html(name, card, expanded))
+        parts.append(pending_html())
+    parts += [card_html(card) if card is not None else "",
+              origin_html(outcome if isinstance(outcome, LesionFinding) else None)]
+    return details_block(header_html(name, card, detail) + "".join(parts))
 
 
 def summary_line(outcome: Finding | LesionFinding, reason: str = "") -> str:
@@ -337,18 +317,43 @@ def summary_line(outcome: Finding | LesionFinding, reason: str = "") -> str:
     return text + figures + model
 
 
+def waiting_line(title: str, model: str, outcome: str | None) -> str:
+    """The line of a model still running ("running…") or that could not run (its error, in red)."""
+    said = (f"<span style='color:{CALL_COLOURS[NOT_RUN]}'>running…</span>" if outcome is None
+            else f"<span style='color:#c0392b'>Could not run: {escape(outcome)}</span>")
+    grey = f" <span style='color:{MUTED}'>· {escape(model)}</span>" if model != title else ""
+    return f"<b>{escape(title)}</b>: {said}{grey}"
+
+
+def applies_reason(applies: str | bool) -> str:
+    """Why an answer does not apply ("" when it does): True or "" applies; False, a reason not known."""
+    return OUTSIDE_POPULATION if applies is False else ("" if applies is True else applies)
+
+
+def model_entry_html(model: str, title: str, outcome: object, applies: str | bool, expanded: bool,
+                     details: str, cautions: tuple[str, ...] = ()) -> str:
+    """A model in the panel: its summary line with the "Details ▸" link, the cautions the line does
+    not already say (an answer withheld says why in the line: its caution goes in the details), and
+    its details when the reader opened them."""
+    reason = applies_reason(applies)
+    line = (summary_line(outcome, reason) if isinstance(outcome, (Finding, LesionFinding))
+            else waiting_line(title, model, outcome if isinstance(outcome, str) else None))
+    link = f"<a href='{details_link(model)}'>{DETAILS_OPEN if expanded else DETAILS_CLOSED}</a>"
+    parts = [f"<p style='margin:3px 0'>{line}&nbsp;&nbsp;{link}</p>"]
+    if cautions and not reason:
+        parts.append(cautions_html(cautions))
+    return "".join(parts) + (details if expanded else "")
+
+
 def summary_html(outcomes: list[tuple[Finding | LesionFinding, str | bool]]) -> str:
-    """The models' calls first, one line each, before their details; "" when none is in yet. Each
-    outcome comes with why its answer does not apply to this patient (`core.reading_words.
-    population_reason`; "" or True when it applies, False for a reason not known): such an answer is
-    not put at the top, its line says it is withheld and why, and its block below carries the caution."""
-    lines = []
-    for outcome, applies in outcomes:
-        reason = OUTSIDE_POPULATION if applies is False else ("" if applies is True else applies)
-        lines.append(summary_line(outcome, reason))
+    """The models' calls, one line each, without links; "" when none is in yet. Each outcome comes
+    with why its answer does not apply to this patient (`core.reading_words.population_reason`; ""
+    or True when it applies, False for a reason not known): its line says it is withheld and why."""
+    lines = [summary_line(outcome, applies_reason(applies)) for outcome, applies in outcomes]
     return f"<p style='margin:2px 0 6px 0'>{'<br>'.join(lines)}</p>" if lines else ""
 
 
 def panel_html(blocks: list[str], study_cautions: tuple[str, ...] = ()) -> str:
     rule = f"<hr style='background-color:{RULE_COLOUR}'>"
-    return cautions_html(study_cautions) + rule.join(blocks) + f"{rule}<p style='color:{MUTED}'><small>{FOOTER}</small></p>"
+    return (cautions_html(study_cautions) + "".join(blocks)
+            + f"{rule}<p style='color:{MUTED}'><small>{FOOTER}</small></p>")

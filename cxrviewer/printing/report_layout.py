@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from cxrviewer.core.export.content import SOFTWARE, ExportContent
 from cxrviewer.core.legend import DISPLAY_THRESHOLD_NOTE, LayerLegend
-from cxrviewer.core.reading_words import CALL_COLOURS, CALL_RULE, Summary, card_figures
+from cxrviewer.core.reading_words import CALL_COLOURS, CALL_RULE, Summary, card_figures, card_text
 
 A4 = (595.28, 841.89)  # points
 MARGIN = 36.0
@@ -313,7 +313,7 @@ def appendix_paras(content: ExportContent, figures: list[str]) -> list[tuple[str
     for reading in content.readings:
         paras.append((f"{reading.model}: {reading.result}", "regular", body, 0.0))
         if reading.meaning:
-            paras.append((f"What it means: {reading.meaning}", "regular", body, 8.0))
+            paras.append((f"What it means: {card_text(reading.meaning)}", "regular", body, 8.0))
     if not content.readings:
         paras.append(("No model reading was available when this report was made.", "regular", body, 0.0))
     paras.append(("Layers as drawn", "bold", body + 1, 0.0))

@@ -234,16 +234,17 @@ def test_tb_findings_are_withheld_by_the_gate_then_shown_with_score_threshold_an
     text = panel_text(qtbot, panel, "rejected", 0.25)
     assert WITHHELD_MESSAGE in text and findings_text.LESION_TITLE not in text and "score" not in text
     panel._on_anchor(QUrl(findings_text.SHOW_ANYWAY_LINK))
+    panel._on_anchor(QUrl(findings_text.details_link("tb-lesions")))  # the details: folded until asked for
     text = panel.browser.toPlainText()
     found = panel.outcome("tb-lesions")
     assert isinstance(found, pipeline.LesionFinding) and found.score == lesion_score(found.probability)
     score = html.unescape(findings_text.percent(found.score))
     call = "is at or above the threshold 42.0 %" if found.score >= 0.42 else "is below the threshold 42.0 %"
-    assert f"{findings_text.LESION_TITLE} v1 · tb-lesions, CPU" in text and f"score {score} {call}" in text
+    assert "tb-lesions · version 1 · CPU" in text and f"score {score} {call}" in text
     assert f"What the score means: {LESION_MEANING}" in text and "81.0 %" in text
     assert text.index("81.0 %") < text.index(findings_text.LESION_TITLE)  # classifiers first, then TB
     text = panel_text(qtbot, panel, "accepted", 0.75)
-    assert WITHHELD_MESSAGE not in text and f"{findings_text.LESION_TITLE} v1" in text
+    assert WITHHELD_MESSAGE not in text and f"{findings_text.LESION_TITLE}: " in text and "tb-lesions · version 1" in text
     with qtbot.waitSignal(panel.class_selected) as signal:
         panel._on_anchor(QUrl(findings_text.class_link("pneumonia", "pneumonia")))
     assert signal.args == ["pneumonia", 1]
@@ -261,15 +262,16 @@ def test_lesion_text_shows_the_cards_figures_at_the_threshold():
         Metric("false_positive_rate_jsrt", 0.05, "all 93 images; source never used in training"),
         Metric("pointing_game", 0.9, "test: by image"))})
     found = pipeline.LesionFinding("tb", np.zeros((4, 4), np.float32), 0.25, 0.3, False, "CPU", 0.01)
-    block = findings_text.lesion_html("tb", card, found, expanded=False)
+    block = findings_text.lesion_html("tb", card, found)
     assert "<b>no TB-consistent area called</b> — score 25.0 % is below the threshold 30.0 %" in block
-    assert "Tb images above threshold 81.2 %" in block and "False positive rate jsrt 5.0 %" in block
-    assert "all 93 images; source never used in training" in block and "Pointing game" not in block
-    assert "Could not run: model tb: &lt;x&gt;" in findings_text.lesion_html("tb", card, "model tb: <x>", False)
+    at_threshold = findings_text.lesion_metrics_html(card)
+    assert "TB films called 81.2 %" in at_threshold and "normal films called (false positives), JSRT 5.0 %" in at_threshold
+    assert "all 93 images; source never used in training" in at_threshold and "map's peak" not in at_threshold
+    assert "Could not run: model tb: &lt;x&gt;" in findings_text.lesion_html("tb", card, "model tb: <x>")
     card = card.__class__(**{**card.__dict__, "confusion": (),
                              "reference": Reference("tbx11k/x.png", (), {"tb_lesions_mean": 0.0123})})
-    about = findings_text.lesion_html("tb", card, found, expanded=True)
-    assert "Self-check:</i> tbx11k/x.png gave tb lesions mean 0.012 at export" in about  # an image model's figures
+    about = findings_text.lesion_html("tb", card, found)
+    assert "Self-check" not in about and "tbx11k/x.png" not in about  # the developer's check, not the reader's
 
 
 def test_the_window_feeds_its_service_and_shows_progress_and_provider(qtbot, settings, pipeline_models_dir,
@@ -308,19 +310,19 @@ def test_a_classifiers_threshold_is_explained_by_its_test_sensitivity_and_specif
     card = card.__class__(**{**card.__dict__, "metrics": (
         Metric("sensitivity", 0.95, "validation: by patient"), Metric("specificity", 0.7, "validation: by patient"),
         Metric("specificity", 0.875, "test: by patient"), Metric("sensitivity", 0.8, "test: by patient"))})
-    block = findings_text.model_html("hand", card, finding((0.2, 0.8), (1,)), expanded=False)
+    block = findings_text.operating_point_html(card)
     assert "<i>At this threshold:</i> specificity 87.5 %, sensitivity 80.0 %" in block
     assert "(internal: test: by patient)" in block and "validation" not in block and "external" not in block
     # An external split is shown beside the internal one, so the reader sees how far the figures hold.
     shifted = card.__class__(**{**card.__dict__, "metrics": card.metrics + (
         Metric("sensitivity", 0.99, "other period (n=200)", scope="external"),
         Metric("specificity", 0.667, "other period (n=200)", scope="external"))})
-    block = findings_text.model_html("hand", shifted, finding((0.2, 0.8), (1,)), expanded=False)
-    assert "sensitivity 99.0 %, specificity 66.7 % <span" in block and "(external: other period (n=200))" in block
+    block = findings_text.model_html("hand", shifted, finding((0.2, 0.8), (1,)))
+    assert "sensitivity 99.0 %, specificity 66.7 % <span" in block and "(external: other period (200 films))" in block
     assert block.index("internal: test") < block.index("external: other period")
     assert block.index("operating threshold 73.0 %") < block.index("At this threshold")
     three = finding((0.1, 0.6, 0.3), (1,), "argmax", None, ("normal", "bacteria", "virus"))
-    assert "At this threshold" not in findings_text.model_html("hand", card, three, expanded=False)  # no threshold
+    assert "At this threshold" not in findings_text.model_html("hand", card, three)  # no threshold
     bare = card.__class__(**{**card.__dict__, "metrics": ()})
     assert findings_text.operating_point_html(bare) == ""
 

@@ -60,15 +60,15 @@ def finding(probs, positive, rule="threshold", threshold=0.73, labels=("normal",
 
 
 # -- the formatter and the decision ---------------------------------------------------------------
-def test_about_block_shows_metrics_with_split_and_ci_limits_and_meaning():
+def test_card_block_shows_metrics_with_split_and_ci_limits():
     card = hand_card()
-    about = findings_text.about_html(card)
+    about = findings_text.card_html(card)
     assert "AUC 0.912 (95 % CI 0.880–0.940)" in about
-    assert "Sensitivity 0.800<" in about  # no CI recorded, none invented
-    assert "Measured on test: by patient" in about
+    assert "sensitivity 80.0 %<" in about  # no CI recorded, none invented; a rate as a percentage
+    assert "<i>test: by patient:</i>" in about
     # The hand card has internal figures only: the reader is told there is no external one.
     assert findings_text.NO_EXTERNAL in about.replace("&#x27;", "'")
-    assert about.index(findings_text.NO_EXTERNAL[:30]) < about.index("Measured on test")
+    assert about.index(findings_text.NO_EXTERNAL[:30]) < about.index("test: by patient:")
 
 
 def test_about_block_shows_external_figures_first_under_their_own_heading():
@@ -77,30 +77,34 @@ def test_about_block_shows_external_figures_first_under_their_own_heading():
     card = hand_card()
     card = card.__class__(**{**card.__dict__, "metrics": card.metrics + (
         Metric("specificity", 0.667, "Kermany earlier period (n=300)", scope="external"),)})
-    about = findings_text.about_html(card)
+    about = findings_text.card_html(card)
     external = about.index(findings_text.SCOPE_HEADINGS["external"])
     internal = about.index(findings_text.SCOPE_HEADINGS["internal"][:20])
-    assert external < about.index("Specificity 0.667") < internal < about.index("Measured on test: by patient")
+    assert external < about.index("specificity 66.7 %") < internal < about.index("test: by patient:")
     assert findings_text.NO_EXTERNAL[:30] not in about
-    assert "Kermany 2018 &lt;train&gt;" in about and "by patient, seed 0" in about
-    assert "95 % sensitivity on validation" in about
-    assert "small training set" in about
-    assert "0.23 M parameters, 1.50 GMACs, 12 ms on CPU (1 thread)" in about
-    assert "<td align=right>90</td>" in about
-    block = findings_text.model_html("hand", card, finding((0.2, 0.8), (1,)), expanded=False)
-    assert "not validated on portable AP films" in block  # limits show without opening the details
-    assert "AUC" not in block and "About this model ▸" in block
+    assert "Kermany 2018 &lt;train&gt;" in about and "How it was tested:</i> by patient, seed 0" in about
+    assert "not validated on portable AP films" in about
+    # The trainer's notes, confusion matrices and cost are the developer's: not in the reader's details.
+    assert "small training set" not in about and "GMACs" not in about and "<td align=right>90</td>" not in about
+    details = findings_text.model_html("hand", card, finding((0.2, 0.8), (1,)))
+    assert details.index("80.0 %") < details.index("Threshold:") < details.index(findings_text.SCOPE_HEADINGS["external"])
+    assert "Origin:</i> release model, its signature verified on loading" in details
+    # Folded: the model's line and its "Details ▸" link, nothing of the details.
+    folded = findings_text.model_entry_html("hand", "Pneumonia", finding((0.2, 0.8), (1,)), True, False, details)
+    assert "Details ▸</a>" in folded and "AUC" not in folded and "not validated on portable" not in folded
+    opened = findings_text.model_entry_html("hand", "Pneumonia", finding((0.2, 0.8), (1,)), True, True, details)
+    assert "Details ▾</a>" in opened and opened.endswith(details)
 
 
 def test_finding_text_gives_percentages_in_label_order_and_the_call():
     text = findings_text.finding_html(finding((0.2, 0.8), (1,)))
-    assert text.index("normal") < text.index("pneumonia")
+    assert text.index("Normal") < text.index("Pneumonia")
     assert "20.0 %" in text and "80.0 %" in text
-    assert "<b>pneumonia</b> — 80.0 % is at or above the operating threshold 73.0 %" in text
+    assert "<b>Pneumonia</b> — 80.0 % is at or above the operating threshold 73.0 %" in text
     below = findings_text.decision_html(finding((0.35, 0.65), (0,)))
-    assert below == "<b>normal</b> — pneumonia 65.0 % is below the operating threshold 73.0 %"
+    assert below == "<b>Normal</b> — Pneumonia 65.0 % is below the operating threshold 73.0 %"
     three = finding((0.1, 0.6, 0.3), (1,), "argmax", None, ("normal", "bacteria", "virus"))
-    assert findings_text.decision_html(three) == "<b>bacteria</b> — the most probable of 3 labels (no threshold)"
+    assert findings_text.decision_html(three) == "<b>Bacteria</b> — the most probable of 3 labels (no threshold)"
     assert findings_text.percent(0.0004) == "&lt;0.1 %" and findings_text.percent(0.9996) == "&gt;99.9 %"
 
 
@@ -115,12 +119,18 @@ def test_decision_follows_the_cards_operating_threshold_not_half():
 
 
 def test_a_models_caution_comes_under_its_name_before_the_probabilities_and_is_escaped():
-    block = findings_text.model_html("hand", hand_card(), finding((0.2, 0.8), (1,)), expanded=False,
-                                     cautions=("trained on <children>",))
-    assert block.index("<b>hand</b>") < block.index("Caution:</b> trained on &lt;children&gt;") < block.index("20.0 %")
-    assert "Caution" not in findings_text.model_html("hand", hand_card(), finding((0.2, 0.8), (1,)), False)
-    page = findings_text.panel_html([block], ("phantom & co",))
-    assert page.index("Caution:</b> phantom &amp; co") < page.index("<b>hand</b>")
+    block = findings_text.model_html("hand", hand_card(), finding((0.2, 0.8), (1,)), cautions=("trained on <children>",))
+    assert block.index("hand · version 3") < block.index("Caution:</b> trained on &lt;children&gt;") < block.index("20.0 %")
+    assert "Caution" not in findings_text.model_html("hand", hand_card(), finding((0.2, 0.8), (1,)))
+    # A caution the line does not say stands under it, folded or not; a withheld line says why itself.
+    line = findings_text.model_entry_html("hand", "Pneumonia", finding((0.2, 0.8), (1,)), True, False, block,
+                                          ("age read leniently",))
+    assert line.index("Details ▸") < line.index("Caution:</b> age read leniently")
+    withheld = findings_text.model_entry_html("hand", "Pneumonia", finding((0.2, 0.8), (1,)), "outside", False, block,
+                                              ("trained on children",))
+    assert "Caution" not in withheld and "withheld</b></span> — outside" in withheld
+    page = findings_text.panel_html([line], ("phantom & co",))
+    assert page.index("Caution:</b> phantom &amp; co") < page.index("<b>Pneumonia</b>")
 
 
 def test_error_text_is_escaped():
@@ -176,7 +186,7 @@ def test_panel_shows_the_exported_models_probabilities(qtbot, models_folder):
     qtbot.addWidget(panel)
     pixels = study_pixels(1)
     panel.show_study("a", pixels)
-    assert panel.busy and "Running…" in panel.browser.toPlainText()
+    assert panel.busy and f"Abnormal: running… · {MODEL}" in panel.browser.toPlainText()
     wait_idle(qtbot, panel)
     result = panel.outcome(MODEL)
     assert isinstance(result, Finding) and result.provider == "CPU"
@@ -184,8 +194,11 @@ def test_panel_shows_the_exported_models_probabilities(qtbot, models_folder):
     np.testing.assert_allclose(result.probabilities, expected, rtol=1e-6)
     assert result.positive == ((1,) if expected[1] >= 0.6 else (0,))
     text = panel.browser.toPlainText()
-    assert MODEL in text and f"{100 * expected[1]:.1f} %" in text and "operating threshold 60.0 %" in text
-    assert "random weights: for tests only" in text
+    assert MODEL in text and f"{100 * expected[1]:.1f} %, threshold 60.0 % (card)" in text
+    assert "random weights" not in text and "Details ▸" in text  # the details are folded
+    panel._on_anchor(QUrl(findings_text.details_link(MODEL)))
+    text = panel.browser.toPlainText()
+    assert "operating threshold 60.0 %" in text and "random weights: for tests only" in text
     assert "unsigned: trained on this workstation — not a release model" in text  # exported here, never signed
     panel.shutdown()
 
@@ -210,8 +223,11 @@ def test_a_tampered_release_model_is_refused_in_the_panel_and_a_site_threshold_i
     text = panel.browser.toPlainText()
     assert "Could not run: model opacity-rsna: its card differs from the signed card: card field thresholds[0]" in text
     card_threshold = json.loads(card_path(folder, "pneumonia-kermany").read_text())["thresholds"][1]
-    assert panel.outcome("pneumonia-kermany").threshold == 0.42
-    assert "Called at the site threshold 0.42, calibrated on 212 local films on 2026-12-10 (card 0.50)" in text
+    assert panel.outcome("pneumonia-kermany").threshold == 0.42  # its line is withheld: no age is known
+    panel._on_anchor(QUrl(findings_text.details_link("pneumonia-kermany")))
+    text = panel.browser.toPlainText()
+    assert ("Threshold: 42.0 %, this site's: calibrated on 212 local films on 2026-12-10 (the model card's is "
+            "50.0 %)") in text
     assert card_threshold != 0.42
     # Back to the card: the site settings are part of the results' stamp, so the call is made again.
     from cxrviewer.core.site_settings import remove_site_threshold
@@ -220,8 +236,8 @@ def test_a_tampered_release_model_is_refused_in_the_panel_and_a_site_threshold_i
     panel.refresh_models()
     qtbot.waitUntil(lambda: getattr(panel.outcome("pneumonia-kermany"), "threshold", None) == card_threshold,
                     timeout=30000)
-    assert "site threshold" not in panel.browser.toPlainText()
-    assert "unsigned" not in text
+    assert "this site's" not in panel.browser.toPlainText() and "the model card's: chosen" in panel.browser.toPlainText()
+    assert "unsigned" not in text and "release model, its signature verified" in text
     panel.shutdown()
 
 
@@ -259,9 +275,13 @@ def test_an_age_outside_the_cards_population_is_cautioned_under_that_model(qtbot
     text = panel.browser.toPlainText()
     caution = "Caution: This model was trained on children aged 1–5; this patient's recorded age is 45 years."
     p = panel.outcome(MODEL).probabilities[1]
-    assert text.index(MODEL) < text.index(caution) < text.index(f"{100 * p:.1f} %")
-    # The summary does not answer for this patient: it says the answer is withheld, and why.
-    assert text.index(f"withheld — {OUTSIDE_POPULATION} (children aged 1–5)") < text.index(caution)
+    # The summary does not answer for this patient: it says the answer is withheld, and why; the
+    # caution, which says the same with the age, and the probabilities are in the folded details.
+    assert f"withheld — {OUTSIDE_POPULATION} (children aged 1–5)" in text
+    assert caution not in text and f"{100 * p:.1f} %" not in text
+    panel._on_anchor(QUrl(findings_text.details_link(MODEL)))
+    text = panel.browser.toPlainText()
+    assert text.index(f"withheld — {OUTSIDE_POPULATION}") < text.index(caution) < text.index(f"{100 * p:.1f} %")
     panel.show_study("child", study_pixels(6), aged("004Y"))
     assert "Caution" not in panel.browser.toPlainText()
     panel.shutdown()
@@ -335,9 +355,12 @@ def test_label_links_select_a_class_and_the_about_link_opens_the_card(qtbot, mod
     with qtbot.waitSignal(panel.classSelected) as signal:
         panel._on_anchor(QUrl(findings_text.class_link(MODEL, "abnormal")))
     assert signal.args == [MODEL, "abnormal"]
-    assert "Measured on" not in panel.browser.toPlainText()
-    panel._on_anchor(QUrl(findings_text.about_link(MODEL)))
-    assert "Measured on none (random weights):\nAUC 0.500" in panel.browser.toPlainText()
+    assert "none (random weights)" not in panel.browser.toPlainText()
+    panel._on_anchor(QUrl(findings_text.details_link(MODEL)))
+    assert "none (random weights):\nAUC 0.500" in panel.browser.toPlainText()
+    with qtbot.waitSignal(panel.classSelected) as signal:  # the label links are in the details
+        panel._on_anchor(QUrl(findings_text.class_link(MODEL, "normal")))
+    assert signal.args == [MODEL, "normal"]
     panel.shutdown()
 
 
@@ -381,6 +404,7 @@ def test_the_demo_study_through_the_installed_pneumonia_model(qtbot, settings, m
         panel._on_anchor(QUrl(findings_text.SHOW_ANYWAY_LINK))
     result = window.findings_panel.outcome("pneumonia-kermany")
     assert isinstance(result, Finding), result
+    panel._on_anchor(QUrl(findings_text.details_link("pneumonia-kermany")))  # the phantom has no age: withheld
     expected = direct_probabilities("pneumonia-kermany", read_image(paths.demo_study()).pixels)
     np.testing.assert_allclose(result.probabilities, expected, rtol=1e-6)
     text = window.findings_panel.browser.toPlainText()

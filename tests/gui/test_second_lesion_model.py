@@ -63,12 +63,15 @@ def lesion_card(label: str) -> ModelCard:
 
 
 def test_each_lesion_model_has_its_own_title_and_worklist_name():
-    opacity_card, tb_card = lesion_card("opacity_lesions"), lesion_card("tb_lesions")
+    opacity_card = lesion_card("opacity_lesions")
     found = pipeline.LesionFinding("opacity-lesions", np.zeros((4, 4), np.float32), 0.5, 0.37, True,
                                    "CPU", 0.01, label="opacity_lesions")
-    block = findings_text.lesion_html("opacity-lesions", opacity_card, found, expanded=False)
-    assert "Lung opacity (opacity map)" in block and "<b>lung opacity</b>" in block and "TB" not in block
-    assert findings_text.LESION_TITLE in findings_text.lesion_html("tb-lesions", tb_card, None, expanded=False)
+    block = findings_text.lesion_html("opacity-lesions", opacity_card, found)
+    assert "<b>lung opacity</b>" in block and "TB" not in block
+    line = findings_text.model_entry_html("opacity-lesions", "Lung opacity areas", found, True, False, block)
+    assert "<b>Lung opacity areas</b>: " in line and "TB" not in line
+    waiting = findings_text.model_entry_html("tb-lesions", findings_text.LESION_TITLE, None, True, False, "")
+    assert f"<b>{findings_text.LESION_TITLE}</b>: " in waiting and "running…" in waiting
     assert score_tooltip("lesions", (), lesion="opacity").startswith("opacity lesion score")
 
 

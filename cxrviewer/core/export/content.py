@@ -17,7 +17,7 @@ from cxrviewer.core.export.atomic import ExportError
 from cxrviewer.core.image import ImageMeta
 from cxrviewer.core.legend import LayerLegend
 from cxrviewer.core.orientation import Orientation
-from cxrviewer.core.reading_words import Summary, not_run, population_reason, withheld
+from cxrviewer.core.reading_words import Summary, card_text, not_run, population_reason, withheld
 from cxrviewer.core.suitability import age_fit, model_cautions, study_cautions
 
 SOFTWARE = f"cxrviewer {__version__}"
@@ -162,6 +162,6 @@ class ExportContent:
         """The general statement, then each distinct card limit once, with the models that state it."""
         models: dict[str, list[str]] = {}
         for card in self.cards:
-            for limit in card.limits:
-                models.setdefault(limit, []).append(card.name)
+            for limit in card.limits:  # in the findings panel's words: no data folders or file names
+                models.setdefault(card_text(limit), []).append(card.name)
         return [NOT_CLINICAL] + [f"{', '.join(names)}: {limit}" for limit, names in models.items()]
