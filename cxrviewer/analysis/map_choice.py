@@ -5,6 +5,8 @@ is installed (that is what a TB reader checks the map for, whatever its call), o
 positive finding with the highest probability among the classifiers that called one; when no
 classifier called anything, no map by default (a map of "normal" or "no opacity" explains nothing a
 reader looks for, and a whole-film heat map over a normal film reads as a finding).
+
+And which heat map shows by default (`default_heat_layer`): one, since two colour the same pixels.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from collections.abc import Iterable
 
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.pipeline import SCREENING_LABEL
+from cxrviewer.core.layers import LESION_KINDS
 
 # Labels that mean "no finding", whatever the model (the cards' own words).
 NEGATIVE_LABELS = frozenset({"normal", "no_opacity", "no_finding", "other", "negative"})
+# An explained finding whose own lesion-map model, when installed, gives the one map shown by default.
+LESION_OF_LABEL = {"tb": "tb_lesions", "opacity": "opacity_lesions"}
 
 
 def is_negative(finding: Finding, index: int) -> bool:
@@ -36,3 +41,21 @@ def default_map_class(findings: Iterable[Finding]) -> tuple[str, int] | None:
         return None
     _probability, model, index = max(called)
     return model, index
+
+
+def default_heat_layer(label: str | None, lesion_layers: Iterable[str], best_method: str | None) -> str | None:
+    """The one heat-map layer shown by default (issue 20: one map at a time).
+
+    label: the class the maps explain (None: none). lesion_layers: the lesion layers with a model
+    that works on this study. best_method: the map method that localises best for that class on
+    held-out boxes (None: none known to). The explained finding's own lesion map, trained on outlined
+    findings, when there is one; else the best localising method, else Grad-CAM; with no class
+    explained, the first lesion layer (None without one).
+    """
+    lesions = set(lesion_layers)
+    if label is None:
+        return next((kind for kind in LESION_KINDS if kind in lesions), None)
+    own = LESION_OF_LABEL.get(label)
+    if own in lesions:
+        return own
+    return best_method or "gradcam"

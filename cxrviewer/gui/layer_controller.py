@@ -21,7 +21,7 @@ import numpy.typing as npt
 from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 
 from cxrviewer.analysis.findings import Finding
-from cxrviewer.analysis.map_choice import default_map_class
+from cxrviewer.analysis.map_choice import default_heat_layer, default_map_class
 from cxrviewer.core.display.compose import IndexedMap, Normalisation, index_map
 from cxrviewer.core.display.soft_tissue_base import soft_tissue_base
 from cxrviewer.core.errors import ConfigError
@@ -55,8 +55,6 @@ WITHHELD_TEXT = "withheld with the findings (the gate did not accept this image)
 NO_DEFAULT_TEXT = "no finding called: pick a class to see what the model looks at"
 WAITING_LUNGS_TEXT = "waiting for this study's lungs (Inside the lungs only is on)"
 LUNGS_FAILED_TEXT = "the lungs could not be found on this study: the map is shown on the whole film"
-# An explained finding whose own lesion-map model, when installed, is the one map shown by default.
-LESION_OF_LABEL = {"tb": "tb_lesions", "opacity": "opacity_lesions"}
 NO_SOFT_TISSUE_TEXT = ("bone-suppressed base chosen; this study has no soft-tissue view yet "
                        "(it needs an installed bone-suppression model)")
 # The analysis service's result kinds and the layers each one feeds.
@@ -546,18 +544,13 @@ class LayerController(QObject):
 
     # -- one map at a time, the lungs ----------------------------------------------------------------
     def _default_heat_kind(self) -> str | None:
-        """The one heat map shown by default on this study: the explained finding's own lesion map
-        when its model is installed and did not fail here (trained on outlined findings); else the explanation method that
-        localises best for the explained class on held-out boxes (`MapTrust.best_method`), Grad-CAM
-        when none is known to; with no class explained, the first lesion layer that has a map."""
-        seen = set(self._lesion_layer.values())
+        """The one heat map shown by default on this study (`map_choice.default_heat_layer`): the
+        lesion layers seen this session whose model did not fail here, and the verdicts' best method."""
+        lesions = set(self._lesion_layer.values()) - self._lesions_failed
         selected = self.stack.selector
         if selected is None:
-            return next((kind for kind in LESION_KINDS if kind in seen), None)
-        lesion = LESION_OF_LABEL.get(selected.label)
-        if lesion in seen and lesion not in self._lesions_failed:
-            return lesion
-        return self.panel.trust.best_method(selected) or "gradcam"
+            return default_heat_layer(None, lesions, None)
+        return default_heat_layer(selected.label, lesions, self.panel.trust.best_method(selected))
 
     def _apply_default_map(self) -> None:
         """Once the study's findings are in: the heat maps the reader has not set show only the default one."""

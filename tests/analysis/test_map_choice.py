@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cxrviewer.analysis.findings import Finding
-from cxrviewer.analysis.map_choice import default_map_class, is_negative
+from cxrviewer.analysis.map_choice import default_heat_layer, default_map_class, is_negative
 
 
 def finding(model, labels, probabilities, positive, rule="threshold") -> Finding:
@@ -32,3 +32,13 @@ def test_the_highest_positive_finding_is_explained():
 
 def test_tb_screening_leads_whatever_its_call():
     assert default_map_class([OPACITY_POSITIVE, TB_NEGATIVE]) == ("tb-screen-shenzhen", 1)
+
+
+def test_one_heat_map_by_default_the_findings_own_lesion_map_else_the_best_localising_method():
+    """Issue 20: Grad-CAM and the TB lesion map were both on by default."""
+    assert default_heat_layer("tb", {"tb_lesions", "opacity_lesions"}, "saliency") == "tb_lesions"
+    assert default_heat_layer("tb", set(), "saliency") == "saliency"  # no TB lesion model here
+    assert default_heat_layer("pneumonia", {"tb_lesions"}, "crm") == "crm"  # not the TB lesion map
+    assert default_heat_layer("virus", set(), None) == "gradcam"  # none known to localise
+    assert default_heat_layer(None, {"opacity_lesions", "tb_lesions"}, None) == "tb_lesions"
+    assert default_heat_layer(None, set(), None) is None
