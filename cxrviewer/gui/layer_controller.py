@@ -540,6 +540,7 @@ class LayerController(QObject):
     def reset_to_factory(self) -> None:
         self._asked = set()
         self.stack.restore(LayerStack().to_dict())
+        self._choose_default()  # the factory state explains no class: the study's default one again
         self._apply_default_map()
 
     # -- one map at a time, the lungs ----------------------------------------------------------------

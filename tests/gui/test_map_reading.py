@@ -214,3 +214,16 @@ def test_a_ticked_map_replaces_the_default_one_and_the_readers_choices_are_kept(
     explain(harness, (0.3, 0.7), study=1)
     assert drawn_heat_maps(harness) == {"crm", "gradcam"}
     assert harness.controller.overlays.items["gradcam"].image.shape == (ROWS, COLUMNS)
+
+
+def test_factory_settings_return_to_the_one_map_default(qtbot, harness):
+    harness.show_study()
+    explain(harness, (0.02, 0.98))
+    controls = harness.panel.controls
+    qtbot.mouseClick(controls["crm"].visible, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(controls["gradcam"].visible, Qt.MouseButton.LeftButton)
+    assert drawn_heat_maps(harness) == {"crm", "gradcam"}
+    qtbot.mouseClick(harness.panel.reset, Qt.MouseButton.LeftButton)
+    assert harness.panel.stack.selector.label == "pneumonia"  # the study's default class again
+    send_maps(harness)  # its maps, asked for again
+    assert drawn_heat_maps(harness) == {"gradcam"}
