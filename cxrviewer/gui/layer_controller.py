@@ -38,6 +38,7 @@ from cxrviewer.core.layers import (
 )
 from cxrviewer.core.legend import LayerLegend, layer_legend
 from cxrviewer.core.reading_words import percent
+from cxrviewer.core.suitability import age_fit
 from cxrviewer.gui.canvas import Canvas
 from cxrviewer.gui.layer_panel import LayerPanel
 from cxrviewer.gui.map_legend import MapLegendOverlay
@@ -90,6 +91,7 @@ class LayerController(QObject):
         self._findings: dict[str, Finding] = {}  # the shown study's classifier findings, by model
         self._reader_chose = False  # the reader picked the class: kept from study to study
         self._findings_shown = lambda: True  # the window's findings panel says (the gate)
+        self._card_of = lambda model: None  # an installed model's card, from the findings panel's list
         # Heat-map layers whose "show" the reader set: kept as set; the others follow the one-map
         # default (`_apply_default_map`).
         self._asked: set[str] = set()
@@ -124,6 +126,8 @@ class LayerController(QObject):
         """Show maps only while the findings panel shows the findings (issue 20: a map beside
         withheld findings contradicts them)."""
         self._findings_shown = findings_panel.findings_shown
+        self._card_of = lambda model: next((e.card for e in getattr(findings_panel, "entries", ()) if e.name == model),
+                                           None)
         findings_panel.findings_shown_changed.connect(self._on_findings_shown_changed)
 
     def _on_findings_shown_changed(self, shown: bool) -> None:
@@ -546,8 +550,11 @@ class LayerController(QObject):
     # -- one map at a time, the lungs ----------------------------------------------------------------
     def _default_heat_kind(self) -> str | None:
         """The one heat map shown by default on this study (`map_choice.default_heat_layer`): the
-        lesion layers seen this session whose model did not fail here, and the verdicts' best method."""
-        lesions = set(self._lesion_layer.values()) - self._lesions_failed
+        lesion layers seen this session whose model did not fail here and whose answer applies to this
+        patient (its card's age range: the findings withhold it otherwise), and the verdicts' best method."""
+        meta = self.loaded.image.meta if self.loaded is not None else None
+        lesions = {kind for model, kind in self._lesion_layer.items() if kind not in self._lesions_failed
+                   and age_fit(meta, self._card_of(model)).answerable}  # not a map whose answer is withheld here
         selected = self.stack.selector
         if selected is None:
             return default_heat_layer(None, lesions, None)

@@ -227,3 +227,30 @@ def test_factory_settings_return_to_the_one_map_default(qtbot, harness):
     assert harness.panel.stack.selector.label == "pneumonia"  # the study's default class again
     send_maps(harness)  # its maps, asked for again
     assert drawn_heat_maps(harness) == {"gradcam"}
+
+
+def test_a_lesion_map_whose_answer_is_withheld_for_this_patient_is_not_the_default(harness):
+    """The TB lesion model is bound to adults; a film that records no age has its answer withheld in
+    the findings, so its map is not the one shown by default: the best localising explanation is."""
+    from PySide6.QtCore import QObject, Signal
+
+    class Findings(QObject):
+        findings_shown_changed = Signal(bool)
+        adults = SimpleNamespace(population=SimpleNamespace(age_years=(18.0, 120.0), description="adults"))
+        entries = [SimpleNamespace(name="tb-lesions", card=adults)]
+
+        def findings_shown(self):
+            return True
+
+    panel = Findings()
+    harness.controller.attach_findings(panel)
+    harness.show_study()  # the synthetic study records no age
+    harness.service.result_ready.emit(0, "finding", TB_MODEL, finding(TB_MODEL, ("normal", "tb"), (0.1, 0.9)))
+    send_maps(harness, model=TB_MODEL)
+    lesions = block_map((slice(40, 60), slice(60, 120), 0.9))
+    harness.service.result_ready.emit(0, "lesions", "tb-lesions", SimpleNamespace(probability=lesions, threshold=0.4))
+    assert drawn_heat_maps(harness) == {"saliency"}
+    panel.entries = [SimpleNamespace(name="tb-lesions", card=None)]  # a model bound to no age: its map is the one
+    harness.show_study(study_id=1)
+    harness.service.result_ready.emit(1, "finding", TB_MODEL, finding(TB_MODEL, ("normal", "tb"), (0.1, 0.9)))
+    assert harness.panel.stack["tb_lesions"].visible and not harness.panel.stack["saliency"].visible
