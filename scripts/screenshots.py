@@ -10,7 +10,13 @@ Kermany child, an RSNA film, chest DICOMs), waits for the triage and writes:
 - OUT/layers.png: the top study by TB lesion score on the bone-suppressed base with Grad-CAM and the
   lung outline;
 - OUT/viewer.png: the README's first picture, a folder of chest DICOMs with the NIH DX film shown,
-  windowed, with a ruler, once its findings are in.
+  windowed, with a ruler, once its findings are in;
+- OUT/reading-mode.png: reading mode (F11) on a 1920×1080 screen, a TBX11K TB film alone with its
+  map, the map's caption and legend, every panel, the menu and the status bar hidden;
+- OUT/findings.png: the findings panel on that film, one summary line per model, the TB screening
+  model's details opened by a click on its "Details ▸" link.
+
+    xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python scripts/screenshots.py --only reading --only findings
 """
 
 from __future__ import annotations
@@ -36,7 +42,11 @@ FILES = ("tbx11k_tb/images/tb0018.jpg", "tbx11k_tb/images/tb0036.jpg", "openist_
          "dicom/siim_pneumothorax_CR_chest_PA_jpegbaseline_mono2.dcm")
 
 
-PICTURES = ("worklist", "layers", "viewer")
+PICTURES = ("worklist", "layers", "viewer", "reading", "findings")
+FILE_NAMES = {"reading": "reading-mode"}
+# The film of the reading-mode and findings pictures (written as an adult's DICOM in the scratch folder).
+READING_FILM = "tbx11k_tb/images/tb0018.jpg"
+TB_MODEL = "tb-screen-shenzhen"
 
 
 def wait(app: QApplication, done, seconds: float = 300) -> None:
@@ -63,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
             layers_picture(app, Path(scratch), args.out / "layers.png")
         if "viewer" in pictures:
             viewer_picture(app, Path(scratch), args.out / "viewer.png")
-    print("wrote " + ", ".join(str(args.out / f"{name}.png") for name in pictures))
+        if "reading" in pictures:
+            reading_picture(app, Path(scratch), args.out / "reading-mode.png")
+        if "findings" in pictures:
+            findings_picture(app, Path(scratch), args.out / "findings.png")
+    print("wrote " + ", ".join(str(args.out / f"{FILE_NAMES.get(name, name)}.png") for name in pictures))
     return 0
 
 
@@ -154,6 +168,83 @@ def viewer_picture(app: QApplication, scratch: Path, out: Path) -> None:
     state.ruler = Ruler(270, 470, 730, 470)
     app.processEvents()
     window.grab().save(str(out))
+    window.session.shutdown()
+
+
+def film_window(app: QApplication, scratch: Path, name: str):
+    """A 1920×1080 window showing READING_FILM once its findings, maps and lesion layer are in: the
+    film written as the DICOM of an adult (46 years) by prior_screenshot.write_film, so the age-bound
+    models answer or say that the patient is outside their population, as for a real study."""
+    from prior_screenshot import write_film
+
+    from cxrviewer.core.layers import MAP_KINDS
+    from cxrviewer.gui.main_window import MainWindow
+
+    film = write_film(paths.shared_data_dir() / READING_FILM, scratch / f"{name}.dcm", "20240315", "101500", "A24-0315")
+    window = MainWindow(settings=QSettings(str(scratch / f"{name}.ini"), QSettings.Format.IniFormat))
+    window.resize(1920, 1080)
+    window.show()
+    window.open_paths([film])
+    controller = window.layers
+    wait(app, lambda: window.canvas.image is not None and not window.findings_panel.busy
+         and any(kind in controller.raw for kind in MAP_KINDS) and not window.analysis.busy)
+    return window
+
+
+def reading_picture(app: QApplication, scratch: Path, out: Path) -> None:
+    """Reading mode (F11): the film alone on the whole screen with its map, caption and legend."""
+    from PySide6.QtTest import QTest
+
+    window = film_window(app, scratch, "reading")
+    window.activateWindow()
+    QTest.keyClick(window, Qt.Key.Key_F11)
+    if not window.layout_keeper.reading:  # no window manager under xvfb to make the window active
+        window.actions_by_name["reading_mode"].trigger()  # the F11 action itself
+    window.setGeometry(app.primaryScreen().geometry())  # xvfb has no window manager to do it
+    deadline = time.time() + 2
+    while time.time() < deadline:
+        app.processEvents()
+        time.sleep(0.02)
+    if not window.layout_keeper.reading or any(d.isVisible() for d in window.findChildren(QDockWidget)):
+        raise RuntimeError("F11 did not enter reading mode")
+    window.grab().save(str(out))
+    window.session.shutdown()
+
+
+def findings_picture(app: QApplication, scratch: Path, out: Path) -> None:
+    """The findings panel: a summary line per model, the TB model's details opened by a click."""
+    from PySide6.QtGui import QTextCursor
+    from PySide6.QtTest import QTest
+
+    from cxrviewer.gui.findings_text import details_link
+
+    window = film_window(app, scratch, "findings")
+    dock = next(d for d in window.findChildren(QDockWidget) if d.widget() is window.findings_panel)
+    window.resizeDocks([dock], [620], Qt.Orientation.Horizontal)
+    window.resizeDocks([dock], [1000], Qt.Orientation.Vertical)
+    app.processEvents()
+    browser = window.findings_panel.browser
+    href = details_link(TB_MODEL)
+    block = browser.document().begin()
+    point = None
+    while block.isValid() and point is None:
+        fragments = block.begin()
+        while not fragments.atEnd():
+            fragment = fragments.fragment()
+            if fragment.charFormat().anchorHref() == href:
+                cursor = QTextCursor(browser.document())
+                cursor.setPosition(fragment.position() + 1)
+                point = browser.cursorRect(cursor).center()
+                break
+            fragments += 1
+        block = block.next()
+    QTest.mouseClick(browser.viewport(), Qt.MouseButton.LeftButton, pos=point)  # what a reader does
+    app.processEvents()
+    if TB_MODEL not in window.findings_panel.expanded:
+        raise RuntimeError("the click on Details did not open the TB model's details")
+    browser.verticalScrollBar().setValue(0)
+    app.processEvents()
+    dock.grab().save(str(out))
     window.session.shutdown()
 
 

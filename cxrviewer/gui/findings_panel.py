@@ -1,6 +1,7 @@
 """The findings area: the gate's verdict, every installed classifier's reading of the study shown,
 the TB-consistent findings of the lesion model, and each model's card: one summary line per model,
-its details folded under a "Details ▸" link (the models opened stay open from study to study).
+its details folded under a "Details ▸" link and shown, when opened, below every summary line (the
+models opened stay open from study to study).
 
 The models run in the window's analysis service (`gui.analysis_service`), one at a time in a worker;
 the panel lists the installed models, shows their outcomes for the shown study as they arrive and
@@ -185,28 +186,29 @@ class FindingsPanel(QWidget):
             if not self.findings_shown():
                 self.browser.setHtml(findings_text.panel_html([b for b in blocks if b], study_cautions(meta)))
                 return
-        for entry in self.entries:
-            if entry.card is not None and entry.kind == "gate":
-                continue
-            if entry.card is not None and entry.kind == "lesions" and entry.name not in roles.lesions:
-                continue  # a second model of the same lesion label does not run: only the first by name does
-            blocks.append(self._entry_html(entry, meta))
+        shown = [entry for entry in self.entries if entry.card is None or (
+            entry.kind != "gate" and (entry.kind != "lesions" or entry.name in roles.lesions))]
+        # (a second model of the same lesion label does not run: only the first by name does)
+        blocks += [self._line_html(entry, meta) for entry in shown]
+        blocks += [self._details_html(entry, meta) for entry in shown if entry.name in self._expanded]
         scroll = self.browser.verticalScrollBar().value()
         self.browser.setHtml(findings_text.panel_html([b for b in blocks if b], study_cautions(meta)))
         self.browser.verticalScrollBar().setValue(scroll)
 
-    def _entry_html(self, entry: ModelEntry, meta: ImageMeta | None) -> str:
-        """A model's summary line with its "Details" link, and its details when the reader opened them."""
-        outcome, expanded = self.outcome(entry.name), entry.name in self._expanded
-        cautions = model_cautions(meta, entry.card)
-        details = ""
-        if expanded:
-            render = findings_text.lesion_html if entry.kind == "lesions" else findings_text.model_html
-            details = render(entry.name, entry.card, outcome, cautions)
-        title = finding_name(entry.card.labels, entry.kind) if entry.card is not None else ""
-        return findings_text.model_entry_html(entry.name, title or entry.name, outcome,
-                                              population_reason(age_fit(meta, entry.card), entry.card), expanded,
-                                              details, cautions)
+    def _title(self, entry: ModelEntry) -> str:
+        return (finding_name(entry.card.labels, entry.kind) if entry.card is not None else "") or entry.name
+
+    def _line_html(self, entry: ModelEntry, meta: ImageMeta | None) -> str:
+        """A model's summary line with its "Details" link."""
+        return findings_text.model_entry_html(entry.name, self._title(entry), self.outcome(entry.name),
+                                              population_reason(age_fit(meta, entry.card), entry.card),
+                                              entry.name in self._expanded, model_cautions(meta, entry.card))
+
+    def _details_html(self, entry: ModelEntry, meta: ImageMeta | None) -> str:
+        """The details of a model the reader opened, below every summary line."""
+        render = findings_text.lesion_html if entry.kind == "lesions" else findings_text.model_html
+        details = render(entry.name, entry.card, self.outcome(entry.name), model_cautions(meta, entry.card))
+        return findings_text.details_section_html(self._title(entry), details)
 
     @property
     def expanded(self) -> frozenset[str]:

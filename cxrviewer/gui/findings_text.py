@@ -1,7 +1,7 @@
-"""The findings panel's text as Qt rich text: one summary line per model, each with a "Details ▸"
-link, and the model's details (every label's probability, the threshold in force and where it came
-from, the card's figures external and internal, population, limits, origin) folded under it until
-the reader opens them (issue 20, item 5).
+"""The findings panel's text as Qt rich text: one summary line per model at the top, each with a
+"Details ▸" link, and under the summary lines the details of the models the reader opened (every
+label's probability, the threshold in force and where it came from, the card's figures external and
+internal, population, limits, origin); folded until then (issue 20, item 5).
 
 Pure string formatting (no Qt), so what the reader is told can be tested on hand-built cards. The
 words are `core.reading_words`' (the reports use the same): percentages for every probability,
@@ -331,10 +331,9 @@ def applies_reason(applies: str | bool) -> str:
 
 
 def model_entry_html(model: str, title: str, outcome: object, applies: str | bool, expanded: bool,
-                     details: str, cautions: tuple[str, ...] = ()) -> str:
-    """A model in the panel: its summary line with the "Details ▸" link, the cautions the line does
-    not already say (an answer withheld says why in the line: its caution goes in the details), and
-    its details when the reader opened them."""
+                     cautions: tuple[str, ...] = ()) -> str:
+    """A model's summary line with its "Details ▸" link ("Details ▾" when open), and the cautions the
+    line does not already say (an answer withheld says why in the line: its caution goes in the details)."""
     reason = applies_reason(applies)
     line = (summary_line(outcome, reason) if isinstance(outcome, (Finding, LesionFinding))
             else waiting_line(title, model, outcome if isinstance(outcome, str) else None))
@@ -342,7 +341,12 @@ def model_entry_html(model: str, title: str, outcome: object, applies: str | boo
     parts = [f"<p style='margin:3px 0'>{line}&nbsp;&nbsp;{link}</p>"]
     if cautions and not reason:
         parts.append(cautions_html(cautions))
-    return "".join(parts) + (details if expanded else "")
+    return "".join(parts)
+
+
+def details_section_html(title: str, details: str) -> str:
+    """An opened model's details below every summary line, under the model's plain name."""
+    return f"<hr style='background-color:{RULE_COLOUR}'><p style='margin:4px 0 2px 0'><b>{escape(title)}</b></p>{details}"
 
 
 def summary_html(outcomes: list[tuple[Finding | LesionFinding, str | bool]]) -> str:

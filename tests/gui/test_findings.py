@@ -90,10 +90,12 @@ def test_about_block_shows_external_figures_first_under_their_own_heading():
     assert details.index("80.0 %") < details.index("Threshold:") < details.index(findings_text.SCOPE_HEADINGS["external"])
     assert "Origin:</i> release model, its signature verified on loading" in details
     # Folded: the model's line and its "Details ▸" link, nothing of the details.
-    folded = findings_text.model_entry_html("hand", "Pneumonia", finding((0.2, 0.8), (1,)), True, False, details)
+    folded = findings_text.model_entry_html("hand", "Pneumonia", finding((0.2, 0.8), (1,)), True, False)
     assert "Details ▸</a>" in folded and "AUC" not in folded and "not validated on portable" not in folded
-    opened = findings_text.model_entry_html("hand", "Pneumonia", finding((0.2, 0.8), (1,)), True, True, details)
-    assert "Details ▾</a>" in opened and opened.endswith(details)
+    opened = findings_text.model_entry_html("hand", "Pneumonia", finding((0.2, 0.8), (1,)), True, True)
+    assert "Details ▾</a>" in opened and "AUC" not in opened
+    section = findings_text.details_section_html("Pneumonia", details)
+    assert section.index("<b>Pneumonia</b>") < section.index(details)
 
 
 def test_finding_text_gives_percentages_in_label_order_and_the_call():
@@ -123,10 +125,10 @@ def test_a_models_caution_comes_under_its_name_before_the_probabilities_and_is_e
     assert block.index("hand · version 3") < block.index("Caution:</b> trained on &lt;children&gt;") < block.index("20.0 %")
     assert "Caution" not in findings_text.model_html("hand", hand_card(), finding((0.2, 0.8), (1,)))
     # A caution the line does not say stands under it, folded or not; a withheld line says why itself.
-    line = findings_text.model_entry_html("hand", "Pneumonia", finding((0.2, 0.8), (1,)), True, False, block,
+    line = findings_text.model_entry_html("hand", "Pneumonia", finding((0.2, 0.8), (1,)), True, False,
                                           ("age read leniently",))
     assert line.index("Details ▸") < line.index("Caution:</b> age read leniently")
-    withheld = findings_text.model_entry_html("hand", "Pneumonia", finding((0.2, 0.8), (1,)), "outside", False, block,
+    withheld = findings_text.model_entry_html("hand", "Pneumonia", finding((0.2, 0.8), (1,)), "outside", False,
                                               ("trained on children",))
     assert "Caution" not in withheld and "withheld</b></span> — outside" in withheld
     page = findings_text.panel_html([line], ("phantom & co",))

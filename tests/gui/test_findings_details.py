@@ -97,7 +97,9 @@ def test_summary_first_details_folded_opened_by_a_click_and_kept_between_studies
     text = panel.browser.toPlainText()
     models = len([e for e in panel.entries if e.kind != "gate"])
     assert text.count("Details ▾") == 1 and text.count("Details ▸") == models - 1
-    tb_details = text.split("Details ▾", 1)[1]
+    # Every summary line stays at the top; the opened details come below the last of them.
+    assert text.index("Threshold:") > text.rindex("Details ▸") and text.index("Threshold:") > text.index("Details ▾")
+    tb_details = text.split("Details ▸")[-1]
     assert tb_details.index("TB\n") < tb_details.index("Threshold: 18.3 %, the model card's")
     for word in ("At this threshold: sensitivity", "How it was tested: trained on Shenzhen", "Population:",
                  "On films from sources it never saw in training or selection (external)",

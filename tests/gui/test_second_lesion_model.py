@@ -68,9 +68,9 @@ def test_each_lesion_model_has_its_own_title_and_worklist_name():
                                    "CPU", 0.01, label="opacity_lesions")
     block = findings_text.lesion_html("opacity-lesions", opacity_card, found)
     assert "<b>lung opacity</b>" in block and "TB" not in block
-    line = findings_text.model_entry_html("opacity-lesions", "Lung opacity areas", found, True, False, block)
+    line = findings_text.model_entry_html("opacity-lesions", "Lung opacity areas", found, True, False)
     assert "<b>Lung opacity areas</b>: " in line and "TB" not in line
-    waiting = findings_text.model_entry_html("tb-lesions", findings_text.LESION_TITLE, None, True, False, "")
+    waiting = findings_text.model_entry_html("tb-lesions", findings_text.LESION_TITLE, None, True, False)
     assert f"<b>{findings_text.LESION_TITLE}</b>: " in waiting and "running…" in waiting
     assert score_tooltip("lesions", (), lesion="opacity").startswith("opacity lesion score")
 
