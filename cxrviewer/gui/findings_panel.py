@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 import numpy as np
 import numpy.typing as npt
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QSettings, Qt, QUrl, Signal
 from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from cxrviewer.analysis.gate import GateResult, findings_visible
@@ -37,6 +37,7 @@ from cxrviewer.runtime.registry import installed_models
 EMPTY_TEXT = "No findings yet.\nModel findings for the current study appear here once models are available."
 NO_CLASSIFIER_TEXT = "None of the installed models is a classifier or a lesion-map model, so there are no findings to list."
 NO_STUDY_TEXT = "Open a study: the findings of {count} installed model(s) will appear here."
+EXPANDED_KEY = "findings/details_open"  # the models whose details the reader opened, kept between sessions
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,10 @@ class FindingsPanel(QWidget):
     findings_shown_changed = Signal(bool)  # findings_shown() changed (the gate's verdict, an override)
 
     def __init__(self, parent=None, *, service: AnalysisService | None = None, models_dir: Path | None = None,
-                 classify: Classify | None = None):
+                 classify: Classify | None = None, settings: QSettings | None = None):
         """`service`: the window's analysis service; without one the panel makes its own on
-        `models_dir` and `classify` (for a panel on its own, as in tests)."""
+        `models_dir` and `classify` (for a panel on its own, as in tests). `settings`: where the
+        models whose details are open are remembered between sessions (None: for this panel only)."""
         super().__init__(parent)
         self.service = service if service is not None else AnalysisService(self, models_dir=models_dir,
                                                                              classify=classify)
@@ -93,7 +95,9 @@ class FindingsPanel(QWidget):
         layout.addWidget(self.empty_label)
         layout.addWidget(self.browser)
         self.entries: list[ModelEntry] = []
-        self._expanded: set[str] = set()
+        self.settings = settings
+        saved = settings.value(EXPANDED_KEY) if settings is not None else None
+        self._expanded: set[str] = {saved} if isinstance(saved, str) else set(saved or ())
         self._overridden: set[object] = set()  # studies whose gate refusal the reader overrode
         self._last_shown: bool | None = None  # findings_shown() when last rendered
         self.service.study_changed.connect(lambda _study, _meta: self._render())
@@ -212,13 +216,16 @@ class FindingsPanel(QWidget):
 
     @property
     def expanded(self) -> frozenset[str]:
-        """The models whose details the reader opened: kept while the reader moves between studies."""
+        """The models whose details the reader opened: kept while the reader moves between studies
+        (and between sessions with the window's settings)."""
         return frozenset(self._expanded)
 
     def _on_anchor(self, url: QUrl) -> None:
         kind, _, rest = url.toString(QUrl.ComponentFormattingOption.FullyEncoded).partition(":")
         if kind == "details":
             self._expanded ^= {unquote(rest)}
+            if self.settings is not None:
+                self.settings.setValue(EXPANDED_KEY, sorted(self._expanded))
             self._render()
         elif url.toString() == findings_text.SHOW_ANYWAY_LINK:
             self._overridden.add(self.service.study)

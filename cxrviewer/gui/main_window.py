@@ -69,7 +69,7 @@ class MainWindow(QMainWindow):
             triage = TriageRunner(max_megapixels=max_megapixels, busy=lambda: self.analysis.busy)
         self.worklist = Worklist(triage=triage, user_data=user_data, settings=self.settings)
         self.tag_browser = TagBrowser()
-        self.findings_panel = FindingsPanel(service=self.analysis)
+        self.findings_panel = FindingsPanel(service=self.analysis, settings=self.settings)
         self.layer_panel = LayerPanel()
         self.layers = LayerController(self.canvas, self.layer_panel, self.settings, parent=self)
         worklist = self._add_dock("Worklist", self.worklist, Qt.DockWidgetArea.LeftDockWidgetArea,

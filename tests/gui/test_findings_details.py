@@ -117,10 +117,21 @@ def test_summary_first_details_folded_opened_by_a_click_and_kept_between_studies
     panel = wait_findings(qtbot, window, first)
     assert "Details ▾" in panel.browser.toPlainText() and panel.expanded == {TB_MODEL}
 
+    window.session.shutdown()
+    # The next session with the same settings opens them as the reader left them.
+    again = MainWindow(settings=settings)
+    qtbot.addWidget(again)
+    assert again.findings_panel.expanded == {TB_MODEL}
+    again.show()
+    with qtbot.waitSignal(again.session.idle, timeout=60000):
+        again.open_paths([first])
+    panel = wait_findings(qtbot, again, first)
+    assert "Details ▾" in panel.browser.toPlainText()
     click_link(qtbot, panel.browser, findings_text.details_link(TB_MODEL))  # closed again by the same link
     text = panel.browser.toPlainText()
     assert "Details ▾" not in text and not any(word in text for word in DETAIL_WORDS)
-    window.session.shutdown()
+    assert again.findings_panel.expanded == set() and not settings.value("findings/details_open")
+    again.session.shutdown()
 
 
 def test_no_developer_wording_in_any_shipped_models_details(qtbot, settings, films, monkeypatch):
