@@ -9,6 +9,12 @@ when a probability layer's normalisation changes; every other change, a map laye
 goes to the overlay's 256-entry table. For "fixed across studies" it keeps the extremes of every map
 it has shown this session, per layer and class (the service's cache drops old studies' arrays), and
 starts the fixed scale at `Normalisation.across` of them; the scale then stays, study after study.
+
+Issue 20, item 7: the explanation maps are drawn at their opacity weighed by their class's
+probability (`core.layers.map_strength`), times the lung probability when the reader keeps them
+inside the lungs (remembered in QSettings); the film carries a caption and a colour legend
+(`gui.map_legend`) of what is drawn; and one heat map is shown by default
+(`analysis.map_choice.default_heat_layer`) until the reader ticks others, whose choices are kept.
 """
 
 from __future__ import annotations

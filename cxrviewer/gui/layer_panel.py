@@ -7,6 +7,8 @@ across studies on a [low, high] the reader sees and edits, kept from study to st
 holds the base image switch (original / bone-suppressed, key B), the
 compare buttons, and the class the explanation maps explain. Each map layer's tooltip says whether
 that method localises for the class it explains now (`gui.map_trust`, measured on held-out boxes).
+"Inside the lungs only" asks for the explanation maps times the study's lung probability; the
+opacity and show tooltips of the explanation maps state how strongly each is drawn (`STRENGTH_RULE`).
 """
 
 from __future__ import annotations
