@@ -32,7 +32,7 @@ def header(card: ModelCard) -> list[str]:
     lines = [f"## `{card.name}`", "",
              f"- **Task**: {card.task}, labels {', '.join(card.labels)}; {card.arch} at {card.input.height}×"
              f"{card.input.width}, fitted to any image by `{card.input.resize_policy}` (runtime/tiling.py), "
-             f"preprocessing {', '.join(s.name for s in card.input.preprocessing) or 'none'}.",
+             f"preprocessing {', '.join(s.name for s in card.input.steps) or 'none'}.",
              f"- **Data**: {'; '.join(p.data)}. **Split**: {p.split}.",
              f"- **Trained by**: `{p.command}` at commit `{p.commit[:10]}`, {p.date}, "
              f"{(p.wall_time_s or 0) / 60:.0f} min on the 2-core CPU."]

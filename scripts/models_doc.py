@@ -177,7 +177,7 @@ def model_section(card: ModelCard, runs: Path) -> list[str]:
     p = card.provenance
     out = [f"## `{card.name}`", "",
            f"- **Task**: {card.task}, labels {', '.join(card.labels)}; {card.arch} at {card.input.height}×{card.input.width}, "
-           f"preprocessing {', '.join(s.name for s in card.input.preprocessing) or 'none'}.",
+           f"preprocessing {', '.join(s.name for s in card.input.steps) or 'none'}.",
            f"- **Data**: {'; '.join(p.data)}. **Split**: {p.split}.",
            f"- **Trained by**: `{p.command}` at commit `{p.commit[:10]}`, {p.date}, {p.wall_time_s / 60:.0f} min on the 2-core CPU.",
            f"- **Cost**: {card.complexity.parameters:,} parameters, {card.complexity.macs / 1e6:.0f} M multiply-adds, "

@@ -64,7 +64,7 @@ def screening_section(card: ModelCard) -> list[str]:
     p = card.provenance
     return [f"## `{card.name}`", "",
             f"- **Task**: TB screening, labels {', '.join(card.labels)}; {card.arch} at {card.input.height}×{card.input.width}, "
-            f"preprocessing {', '.join(s.name for s in card.input.preprocessing) or 'none'} ({card.input.scaling}).",
+            f"preprocessing {', '.join(s.name for s in card.input.steps) or 'none'} ({card.input.scaling}/{card.input.resize}).",
             f"- **Data**: {'; '.join(p.data)}. **Split**: {p.split}.",
             f"- **Trained by**: `{p.command}` at commit `{p.commit[:10]}`, {p.date}, {p.wall_time_s / 60:.0f} min on the 2-core CPU.",
             f"- **Cost**: {card.complexity.parameters:,} parameters, {card.complexity.macs / 1e6:.0f} M multiply-adds, "

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.lung_mask import lung_crop_box
-from cxrviewer.core.preprocess import Geometry, model_contract, prepare
+from cxrviewer.core.preprocess import Geometry, prepare
 from cxrviewer.runtime.backend import LoadedModel
 
 Array = npt.NDArray[np.float32]
@@ -25,7 +25,7 @@ def model_input(loaded: LoadedModel, pixels: Array, lungs: Array | None = None) 
     """pixels (H, W) float32 [0, 1], air dark → ((C, h, w) model input, its Geometry on the study).
     lungs: the study's P(lung) when already computed (a lung-cropped contract needs it; without it
     the installed lung model runs here)."""
-    contract = model_contract(loaded.card.input)
+    contract = loaded.card.input
     box = None
     if contract.needs_lung_box:
         if lungs is None:

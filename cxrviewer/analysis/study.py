@@ -30,7 +30,6 @@ from cxrviewer.analysis.gate import ACCEPTED_LABEL, GateResult, check_gate_card,
 from cxrviewer.analysis.installed import installed_model
 from cxrviewer.analysis.study_maps import MAP_METHODS, maps_of_pass
 from cxrviewer.core.errors import CxrError, ModelError
-from cxrviewer.core.preprocess import model_contract
 from cxrviewer.runtime.backend import LoadedModel
 
 Array = npt.NDArray[np.float32]
@@ -157,7 +156,7 @@ class StudyAnalysis:
         if kept is None or kept[0] is not loaded:
             # A classifier cropped to the lungs takes the study's lung probability from here; without a
             # lung model, model_input says why it cannot run.
-            crops = model_contract(loaded.card.input).needs_lung_box and self.roles.lungs is not None
+            crops = loaded.card.input.needs_lung_box and self.roles.lungs is not None
             lungs = self.lungs() if crops else None
             kept = (loaded, forward_pass(loaded, self.pixels, lungs))
             self._passes[name] = kept

@@ -31,6 +31,10 @@ from cxrviewer.core.imageops.resample import resample_affine, resize
 
 RESIZE_MODES = ("stretch", "letterbox", "center_crop")
 SCALINGS = ("unit", "imagenet", "zscore")
+# Value ranges a tensor of each scaling lies in, so the runtime can refuse doubled or skipped scaling.
+SCALING_RANGES = {"unit": (0.0, 1.0), "imagenet": (-2.2, 2.7), "zscore": (-50.0, 50.0)}
+# How the runtime fits an image of any size to an image-to-image model (`runtime.tiling`).
+RESIZE_POLICIES = ("none", "tile", "resize", "rescale_residual")
 # name -> default parameters; a Step may only set these keys.
 STEP_DEFAULTS: dict[str, dict[str, float | int | str]] = {
     "clahe": {"clip_limit": 2.0, "tile": 8},  # Rajaraman 2018
@@ -77,7 +81,20 @@ class Step:
 
 @dataclass(frozen=True)
 class InputContract:
-    """What a model takes: (channels, height, width) float32 made from display pixels by this recipe."""
+    """What a model takes: (N, channels, height, width) float32 made from display pixels by this recipe.
+
+    It is the model card's `input` (`core.cards`), so `prepare(pixels, card.input)` makes the tensor the
+    model was trained on; the training configuration's `input:` block is the same object.
+
+    resize: how the film (or its crop) is fitted to height x width (RESIZE_MODES).
+    scaling: the values the model takes (SCALINGS); `value_range` is where they lie, what the runtime
+        holds every tensor to (default: the scaling's SCALING_RANGES).
+    steps: the intensity steps, and lung_crop, in order.
+    resize_policy: for image-to-image models, how the runtime fits other sizes to the working size
+        (RESIZE_POLICIES: "tile" keeps full resolution, "resize" scales the whole image,
+        "rescale_residual" runs at the working scale and applies the removed part at full resolution;
+        see `runtime.tiling`); "none" for a classifier.
+    """
 
     height: int
     width: int
@@ -85,6 +102,8 @@ class InputContract:
     resize: str = "stretch"
     scaling: str = "unit"
     steps: tuple[Step, ...] = ()
+    resize_policy: str = "none"
+    value_range: tuple[float, float] | None = None  # None: SCALING_RANGES[scaling]
 
     def __post_init__(self) -> None:
         if self.height < 8 or self.width < 8:
@@ -95,6 +114,13 @@ class InputContract:
             raise ConfigError(f"input resize {self.resize!r} is unknown; known: {', '.join(RESIZE_MODES)}")
         if self.scaling not in SCALINGS:
             raise ConfigError(f"input scaling {self.scaling!r} is unknown; known: {', '.join(SCALINGS)}")
+        if self.resize_policy not in RESIZE_POLICIES:
+            raise ConfigError(f"input resize_policy {self.resize_policy!r} is unknown; "
+                              f"known: {', '.join(RESIZE_POLICIES)}")
+        low, high = SCALING_RANGES[self.scaling] if self.value_range is None else self.value_range
+        if not float(low) < float(high):
+            raise ConfigError(f"input value_range must be [low, high] with low < high, got {[low, high]}")
+        object.__setattr__(self, "value_range", (float(low), float(high)))
         object.__setattr__(self, "steps", tuple(self.steps))
 
     @property
@@ -108,7 +134,9 @@ class InputContract:
         return float({**STEP_DEFAULTS["lung_crop"], **step.params}["margin"])
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The training configuration's `input:` block (the card's form is `core.cards.input_to_dict`);
+        resize_policy and value_range only when they are not the defaults."""
+        out: dict[str, Any] = {
             "height": self.height,
             "width": self.width,
             "channels": self.channels,
@@ -116,11 +144,17 @@ class InputContract:
             "scaling": self.scaling,
             "steps": [step.to_dict() for step in self.steps],
         }
+        if self.resize_policy != "none":
+            out["resize_policy"] = self.resize_policy
+        if self.value_range != SCALING_RANGES[self.scaling]:
+            out["value_range"] = list(self.value_range)
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> InputContract:
         try:
             steps = tuple(Step(s["name"], dict(s.get("params", {}))) for s in d.get("steps", ()))
+            value_range = d.get("value_range")
             return cls(
                 height=int(d["height"]),
                 width=int(d["width"]),
@@ -128,8 +162,10 @@ class InputContract:
                 resize=str(d.get("resize", "stretch")),
                 scaling=str(d.get("scaling", "unit")),
                 steps=steps,
+                resize_policy=str(d.get("resize_policy", "none")),
+                value_range=None if value_range is None else (float(value_range[0]), float(value_range[1])),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise ConfigError(f"input contract {dict(d)!r} is malformed: {exc!r}") from exc
 
 
@@ -312,36 +348,3 @@ def scale_values(
     y0, x0, y1, x1 = content_box
     content = tensor[0, y0:y1, x0:x1]
     return (tensor - content.mean()) / max(float(content.std()), 1e-6)
-
-
-# Value ranges the card states for each scaling, so the runtime can refuse doubled or skipped scaling.
-SCALING_RANGES = {"unit": (0.0, 1.0), "imagenet": (-2.2, 2.7), "zscore": (-50.0, 50.0)}
-
-
-def card_input(contract: InputContract) -> dict[str, Any]:
-    """The contract as a model card's `input` fields (height/width/channels are added by export).
-    The card's `scaling` string carries "<scaling>/<resize>", e.g. "unit/stretch"."""
-    return {
-        "value_range": list(SCALING_RANGES[contract.scaling]),
-        "scaling": f"{contract.scaling}/{contract.resize}",
-        "preprocessing": [step.to_dict() for step in contract.steps],
-    }
-
-
-def contract_from_card_input(
-    height: int, width: int, channels: int, scaling: str, preprocessing: Sequence[Mapping[str, Any]]
-) -> InputContract:
-    """Inverse of `card_input`; a card written by other tools without "/<resize>" means "stretch"."""
-    value_scaling, _, resize = scaling.partition("/")
-    return InputContract(
-        height, width, channels, resize or "stretch", value_scaling if value_scaling in SCALINGS else "unit",
-        tuple(Step(s["name"], dict(s.get("params", {}))) for s in preprocessing),
-    )
-
-
-def model_contract(card_input: Any) -> InputContract:
-    """The preprocessing contract of a model card's `input` (a `cxrviewer.core.cards.InputContract`)."""
-    return contract_from_card_input(
-        card_input.height, card_input.width, card_input.channels, card_input.scaling,
-        [{"name": step.name, "params": step.params} for step in card_input.preprocessing],
-    )

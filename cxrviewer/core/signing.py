@@ -20,6 +20,9 @@ file is one a reader trained on this workstation: it runs, and everything that s
 does not match the card and files beside it, refuses the model. Deleting the signature file of a
 shipped model therefore turns it into "unsigned" in the reader's eyes, never into a signed model.
 
+Signed or not, every model's files are also held to the sizes and sha256 its card lists
+(`verify_card_files`, which `core.cards.load_card` and the runtime's registry call).
+
 Pure: json, hashlib, base64 and `cryptography` (Ed25519); no Qt, torch or onnxruntime.
 """
 
@@ -35,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from cxrviewer import paths
-from cxrviewer.core.cards import CARD_SUFFIX, ModelCard, card_path, file_sha256
+from cxrviewer.core.cards import CARD_SUFFIX, FileEntry, ModelCard, card_path, file_sha256
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.export.atomic import write_atomically
 
@@ -178,6 +181,33 @@ def verify_model(card: ModelCard, folder: Path, *, missing_ok: Sequence[str] = (
     _check_files(card.name, folder, manifest["files"], missing_ok)
     return Trust(signed=True, digest=hashlib.sha256(canonical_json(manifest)).hexdigest(),
                  key_id=document["key_id"])
+
+
+def verify_card_files(card: ModelCard, card_dir: Path, *, missing_ok: tuple[str, ...] = (),
+                      hashed: bool = False) -> list[FileEntry]:
+    """Check every file the card lists against its size and sha256; raise ModelError on any difference
+    (`load_card` does, and the registry, which lets some files be absent).
+
+    Files whose role is in `missing_ok` may be absent (the runtime can fall back without them); they
+    are returned. Any other absent file, and any file that is present but differs, is refused.
+    `hashed`: the caller has just checked the present files' sums (a verified signature); only
+    presence and size are checked.
+    """
+    missing = []
+    for entry in card.files:
+        target = Path(card_dir) / entry.path
+        if Path(entry.path).name != entry.path:
+            raise ModelError(card.name, f"file {entry.path!r} must sit beside the card, not in another folder")
+        if not target.is_file():
+            if entry.role in missing_ok:
+                missing.append(entry)
+                continue
+            raise ModelError(card.name, f"file {target} ({entry.role}) is missing")
+        if target.stat().st_size != entry.size or (not hashed and file_sha256(target) != entry.sha256):
+            raise ModelError(
+                card.name, f"file {target} ({entry.role}) does not match its checksum: altered or incomplete"
+            )
+    return missing
 
 
 def _signature_document(model: str, sig_file: Path) -> dict[str, Any]:

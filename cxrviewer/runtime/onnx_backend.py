@@ -16,8 +16,9 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from cxrviewer.core.cards import ModelCard, check_input
+from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.errors import ModelError
+from cxrviewer.runtime.backend import check_input
 from cxrviewer.runtime.providers import (
     SALIENCY_DISABLED_OPTIMIZERS,
     choose_providers,

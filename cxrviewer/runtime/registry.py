@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cxrviewer import paths
-from cxrviewer.core.cards import CARD_SUFFIX, ModelCard, card_path, load_card, verify_card_files
+from cxrviewer.core.cards import CARD_SUFFIX, ModelCard, card_path, load_card
 from cxrviewer.core.errors import ModelError
-from cxrviewer.core.signing import Trust, verify_model
+from cxrviewer.core.signing import Trust, verify_card_files, verify_model
 from cxrviewer.runtime.backend import LoadedModel
 from cxrviewer.runtime.onnx_backend import OnnxBackend
 from cxrviewer.runtime.providers import choose_providers, provider_label

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.imageops.resample import resize
-from cxrviewer.core.preprocess import Step, apply_steps, model_contract
+from cxrviewer.core.preprocess import Step, apply_steps
 
 RunTile = Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]
 
@@ -123,7 +123,7 @@ def transform_any_size(card: ModelCard, run: RunTile, image: npt.NDArray[np.floa
         )
     image = np.asarray(image, dtype=np.float32)
     working = (card.input.height, card.input.width)
-    steps = model_contract(card.input).steps
+    steps = card.input.steps
     if policy == "tile":
         # Tiles must share one intensity mapping, so the steps see the whole image first.
         if steps:

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cxrviewer.core.cards import ModelCard, check_input
+from cxrviewer.core.cards import ModelCard
 from cxrviewer.core.errors import ConfigError, ModelError
+from cxrviewer.runtime.backend import check_input
 from cxrviewer.runtime.tiling import transform_any_size
 
 

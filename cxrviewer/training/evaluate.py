@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from cxrviewer.core.errors import ConfigError, ModelError
-from cxrviewer.core.preprocess import model_contract, prepare
+from cxrviewer.core.preprocess import prepare
 from cxrviewer.training.config import DataConfig
 from cxrviewer.training.data import read_pixels
 from cxrviewer.training.evaluation import Predictions, headline, score_split
@@ -37,8 +37,7 @@ def evaluate_installed(
     samples = tuple(s for c in catalogs for s in c.samples)
     if not samples:
         raise ConfigError(f"no images found in {', '.join(map(str, data))}")
-    inp = card.input
-    contract = model_contract(inp)
+    contract = card.input
     scores, feats = [], []
     for start in range(0, len(samples), batch):
         x = np.stack([prepare(read_pixels(s.path, inverted=s.inverted), contract)[0] for s in samples[start:start + batch]])

@@ -52,6 +52,8 @@ from cxrviewer.core.cards import (
     card_from_dict,
     card_path,
     file_entry,
+    input_from_dict,
+    input_to_dict,
     load_card,
     write_card,
 )
@@ -279,11 +281,11 @@ def export_model(
     classifier = meta["task"] in ("classification", "multilabel", "gate")
     height, width = net.input_size if classifier else net.working_size
     channels = net.in_channels
-    contract = {"resize_policy": "none" if classifier else IMAGE_POLICIES.get(meta["task"], "tile")}
-    contract["scaling"] = "display pixels (air dark) scaled linearly into value_range"
-    contract.update(meta.get("input", {}))
-    contract.update(height=height, width=width, channels=channels)
-    low, high = contract.get("value_range", (0.0, 1.0))
+    # The run recorded its scaling and steps (`run._checkpoint_meta`); the size is the net's.
+    contract = input_from_dict(name, {"scaling": "unit/stretch", **meta.get("input", {}), "height": height,
+                                      "width": width, "channels": channels,
+                                      "resize_policy": "none" if classifier else IMAGE_POLICIES.get(meta["task"], "tile")})
+    low, high = contract.value_range
 
     rng = np.random.default_rng(seed)
     inputs = [
@@ -340,7 +342,7 @@ def export_model(
         card.update(
             schema=SCHEMA, name=name, version=str(meta.get("version", "1")), task=meta["task"], arch=checkpoint.arch,
             arch_params=meta.get("arch_params", {}), labels=meta["labels"], thresholds=meta.get("thresholds", []),
-            input=contract, files=[vars(file_entry(role, path)) for role, path in files],
+            input=input_to_dict(contract), files=[vars(file_entry(role, path)) for role, path in files],
             provenance=meta.get("provenance", {}), metrics=meta.get("metrics", []), parity=figures,
             limits=meta.get("limits", []),
         )

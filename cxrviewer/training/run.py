@@ -30,8 +30,8 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 from torch.utils.data.distributed import DistributedSampler
 
 from cxrviewer.core.atomic import write_text_atomically
+from cxrviewer.core.cards import input_to_dict
 from cxrviewer.core.errors import ConfigError
-from cxrviewer.core.preprocess import card_input
 from cxrviewer.nets import build
 from cxrviewer.training import distributed as ddp
 from cxrviewer.training.card_facts import describe
@@ -230,7 +230,9 @@ def _checkpoint_meta(config: TrainConfig, catalog: Catalog, split: Split, num_cl
         "task": config.task,
         "labels": list(catalog.classes),
         "version": "1",
-        "input": card_input(contract),
+        # The card input fields the run decides; export adds the size (the net's) and the resize policy (the task's).
+        "input": {key: value for key, value in input_to_dict(contract).items()
+                  if key in ("value_range", "scaling", "preprocessing")},
         "provenance": {
             "data": [catalog.description],
             "split": split.method,

@@ -536,7 +536,7 @@ def apply_to_card(card_file: Path, result: dict[str, Any], split_method: str) ->
         "another mixes disease and source differences. The figure that counts is on a hospital with both classes that "
         "the model never saw (kept outside the project).",
         *(["Its input contract crops to the lungs (lung_crop): it needs the lung model's box for each film "
-           "(training.tb_screen.film_lung_box)."] if any(p.name == "lung_crop" for p in card.input.preprocessing) else []),
+           "(training.tb_screen.film_lung_box)."] if card.input.needs_lung_box else []),
         *card.limits[1:],
     )
     write_card(dataclasses.replace(card, metrics=tuple(metrics) + tuple(card.metrics), probability_meaning=meaning,

@@ -22,7 +22,7 @@ from cxrviewer.cli import main
 from cxrviewer.core.cards import card_path, load_card, write_card
 from cxrviewer.core.io import read_image
 from cxrviewer.core.phantom import PhantomSpec, attenuation_map, write_demo_dicom
-from cxrviewer.core.preprocess import model_contract, prepare
+from cxrviewer.core.preprocess import prepare
 from cxrviewer.runtime.registry import load_model
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,9 +49,7 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 def direct_probabilities(models_dir: Path, name: str, path: Path) -> np.ndarray:
     """The runtime's answer for one image, computed here without the analyze code."""
     loaded = load_model(name, models_dir)
-    inp = loaded.card.input
-    contract = model_contract(inp)
-    x, _ = prepare(read_image(path).pixels, contract)
+    x, _ = prepare(read_image(path).pixels, loaded.card.input)
     logits = loaded.backend.classify(x[None])[0][0].astype(np.float64)
     e = np.exp(logits - logits.max())
     return e / e.sum()

@@ -10,7 +10,7 @@ import pytest
 
 from cxrviewer.analysis.gate import GateResult, findings_visible, gate_check
 from cxrviewer.core.errors import ModelError
-from cxrviewer.core.preprocess import contract_from_card_input, prepare
+from cxrviewer.core.preprocess import prepare
 from cxrviewer.runtime.registry import load_model
 
 torch = pytest.importorskip("torch", reason="exporting a test model needs the `ml` extra (torch)")
@@ -42,10 +42,7 @@ def gate_folder(tmp_path_factory) -> Path:
 
 
 def _direct_score(loaded, pixels: np.ndarray) -> float:
-    inp = loaded.card.input
-    contract = contract_from_card_input(inp.height, inp.width, inp.channels, inp.scaling,
-                                        [{"name": s.name, "params": s.params} for s in inp.preprocessing])
-    logits = loaded.backend.classify(prepare(pixels, contract)[0][None])[0][0].astype(np.float64)
+    logits = loaded.backend.classify(prepare(pixels, loaded.card.input)[0][None])[0][0].astype(np.float64)
     e = np.exp(logits - logits.max())
     return float(e[1] / e.sum())
 

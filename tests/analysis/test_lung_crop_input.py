@@ -16,7 +16,7 @@ from cxrviewer.analysis.study_maps import compute_study_maps
 from cxrviewer.core.cards import card_path
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.lung_mask import lung_crop_box
-from cxrviewer.core.preprocess import model_contract, prepare
+from cxrviewer.core.preprocess import prepare
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_a_lung_cropped_classifier_is_cropped_by_the_installed_lung_model(croppe
     monkeypatch.setattr(pipeline, "lung_probability", lungs_of)
     pixels = chest()
     loaded = installed_model("classifier", cropped_models)
-    contract = model_contract(loaded.card.input)
+    contract = loaded.card.input
     assert contract.needs_lung_box and contract.lung_margin == 0.1
     box = lung_crop_box(lung_mask().astype(np.float32), 0.1)
     assert box != (0, 0, 300, 260)

@@ -29,6 +29,15 @@ def test_contract_round_trips_through_dict_with_defaults_filled():
     assert back.steps[1].params == {"low_pct": 1.0, "high_pct": 99.0}
 
 
+def test_value_range_follows_the_scaling_unless_given_and_round_trips():
+    assert InputContract(32, 32).value_range == (0.0, 1.0)
+    assert InputContract(32, 32, scaling="zscore").value_range == (-50.0, 50.0)
+    image_model = InputContract(256, 256, resize_policy="resize", value_range=(0, 2))
+    assert image_model.value_range == (0.0, 2.0)
+    assert InputContract.from_dict(image_model.to_dict()) == image_model
+    assert set(InputContract(32, 32).to_dict()) == {"height", "width", "channels", "resize", "scaling", "steps"}
+
+
 @pytest.mark.parametrize(
     "make, words",
     [
@@ -37,6 +46,8 @@ def test_contract_round_trips_through_dict_with_defaults_filled():
         (lambda: Step("saturate", {"low_pct": 50, "high_pct": 10}), "low_pct"),
         (lambda: InputContract(64, 64, 2), "channels"),
         (lambda: InputContract(64, 64, 1, resize="fit"), "fit"),
+        (lambda: InputContract(64, 64, 1, resize_policy="crop"), "crop"),
+        (lambda: InputContract(64, 64, 1, value_range=(1.0, 0.0)), "low < high"),
     ],
 )
 def test_invalid_settings_name_what_is_wrong(make, words):

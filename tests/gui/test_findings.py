@@ -28,7 +28,7 @@ from cxrviewer.core.cards import (
 )
 from cxrviewer.core.image import ImageMeta
 from cxrviewer.core.io import read_image
-from cxrviewer.core.preprocess import model_contract, prepare
+from cxrviewer.core.preprocess import prepare
 from cxrviewer.core.reading_words import CALL_COLOURS, OUTSIDE_POPULATION
 from cxrviewer.core.suitability import SYNTHETIC_TEXT
 from cxrviewer.gui import findings_text
@@ -167,9 +167,7 @@ def models_folder(tmp_path_factory) -> Path:
 def direct_probabilities(name: str, pixels: np.ndarray, folder: Path | None = None) -> np.ndarray:
     """The runtime's logits on the card's preprocessing, softmaxed here: what the panel must show."""
     loaded = load_model(name, folder)
-    inp = loaded.card.input
-    contract = model_contract(inp)
-    logits = loaded.backend.classify(prepare(pixels, contract)[0][None])[0][0].astype(np.float64)
+    logits = loaded.backend.classify(prepare(pixels, loaded.card.input)[0][None])[0][0].astype(np.float64)
     e = np.exp(logits - logits.max())
     return e / e.sum()
 

@@ -16,7 +16,7 @@ import pytest
 from cxrviewer import paths
 from cxrviewer.analysis.batch import reference_figures
 from cxrviewer.analysis.findings import classify_pixels
-from cxrviewer.core.cards import card_path, load_card
+from cxrviewer.core.cards import card_path, load_card, write_card
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.io import read_image
 from cxrviewer.runtime.registry import installed_models, load_model
@@ -33,6 +33,17 @@ needs_data = pytest.mark.skipif(not paths.shared_data_dir().is_dir(), reason="ne
 
 def test_every_shipped_model_is_installed():
     assert set(SHIPPED) <= set(installed_models())
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_a_shipped_card_is_written_back_byte_for_byte(tmp_path, name):
+    """The cards are signed: one read and written again must not change a byte (its `input`, held as
+    the preprocessing contract, goes back as "<scaling>/<resize>", value_range and preprocessing)."""
+    path = card_path(paths.models_dir(), name)
+    card = load_card(path, verify_files=False)
+    write_card(card, tmp_path / path.name)
+    assert (tmp_path / path.name).read_bytes() == path.read_bytes()
+    assert card.input.resize == "stretch" and card.input.scaling in ("unit", "zscore")
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)

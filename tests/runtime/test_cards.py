@@ -16,13 +16,15 @@ from cxrviewer.core.cards import (
     InputContract,
     ModelCard,
     card_path,
-    check_input,
     file_entry,
+    input_to_dict,
     load_card,
-    load_head_weights,
     write_card,
 )
 from cxrviewer.core.errors import ModelError
+from cxrviewer.core.maps.head import load_head_weights
+from cxrviewer.core.preprocess import Step, prepare
+from cxrviewer.runtime.backend import check_input
 
 
 def make_model(folder: Path, name: str = "toy") -> ModelCard:
@@ -50,6 +52,22 @@ def test_round_trip_keeps_every_field(tmp_path):
     card = make_model(tmp_path)
     assert load_card(card_path(tmp_path, "toy")) == card
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
+
+
+def test_the_cards_input_is_the_preprocessing_contract(tmp_path):
+    """What `prepare` follows is what the card says, read from its own "<scaling>/<resize>" form."""
+    make_model(tmp_path)
+    path = card_path(tmp_path, "toy")
+    data = json.loads(path.read_text())
+    data["input"].update(height=16, width=12, scaling="zscore/letterbox", value_range=[-50, 50],
+                         preprocessing=[{"name": "clahe", "params": {"clip_limit": 3.0}}])
+    path.write_text(json.dumps(data))
+    contract = load_card(path).input
+    assert contract == InputContract(16, 12, 1, "letterbox", "zscore", (Step("clahe", {"clip_limit": 3.0}),))
+    tensor, _ = prepare(np.random.default_rng(0).random((40, 30), dtype=np.float32), contract)
+    assert tensor.shape == (1, 16, 12) and abs(float(tensor.mean())) < 1.0
+    assert input_to_dict(contract)["preprocessing"] == [{"name": "clahe", "params": {"clip_limit": 3.0, "tile": 8}}]
+    assert input_to_dict(contract)["scaling"] == "zscore/letterbox"
 
 
 def test_head_weights_come_back_as_float32(tmp_path):
@@ -94,6 +112,9 @@ def test_missing_card_and_broken_json(tmp_path):
         (lambda d: d.update(thresholds=[0.5]), "2 labels but 1 thresholds"),
         (lambda d: d["input"].update(height="512"), "input.height has the wrong type"),
         (lambda d: d["input"].update(value_range=[1, 0]), "value_range must be"),
+        (lambda d: d["input"].update(preprocessing=[{"name": "sharpen"}]), "input: preprocessing step 'sharpen'"),
+        (lambda d: d["input"].update(scaling="unit/fit"), "input: input resize 'fit' is unknown"),
+        (lambda d: d["input"].update(resize_policy="crop"), "input.resize_policy is 'crop'"),
         (lambda d: d.update(name="other"), "card names the model 'other'"),
         (lambda d: d.update(head=None), "needs a head"),
         (lambda d: d["files"][0].update(path="../elsewhere.onnx"), "must sit beside the card"),

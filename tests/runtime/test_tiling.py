@@ -6,8 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from cxrviewer.core.cards import InputContract, PreprocessStep
-from cxrviewer.core.preprocess import apply_steps, model_contract
+from cxrviewer.core.preprocess import InputContract, Step, apply_steps
 from cxrviewer.runtime.tiling import run_rescaled_residual, run_resized, run_tiled, tile_starts
 
 
@@ -65,7 +64,7 @@ def test_resized_applies_the_card_steps_at_the_working_size_as_training_did():
     order in training), not the raw image; a model fed the raw image found no lungs at all."""
     rng = np.random.default_rng(3)
     image = (rng.random((1, 300, 200)) * 0.3 + 0.2).astype(np.float32)
-    steps = model_contract(InputContract(64, 64, 1, preprocessing=(PreprocessStep("clahe"),))).steps
+    steps = InputContract(64, 64, 1, steps=(Step("clahe"),)).steps
     seen = []
     run_resized(lambda tile: seen.append(tile.copy()) or tile, image, (64, 64), steps)
     small = cv2.resize(image[0], (64, 64), interpolation=cv2.INTER_AREA)

@@ -11,6 +11,7 @@ import torch
 from tiny_configs import tiny_config
 
 from cxrviewer.cli import main
+from cxrviewer.core.cards import input_from_dict
 from cxrviewer.training.checkpoint import build_from_checkpoint, read_checkpoint
 from cxrviewer.training.run import train
 
@@ -28,8 +29,7 @@ def test_evaluate_command_writes_metrics_and_plots(tmp_path, folder_dataset, mon
 
     card = SimpleNamespace(
         task="classification", labels=tuple(meta["labels"]), thresholds=tuple(meta["thresholds"]),
-        input=SimpleNamespace(height=32, width=32, channels=1, scaling=meta["input"]["scaling"],
-                              preprocessing=[SimpleNamespace(**s) for s in meta["input"]["preprocessing"]]),
+        input=input_from_dict("tiny", {**meta["input"], "height": 32, "width": 32, "channels": 1}),
     )
     loaded = SimpleNamespace(card=card, backend=SimpleNamespace(classify=classify), provider="PyTorch CPU")
     monkeypatch.setattr("cxrviewer.runtime.registry.load_model", lambda name, models_dir=None: loaded)

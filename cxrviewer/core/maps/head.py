@@ -215,8 +215,6 @@ def head_from_spec(
 
 def head_from_card(card, card_dir: Path) -> Head:
     """The numpy Head of a classifier card (`core.cards.ModelCard`) whose files live in `card_dir`."""
-    from cxrviewer.core.cards import load_head_weights
-
     if card.head is None:
         raise ModelError(card.name, "card has no head; CAM, Grad-CAM and CRM need it")
     tensors = load_head_weights(card, card_dir)
@@ -227,3 +225,17 @@ def head_from_card(card, card_dir: Path) -> Head:
             params = {"weight": layer.weight, "bias": layer.bias}
         ops.append((layer.op, params))
     return head_from_spec(ops, tensors, name=card.name)
+
+
+def load_head_weights(card, card_dir: Path) -> dict[str, npt.NDArray[np.float32]]:
+    """The head's tensors by key (float32), read with safetensors' numpy loader (never pickle)."""
+    from safetensors.numpy import load_file
+
+    if card.head is None:
+        raise ModelError(card.name, "card has no head")
+    tensors = load_file(str(Path(card_dir) / card.head.file))
+    for layer in card.head.layers:
+        for key in filter(None, (layer.weight, layer.bias)):
+            if key not in tensors:
+                raise ModelError(card.name, f"head file {card.head.file} has no tensor {key!r}")
+    return {key: value.astype(np.float32, copy=False) for key, value in tensors.items()}
