@@ -258,12 +258,16 @@ def _sources(text: str) -> str:
 
 
 def card_text(text: str) -> str:
-    """Any card sentence without the developer's marks: data folder paths, "seed=0", "(n=24)" → "(24 films)",
-    "[…]" → "(…)", source ids named."""
+    """Any card sentence without the developer's marks: data folder paths, "seed=0", file names,
+    "(n=24)" → "(24 films)", "[…]" → "(…)", source ids named, a threshold as a percentage."""
     text = re.sub(r"\.\./shared/data(/[^\s);,]*)?", "the shared data", text)
     text = re.sub(r" ?\(the shared data\)", "", text).replace("(the shared data: ", "(")
     text = re.sub(r",? ?\bseed=\d+\b", "", text)
     text = re.sub(r"\b(?:docs|configs)/[\w./-]+\.(?:md|yaml)\b", "the project's notes", text)
+    text = re.sub(r";? ?\bWilson 95 % CI\b", "", text)  # each figure carries its interval
+    # A threshold in a sentence in the one number format: "called at 0.6377" → "called at 63.8 %".
+    text = re.sub(r"(\bcalled at|\bthreshold|>=|≥) (0\.\d+|1\.0+)\b", lambda m: f"{m.group(1)} {percent(float(m.group(2)))}",
+                  text)
     text = re.sub(r"\bn=(\d+)", lambda m: f"{m.group(1)} film" + ("" if m.group(1) == "1" else "s"), text)
     text = text.replace("[", "(").replace("]", ")")
     text = re.sub(r"(^|\(|\b)val\b(?!\w)", r"\1validation", text)

@@ -45,7 +45,7 @@ from cxrviewer.core.io import read_image
 from cxrviewer.core.layers import default_layer
 from cxrviewer.core.legend import DISPLAY_THRESHOLD_NOTE, layer_legend
 from cxrviewer.core.orientation import Orientation
-from cxrviewer.core.reading_words import classifier_summary
+from cxrviewer.core.reading_words import card_text, classifier_summary
 from cxrviewer.core.suitability import SYNTHETIC_TEXT
 from cxrviewer.printing import report_pdf_bytes, write_report_pdf
 from cxrviewer.printing.fonts import FONT_FILES
@@ -140,8 +140,9 @@ def test_pdf_report_puts_the_summary_first_and_the_checksums_in_the_appendix(tmp
         assert f"{model.name} v3 - classification, tbnet" in appendix
         assert f"operating threshold {100 * model.thresholds[1]:.1f} %" in appendix
         assert model.limits[0] in appendix
-        assert f"What it means: {model.probability_meaning}" in appendix
-    assert "0.726" not in first and "0.747" not in first  # one number format: percentages (cards keep their words)
+        # The card's sentence in the findings panel's words: its threshold a percentage too.
+        assert f"What it means: {card_text(model.probability_meaning)}" in appendix
+    assert "0.726" not in text and "0.747" not in text  # one number format: percentages
     assert "Layers as drawn - saliency (pneu-a), jet, 60 %" in appendix
     assert "Limits: what this was not validated for - " + NOT_CLINICAL in appendix
     assert "signed release model" in appendix and "cxrviewer " in appendix  # signature and software version

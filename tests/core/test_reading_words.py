@@ -164,6 +164,9 @@ def test_card_sentences_lose_folders_seeds_and_file_names():
     assert card_text("measured through the viewer's path, docs/tb-lesions-v2.md") == \
         "measured through the viewer's path, the project's notes"
     assert card_text("the same split (seed 0), seed=0 here") == "the same split (seed 0) here"
+    assert card_text("per image, called at 0.6377 (Youden's J)") == "per image, called at 63.8 % (Youden's J)"
+    assert card_text("The operating threshold P(tb) >= 0.1834 is") == "The operating threshold P(tb) >= 18.3 % is"
+    assert card_text("test JSRT (76 films; never seen; Wilson 95 % CI)") == "test JSRT (76 films; never seen)"
 
 
 def test_where_the_threshold_came_from_and_the_models_origin():
