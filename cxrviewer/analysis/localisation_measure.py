@@ -4,11 +4,10 @@ The maps are the viewer's own (`study_maps.compute_study_maps`: ONNX Runtime out
 image's pixel grid), scored against radiologists' boxes with `analysis.localisation`'s measures:
 
 - pointing game at the peak the reader sees: the centre (median row and column) of the map's maximal
-  plateau. The shipped table was measured when Grad-CAM, CAM and CRM were bilinear between
-  feature-cell centres with the edge cells carried to the border, so a peak in an edge cell was a
-  plateau whose first pixel is the film's edge; its centre is where the reader saw the peak (they are
-  now bicubic, fading to 0 at the border: `core.maps.geometry`). For a single-pixel peak it is the
-  first maximum, which is also kept (`pointing_first_max`), as the earlier tables measured it;
+  plateau (Grad-CAM, CAM and CRM are bicubic between feature-cell centres, fading to 0 at the border,
+  `core.maps.geometry`; in the earlier bilinear drawing a peak in an edge cell was a plateau from
+  its centre to the film's edge, whose centre is where the reader saw it). For a single-pixel peak
+  it is the first maximum, which is also kept (`pointing_first_max`), as the earlier tables measured it;
 - mass in boxes, and IoU of the map above 0.2 of its maximum with the boxes;
 - chance: the boxes' share of the image (a uniform map's pointing chance and mass share).
 
