@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
@@ -24,17 +23,11 @@ from cxrviewer import paths
 # Orthanc is started by the network tests' helper, so the script and the tests run the same PACS.
 sys.path.insert(0, str(paths.install_root() / "tests" / "network"))
 from orthanc_support import ORTHANC_AET, OUR_AET, Orthanc, archive_shared, free_port, orthanc_binary  # noqa: E402
+from screenshot_support import wait  # noqa: E402
 
 NIH = "nih_cxr14_DX_nofinding_implicitLE_mono2.dcm"
 
 
-def wait(app: QApplication, done, seconds: float = 60) -> None:
-    deadline = time.time() + seconds
-    while not done():
-        if time.time() > deadline:
-            raise TimeoutError("the PACS dialog did not finish in time")
-        app.processEvents()
-        time.sleep(0.02)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,13 +55,13 @@ def main(argv: list[str] | None = None) -> int:
             shown: list[int] = []
             dialog.searched.connect(shown.append)
             dialog.search()
-            wait(app, lambda: shown)
+            wait(app, lambda: shown, 60, "the PACS dialog")
             table = dialog.table
             table.selectRow(table.row_of(archived[NIH].StudyInstanceUID))
             finished: list[int] = []
             dialog.retrieval_finished.connect(lambda retrieved, asked: finished.append(retrieved))
             dialog.retrieve()
-            wait(app, lambda: finished)
+            wait(app, lambda: finished, 60, "the PACS dialog")
             app.processEvents()
             dialog.grab().save(str(args.out))
             dialog.shutdown()

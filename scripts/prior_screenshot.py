@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from pydicom.uid import DigitalXRayImageStorageForPresentation, ExplicitVRLittle
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
+from screenshot_support import wait
 
 from cxrviewer import paths
 from cxrviewer.core.io import read_image
@@ -67,13 +67,6 @@ def write_film(source: Path, out: Path, date: str, time_of_day: str, accession: 
     return out
 
 
-def wait(app: QApplication, done, seconds: float = 600) -> None:
-    deadline = time.time() + seconds
-    while not done():
-        if time.time() > deadline:
-            raise TimeoutError("the viewer did not finish in time")
-        app.processEvents()
-        time.sleep(0.02)
 
 
 def wheel(widget, pos: QPointF, notches: int) -> None:
@@ -99,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
         window.open_paths([folder])
         worklist = window.worklist
-        wait(app, lambda: len(worklist.model.rows) == len(files) and not worklist.busy
+        wait(app, seconds=600, done=lambda: len(worklist.model.rows) == len(files) and not worklist.busy
              and all(r.status in ("done", "failed") or r.status.startswith("failed") for r in worklist.model.rows))
         window.worklist.study_activated.emit(window.session.paths.index(files[0]))
         wait(app, lambda: "tb_lesions" in window.layers.raw and not window.findings_panel.busy)

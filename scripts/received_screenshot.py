@@ -15,7 +15,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -25,19 +24,13 @@ from cxrviewer import paths
 
 sys.path.insert(0, str(paths.install_root() / "tests" / "network"))
 from orthanc_support import MODALITY, OUR_AET, free_port, read_shared, shared_dicoms  # noqa: E402
+from screenshot_support import wait  # noqa: E402
 
 SHOWN = "tbx11k_tb/images/tb0018.jpg"
 MPEG2 = "1.2.840.10008.1.2.4.100"
 WORKLIST_WIDTH = 1230
 
 
-def wait(app: QApplication, done, seconds: float = 300) -> None:
-    deadline = time.time() + seconds
-    while not done():
-        if time.time() > deadline:
-            raise TimeoutError("the viewer did not finish in time")
-        app.processEvents()
-        time.sleep(0.02)
 
 
 def send(datasets, port: int) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QDockWidget
+from screenshot_support import wait
 
 from cxrviewer import paths
 from cxrviewer.analysis.pipeline import lesion_model
@@ -49,13 +50,6 @@ READING_FILM = "tbx11k_tb/images/tb0018.jpg"
 TB_MODEL = "tb-screen-shenzhen"
 
 
-def wait(app: QApplication, done, seconds: float = 300) -> None:
-    deadline = time.time() + seconds
-    while not done():
-        if time.time() > deadline:
-            raise TimeoutError("the viewer did not finish in time")
-        app.processEvents()
-        time.sleep(0.02)
 
 
 def main(argv: list[str] | None = None) -> int:
