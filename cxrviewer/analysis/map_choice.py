@@ -11,11 +11,14 @@ And which heat map shows by default (`default_heat_layer`): one, since two colou
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 from cxrviewer.analysis.findings import Finding
 from cxrviewer.analysis.pipeline import SCREENING_LABEL
+from cxrviewer.core.cards import ModelCard
+from cxrviewer.core.image import ImageMeta
 from cxrviewer.core.layers import LESION_KINDS
+from cxrviewer.core.suitability import age_fit
 
 # Labels that mean "no finding", whatever the model (the cards' own words).
 NEGATIVE_LABELS = frozenset({"normal", "no_opacity", "no_finding", "other", "negative"})
@@ -59,3 +62,13 @@ def default_heat_layer(label: str | None, lesion_layers: Iterable[str], best_met
     if own in lesions:
         return own
     return best_method or "gradcam"
+
+
+def usable_lesion_layers(layer_of_model: Mapping[str, str], failed: Collection[str], meta: ImageMeta | None,
+                         card_of: Callable[[str], ModelCard | None]) -> set[str]:
+    """The lesion layers that may be the one map by default: those of the lesion models seen
+    (`layer_of_model`: model -> its layer) whose model did not fail on this study (`failed`) and
+    whose answer applies to this patient (its card's age range, `meta` the study's: the findings
+    withhold it otherwise, and a map whose answer is withheld is not the map shown)."""
+    return {kind for model, kind in layer_of_model.items()
+            if kind not in failed and age_fit(meta, card_of(model)).answerable}

@@ -4,7 +4,8 @@ layers and tag docks, status bar, menus and keys.
 The data flows session → worklist and canvas → analysis service → findings, layers and worklist;
 `_wire` connects it in that order, so nothing depends on which part happened to subscribe first.
 Each part is built here and given what it needs; none replaces another's methods or looks a menu up
-by its text.
+by its text. What the menus and keys do lives with their parts: the Models and Tools menus in
+`gui.tools_menus`, the view keys in `gui.view_keys`, the layers in `gui.layer_controller`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QWidget
 
-from cxrviewer.core.named_presets import named_presets
 from cxrviewer.core.viewstate import ViewState
 from cxrviewer.gui.analysis_service import AnalysisService
 from cxrviewer.gui.canvas import Canvas
@@ -35,13 +35,14 @@ from cxrviewer.gui.session import LoadedStudy, StudySession
 from cxrviewer.gui.shortcuts import BINDINGS, PRESET_KEYS, HelpDialog
 from cxrviewer.gui.status_bar import ViewerStatusBar
 from cxrviewer.gui.tag_browser import TagBrowser
+from cxrviewer.gui.tools_menus import ToolsMenus
+from cxrviewer.gui.view_keys import ViewKeys
 from cxrviewer.gui.worklist import Worklist, worklist_actions
 from cxrviewer.gui.worklist_triage import TriageRunner
 
 log = logging.getLogger(__name__)
 
 RULER_PREFIX = "ruler: "
-KEY_ZOOM_STEP = 1.25
 IMAGE_FILTER = "Studies (*.dcm *.dicom *.DCM *.png *.jpg *.jpeg *.tif *.tiff DICOMDIR);;All files (*)"
 # The worklist dock keeps the object name the saved layouts know it by (it was the "Studies" dock).
 WORKLIST_DOCK_NAME = "Studies"
@@ -225,24 +226,15 @@ class MainWindow(QMainWindow):
 
     # -- actions ---------------------------------------------------------------------------------
     def _build_actions(self) -> None:
+        self.view_keys = ViewKeys(self.canvas, self.prior_compare, self.status)
         handlers = {
             "open_file": self._open_file_dialog,
             "open_folder": self._open_folder_dialog,
             "quit": self.close,
             "next_study": lambda: self.worklist.step(1),
             "previous_study": lambda: self.worklist.step(-1),
-            "reset_window": lambda: self._on_state(ViewState.reset_window),
-            "invert": lambda: self._on_state(lambda s: setattr(s, "invert", not s.invert)),
-            "zoom_in": lambda: self._zoom_by(KEY_ZOOM_STEP),
-            "zoom_out": lambda: self._zoom_by(1 / KEY_ZOOM_STEP),
-            "fit": lambda: self._on_state(lambda s: s.fit(*self.canvas.viewport_size())),
-            "actual_size": lambda: self._on_state(ViewState.actual_size),
-            "rotate_left": lambda: self._on_state(lambda s: s.rotate_clockwise(-1)),
-            "rotate_right": lambda: self._on_state(lambda s: s.rotate_clockwise(1)),
-            "flip_horizontal": lambda: self._on_state(ViewState.flip_screen_horizontal),
-            "flip_vertical": lambda: self._on_state(ViewState.flip_screen_vertical),
+            **self.view_keys.handlers(),
             "ruler_tool": lambda: self.canvas.set_ruler_tool(self.actions_by_name["ruler_tool"].isChecked()),
-            "clear_ruler": lambda: self._on_state(lambda s: setattr(s, "ruler", None)),
             "help": lambda: HelpDialog(self).exec(),
             "toggle_soft_tissue": lambda: self.layers.toggle_base(),
             "toggle_layers": lambda: self.layers.toggle_layers(),
@@ -254,7 +246,10 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         view_menu = self.view_menu = self.menuBar().addMenu("&View")
         help_menu = self.menuBar().addMenu("&Help")
-        self._build_training_menus(before=help_menu)
+        self.tools = ToolsMenus(self, self.analysis, self.status)
+        for menu in self.tools.menus():
+            self.menuBar().insertMenu(help_menu.menuAction(), menu)
+        self.actions_by_name.update(self.tools.actions)
         for binding in BINDINGS:
             action = QAction(binding.text, self)
             action.setShortcuts([QKeySequence(key) for key in binding.keys])
@@ -275,7 +270,7 @@ class MainWindow(QMainWindow):
         for number, key in enumerate(PRESET_KEYS):
             action = QAction(f"Window preset {key}", self)
             action.setShortcut(QKeySequence(key))
-            action.triggered.connect(lambda _checked=False, n=number: self.apply_preset(n))
+            action.triggered.connect(lambda _checked=False, n=number: self.view_keys.apply_preset(n))
             self.addAction(action)
         quit_action = self.actions_by_name["quit"]
         self.export_actions = ExportActions(self)
@@ -290,91 +285,6 @@ class MainWindow(QMainWindow):
                 file_menu.insertAction(quit_action, action)
             else:
                 view_menu.addAction(action)
-
-    def _build_training_menus(self, before: QMenu) -> None:
-        """Models (the installed models, listed afresh each time it opens), Tools → Train a model… and
-        Tools → Calibrate for this site…."""
-        self.training_dialog = None
-        self.calibration_dialog = None
-        self.models_menu = QMenu("&Models", self)
-        self.models_menu.aboutToShow.connect(self._fill_models_menu)
-        tools_menu = QMenu("&Tools", self)
-        self.actions_by_name["train"] = tools_menu.addAction("&Train a model…", self.open_training_dialog)
-        self.actions_by_name["calibrate"] = tools_menu.addAction("&Calibrate for this site…",
-                                                                 self.open_calibration_dialog)
-        for menu in (self.models_menu, tools_menu):
-            self.menuBar().insertMenu(before.menuAction(), menu)
-
-    def _fill_models_menu(self) -> None:
-        from cxrviewer import paths
-        from cxrviewer.runtime.registry import installed_models
-
-        self.models_menu.clear()
-        for name in installed_models():
-            self.models_menu.addAction(name, lambda n=name: self._show_model_status(n))
-        if self.models_menu.isEmpty():
-            self.models_menu.addAction(f"No models installed in {paths.models_dir()}").setEnabled(False)
-
-    def _show_model_status(self, name: str) -> None:
-        from cxrviewer.runtime.registry import model_status
-
-        status = model_status(name)
-        origin = "" if status.trust is None else f"; {status.trust.label}"
-        self.status.showMessage(f"model {name}: {status.status} ({status.provider}{origin})", 10000)
-
-    def open_training_dialog(self) -> None:
-        # Imported here: the dialog pulls in the training configuration, which the viewer needs only now.
-        from cxrviewer.gui.training_dialog import TrainingDialog
-
-        if self.training_dialog is None:
-            self.training_dialog = TrainingDialog(self)
-            self.training_dialog.model_installed.connect(self._on_model_installed)
-        self.training_dialog.show()
-        self.training_dialog.raise_()
-
-    def open_calibration_dialog(self) -> None:
-        from cxrviewer.gui.calibration_dialog import CalibrationDialog
-
-        if self.calibration_dialog is None:
-            self.calibration_dialog = CalibrationDialog(self)
-            self.calibration_dialog.site_threshold_changed.connect(self._on_site_threshold_changed)
-        self.calibration_dialog.show()
-        self.calibration_dialog.raise_()
-
-    def _on_site_threshold_changed(self, name: str) -> None:
-        # The site settings are part of every result's stamp: the shown study's calls are made again.
-        self.analysis.refresh_models()
-        self.status.showMessage(f"model {name}: site threshold changed; the findings are called at it now", 15000)
-
-    def _on_model_installed(self, name: str) -> None:
-        self._fill_models_menu()
-        self.analysis.refresh_models()
-        self.status.showMessage(f"model {name} installed; see the Models menu", 10000)
-
-    def _on_state(self, change) -> None:
-        state = self.prior_compare.active_state()  # the film clicked last while comparing, else the shown one
-        if state is not None:
-            change(state)
-
-    def _zoom_by(self, factor: float) -> None:
-        self._on_state(lambda s: s.zoom_about(factor, s.center))
-
-    def apply_preset(self, number: int) -> None:
-        """The file's window presets, then its VOI LUTs, then the named lung, mediastinum and bone
-        windows of a radiograph (`core.named_presets`), numbered from 0 (key 1)."""
-        state, image = self.canvas.state, self.canvas.image
-        if state is None or image is None:
-            return
-        presets, luts = image.meta.window_presets, image.meta.voi_luts
-        named = named_presets(image.modality_values, image.meta.inverted_for_display, image.meta.modality)
-        if number < len(presets):
-            state.window = presets[number]
-        elif number < len(presets) + len(luts):
-            state.use_voi_lut(number - len(presets), len(luts))
-        elif number < len(presets) + len(luts) + len(named):
-            state.window = named[number - len(presets) - len(luts)]
-        else:
-            self.status.showMessage(f"this study has {len(presets) + len(luts) + len(named)} window preset(s)", 5000)
 
     # -- layers ----------------------------------------------------------------------------------
     def composed_view(self) -> npt.NDArray[np.uint8] | None:
@@ -413,10 +323,7 @@ class MainWindow(QMainWindow):
         self.layout_keeper.save()
         self.session.shutdown()
         self.analysis.shutdown()
-        if self.training_dialog is not None:
-            self.training_dialog.shutdown()
-        if self.calibration_dialog is not None:
-            self.calibration_dialog.shutdown()
+        self.tools.shutdown()
         # The compare window is a top-level window of its own: left open, it would keep the
         # application running after the reader closed the viewer.
         if self.layers.compare_window is not None:

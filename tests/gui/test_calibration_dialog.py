@@ -140,5 +140,5 @@ def test_the_tools_menu_opens_it_beside_training(qtbot, viewer, no_models):
     tools = next(a.menu() for a in viewer.menuBar().actions() if a.text() == "&Tools")
     assert [a.text() for a in tools.actions()] == ["&Train a model…", "&Calibrate for this site…"]
     viewer.actions_by_name["calibrate"].trigger()
-    assert viewer.calibration_dialog is not None and viewer.calibration_dialog.isVisible()
-    assert viewer.calibration_dialog.windowTitle() == "Calibrate for this site"
+    assert viewer.tools.calibration_dialog is not None and viewer.tools.calibration_dialog.isVisible()
+    assert viewer.tools.calibration_dialog.windowTitle() == "Calibrate for this site"

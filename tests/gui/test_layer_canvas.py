@@ -17,7 +17,8 @@ from cxrviewer.core.display.compose import Threshold, build_lut, compose, layer,
 from cxrviewer.core.display.indexed_image import display_table
 from cxrviewer.core.display.soft_tissue_base import soft_tissue_base
 from cxrviewer.core.layers import MAP_KINDS, ClassSelector, LayerStack, drawn_layer, map_strength
-from cxrviewer.gui.layer_controller import NO_DEFAULT_TEXT, WITHHELD_TEXT, LayerController
+from cxrviewer.gui.explained_class import NO_DEFAULT_TEXT
+from cxrviewer.gui.layer_controller import WITHHELD_TEXT, LayerController
 from cxrviewer.gui.layer_panel import LayerPanel
 
 MODEL = "pneumonia-kermany"

@@ -16,8 +16,8 @@ from cxrviewer.analysis.findings import Finding
 from cxrviewer.core.display.colormaps import colormap
 from cxrviewer.core.display.compose import index_map
 from cxrviewer.core.layers import STRENGTH_RULE, map_strength
-from cxrviewer.gui.layer_controller import INSIDE_LUNGS_KEY, WAITING_LUNGS_TEXT
 from cxrviewer.gui.layer_panel import INSIDE_LUNGS_TIP, NO_LUNG_MODEL_TIP
+from cxrviewer.gui.lung_masking import INSIDE_LUNGS_KEY, WAITING_LUNGS_TEXT
 from cxrviewer.gui.map_legend import legend_title
 from cxrviewer.gui.map_trust import MapTrust
 

@@ -221,17 +221,17 @@ def test_train_cancel_train_again_finish_and_export(dialog, qtbot, two_class_fol
 
 def test_viewer_lists_models_and_opens_the_dialog(viewer, qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("CXRVIEWER_MODELS", str(tmp_path / "models"))
-    viewer._fill_models_menu()
-    assert [a.text() for a in viewer.models_menu.actions()] == [f"No models installed in {tmp_path / 'models'}"]
+    viewer.tools.fill_models_menu()
+    assert [a.text() for a in viewer.tools.models_menu.actions()] == [f"No models installed in {tmp_path / 'models'}"]
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "lungs.card.json").write_text("{}")
-    viewer._fill_models_menu()
-    assert [a.text() for a in viewer.models_menu.actions()] == ["lungs"]
-    viewer.models_menu.actions()[0].trigger()
+    viewer.tools.fill_models_menu()
+    assert [a.text() for a in viewer.tools.models_menu.actions()] == ["lungs"]
+    viewer.tools.models_menu.actions()[0].trigger()
     assert viewer.status.currentMessage().startswith("model lungs: card")  # an empty card is refused, by name
 
     viewer.actions_by_name["train"].trigger()
-    dialog = viewer.training_dialog
+    dialog = viewer.tools.training_dialog
     assert dialog.isVisible() and dialog.models_dir == tmp_path / "models" and dialog.state == "idle"
     # The device probe runs in a child process too: CUDA is offered only where torch can use it.
     qtbot.waitUntil(lambda: not dialog.probe_job.running, timeout=60000)
@@ -241,7 +241,7 @@ def test_viewer_lists_models_and_opens_the_dialog(viewer, qtbot, tmp_path, monke
     assert [dialog.form.device.itemData(i) for i in range(dialog.form.device.count())] == expected
     (tmp_path / "models" / "tiny.card.json").write_text("{}")
     dialog.model_installed.emit("tiny")
-    assert [a.text() for a in viewer.models_menu.actions()] == ["lungs", "tiny"]
+    assert [a.text() for a in viewer.tools.models_menu.actions()] == ["lungs", "tiny"]
     assert viewer.status.currentMessage() == "model tiny installed; see the Models menu"
 
 
