@@ -10,6 +10,7 @@ test alone.
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import logging
 import shutil
@@ -29,7 +30,7 @@ from cxrviewer.core.cards import card_path, file_sha256, load_card
 from cxrviewer.core.errors import ModelError
 from cxrviewer.core.io import read_image
 from cxrviewer.core.site_settings import SiteThreshold, save_site_threshold
-from cxrviewer.gui.findings_text import finding_html
+from cxrviewer.gui.findings_text import origin_html, threshold_html
 
 MODEL = "pneumonia-kermany"
 
@@ -170,7 +171,7 @@ def test_a_model_without_a_signature_runs_and_says_it_is_unsigned(models):
     assert not loaded.trust.signed
     finding = classify_pixels(loaded, demo_pixels())
     assert finding.origin == "unsigned: trained on this workstation"
-    assert "unsigned: trained on this workstation" in finding_html(finding)
+    assert "unsigned: trained on this workstation" in origin_html(finding)  # in the model's details
     assert finding_reading(finding, loaded.card).result.endswith("[unsigned: trained on this workstation]")
 
 
@@ -202,8 +203,9 @@ def test_a_site_threshold_changes_the_call_and_is_shown_as_such(models, tmp_path
     save_site_threshold(site)
     at_site = classify_pixels(loaded, demo_pixels())
     assert at_site.positive == (0,) and at_site.threshold == site.threshold and at_site.site == site
-    shown = finding_html(at_site)
-    assert f"site threshold {site.threshold:.2f}, calibrated on 212 local films on 2026-12-10 (card " in shown
+    shown = html.unescape(threshold_html(at_site))  # in the model's details, where the threshold's origin is told
+    assert (f"{100 * site.threshold:.1f} %, this site's: calibrated on 212 local films on 2026-12-10 (the model "
+            f"card's is {100 * site.card_threshold:.1f} %)") in shown
     assert "called at the site threshold" in finding_reading(at_site, loaded.card).result
     # The card is untouched and still verifies.
     assert load_card(card_path(models, MODEL)).thresholds == loaded.card.thresholds
