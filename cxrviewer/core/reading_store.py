@@ -1,4 +1,10 @@
-"""The reader's reading state per study (viewed, flagged, a note), kept in a small SQLite file.
+"""The reader's reading state per study (viewed, flagged, a note, reviewed), kept in a small SQLite file.
+
+"Reviewed" is the reader's own mark that the study is read (finished), as opposed to "viewed" (it was
+on screen): the time it was marked, "" when it is not (unmarking clears it). Stores written before it
+existed have no such column: it is added (empty) when the store is opened for writing, and read as
+"" from a store that cannot be written, so older files stay valid. The schema version stays 1: the
+column is additive, so an older cxrviewer still reads and writes such a store (ignoring the mark).
 
 Where: `<worklist folder>/.cxrviewer-reading.sqlite`, beside the studies, so the state travels with
 the folder (a USB stick, a shared reading folder). When the folder cannot be written (a CD, a
@@ -57,7 +63,7 @@ SCHEMA_VERSION = 1
 APPLICATION_ID = 0x43585256  # "CXRV": marks the file as ours in the SQLite header
 # Another viewer on the same folder holds the lock for one write only; wait that long, not forever.
 BUSY_TIMEOUT_MS = 3000
-CSV_COLUMNS = ("path", "sop_instance_uid", "viewed", "flagged", "note", "first_viewed", "updated")
+CSV_COLUMNS = ("path", "sop_instance_uid", "viewed", "flagged", "note", "first_viewed", "updated", "reviewed")
 # A cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 REPLACEMENT = "\ufffd"
@@ -71,9 +77,12 @@ CREATE TABLE IF NOT EXISTS reading (
     note TEXT NOT NULL DEFAULT '',
     first_viewed TEXT NOT NULL DEFAULT '',
     updated TEXT NOT NULL DEFAULT '',
+    reviewed TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (path, sop_uid)
 )
 """
+# Added after the first release: stores written before it lack the column.
+_ADD_REVIEWED = "ALTER TABLE reading ADD COLUMN reviewed TEXT NOT NULL DEFAULT ''"
 
 
 class ReadingStoreError(CxrError):
@@ -95,7 +104,8 @@ class StudyKey:
 
 @dataclass(frozen=True)
 class ReadingState:
-    """first_viewed / updated: ISO 8601 UTC to the second, "" when never viewed / never changed."""
+    """first_viewed / updated / reviewed: ISO 8601 UTC to the second, "" when never viewed / never
+    changed / not marked reviewed."""
 
     key: StudyKey
     viewed: bool = False
@@ -103,6 +113,7 @@ class ReadingState:
     note: str = ""
     first_viewed: str = ""
     updated: str = ""
+    reviewed: str = ""
 
 
 def study_key(folder: Path, path: Path, sop_uid: str = "") -> StudyKey:
@@ -217,6 +228,7 @@ class ReadingStore:
         self.fallback = None if fallback is None or Path(fallback) == self.path else Path(fallback)
         self.moved_from: Path | None = None
         self.notice = ""
+        self._reviewed = "reviewed"  # the column, or '' for an older store that cannot be written
         if self.fallback is not None and self.path.exists() and not store_writable(self.path):
             self._move_to_fallback()
             return
@@ -272,6 +284,17 @@ class ReadingStore:
             if writable_check and _read_only_error(error, self.path):
                 raise _ReadOnly() from None
             raise
+        self._reviewed = "reviewed"
+        if tables and not _has_reviewed(db):
+            try:
+                with self._transaction():
+                    db.execute(_ADD_REVIEWED)
+            except sqlite3.Error as error:
+                if not _read_only_error(error, self.path):
+                    raise
+                if writable_check:
+                    raise _ReadOnly() from None
+                self._reviewed = "''"  # read as never marked; marking fails as any write does
 
     def _move_to_fallback(self) -> None:
         """Continue in `fallback`, starting from (merging in) the rows of the read-only store `path`."""
@@ -306,18 +329,18 @@ class ReadingStore:
     # -- reading ---------------------------------------------------------------------------------
     def get(self, key: StudyKey) -> ReadingState:
         """The state of `key`; a study never touched reads as not viewed, not flagged, no note."""
-        row = self._query("SELECT viewed, flagged, note, first_viewed, updated FROM reading "
+        row = self._query(f"SELECT viewed, flagged, note, first_viewed, updated, {self._reviewed} FROM reading "
                           "WHERE path = ? AND sop_uid = ?", (key.path, key.sop_uid))
         if not row:
             return ReadingState(key)
-        viewed, flagged, note, first_viewed, updated = row[0]
-        return ReadingState(key, bool(viewed), bool(flagged), note, first_viewed, updated)
+        viewed, flagged, note, first_viewed, updated, reviewed = row[0]
+        return ReadingState(key, bool(viewed), bool(flagged), note, first_viewed, updated, reviewed)
 
     def all(self) -> list[ReadingState]:
         """Every study with a stored state, by path."""
-        rows = self._query("SELECT path, sop_uid, viewed, flagged, note, first_viewed, updated FROM reading "
-                           "ORDER BY path, sop_uid", ())
-        return [ReadingState(StudyKey(p, u), bool(v), bool(f), n, fv, up) for p, u, v, f, n, fv, up in rows]
+        rows = self._query(f"SELECT path, sop_uid, viewed, flagged, note, first_viewed, updated, {self._reviewed} "
+                           "FROM reading ORDER BY path, sop_uid", ())
+        return [ReadingState(StudyKey(p, u), bool(v), bool(f), n, fv, up, r) for p, u, v, f, n, fv, up, r in rows]
 
     def _query(self, sql: str, parameters: tuple) -> list[tuple]:
         try:
@@ -331,6 +354,13 @@ class ReadingStore:
         now = _now()
         return self._upsert(key, "viewed = 1, first_viewed = CASE first_viewed WHEN '' THEN ? ELSE first_viewed END",
                             (now,), now)
+
+    def set_reviewed(self, key: StudyKey, reviewed: bool) -> ReadingState:
+        """Marked reviewed (read) now, or unmarked (the time cleared); marking again keeps the first time."""
+        now = _now()
+        if reviewed:
+            return self._upsert(key, "reviewed = CASE reviewed WHEN '' THEN ? ELSE reviewed END", (now,), now)
+        return self._upsert(key, "reviewed = ''", (), now)
 
     def set_flagged(self, key: StudyKey, flagged: bool) -> ReadingState:
         return self._upsert(key, "flagged = ?", (int(flagged),), _now())
@@ -379,7 +409,7 @@ class ReadingStore:
         for key in sorted(states, key=lambda k: (k.path, k.sop_uid)):
             s = states[key]
             row = [csv_text(key.path), csv_text(key.sop_uid), int(s.viewed), int(s.flagged),
-                   csv_text(s.note), s.first_viewed, s.updated]
+                   csv_text(s.note), s.first_viewed, s.updated, s.reviewed]
             writer.writerow(row + [_cell(scores.get(key, {}).get(name, "")) for name in extra])
         try:
             write_text_atomically(out, text.getvalue())
@@ -397,14 +427,16 @@ def _cell(value: object) -> str:
     return csv_text(str(value))
 
 
-# A study in both stores keeps the flag and note of the row changed last (a tie keeps the one already
-# in the target), counts as viewed if either says so, and keeps the earlier first view.
+# A study in both stores keeps the flag, note and reviewed mark of the row changed last (a tie keeps
+# the one already in the target), counts as viewed if either says so, and keeps the earlier first view.
 _MERGE = """
-INSERT INTO reading (path, sop_uid, viewed, flagged, note, first_viewed, updated) VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO reading (path, sop_uid, viewed, flagged, note, first_viewed, updated, reviewed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (path, sop_uid) DO UPDATE SET
     viewed = max(viewed, excluded.viewed),
     flagged = CASE WHEN excluded.updated > updated THEN excluded.flagged ELSE flagged END,
     note = CASE WHEN excluded.updated > updated THEN excluded.note ELSE note END,
+    reviewed = CASE WHEN excluded.updated > updated THEN excluded.reviewed ELSE reviewed END,
     first_viewed = CASE WHEN first_viewed = '' THEN excluded.first_viewed
                         WHEN excluded.first_viewed = '' THEN first_viewed
                         ELSE min(first_viewed, excluded.first_viewed) END,
@@ -431,6 +463,11 @@ def _check_store(db: sqlite3.Connection, path: Path) -> bool:
     return bool(tables)
 
 
+def _has_reviewed(db: sqlite3.Connection) -> bool:
+    """Whether the store's table has the reviewed column (stores written before it do not)."""
+    return any(row[1] == "reviewed" for row in db.execute("PRAGMA table_info(reading)"))
+
+
 def _read_only_error(error: sqlite3.Error, path: Path) -> bool:
     """True when a failed write failed because the store cannot be written: SQLite says "readonly",
     or (a journal that cannot be created, ...) the file or its folder really refuse writes."""
@@ -450,8 +487,9 @@ def _read_only_rows(path: Path) -> list[tuple]:
         try:
             if not _check_store(db, path):
                 return []
-            return db.execute("SELECT path, sop_uid, viewed, flagged, note, first_viewed, updated "
-                              "FROM reading").fetchall()
+            reviewed = "reviewed" if _has_reviewed(db) else "''"
+            return db.execute("SELECT path, sop_uid, viewed, flagged, note, first_viewed, updated, "
+                              f"{reviewed} FROM reading").fetchall()
         except sqlite3.Error as error:
             problem = _problem(error)
         finally:

@@ -9,8 +9,9 @@ worklist's reading state), as `gui.export_actions` does. It never opens a study:
 arrive (received, or retrieved in the dialog) are announced by `studies_arrived`, and the window
 puts them in its worklist without taking the shown study away.
 
-"Reviewed" is the reading store's "viewed" (the worklist's Viewed column): the reader had the study
-on screen. The network settings (`net.settings`) are read again at each use, so a peer added with
+"Reviewed" is the reader's mark that a study is read (the reading box's Reviewed tick or Ctrl+Enter,
+the worklist's Reviewed column), not "viewed" (merely on screen): Send all reviewed sends exactly the
+studies marked, and says so when none is. The network settings (`net.settings`) are read again at each use, so a peer added with
 `cxrviewer pacs add-peer` while the viewer runs is used; the receive toggle is kept there
 (`receive_in_viewer`), the chosen peer in the window's settings.
 """
@@ -45,10 +46,10 @@ RETRY_MS = 5 * 60 * 1000  # the outbox is tried again this often while something
 
 
 def reviewed_studies(worklist) -> list[Path]:
-    """The studies of the worklist the reader has had on screen (its Viewed column), in table order."""
+    """The studies of the worklist the reader marked reviewed (its Reviewed column), in table order."""
     states, rows = worklist.reading.states, worklist.model.rows
     return [rows[study].path for study in worklist.visible_order()
-            if not rows[study].load_error and study in states and states[study].viewed]
+            if not rows[study].load_error and study in states and states[study].reviewed]
 
 
 class NetworkActions(QObject):
@@ -78,8 +79,10 @@ class NetworkActions(QObject):
                                            "study received joins the worklist and is triaged")
         self.actions["send_results"].setToolTip("The shown study's structured report, segmentation and the "
                                                 "view as a Secondary Capture, through the outbox")
-        self.actions["send_reviewed"].setToolTip("Every study of the worklist you have viewed, each with its "
-                                                 "own default view as the Secondary Capture")
+        self.actions["send_reviewed"].setToolTip("Every study of the worklist you marked Reviewed (the reading "
+                                                 "box's tick, Ctrl+Enter), each with its own default view as "
+                                                 "the Secondary Capture")
+        self.actions["send_reviewed"].setStatusTip(self.actions["send_reviewed"].toolTip())
         self.peer_menu = QMenu("Send results &to", window)
         self.peer_menu.aboutToShow.connect(self._fill_peer_menu)
         self._peers = QActionGroup(self)
@@ -197,20 +200,23 @@ class NetworkActions(QObject):
         return self._send([(content.meta.path, content)], anonymise)
 
     def send_reviewed(self) -> bool:
+        """Every study marked reviewed; False (and the status bar says why) when none is or none was sent."""
         studies = reviewed_studies(self.window.worklist)
         if not studies:
-            self.message.emit("no study has been viewed yet: nothing to send")
+            self.message.emit("no study is marked reviewed (tick Reviewed below the worklist, or Ctrl+Enter): "
+                              "nothing sent")
             return False
-        return self._send([(path, None) for path in studies], self.window.export_actions.anonymise)
+        return self._send([(path, None) for path in studies], self.window.export_actions.anonymise,
+                          what="reviewed ")
 
-    def _send(self, studies: list, anonymise: bool) -> bool:
+    def _send(self, studies: list, anonymise: bool, *, what: str = "") -> bool:
         destination = self._destination()
         if destination is None:
             return False
         settings, peer = destination
         self.sender.send(studies, peer, settings, anonymise)
         count = len(studies)
-        self.message.emit(f"sending the results of {count} stud{'y' if count == 1 else 'ies'} to {peer}…")
+        self.message.emit(f"sending the results of {count} {what}stud{'y' if count == 1 else 'ies'} to {peer}…")
         return True
 
     def _on_sent(self, summary: str) -> None:

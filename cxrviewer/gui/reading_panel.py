@@ -1,9 +1,9 @@
-"""The reader's reading state in the GUI: the folders' reading stores and the flag + note box.
+"""The reader's reading state in the GUI: the folders' reading stores and the reviewed + flag + note box.
 
 Each study belongs to the folder it was opened from (a file opened on its own: its folder); each
-folder has its reading store (`core.reading_store`, opened on first use). Flags and "viewed" are
-committed at once; a note is committed when typing pauses, when another study is shown, and when the
-window closes. A store that cannot be opened or written is named in the box and in the status bar;
+folder has its reading store (`core.reading_store`, opened on first use). Flags, "viewed" and
+"reviewed" (the Reviewed box, or Ctrl+Enter: the reader finished reading the study) are committed at
+once; a note is committed when typing pauses, when another study is shown, and when the window closes. A store that cannot be opened or written is named in the box and in the status bar;
 the note stays in the box, so nothing typed is lost while the reader deals with it.
 
 Where the notes go: the note box's tooltip names the store file. When the store beside the studies is
@@ -27,6 +27,7 @@ from cxrviewer.core.reading_store import ReadingState, ReadingStore, ReadingStor
 
 log = logging.getLogger(__name__)
 
+REVIEWED_KEY = "Ctrl+Enter"  # marks the shown study reviewed (gui.worklist.worklist_actions)
 NOTE_SAVE_DELAY_MS = 600  # typing pauses this long before the note is committed
 ERROR_STYLE = "color: rgb(230, 80, 80);"
 NOTICE_STYLE = "color: rgb(230, 170, 60);"
@@ -74,7 +75,7 @@ class ReadingStates:
 
 
 class ReadingPanel(QWidget):
-    """A flag box and a note box for the study shown, and the reading state of every study read."""
+    """A reviewed box, a flag box and a note box for the study shown, and the reading state of every study read."""
 
     state_changed = Signal(int, object)  # study, ReadingState now stored
     message = Signal(str)  # an error for the status bar, naming the store
@@ -85,6 +86,8 @@ class ReadingPanel(QWidget):
         self.keys: dict[int, tuple[ReadingStore | None, StudyKey, str]] = {}
         self.states: dict[int, ReadingState] = {}
         self._announced: set[str] = set()
+        self.reviewed_box = QCheckBox("Reviewed", self)
+        self.reviewed_box.toggled.connect(self._on_reviewed_box)
         self.flag_box = QCheckBox("Flagged", self)
         self.flag_box.toggled.connect(self._on_flag_box)
         self.note_edit = QPlainTextEdit(self, placeholderText="Note on this study (saved as you type)")
@@ -92,6 +95,7 @@ class ReadingPanel(QWidget):
         self.note_edit.textChanged.connect(self._on_note_typed)
         self.state_label = QLabel("", self, wordWrap=True)
         row = QHBoxLayout()
+        row.addWidget(self.reviewed_box)
         row.addWidget(self.flag_box)
         row.addWidget(self.state_label, 1)
         layout = QVBoxLayout(self)
@@ -134,6 +138,27 @@ class ReadingPanel(QWidget):
     def toggle_flag(self) -> None:
         if self._study is not None:
             self.flag_box.toggle()
+
+    def set_reviewed(self, study: int, reviewed: bool) -> None:
+        """Mark the study read (reviewed now) or not (the mark cleared); the box shows what is stored
+        (a write that failed leaves it as it was, the error said above the note)."""
+        self._write(study, lambda store, key: store.set_reviewed(key, reviewed))
+        if study == self._study and study in self.states:
+            self.reviewed_box.blockSignals(True)
+            self.reviewed_box.setChecked(bool(self.states[study].reviewed))
+            self.reviewed_box.blockSignals(False)
+            self._show_reviewed(self.states[study])
+
+    def toggle_reviewed(self) -> None:
+        if self._study is not None:
+            self.reviewed_box.toggle()
+
+    def _show_reviewed(self, state: ReadingState | None) -> None:
+        when = state.reviewed if state is not None else ""
+        self.reviewed_box.setStatusTip(f"reviewed {when}" if when else "")
+        self.reviewed_box.setToolTip((f"Reviewed {when}. " if when else "") +
+                                     f"Tick when you have finished reading the study ({REVIEWED_KEY}); "
+                                     "File → Send all reviewed to PACS sends the studies ticked")
 
     def save_note(self) -> None:
         """Commit the note box now (a pause in typing does it by itself)."""
@@ -199,8 +224,11 @@ class ReadingPanel(QWidget):
         state = self.states.get(study) if study is not None else None
         self.note_edit.setPlainText(state.note if state else "")
         self.flag_box.setChecked(bool(state and state.flagged))
+        self.reviewed_box.setChecked(bool(state and state.reviewed))
+        self._show_reviewed(state)
         self.note_edit.setEnabled(state is not None)
         self.flag_box.setEnabled(state is not None)
+        self.reviewed_box.setEnabled(state is not None)
         store = self.keys[study][0] if study in self.keys else None
         self.note_edit.setToolTip(f"Notes are saved in {store.path}" if store is not None and state else "")
         if study is None:
@@ -221,6 +249,10 @@ class ReadingPanel(QWidget):
     def _on_flag_box(self, checked: bool) -> None:
         if self._study is not None:
             self.set_flag(self._study, checked)
+
+    def _on_reviewed_box(self, checked: bool) -> None:
+        if self._study is not None:
+            self.set_reviewed(self._study, checked)
 
     def _say(self, text: str, *, failed: bool = False, notice: str = "") -> None:
         """The line above the note: `text`, in red when `failed`, in amber with `notice` as its

@@ -50,6 +50,7 @@ WORKLIST_KEYS: tuple[tuple[str, str], ...] = (
     ("Enter", "Open the highlighted study (as a click does)"),
     ("F", "Flag or unflag the study"),
     ("N", "Edit the study's note"),
+    ("Ctrl+Enter", "Mark the study reviewed (read), or not: File → Send all reviewed to PACS sends those marked"),
     ("Click a column's header", "Sort by it: the triage column (first) most urgent first ▼, again the other way ▲"),
     ("Right-click a column's header", "Show or hide columns (each model's own answers are hidden until shown)"),
 )

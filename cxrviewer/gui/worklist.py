@@ -52,6 +52,7 @@ from cxrviewer.gui.worklist_triage import TriageRunner
 log = logging.getLogger(__name__)
 
 SCORE_KINDS = ("finding", "lesions")
+HIDDEN_FIXED = ("Reviewed",)  # fixed columns hidden until the reader shows them (the header's right-click menu)
 INCLUDE_CHILDREN_KEY = "worklist/include_children"
 INCLUDE_CHILDREN_TEXT = "Include children in TB triage"
 # The widest text a triage cell holds, for its default width.
@@ -88,9 +89,12 @@ class Worklist(QWidget):
         self.proxy = WorklistProxy(self)
         self.proxy.setSourceModel(self.model)
         self.view = WorklistView(self)
-        # The models' own columns (keys "<kind>:<model>") are hidden until shown; the triage column always shows.
+        # The models' own columns (keys "<kind>:<model>") are hidden until shown; the triage column always
+        # shows. Reviewed is hidden until shown too: the fixed columns already overflow the worklist's
+        # default width, and the reading box's Reviewed tick shows the mark of the study on screen.
         self.header = WorklistHeader(self.view, settings, keys=self.model.keys, title=self._column_title,
-                                     hidden_by_default=lambda key: key.partition(":")[0] in SCORE_KINDS,
+                                     hidden_by_default=lambda key: key.partition(":")[0] in SCORE_KINDS
+                                     or key in HIDDEN_FIXED,
                                      fixed=(TRIAGE,))
         self.view.setHorizontalHeader(self.header)
         self.view.setModel(self.proxy)
@@ -376,12 +380,16 @@ class Worklist(QWidget):
 
 def worklist_actions(worklist: Worklist, parent: QObject) -> dict[str, QAction]:
     """The worklist's window actions, by name, for the window to place: "export_reading_csv" (File
-    menu), "flag_study" (F) and "edit_note" (N) (View menu). Window shortcuts, so F and N work with
-    the table focused; typed into the note box they are text."""
+    menu), "flag_study" (F), "edit_note" (N) and "mark_reviewed" (Ctrl+Enter) (View menu). Window
+    shortcuts, so F and N work with the table focused; typed into the note box they are text
+    (Ctrl+Enter is not, so it marks the study reviewed from the note box too)."""
     export = QAction("Export reading state as CSV…", parent)
     export.triggered.connect(worklist.export_dialog)
     flag = QAction("Flag or unflag the study", parent, shortcut=QKeySequence("F"))
     flag.triggered.connect(worklist.reading.toggle_flag)
     note = QAction("Edit the study's note", parent, shortcut=QKeySequence("N"))
     note.triggered.connect(lambda: worklist.reading.note_edit.setFocus())
-    return {"export_reading_csv": export, "flag_study": flag, "edit_note": note}
+    reviewed = QAction("Mark the study reviewed (or not)", parent)
+    reviewed.setShortcuts([QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")])
+    reviewed.triggered.connect(worklist.reading.toggle_reviewed)
+    return {"export_reading_csv": export, "flag_study": flag, "edit_note": note, "mark_reviewed": reviewed}

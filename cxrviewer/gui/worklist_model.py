@@ -2,7 +2,8 @@
 
 A row holds the study's call in the triage column, its thumbnail, patient and study ids, one answer
 per model, the gate's verdict, its status (loading, queued, analysing, done, failed with the reason)
-and the reader's reading state. Rows are appended in the order the session adds studies, so a source
+and the reader's reading state (Viewed: was on screen; Reviewed: the reader marked it read, the time in
+its tooltip; Flag; Note). Rows are appended in the order the session adds studies, so a source
 row number is the study id.
 
 The triage column comes first: the TB screening finding when a TB model is installed (the TB
@@ -36,7 +37,7 @@ WITHHELD_COLOUR = QColor(150, 150, 150)
 TRIAGE = "Triage"
 TOP_FINDING = "Top finding"  # the triage column's title when no TB model is installed
 FIXED_BEFORE = (TRIAGE, "", "File", "Patient", "Study")
-FIXED_AFTER = ("Gate", "Status", "Viewed", "Flag", "Note")
+FIXED_AFTER = ("Gate", "Status", "Viewed", "Reviewed", "Flag", "Note")
 
 
 class WorklistModel(QAbstractTableModel):
@@ -245,6 +246,7 @@ class WorklistModel(QAbstractTableModel):
             "Gate": "" if row.gate is None else f"{'accepted' if row.gate[0] else 'rejected'} {row.gate[1]:.2f}",
             "Status": row.status,
             "Viewed": "✓" if reading and reading.viewed else "",
+            "Reviewed": "✓" if reading and reading.reviewed else "",
             "Note": reading.note.replace("\n", " ") if reading else "",
         }.get(name, "")
 
@@ -260,6 +262,7 @@ class WorklistModel(QAbstractTableModel):
             "Gate": None if row.gate is None else row.gate[1],
             "Status": row.status,
             "Viewed": int(bool(reading and reading.viewed)),
+            "Reviewed": (reading.reviewed or None) if reading else None,
             "Flag": int(bool(reading and reading.flagged)),
             "Note": (reading.note.lower() or None) if reading else None,
         }.get(name)
@@ -274,6 +277,8 @@ class WorklistModel(QAbstractTableModel):
             return row.reading.note or None
         if name == "Viewed" and row.reading and row.reading.first_viewed:
             return f"first viewed {row.reading.first_viewed}"
+        if name == "Reviewed" and row.reading and row.reading.reviewed:
+            return f"reviewed {row.reading.reviewed}"
         return None
 
 

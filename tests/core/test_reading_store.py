@@ -86,6 +86,55 @@ def test_notes_survive_sigkill_of_the_writer(tmp_path):
     assert all(notes[f"study{n:05d}.png"] == f"note {n}" for n in committed)
 
 
+def test_reviewed_is_the_time_marked_and_is_cleared_when_unmarked(tmp_path):
+    key = StudyKey("a.png")
+    with ReadingStore(tmp_path / STORE_NAME) as store:
+        assert store.get(key).reviewed == ""
+        marked = store.set_reviewed(key, True).reviewed
+        assert marked and marked == store.get(key).updated
+        assert store.set_reviewed(key, True).reviewed == marked  # marking again keeps the first time
+    with ReadingStore(tmp_path / STORE_NAME) as store:  # committed: a new store object reads it
+        assert store.get(key).reviewed == marked
+        assert [s.reviewed for s in store.all()] == [marked]
+        assert store.set_reviewed(key, False).reviewed == ""
+    with ReadingStore(tmp_path / STORE_NAME) as store:
+        assert store.get(key).reviewed == ""
+
+
+def _old_store(path: Path) -> None:
+    """A store as cxrviewer wrote it before the reviewed mark: no reviewed column."""
+    db = sqlite3.connect(path)
+    db.executescript(f"""
+        CREATE TABLE reading (path TEXT NOT NULL, sop_uid TEXT NOT NULL DEFAULT '',
+            viewed INTEGER NOT NULL DEFAULT 0, flagged INTEGER NOT NULL DEFAULT 0,
+            note TEXT NOT NULL DEFAULT '', first_viewed TEXT NOT NULL DEFAULT '',
+            updated TEXT NOT NULL DEFAULT '', PRIMARY KEY (path, sop_uid));
+        PRAGMA application_id={reading_store.APPLICATION_ID};
+        PRAGMA user_version=1;
+        INSERT INTO reading VALUES ('a.png', '', 1, 1, 'old note', '2025-01-02T03:04:05+00:00',
+                                    '2025-01-02T03:04:05+00:00');
+    """)
+    db.commit()
+    db.close()
+
+
+def test_a_store_written_before_the_reviewed_mark_loads_and_takes_it(tmp_path):
+    _old_store(tmp_path / STORE_NAME)
+    key = StudyKey("a.png")
+    with ReadingStore(tmp_path / STORE_NAME) as store:
+        state = store.get(key)
+        assert (state.viewed, state.flagged, state.note, state.reviewed) == (True, True, "old note", "")
+        assert store.set_reviewed(key, True).reviewed
+    with ReadingStore(tmp_path / STORE_NAME) as store:
+        assert store.get(key).reviewed and store.get(key).note == "old note"
+
+
+def test_a_read_only_store_written_before_the_reviewed_mark_is_read(tmp_path):
+    _old_store(tmp_path / STORE_NAME)
+    rows = reading_store._read_only_rows(tmp_path / STORE_NAME)
+    assert [row[:5] + row[7:] for row in rows] == [("a.png", "", 1, 1, "old note", "")]
+
+
 def test_csv_export_has_every_state_and_the_scores(tmp_path):
     a, b, c = StudyKey("a.png"), StudyKey("b/c.dcm", "9.8.7"), StudyKey("d.png")
     with ReadingStore(tmp_path / STORE_NAME) as store:
@@ -97,7 +146,7 @@ def test_csv_export_has_every_state_and_the_scores(tmp_path):
     with open(out, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["path", "sop_instance_uid", "viewed", "flagged", "note", "first_viewed", "updated",
-                             "pneumonia-kermany", "tb-lesions"]
+                             "reviewed", "pneumonia-kermany", "tb-lesions"]
     assert [r["path"] for r in rows] == ["a.png", "b/c.dcm", "d.png"]
     assert (rows[0]["viewed"], rows[0]["flagged"], rows[0]["pneumonia-kermany"], rows[0]["tb-lesions"]) == \
         ("1", "0", "0.9123", "")

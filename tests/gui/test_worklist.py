@@ -203,6 +203,48 @@ def test_keys_move_enter_opens_and_next_follows_the_sorted_order(qtbot, bare_vie
     assert ReadingStore(png_folder / STORE_NAME).get(StudyKey("d.png")).flagged
 
 
+def test_reviewed_is_marked_by_the_box_and_by_ctrl_enter_in_the_store_and_the_worklist(qtbot, bare_viewer,
+                                                                                        png_folder):
+    worklist, reading = bare_viewer.worklist, bare_viewer.worklist.reading
+    open_folder(qtbot, bare_viewer, worklist, png_folder, 5)
+    qtbot.waitUntil(lambda: reading.reviewed_box.isEnabled())
+    column = worklist.model.column("Reviewed")
+    # Hidden until shown from the header's right-click menu (the fixed columns overflow the default width).
+    assert worklist.header.isSectionHidden(column) and not worklist.header.isSectionHidden(0)
+    (entry,) = [a for a in worklist.header.column_menu().actions() if a.data() == "Reviewed"]
+    assert entry.text() == "Reviewed" and not entry.isChecked()
+    entry.trigger()
+    assert not worklist.header.isSectionHidden(column) and not worklist.header.isSectionHidden(0)
+
+    def marked(study: int) -> tuple[str, str, str, str | None, bool]:
+        """(the row's state, the store's, the cell's text, the cell's tooltip, the box)."""
+        row, index = worklist.model.rows[study], worklist.model.index(study, column)
+        stored = ReadingStore(png_folder / STORE_NAME).get(StudyKey(row.path.name)).reviewed
+        return (row.reading.reviewed, stored, index.data(), index.data(Qt.ItemDataRole.ToolTipRole),
+                reading.reviewed_box.isChecked())
+
+    first = bare_viewer.session.current
+    assert marked(first) == ("", "", "", None, False)
+    reading.reviewed_box.click()  # the reader ticks Reviewed
+    when = worklist.model.rows[first].reading.reviewed
+    assert when and marked(first) == (when, when, "✓", f"reviewed {when}", True)
+    QTest.keyClick(worklist.view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # again: unmarked
+    assert marked(first) == ("", "", "", None, False)
+    assert bare_viewer.session.current == first  # Ctrl+Enter is not Enter: nothing else opened
+    bare_viewer.actions_by_name["next_study"].trigger()
+    qtbot.waitUntil(lambda: bare_viewer.session.current != first and reading.reviewed_box.isEnabled())
+    second = bare_viewer.session.current
+    reading.note_edit.setFocus()
+    QTest.keyClick(reading.note_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # from the note box
+    when = worklist.model.rows[second].reading.reviewed
+    assert when and marked(second) == (when, when, "✓", f"reviewed {when}", True)
+    assert reading.note_edit.toPlainText() == ""  # a key, not a line typed into the note
+    assert [s.key.path for s in ReadingStore(png_folder / STORE_NAME).all() if s.reviewed] == \
+        [worklist.model.rows[second].path.name]
+    assert [k.toString() for k in bare_viewer.actions_by_name["mark_reviewed"].shortcuts()] == \
+        ["Ctrl+Return", "Ctrl+Enter"]  # the main Enter key and the keypad's
+
+
 def test_a_note_survives_a_new_window_and_exports_as_csv(qtbot, bare_viewer, make_window, png_folder, tmp_path):
     worklist = bare_viewer.worklist
     open_folder(qtbot, bare_viewer, worklist, png_folder, 5)

@@ -5,8 +5,9 @@ triaged while the shown study stays on screen; an undecodable one is stored and 
 a sender not allowed is refused; a port already taken is said in the status bar. File → PACS… opens
 the one dialog and a retrieved study joins the worklist. Send results to PACS stores SR, SEG and SC in
 Orthanc (the round trip receive → triaged → stored is timed and printed); with Orthanc stopped,
-Send all reviewed leaves everything in the outbox, which the Outbox window lists and its Retry
-delivers once Orthanc is back.
+Send all reviewed sends exactly the studies the reader marked Reviewed (the box, Ctrl+Enter; one
+only viewed stays behind) and leaves everything in the outbox, which the Outbox window lists and its
+Retry delivers once Orthanc is back; none marked, it says so and sends nothing.
 
 The models: three of the shipped ones (gate, a classifier, the TB lesion model) linked into a
 folder of their own, so results have findings, a lesion mask and a view; the timed round trip uses
@@ -35,6 +36,7 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import generate_uid
 from pynetdicom import AE
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
 
 from cxrviewer import paths
 from cxrviewer.analysis import pipeline
@@ -344,7 +346,7 @@ def test_send_results_stores_sr_seg_and_sc_and_the_round_trip_is_timed(qtbot, or
 
 def test_pacs_down_keeps_the_results_in_the_outbox_until_retry(qtbot, orthanc, network, few_models, make_window,
                                                                tmp_path):
-    files = sorted(shared_dicoms())[:2]
+    files = sorted(shared_dicoms())[:3]
     copies = []
     for path in files:  # the reader's own folder of studies
         copies.append(tmp_path / "studies" / path.name)
@@ -353,25 +355,40 @@ def test_pacs_down_keeps_the_results_in_the_outbox_until_retry(qtbot, orthanc, n
     window = make_window()
     show_and_wait(qtbot, window, [copies[0].parent])
     worklist = window.worklist
-    qtbot.waitUntil(lambda: len(worklist.model.rows) == 2 and all(r.loaded for r in worklist.model.rows),
+    qtbot.waitUntil(lambda: len(worklist.model.rows) == 3 and all(r.loaded for r in worklist.model.rows),
                     timeout=WAIT_MS)
+    reading = worklist.reading
     first = window.session.current
-    other = next(r.study for r in worklist.model.rows if r.study != first)
-    window.session.select(other)  # viewed: both are now reviewed
+    qtbot.waitUntil(lambda: reading.reviewed_box.isEnabled(), timeout=WAIT_MS)
+    reading.reviewed_box.click()  # read: the reader ticks Reviewed
+    second, third = (r.study for r in worklist.model.rows if r.study != first)
+    window.session.select(second)
+    qtbot.waitUntil(lambda: window.session.current == second and reading.reviewed_box.isEnabled()
+                    and not reading.reviewed_box.isChecked(), timeout=WAIT_MS)
+    QTest.keyClick(worklist.view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # read: Ctrl+Enter
+    window.session.select(third)  # viewed only, not marked reviewed
     qtbot.waitUntil(lambda: all(worklist.reading.states[r.study].viewed for r in worklist.model.rows),
                     timeout=WAIT_MS)
+    reviewed = {worklist.model.rows[study].path.name for study in (first, second)}
+    assert {r.path.name for r in worklist.model.rows if r.reading.reviewed} == reviewed
+    assert worklist.model.index(third, worklist.model.column("Reviewed")).data() == ""
     outbox = window.network.sender.outbox
     orthanc.stop()
     try:
-        messages = []
+        messages, said = [], []
         window.network.sender.study_done.connect(lambda text, stored: messages.append((text, stored)))
+        window.network.message.connect(said.append)
         with qtbot.waitSignal(window.network.sender.finished, timeout=WAIT_MS) as finished:
             window.actions_by_name["send_reviewed"].trigger()
+        assert said[0] == "sending the results of 2 reviewed studies to orthanc…"
         assert finished.args == ["results of 0 of 2 studies stored at orthanc"]
         assert [stored for _, stored in messages] == [False, False]
+        assert {text.partition(":")[0] for text, _ in messages} == reviewed
         assert all("kept in the outbox" in text and "PACS orthanc (ORTHANC at 127.0.0.1" in text for text, _ in messages)
         waiting = pending(outbox)
-        assert len(waiting) == 6  # SR, SEG and SC of each
+        assert len(waiting) == 6  # SR, SEG and SC of each reviewed study, none of the one only viewed
+        sources = {read_shared(tmp_path / "studies" / name).StudyInstanceUID for name in reviewed}
+        assert {pydicom.dcmread(entry.path).StudyInstanceUID for entry in waiting} == sources
         assert window.actions_by_name["outbox"].text() == "Outbo&x (6 waiting)…"
         window.actions_by_name["outbox"].trigger()
         dialog = window.network.outbox_dialog
@@ -385,7 +402,8 @@ def test_pacs_down_keeps_the_results_in_the_outbox_until_retry(qtbot, orthanc, n
     assert finished.args == ["outbox: 6 sent, 0 kept"]
     assert pending(outbox) == [] and dialog.table.rowCount() == 0
     assert window.actions_by_name["outbox"].text() == "Outbo&x…"
-    stored = {uid: sop_class for path in files for uid, sop_class in held(orthanc, read_shared(path).StudyInstanceUID).items()}
+    stored = {uid: sop_class for name in reviewed
+              for uid, sop_class in held(orthanc, read_shared(tmp_path / "studies" / name).StudyInstanceUID).items()}
     assert {entry.path.stem for entry in waiting} <= set(stored)
     assert sorted(stored[entry.path.stem] for entry in waiting) == sorted(
         [COMPREHENSIVE_SR, "1.2.840.10008.5.1.4.1.1.66.4", SECONDARY_CAPTURE] * 2)
@@ -410,4 +428,13 @@ def test_the_peer_to_send_to_is_chosen_in_the_menu_and_remembered(qtbot, no_pacs
     messages = []
     again.network.message.connect(messages.append)
     assert not again.network.send_shown() and messages == ["Open a study to send its results"]
-    assert not again.network.send_reviewed() and messages[-1] == "no study has been viewed yet: nothing to send"
+    none_marked = ("no study is marked reviewed (tick Reviewed below the worklist, or Ctrl+Enter): "
+                   "nothing sent")
+    assert not again.network.send_reviewed() and messages[-1] == none_marked
+    # A study on screen (viewed) but not marked reviewed: still nothing is sent.
+    show_and_wait(qtbot, again, [sorted(shared_dicoms())[0]])
+    qtbot.waitUntil(lambda: again.worklist.reading.states.get(again.session.current) is not None
+                    and again.worklist.reading.states[again.session.current].viewed, timeout=WAIT_MS)
+    again.actions_by_name["send_reviewed"].trigger()
+    assert messages[-1] == none_marked
+    assert not again.network.sender.busy and pending(again.network.sender.outbox) == []
