@@ -87,13 +87,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for all layers")
     parser.add_argument("--shipped", action="store_true",
                         help="open-to-all-layers with the shipped models (models/) on a real chest film "
-                             "brought to size² (the NIH DICOM in ../shared/data), then stop")
+                             "brought to size² (the NIH DICOM in ../shared/data), then the slider steps")
     args = parser.parse_args()
     if args.shipped:
         open_with_shipped_models(args)
         return
 
-    import pyqtgraph as pg
     import torch
 
     torch.set_num_threads(2)
@@ -101,11 +100,7 @@ def main() -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from cxrviewer.core.display.compose import compose, layer
     from cxrviewer.core.phantom import PhantomSpec, write_demo_dicom
-    from cxrviewer.gui.overlays import LutImageItem
-
-    paint_modes = {VIEWER: LutImageItem.render, "plain pyqtgraph": pg.ImageItem.render}
 
     work = Path(tempfile.mkdtemp(prefix="cxr-bench-interaction-"))
     atexit.register(shutil.rmtree, work, ignore_errors=True)  # models and a 2048² study: ~100 MB a run
@@ -153,6 +148,24 @@ def main() -> None:
     print(f"| all layers drawn ({', '.join(LAYERS_AWAITED)}) | {layers_text} |")
     print()
 
+    slider_tables(app, window, args)
+    window.close()
+
+
+def slider_tables(app, window, args) -> None:
+    """Slider steps with LAYERS_SHOWN visible, the viewer's LUT items beside plain pyqtgraph's, and a
+    repaint with nothing changed; then the numpy recomposition they replace. Prints the tables."""
+    import pyqtgraph as pg
+
+    from cxrviewer.core.display.compose import compose, layer
+    from cxrviewer.gui.overlays import LutImageItem
+
+    paint_modes = {VIEWER: LutImageItem.render, "plain pyqtgraph": pg.ImageItem.render}
+    controller, viewport = window.layers, window.canvas.viewport()
+    for kind in LAYERS_SHOWN:
+        window.layer_panel.controls[kind].visible.setChecked(True)
+    app.processEvents()
+    viewport.repaint()
     drawn = [k for k in LAYERS_SHOWN if k in controller.overlays.drawn]
     if len(drawn) < len(LAYERS_SHOWN):
         print(f"slider steps skipped: only {drawn} have maps")
@@ -213,7 +226,6 @@ def main() -> None:
         f"{mode} {ms:.2f}" for mode, ms in paint_only.items()) + f" (Qt drawing {args.size}² images into the viewport)")
     print(f"peer: recomposing the view in numpy (compose of the same three layers at {args.size}², "
           f"what a path without LUTs would redo per step): median {recompose:.1f} ms")
-    window.close()
 
 
 def real_film(path: Path, size: int) -> Path:
@@ -295,6 +307,8 @@ def open_with_shipped_models(args) -> None:
           ", ".join(f"{name} {n}" for name, n in sorted(transforms.items())))
     print("(both include the worklist's triage of the opened file, which runs the gate, classifiers and "
           "lesion models in its own thread; a model's known-answer check is remembered on disk)")
+    print()
+    slider_tables(app, window, args)
     window.close()
 
 
