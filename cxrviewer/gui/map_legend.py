@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QWidget
 
 from cxrviewer.core.legend import LayerLegend
@@ -38,6 +38,9 @@ class MapLegendOverlay(QWidget):
         super().__init__(viewport)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.legends: tuple[LayerLegend, ...] = ()
+        # The legend is drawn once per change into a pixmap: the viewport repaints it at every pan,
+        # zoom and slider step, and drawing text and bars each time cost about a millisecond.
+        self._picture: QPixmap | None = None
         self._font = QFont(self.font())
         self._font.setPixelSize(12)
         viewport.installEventFilter(self)
@@ -50,6 +53,7 @@ class MapLegendOverlay(QWidget):
 
     def set_legends(self, legends: Sequence[LayerLegend]) -> None:
         self.legends = tuple(legend for legend in legends if not legend.outline_only)
+        self._picture = None
         self.setVisible(bool(self.legends))
         if self.legends:
             self.resize(self._size())
@@ -75,7 +79,17 @@ class MapLegendOverlay(QWidget):
         self.move(max(0, x), max(0, y))
 
     def paintEvent(self, event):  # noqa: N802 (Qt's name)
+        ratio = self.devicePixelRatioF()
+        if self._picture is None or self._picture.size() != self.size() * ratio:
+            self._picture = QPixmap(self.size() * ratio)
+            self._picture.setDevicePixelRatio(ratio)
+            self._picture.fill(Qt.GlobalColor.transparent)
+            self._draw(QPainter(self._picture))
         painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._picture)
+        painter.end()
+
+    def _draw(self, painter: QPainter) -> None:
         painter.fillRect(self.rect(), BACKING)
         painter.setFont(self._font)
         metrics = QFontMetrics(self._font)
