@@ -123,16 +123,26 @@ def read_shared(path: Path) -> pydicom.Dataset:
     return ds
 
 
-def archive_shared(orthanc: Orthanc) -> dict[str, pydicom.Dataset]:
-    """A modality (XRAY1) sends the shared chest DICOMs to the PACS; {file name: dataset sent}."""
+def send_from_modality(datasets, port: int, called: str = OUR_AET,
+                       calling: str = MODALITY) -> tuple[bool, list[int]]:
+    """One association from `calling` (a modality, pynetdicom SCU) to `called` on loopback `port`:
+    (established, the C-STORE statuses)."""
     from pynetdicom import AE
 
-    sent = {path.name: read_shared(path) for path in shared_dicoms()}
-    ae = AE(ae_title=MODALITY)
-    for ds in sent.values():
+    ae = AE(ae_title=calling)
+    for ds in datasets:
         ae.add_requested_context(ds.SOPClassUID, [ds.file_meta.TransferSyntaxUID])
-    assoc = ae.associate("127.0.0.1", orthanc.dicom_port, ae_title=ORTHANC_AET)
-    assert assoc.is_established
-    assert [int(assoc.send_c_store(ds).Status) for ds in sent.values()] == [0] * len(sent)
+    assoc = ae.associate("127.0.0.1", port, ae_title=called)
+    if not assoc.is_established:
+        return False, []
+    statuses = [int(assoc.send_c_store(ds).Status) for ds in datasets]
     assoc.release()
+    return True, statuses
+
+
+def archive_shared(orthanc: Orthanc) -> dict[str, pydicom.Dataset]:
+    """A modality (XRAY1) sends the shared chest DICOMs to the PACS; {file name: dataset sent}."""
+    sent = {path.name: read_shared(path) for path in shared_dicoms()}
+    established, statuses = send_from_modality(list(sent.values()), orthanc.dicom_port, ORTHANC_AET)
+    assert established and statuses == [0] * len(sent)
     return sent

@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pydicom
 import pytest
-from orthanc_support import OUR_AET, free_port, read_shared, shared_dicoms
+from orthanc_support import OUR_AET, free_port, read_shared, send_from_modality, shared_dicoms
 from pydicom.encaps import encapsulate
 from pydicom.uid import generate_uid
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES
@@ -25,17 +25,6 @@ MODALITY = "XRAY1"
 MPEG2 = "1.2.840.10008.1.2.4.100"
 
 
-def send(datasets, port, calling=MODALITY):
-    """One association from `calling`: (established, [C-STORE statuses])."""
-    ae = AE(ae_title=calling)
-    for ds in datasets:
-        ae.add_requested_context(ds.SOPClassUID, [ds.file_meta.TransferSyntaxUID])
-    assoc = ae.associate("127.0.0.1", port, ae_title=OUR_AET)
-    if not assoc.is_established:
-        return False, []
-    statuses = [int(assoc.send_c_store(ds).Status) for ds in datasets]
-    assoc.release()
-    return True, statuses
 
 
 @pytest.fixture
@@ -54,7 +43,7 @@ def server(tmp_path):
 
 def test_the_shared_dicoms_are_stored_by_uid_as_sent(server):
     files = shared_dicoms()
-    established, statuses = send([read_shared(p) for p in files], server.port)
+    established, statuses = send_from_modality([read_shared(p) for p in files], server.port)
     assert established and statuses == [0] * len(files)
     server.close()
     assert len(server.studies) == len(files)
@@ -80,8 +69,8 @@ def test_a_study_sent_in_two_associations_is_one_study(server):
     second = copy.deepcopy(first)
     second.SeriesInstanceUID, second.SOPInstanceUID = generate_uid(), generate_uid()
     second.file_meta.MediaStorageSOPInstanceUID = second.SOPInstanceUID
-    assert send([first], server.port)[1] == [0]
-    assert send([second], server.port)[1] == [0]
+    assert send_from_modality([first], server.port)[1] == [0]
+    assert send_from_modality([second], server.port)[1] == [0]
     assert server.done.wait(10)
     server.close()
     assert len(server.studies) == 1
@@ -92,7 +81,7 @@ def test_a_study_sent_in_two_associations_is_one_study(server):
 
 
 def test_a_sender_not_allowed_is_refused_and_nothing_is_stored(server):
-    established, _ = send([read_shared(shared_dicoms()[0])], server.port, calling="STRANGER")
+    established, _ = send_from_modality([read_shared(shared_dicoms()[0])], server.port, calling="STRANGER")
     assert not established
     assert [(r.ae_title, r.address) for r in server.refused] == [("STRANGER", "127.0.0.1")]
     assert "STRANGER" in server.refused[0].describe()
@@ -115,7 +104,7 @@ def test_an_undecodable_transfer_syntax_is_stored_and_the_reason_reported(server
     ds.PixelData = encapsulate([b"\x00\x00\x01\xb3 not really MPEG-2 " * 8])  # a frame no decoder here reads
     ds.file_meta.TransferSyntaxUID = MPEG2
     assert MPEG2 in ALL_TRANSFER_SYNTAXES
-    assert send([ds], server.port)[1] == [0]
+    assert send_from_modality([ds], server.port)[1] == [0]
     server.close()
     (study,) = server.studies
     (instance,) = study.instances

@@ -30,11 +30,11 @@ from orthanc_support import (
     archive_shared,
     free_port,
     read_shared,
+    send_from_modality,
     shared_dicoms,
 )
 from pydicom.encaps import encapsulate
 from pydicom.uid import generate_uid
-from pynetdicom import AE
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtTest import QTest
 
@@ -118,17 +118,6 @@ def make_window(qtbot, tmp_path):
     return make
 
 
-def store(datasets, port: int, calling: str = MODALITY) -> tuple[bool, list[int]]:
-    """One association from `calling` to the viewer: (established, the C-STORE statuses)."""
-    ae = AE(ae_title=calling)
-    for ds in datasets:
-        ae.add_requested_context(ds.SOPClassUID, [ds.file_meta.TransferSyntaxUID])
-    assoc = ae.associate("127.0.0.1", port, ae_title=OUR_AET)
-    if not assoc.is_established:
-        return False, []
-    statuses = [int(assoc.send_c_store(ds).Status) for ds in datasets]
-    assoc.release()
-    return True, statuses
 
 
 def mpeg2_study() -> pydicom.Dataset:
@@ -202,13 +191,13 @@ def test_received_studies_join_the_worklist_and_are_triaged_behind_the_shown_one
     names = sorted(sent)
     # Two associations for the first two files (one study would be one study however it came), one
     # for the third, and one with an instance no decoder here reads.
-    assert store([sent[names[0]], sent[names[1]]], network.port) == (True, [0, 0])
-    assert store([sent[names[2]]], network.port) == (True, [0])
+    assert send_from_modality([sent[names[0]], sent[names[1]]], network.port) == (True, [0, 0])
+    assert send_from_modality([sent[names[2]]], network.port) == (True, [0])
     unreadable = mpeg2_study()
-    assert store([unreadable], network.port) == (True, [0])
+    assert send_from_modality([unreadable], network.port) == (True, [0])
     messages = []
     window.network.message.connect(messages.append)
-    assert store([sent[names[0]]], network.port, calling="STRANGER") == (False, [])
+    assert send_from_modality([sent[names[0]]], network.port, calling="STRANGER") == (False, [])
     refusal = "refused association from STRANGER at 127.0.0.1: not an allowed sender"
     qtbot.waitUntil(lambda: refusal in messages, timeout=10000)
 
@@ -238,7 +227,7 @@ def test_received_studies_join_the_worklist_and_are_triaged_behind_the_shown_one
     more = copy.deepcopy(sent[names[0]])
     more.SeriesInstanceUID, more.SOPInstanceUID = generate_uid(), generate_uid()
     more.file_meta.MediaStorageSOPInstanceUID = more.SOPInstanceUID
-    assert store([more, sent[names[0]]], network.port) == (True, [0, 0])  # a new film, and one sent again
+    assert send_from_modality([more, sent[names[0]]], network.port) == (True, [0, 0])  # a new film, and one sent again
     qtbot.waitUntil(lambda: f"{more.SOPInstanceUID}.dcm" in rows_by_name(window), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not window.worklist.busy, timeout=WAIT_MS)
     assert len(window.worklist.model.rows) == 2 + len(expected)
@@ -302,7 +291,7 @@ def test_send_results_stores_sr_seg_and_sc_and_the_round_trip_is_timed(qtbot, or
     receive(qtbot, window)
     source = read_shared(shared_dicoms()[[p.name for p in shared_dicoms()].index(SIIM)])
     started = time.perf_counter()
-    assert store([source], network.port) == (True, [0])
+    assert send_from_modality([source], network.port) == (True, [0])
     name = f"{source.SOPInstanceUID}.dcm"
     qtbot.waitUntil(lambda: name in rows_by_name(window) and rows_by_name(window)[name].status == "done",
                     timeout=WAIT_MS)
