@@ -1,7 +1,8 @@
 """Held-out localisation of every map method of one classifier: per-image scores, bootstrap CIs, verdict.
 
-The maps are the viewer's own (`study_maps.compute_study_maps`: ONNX Runtime outputs taken to the
-image's pixel grid), scored against radiologists' boxes with `analysis.localisation`'s measures:
+The maps are the viewer's own (`study_maps.maps_of_pass` of one forward pass: ONNX Runtime outputs
+taken to the image's pixel grid), scored against radiologists' boxes with `analysis.localisation`'s
+measures:
 
 - pointing game at the peak the reader sees: the centre (median row and column) of the map's maximal
   plateau (Grad-CAM, CAM and CRM are bicubic between feature-cell centres, fading to 0 at the border,
@@ -14,12 +15,18 @@ image's pixel grid), scored against radiologists' boxes with `analysis.localisat
 Each figure is a mean over images with a percentile bootstrap 95 % CI (images resampled, 2000 times,
 one seeded set of resamples shared by every method, so the rows are comparable). The verdict: a
 method "localises" only if the CI's lower bound of its pointing game is above chance.
+
+Given the study's lung probability (`lungs_of`), each map is also scored as the viewer draws it with
+"Inside the lungs only" (`core.lung_mask.keep_inside_lungs`, the viewer's own rule), on the same
+images. Its chance is the boxes' share of the lung probability (a uniform map kept inside the lungs:
+a peak anywhere in the lungs), since a map confined to the lungs beats the film's chance by
+being confined alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +40,7 @@ from cxrviewer.analysis.localisation import (
     pointing_game,
     thresholded_iou,
 )
+from cxrviewer.core.lung_mask import keep_inside_lungs
 
 RESAMPLES = 2000
 FRACTION = 0.2
@@ -72,10 +80,17 @@ def score(values: npt.NDArray, mask: npt.NDArray[np.bool_], into: ImageScores) -
 @dataclass(frozen=True)
 class Measured:
     """Per-image scores of one model on one data set: {(class index, method): ImageScores}, and the
-    boxes' share of each image (chance)."""
+    boxes' share of each image (chance). With lungs: the same for the maps kept inside the lungs,
+    and the boxes' share of each image's lung probability (their chance)."""
 
     scores: dict[tuple[int, str], ImageScores]
     chance: list[float]
+    inside_lungs: dict[tuple[int, str], ImageScores] = field(default_factory=dict)
+    chance_inside_lungs: list[float] = field(default_factory=list)
+
+
+def _scores(class_indices: Sequence[int], methods: Sequence[str]) -> dict[tuple[int, str], ImageScores]:
+    return {(c, m): ImageScores([], [], [], []) for c in class_indices for m in methods}
 
 
 def measure_model(
@@ -87,9 +102,14 @@ def measure_model(
     models_dir: Path | None = None,
     read_pixels: Callable[[Path], npt.NDArray[np.float32]] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    lungs_of: Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]] | None = None,
 ) -> Measured:
-    """Maps of `class_indices` by `methods` for every (image path, boxes) item, scored on its boxes."""
-    from cxrviewer.analysis.study_maps import compute_study_maps
+    """Maps of `class_indices` by `methods` for every (image path, boxes) item, scored on its boxes;
+    with `lungs_of` (pixels → the study's (H, W) P(lung), as the viewer's lung step gives it) also
+    scored kept inside the lungs. One forward pass per image serves every class (as in the viewer,
+    `StudyAnalysis.maps`), and a lung-cropped classifier is cropped by the same lungs."""
+    from cxrviewer.analysis.findings import forward_pass
+    from cxrviewer.analysis.study_maps import maps_of_pass
 
     if read_pixels is None:
         from cxrviewer.core.io import read_image
@@ -97,19 +117,33 @@ def measure_model(
         def read_pixels(path: Path) -> npt.NDArray[np.float32]:
             return read_image(path).pixels
 
-    scores = {(c, m): ImageScores([], [], [], []) for c in class_indices for m in methods}
+    scores, inside = _scores(class_indices, methods), _scores(class_indices, methods)
     chance: list[float] = []
+    chance_inside: list[float] = []
     for done, (path, boxes) in enumerate(items, start=1):
         pixels = read_pixels(path)
         mask = boxes_mask(pixels.shape, boxes)
         chance.append(float(mask.mean()))
+        lungs = lungs_of(pixels) if lungs_of is not None else None
+        if lungs is not None:
+            chance_inside.append(mass_share(lungs, mask))
+        forward = forward_pass(loaded, pixels, lungs)  # without lungs, a lung-cropped one finds its own
         for c in class_indices:
-            maps = compute_study_maps(loaded, pixels, methods, class_index=c)
-            for method, values in maps.items():
+            for method, values in maps_of_pass(loaded, forward, methods, c).items():
                 score(values, mask, scores[(c, method)])
+                if lungs is not None:
+                    score(keep_inside_lungs(values, lungs), mask, inside[(c, method)])
         if progress is not None:
             progress(done, len(items))
-    return Measured({k: v for k, v in scores.items() if v.pointing}, chance)
+    return Measured({k: v for k, v in scores.items() if v.pointing}, chance,
+                    {k: v for k, v in inside.items() if v.pointing}, chance_inside)
+
+
+def paired_change(after: Sequence[float], before: Sequence[float],
+                  draws: npt.NDArray[np.int64]) -> tuple[float, float, float]:
+    """(mean of after − before, its bootstrap 95 % CI) over the same images: how much a variant of
+    the maps changes a score, resampled in pairs so the images' own difficulty cancels."""
+    return mean_ci(np.asarray(after, np.float64) - np.asarray(before, np.float64), draws)
 
 
 def resamples(n: int, count: int = RESAMPLES, seed: int = 0) -> npt.NDArray[np.int64]:

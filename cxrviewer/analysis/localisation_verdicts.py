@@ -4,6 +4,11 @@
 per model name and the sha256 of the weights its card lists, one row per (class, map method, boxed
 data set): pointing game with its bootstrap 95 % CI, chance, and the verdict. A model whose card now
 lists other weights (re-trained, re-shipped) has no verdict: "not measured for this version".
+
+Two variants of each map are measured, as the viewer draws them: whole (the entry's `rows`), and
+with "Inside the lungs only" (the entry's `inside_lungs`: the lung model's name and weights sha256,
+and its own `rows`, the maps times that model's P(lung)). Those rows apply only to that lung model's
+weights too; an entry written before the variant existed has no `inside_lungs` and still loads.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ DATASET_NAMES = {"rsna_pneumonia": "RSNA opacity boxes", "tbx11k_tb": "TBX11K TB
 NO_FILE = "not measured (no localisation table installed)"
 NO_MODEL = "not measured for this model"
 OTHER_VERSION = "not measured for this version"
+OTHER_LUNGS_VERSION = "not measured for this version of the lung model"
+NO_LUNGS_VARIANT = "not measured with the maps kept inside the lungs"
+INSIDE_LUNGS = "inside_lungs"  # the entry's key of the maps-times-P(lung) variant
 NO_CLASS = "not measured for this class (no held-out boxes mark its finding)"
 
 
@@ -63,14 +71,24 @@ class LayerVerdict:
     others: tuple[Result, ...] = ()
 
 
+@dataclass(frozen=True)
+class LungsVersion:
+    """The lung model keeping the maps inside the lungs, and the weights sha256 its card lists."""
+
+    model: str
+    weights_sha256: str | None
+
+
 class Verdicts:
     """The shipped table, looked up by model, weights sha256, class label and method."""
 
     def __init__(self, data: dict | None):
         self.data = data
 
-    def lookup(self, model: str, weights_sha256: str | None, class_index: int, method: str) -> LayerVerdict:
-        """The verdict of `method` explaining class `class_index` of `model` with these weights."""
+    def lookup(self, model: str, weights_sha256: str | None, class_index: int, method: str,
+               lungs: LungsVersion | None = None) -> LayerVerdict:
+        """The verdict of `method` explaining class `class_index` of `model` with these weights: for the
+        whole map, or (`lungs`) for the map kept inside the lungs by that lung model's weights."""
         if self.data is None:
             return LayerVerdict(NO_FILE)
         entry = self.data.get("models", {}).get(model)
@@ -78,7 +96,15 @@ class Verdicts:
             return LayerVerdict(NO_MODEL)
         if not weights_sha256 or entry.get("weights_sha256") != weights_sha256:
             return LayerVerdict(OTHER_VERSION)
-        rows = [Result.from_row(r) for r in entry.get("rows", [])
+        table = entry
+        if lungs is not None:
+            table = entry.get(INSIDE_LUNGS)
+            if table is None:
+                return LayerVerdict(NO_LUNGS_VARIANT)
+            if (not lungs.weights_sha256 or table.get("lungs_model") != lungs.model
+                    or table.get("lungs_weights_sha256") != lungs.weights_sha256):
+                return LayerVerdict(OTHER_LUNGS_VERSION)
+        rows = [Result.from_row(r) for r in table.get("rows", [])
                 if int(r["class_index"]) == class_index and r["method"] == method]
         primary = next((r for r in rows if r.primary), None)
         others = tuple(r for r in rows if not r.primary)

@@ -55,3 +55,12 @@ def lung_crop_box(probability: npt.NDArray[np.floating], margin: float) -> tuple
     if lungs.mean() <= LUNG_CROP_MIN_FRACTION:
         return (0, 0, height, width)
     return lung_box(lungs, margin)
+
+
+def keep_inside_lungs(map_values: npt.NDArray[np.floating],
+                      lung_probability: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
+    """An explanation map as the viewer draws it with "Inside the lungs only": the map times the
+    study's P(lung) (both (H, W) on the film's grid), so nothing is coloured outside the lungs and
+    the lungs' feathered edge fades it. The one rule the viewer (`gui.lung_masking`) and the
+    localisation table (`analysis.localisation_measure`) both apply, so the table measures what is drawn."""
+    return map_values * lung_probability

@@ -173,6 +173,7 @@ class LayerController(QObject):
             self.set_raw(layer, payload.probability)
             self._apply_default_map()
         elif kind == "lungs":
+            self.shown.lungs_model = str(key)
             self.set_raw("lung_outline", payload)
             self._show_lungs_available()
             if self.inside_lungs:
@@ -200,6 +201,7 @@ class LayerController(QObject):
             self._apply_default_map()  # a lesion map that failed is not the one map shown
         if kind == "lungs":
             self.shown.lungs_failed = True
+            self._show_lungs_available()  # the maps are whole again: so are the figures their tooltips give
             if self.inside_lungs:
                 self._reshow(MAP_KINDS)
                 self.message.emit(LUNGS_FAILED_TEXT)
@@ -417,10 +419,14 @@ class LayerController(QObject):
         """Keep the explanation maps inside the lungs (the reader's choice, remembered in QSettings)."""
         self.lungs.set_asked(on)
         self.panel.show_inside_lungs(self.inside_lungs)
+        self._show_lungs_available()
         self._reshow(MAP_KINDS)
 
     def _show_lungs_available(self) -> None:
+        """The panel's "Inside the lungs only" as it can be had now, and the map tooltips' figures for
+        the maps as drawn now: kept inside the lungs (by which lung model) or whole."""
         self.panel.set_inside_lungs_available(self.lungs.available())
+        self.panel.show_maps_inside_lungs(self.lungs.model())
 
     def shutdown(self) -> None:
         self.base.shutdown()

@@ -5,9 +5,9 @@ The panel holds the "all layers" switch, the base image switch (original / bone-
 the compare buttons, the class the explanation maps explain, "Inside the lungs only", and the
 reader's default; each layer's row binds that layer (see `gui.layer_controls`). Each map layer's
 tooltip says whether that method localises for the class it explains now (`gui.map_trust`, measured
-on held-out boxes). "Inside the lungs only" asks for the explanation maps times the study's lung
-probability; the opacity and show tooltips of the explanation maps state how strongly each is drawn
-(`STRENGTH_RULE`).
+on held-out boxes), for the maps as drawn: whole, or kept inside the lungs. "Inside the lungs only"
+asks for the explanation maps times the study's lung probability; the opacity and show tooltips of
+the explanation maps state how strongly each is drawn (`STRENGTH_RULE`).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class LayerPanel(QWidget):
         super().__init__(parent)
         self.stack = stack if stack is not None else LayerStack()
         self.trust = trust if trust is not None else MapTrust()
+        self.maps_inside_lungs: str | None = None  # the lung model keeping the maps inside the lungs now
         self.layers_shown = QCheckBox("Layers shown (O)")
         self.layers_shown.setChecked(True)
         self.layers_shown.setToolTip("Hide or show every layer at once; each layer keeps its own settings")
@@ -156,7 +157,16 @@ class LayerPanel(QWidget):
 
     def _refresh_trust(self, kind: str) -> None:
         """Map layer `kind`'s tooltip: does it localise, for the class it explains now."""
-        self.controls[kind].setToolTip(self.trust.tooltip(kind, self.stack[kind].selector))
+        self.controls[kind].setToolTip(self.trust.tooltip(kind, self.stack[kind].selector, self.maps_inside_lungs))
+
+    def show_maps_inside_lungs(self, lungs_model: str | None) -> None:
+        """The maps are drawn kept inside the lungs by `lungs_model` (None: whole): the map tooltips give
+        the figures measured for the maps drawn that way."""
+        if lungs_model == self.maps_inside_lungs:
+            return
+        self.maps_inside_lungs = lungs_model
+        for kind in MAP_KINDS:
+            self._refresh_trust(kind)
 
     def show_inside_lungs(self, on: bool) -> None:
         """Show "Inside the lungs only" as set elsewhere (the reader's saved choice), without signalling it."""

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from PySide6.QtCore import QSettings
 
 from cxrviewer.core.layers import MAP_KINDS
+from cxrviewer.core.lung_mask import keep_inside_lungs
 from cxrviewer.gui.shown_study import ShownStudy
 
 INSIDE_LUNGS_KEY = "layers/inside_lungs"
@@ -47,4 +48,11 @@ class LungMasking:
         if values is None or kind not in MAP_KINDS or not self.masking():
             return values
         lungs = self.shown.raw.get("lung_outline")
-        return None if lungs is None else values * lungs
+        return None if lungs is None else keep_inside_lungs(values, lungs)
+
+    def model(self) -> str | None:
+        """The lung model whose probability keeps the maps inside the lungs now (the one that gave this
+        study's lungs, else the installed one they are awaited from); None while the maps are whole."""
+        if not self.masking():
+            return None
+        return self.shown.lungs_model or getattr(getattr(self.service, "roles", None), "lungs", None)

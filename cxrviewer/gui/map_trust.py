@@ -1,7 +1,9 @@
-"""The map layers' tooltips: does this explanation localise, for the model and class it explains now?
+"""The map layers' tooltips: does this explanation localise, for the model and class it explains now,
+drawn as it is now (whole, or kept inside the lungs by "Inside the lungs only")?
 
 Reads the shipped verdicts (`analysis.localisation_verdicts`) for the explained classifier's installed
-weights, so a re-trained model never shows another version's figures.
+weights, and for maps kept inside the lungs the installed lung model's weights too, so a re-trained
+model (or lung model) never shows another version's figures.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from pathlib import Path
 
 from cxrviewer.analysis.localisation_verdicts import (
     DATASET_NAMES,
+    OTHER_LUNGS_VERSION,
     OTHER_VERSION,
     LayerVerdict,
+    LungsVersion,
     Result,
     Verdicts,
     installed_weights_sha256,
@@ -31,27 +35,42 @@ MEANING = {
 }
 
 
-def _figure(result: Result) -> str:
+WHOLE_FILM = "drawn on the whole film"
+
+
+def drawn_as(lungs_model: str | None) -> str:
+    """Which variant of the maps the figures are for: how they are drawn now."""
+    return WHOLE_FILM if lungs_model is None else f"drawn inside the lungs only (× {lungs_model}'s lung probability)"
+
+
+def _figure(result: Result, inside_lungs: bool = False) -> str:
     low, high = result.pointing_ci
+    # Kept inside the lungs, the chance a map must beat is a peak put anywhere in the lungs.
+    chance = "chance in the lungs" if inside_lungs else "chance"
     return (f"pointing game {result.pointing:.2f} (95 % CI {low:.2f}–{high:.2f}) on {result.n} held-out boxed "
-            f"{SHORT_NAMES.get(result.dataset, result.dataset)} films; chance {result.chance:.2f}")
+            f"{SHORT_NAMES.get(result.dataset, result.dataset)} films; {chance} {result.chance:.2f}")
 
 
-def tooltip_text(kind: str, selector: ClassSelector | None, verdict: LayerVerdict | None) -> str:
-    """The tooltip of map layer `kind` explaining `selector`, from its looked-up verdict."""
+def tooltip_text(kind: str, selector: ClassSelector | None, verdict: LayerVerdict | None,
+                 lungs_model: str | None = None) -> str:
+    """The tooltip of map layer `kind` explaining `selector`, from its looked-up verdict for the maps
+    as drawn: whole (`lungs_model` None) or kept inside the lungs by `lungs_model`."""
     if selector is None or verdict is None:
         return NO_CLASS_TIP
-    head = f"{TITLES[kind]} for {selector.describe()}"
+    inside = lungs_model is not None
+    head = f"{TITLES[kind]} for {selector.describe()}, {drawn_as(lungs_model)}"
     if verdict.primary is None:
         text = f"{head}: {verdict.status}"
         if verdict.status == OTHER_VERSION:
             text += " (its weights differ from those measured): whether it localises is unknown"
+        elif verdict.status == OTHER_LUNGS_VERSION:
+            text += f" ({lungs_model}'s weights differ from those measured): whether it localises is unknown"
     else:
-        text = f"{head}: {_figure(verdict.primary)} — {MEANING.get(verdict.status, verdict.status)}"
+        text = f"{head}: {_figure(verdict.primary, inside)} — {MEANING.get(verdict.status, verdict.status)}"
         if verdict.primary.n < FEW_FILMS:
             text += f"; only {verdict.primary.n} films: weak evidence either way"
     for other in verdict.others:
-        text += (f"\nOn {DATASET_NAMES.get(other.dataset, other.dataset)} (another finding): {_figure(other)}")
+        text += (f"\nOn {DATASET_NAMES.get(other.dataset, other.dataset)} (another finding): {_figure(other, inside)}")
     if verdict.primary is not None or verdict.others:
         text += "\nMeasured on films this model never trained on; docs/localisation.md"
     return text
@@ -82,9 +101,12 @@ class MapTrust:
                     best = (lower, kind)
         return None if best is None else best[1]
 
-    def tooltip(self, kind: str, selector: ClassSelector | None) -> str:
-        """The tooltip of map layer `kind` explaining `selector` (None: no class yet)."""
+    def tooltip(self, kind: str, selector: ClassSelector | None, lungs_model: str | None = None) -> str:
+        """The tooltip of map layer `kind` explaining `selector` (None: no class yet), drawn whole or
+        (`lungs_model`) kept inside the lungs by that lung model."""
         if selector is None:
             return NO_CLASS_TIP
         sha = self._sha_of(selector.model, self.models_dir)
-        return tooltip_text(kind, selector, self.verdicts.lookup(selector.model, sha, selector.class_index, kind))
+        lungs = None if lungs_model is None else LungsVersion(lungs_model, self._sha_of(lungs_model, self.models_dir))
+        verdict = self.verdicts.lookup(selector.model, sha, selector.class_index, kind, lungs)
+        return tooltip_text(kind, selector, verdict, lungs_model)

@@ -33,6 +33,7 @@ class ShownStudy:
     soft_tissue_model: str = ""  # the bone-suppression model that gave this study's soft tissue
     findings: dict[str, Finding] = field(default_factory=dict)  # classifier findings, by model
     lesion_sources: dict[str, str] = field(default_factory=dict)  # lesion layer → its model and image score
+    lungs_model: str = ""  # the lung model that gave this study's lungs (what keeps its maps inside them)
     lungs_failed: bool = False
     lesions_failed: set[str] = field(default_factory=set)  # lesion layers whose model failed here
 
@@ -42,6 +43,7 @@ class ShownStudy:
         self.raw.clear()
         self.indexed.clear()
         self.soft_tissue_model = ""
+        self.lungs_model = ""
         self.findings = {}
         self.lesion_sources = {}
         self.lungs_failed = False

@@ -72,3 +72,59 @@ def test_summarise_reads_the_verdict_from_the_pointing_ci():
     assert good["pointing_ci"][0] < 0.8 < good["pointing_ci"][1]
     assert bad["pointing"] == 0.1 and bad["verdict"] == DOES_NOT
     assert np.allclose([good["chance"], *good["chance_ci"]], 0.1)
+
+
+def test_inside_the_lungs_scores_the_maps_as_the_viewer_draws_them(pipeline_models_dir, tmp_path):
+    """The measured maps kept inside the lungs are the viewer's: its study analysis's maps and lungs,
+    multiplied by its "Inside the lungs only" rule (gui.lung_masking), scored on the same boxes."""
+    from PySide6.QtCore import QSettings
+
+    from cxrviewer.analysis.localisation import Box, boxes_mask, mass_share
+    from cxrviewer.analysis.localisation_measure import measure_model
+    from cxrviewer.analysis.pipeline import lung_probability
+    from cxrviewer.analysis.study import StudyAnalysis
+    from cxrviewer.gui.lung_masking import LungMasking
+    from cxrviewer.gui.shown_study import ShownStudy
+    from cxrviewer.runtime.registry import load_model
+
+    folder = pipeline_models_dir
+    rng = np.random.default_rng(3)
+    films = {tmp_path / f"film{i}.png": rng.random((72, 88), dtype=np.float32) for i in range(3)}
+    items = [(path, [Box(10, 12, 50, 40)]) for path in films]
+    lungs_model = load_model("lungs", folder, intra_op_threads=1)
+    measured = measure_model(load_model("classifier", folder, intra_op_threads=1), items, [1],
+                             read_pixels=films.__getitem__, lungs_of=lambda px: lung_probability(lungs_model, px))
+    expected = {method: ImageScores([], [], [], []) for method in ("saliency", "gradcam", "cam", "crm")}
+    expected_chance = []
+    for path, boxes in items:
+        study = StudyAnalysis(films[path], folder)
+        shown = ShownStudy()
+        shown.raw.update(study.maps("classifier", 1))
+        shown.raw["lung_outline"] = study.lungs("lungs")
+        viewer = LungMasking(QSettings(str(tmp_path / "viewer.ini"), QSettings.Format.IniFormat), shown)
+        viewer.set_asked(True)
+        mask = boxes_mask(films[path].shape, boxes)
+        expected_chance.append(mass_share(shown.raw["lung_outline"], mask))
+        for method, scores in expected.items():
+            score(viewer.displayed(method), mask, scores)
+    assert set(measured.inside_lungs) == {(1, method) for method in expected}
+    for method, scores in expected.items():
+        got = measured.inside_lungs[(1, method)]
+        np.testing.assert_allclose(got.mass, scores.mass, rtol=1e-5)
+        np.testing.assert_allclose(got.iou, scores.iou, rtol=1e-5)
+        assert got.pointing == scores.pointing
+    np.testing.assert_allclose(measured.chance_inside_lungs, expected_chance, rtol=1e-5)
+    # Kept inside the lungs, the maps' mass lies elsewhere than on the whole film.
+    assert any(not np.allclose(measured.inside_lungs[(1, m)].mass, measured.scores[(1, m)].mass) for m in expected)
+
+
+def test_without_lungs_only_the_whole_maps_are_scored(pipeline_models_dir, tmp_path):
+    from cxrviewer.analysis.localisation import Box
+    from cxrviewer.analysis.localisation_measure import measure_model
+    from cxrviewer.runtime.registry import load_model
+
+    film = np.random.default_rng(4).random((64, 64), dtype=np.float32)
+    measured = measure_model(load_model("classifier", pipeline_models_dir, intra_op_threads=1),
+                             [(tmp_path / "film.png", [Box(0, 0, 32, 32)])], [1], read_pixels=lambda _: film)
+    assert len(measured.scores) == 4 and measured.scores[(1, "cam")].pointing in ([0.0], [1.0])
+    assert measured.inside_lungs == {} and measured.chance_inside_lungs == []

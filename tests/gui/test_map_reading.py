@@ -33,9 +33,12 @@ def verdict_row(class_index, label, method, lower, localises):
 
 # A verdicts table of our own, so which map is the default does not follow re-measured shipped figures:
 # pneumonia: Grad-CAM, CAM and CRM localise equally, better than saliency; tb: only saliency localises.
+# Kept inside lungs-unet's lungs (weights "l"), pneumonia's Grad-CAM does not localise.
 VERDICTS = {"models": {
     MODEL: {"weights_sha256": "p", "rows": [verdict_row(1, "pneumonia", "saliency", 0.13, True)]
-            + [verdict_row(1, "pneumonia", m, 0.25, True) for m in ("gradcam", "cam", "crm")]},
+            + [verdict_row(1, "pneumonia", m, 0.25, True) for m in ("gradcam", "cam", "crm")],
+            "inside_lungs": {"lungs_model": "lungs-unet", "lungs_weights_sha256": "l",
+                             "rows": [verdict_row(1, "pneumonia", "gradcam", 0.31, False)]}},
     TB_MODEL: {"weights_sha256": "t", "rows": [verdict_row(1, "tb", "saliency", 0.18, True)]
                + [verdict_row(1, "tb", m, 0.0, False) for m in ("gradcam", "cam", "crm")]},
 }}
@@ -46,7 +49,7 @@ def harness(qtbot, tmp_path):
     harness = shown_harness(qtbot, tmp_path)
     table = tmp_path / "localisation.json"
     table.write_text(json.dumps(VERDICTS), encoding="utf-8")
-    shas = {MODEL: "p", TB_MODEL: "t"}
+    shas = {MODEL: "p", TB_MODEL: "t", "lungs-unet": "l"}
     harness.panel.trust = MapTrust(table, sha_of=lambda model, _folder: shas.get(model))
     return harness
 
@@ -124,6 +127,29 @@ def test_with_inside_the_lungs_on_a_map_waits_for_the_lungs(harness):
     harness.service.result_ready.emit(0, "lungs", "lungs-unet", lung_probability())
     assert "gradcam" in harness.controller.overlays.drawn
     assert (harness.controller.overlays.items["gradcam"].image[:, 70:90] == 0).all()
+
+
+def test_the_map_tooltips_give_the_figures_of_the_maps_as_drawn_inside_the_lungs_or_whole(qtbot, harness):
+    harness.show_study()
+    explain(harness, (0.02, 0.98))
+    tip = harness.panel.controls["gradcam"].toolTip
+    assert tip().startswith(f"Grad-CAM for {MODEL} / pneumonia, drawn on the whole film: pointing game 0.30")
+    harness.service.result_ready.emit(0, "lungs", "lungs-unet", lung_probability())
+    assert "drawn on the whole film" in tip()  # lungs to be had, but not asked for
+    qtbot.mouseClick(harness.panel.inside_lungs, Qt.MouseButton.LeftButton)
+    assert tip().startswith(f"Grad-CAM for {MODEL} / pneumonia, drawn inside the lungs only (× lungs-unet's lung "
+                            "probability): pointing game 0.36 (95 % CI 0.31–0.41)")
+    assert "does not localise" in tip()
+    harness.show_study(study_id=1)  # the lungs fail on the next study: its maps are whole, so are the figures
+    explain(harness, (0.02, 0.98), study=1)
+    harness.controller.on_step_failed(1, "lungs", "lungs-unet", "no lungs found")
+    assert harness.controller.inside_lungs and "drawn on the whole film: pointing game 0.30" in tip()
+    harness.show_study(study_id=2)  # the next study's lungs arrive: inside them again, until the reader unticks
+    explain(harness, (0.02, 0.98), study=2)
+    harness.service.result_ready.emit(2, "lungs", "lungs-unet", lung_probability())
+    assert "drawn inside the lungs only" in tip()
+    qtbot.mouseClick(harness.panel.inside_lungs, Qt.MouseButton.LeftButton)
+    assert not harness.controller.inside_lungs and "drawn on the whole film: pointing game 0.30" in tip()
 
 
 # -- strength and legend -------------------------------------------------------------------------
