@@ -127,6 +127,8 @@ class TrainConfig:
     balance: str = "weights"
     threshold: str = "youden"  # how the operating threshold is chosen on validation data
     target_sensitivity: float = 0.9  # for threshold == "sensitivity"
+    # bone_suppression only: the rib-aware MAE weighting (losses.BoneSuppressionLoss); 0: the paper's loss
+    bone_weight: float = 0.0
     seed: int = 0
     device: str = "auto"  # "auto", "cpu" or "cuda"
     threads: int = 0  # torch intra-op threads; 0: the cores this process may use
@@ -272,6 +274,8 @@ def _validate(c: TrainConfig, origin: str) -> None:
         _check(0 <= value <= 1, origin, f"augment.{key}", f"is a probability in [0, 1], got {value}")
     _check(a.crop == 0 or (c.task in ("bone_suppression", "segmentation") and 32 <= a.crop <= min(c.input.height, c.input.width)),
            origin, "augment.crop", "is for image-to-image tasks and must be 0 or between 32 and the input size")
+    _check(c.bone_weight == 0 or (c.task == "bone_suppression" and 0 < c.bone_weight <= 100), origin, "bone_weight",
+           f"is for bone_suppression only and must be in (0, 100], got {c.bone_weight}")
     _check(0 <= a.zoom < 1 and 0 <= a.shift < 0.5 and 0 <= a.rotation_deg <= 180, origin, "augment",
            "needs zoom in [0, 1), shift in [0, 0.5), rotation_deg in [0, 180]")
     o = c.optim

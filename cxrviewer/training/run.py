@@ -210,6 +210,8 @@ def _batch_loss(task: str, model, loss_fn, batch, device) -> torch.Tensor:
     x = batch[0].to(device)
     if task in ("classification", "multilabel"):
         return loss_fn(model(x), batch[1].to(device))
+    if task == "bone_suppression":  # the rib-aware weighting needs the film itself
+        return loss_fn(model(x), batch[1].to(device), batch[2].to(device), x)
     return loss_fn(model(x), batch[1].to(device), batch[2].to(device))
 
 
@@ -323,7 +325,7 @@ def train(
         log.info("run %s: %d tensors initialised from %s", config.name, copied, config.init_from)
     optimizer, scheduler = _optimizer(config, model)
     weights = _class_weights(config, train_set, num_classes)
-    loss_fn = build_loss(config.task, None if weights is None else weights.to(device))
+    loss_fn = build_loss(config.task, None if weights is None else weights.to(device), bone_weight=config.bone_weight)
     info: dict[str, Any] = {"epoch": 0, "best_val": math.inf, "best_epoch": 0, "bad_epochs": 0, "history": []}
     if resume and (ckpt_dir / "last.json").exists():
         info = load_state(ckpt_dir, model, optimizer, scheduler)

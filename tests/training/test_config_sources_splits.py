@@ -47,6 +47,7 @@ def test_yaml_toml_json_give_the_same_config(tmp_path, folder_dataset):
     ({"arch": "unet_small"}, "arch"),
     ({"epochs": "ten"}, "epochs"),
     ({"augment": {"hflip": 2.0}}, "augment.hflip"),
+    ({"bone_weight": 4.0}, "bone_weight"),  # the rib-aware weighting is for bone suppression only
     ({"data": {"source": "folders", "root": "/no/such/folder"}}, "data.root"),
 ])
 def test_bad_settings_are_named(tmp_path, folder_dataset, change, setting):

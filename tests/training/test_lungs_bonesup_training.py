@@ -15,7 +15,7 @@ from cxrviewer.core.errors import ConfigError
 from cxrviewer.training.checkpoint import read_checkpoint
 from cxrviewer.training.config import config_from_dict
 from cxrviewer.training.data import harmonise_target
-from cxrviewer.training.losses import BoneSuppressionLoss
+from cxrviewer.training.losses import MAE_WEIGHT, BoneSuppressionLoss
 from cxrviewer.training.masked_ssim import masked_ms_ssim, masked_ssim
 from cxrviewer.training.metrics import hausdorff, image_metrics, segmentation_metrics
 from cxrviewer.training.run import make_split, train
@@ -126,6 +126,34 @@ def test_bone_suppression_loss_has_no_gradient_outside_the_mask():
     assert float(pred.grad[..., :, :20].abs().max()) == 0.0
     assert float(pred.grad[..., 60:120, 60:120].abs().sum()) > 0
 
+
+
+def test_rib_aware_loss_weights_errors_by_the_bone_shadow():
+    """An error where the film carries bone shadow costs (1 + bone_weight * shadow / mean shadow) times
+    the same error in soft tissue; without shadow, or at weight 0, it is the paper's loss."""
+    target = torch.full((1, 1, 176, 176), 0.5)
+    mask = torch.zeros_like(target)
+    mask[..., 20:156, 20:156] = 1
+    source = target.clone()
+    source[..., 60:70, 20:156] += 0.1  # a "rib": 10 of the 136 rows inside the mask
+    mean_shadow = 0.1 * 10 / 136
+    plain, ribs = BoneSuppressionLoss(), BoneSuppressionLoss(bone_weight=4.0)
+
+    def mae_part(loss, pred):
+        # The same pred against the same target: the MS-SSIM part is equal in both losses.
+        return float(loss(pred, target, mask, source)) - float(plain(pred, target, mask, source))
+
+    on_rib = target.clone()
+    on_rib[..., 64, 40] += 0.2
+    in_tissue = target.clone()
+    in_tissue[..., 100, 40] += 0.2
+    inside = float(mask.sum())
+    assert mae_part(ribs, in_tissue) == pytest.approx(0.0, abs=1e-6)
+    expected_extra = MAE_WEIGHT * 0.2 * 4.0 * 0.1 / mean_shadow / inside
+    assert mae_part(ribs, on_rib) == pytest.approx(expected_extra, rel=1e-3)
+    assert float(BoneSuppressionLoss(bone_weight=0.0)(on_rib, target, mask, source)) == float(plain(on_rib, target, mask))
+    with pytest.raises(ValueError, match="needs the network's input"):
+        ribs(on_rib, target, mask)
 
 def _openist(root: Path, n: int, rng: np.random.Generator) -> Path:
     (root / "images").mkdir(parents=True)
