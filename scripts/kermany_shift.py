@@ -3,6 +3,7 @@
     python scripts/kermany_shift.py parts                       # the period rule's counts
     python scripts/kermany_shift.py ablation RUN_DIR [RUN_DIR ...]   # shifted-validation table of runs
     python scripts/kermany_shift.py installed MODEL [--models DIR]  # an installed model on each period
+    python scripts/kermany_shift.py common MODEL:DIR:CONFIG MODEL:DIR:CONFIG  # both on films neither chose on
 
 `ablation` re-scores each run's best checkpoint on its shifted validation part (the `middle` period)
 only: AUC, sensitivity/specificity at 0.5 and at a Youden threshold cross-fitted on the validation
@@ -13,6 +14,10 @@ the viewer does, lung crop included) on each period part of Kermany's training s
 threshold; the shipped models before issue 17 trained on a random 70 % of all periods, so their
 `early` figures are mostly on films they trained on: `--unseen-by configs/OLD.yaml` leaves out the
 films that config's split trained on (its split is reproducible: holdout by patient, seed 0).
+`common` scores two models (each an installed name, its models folder and the config that trained
+it) on the films that neither trained on nor was selected on (each split's test and external
+parts), so a random-split model and a period-split one are compared on the same untouched films,
+with a paired bootstrap of the differences.
 """
 
 from __future__ import annotations
@@ -115,12 +120,78 @@ def ablation(run_dirs: list[Path]) -> None:
                   f"| {metrics['wall_time_s'] / 60:.0f} min |")
 
 
-def installed(model: str, models_dir: Path | None, unseen_by: Path | None = None) -> dict:
+def _held_out_paths(config_path: Path) -> set[str]:
+    """The films a config's split keeps out of training and selection: its test and external parts."""
+    from cxrviewer.training.config import load_config
+    from cxrviewer.training.run import make_split
+    from cxrviewer.training.sources import load_catalog
+
+    config = load_config(config_path)
+    own = load_catalog(config.data)
+    split = make_split(config, own)
+    return {str(own.samples[i].path) for i in (*split.test, *split.external)}
+
+
+def _probabilities(loaded, paths: list[Path]) -> np.ndarray:
+    from cxrviewer.analysis.model_input import model_input
+    from cxrviewer.training.data import read_pixels
+
+    probs = []
+    for start in range(0, len(paths), 32):
+        x = np.stack([model_input(loaded, read_pixels(p))[0] for p in paths[start:start + 32]])
+        logits = loaded.backend.classify(x)[0].astype(np.float64)
+        e = np.exp(logits - logits.max(1, keepdims=True))
+        probs.append(e / e.sum(1, keepdims=True))
+    return np.concatenate(probs)
+
+
+def _figures(card, truth: np.ndarray, prob: np.ndarray) -> dict:
     from sklearn.metrics import f1_score, roc_auc_score
 
-    from cxrviewer.analysis.model_input import model_input
+    if len(card.labels) == 2:
+        called = prob[:, 1] >= card.thresholds[1]
+        return {"accuracy": float((called == truth).mean()), "sensitivity": float(called[truth == 1].mean()),
+                "specificity": float((~called[truth == 0]).mean()), "auc": float(roc_auc_score(truth, prob[:, 1]))}
+    pred = prob.argmax(1)
+    return {"accuracy": float((pred == truth).mean()), "macro_f1": float(f1_score(truth, pred, average="macro"))}
+
+
+def common(specs: list[str], resamples: int = 2000) -> dict:
+    """specs: MODEL:MODELS_DIR:CONFIG, two of them. Figures of each on the films both held out, and
+    the second minus the first with a paired percentile bootstrap over films (seed 0)."""
     from cxrviewer.runtime.registry import load_model
-    from cxrviewer.training.data import read_pixels
+
+    models, held = [], None
+    for spec in specs:
+        name, folder, config = spec.split(":")
+        models.append(load_model(name, Path(folder), intra_op_threads=1))
+        kept = _held_out_paths(Path(config))
+        held = kept if held is None else held & kept
+    catalog = _catalog("label" if len(models[0].card.labels) == 2 else "label3")
+    rows = [i for i, s in enumerate(catalog.samples) if str(s.path) in held]
+    truth = np.array([catalog.samples[i].labels[0] for i in rows])
+    paths = [catalog.samples[i].path for i in rows]
+    probs = [_probabilities(m, paths) for m in models]
+    counts = Counter(catalog.classes[t] for t in truth)
+    out = {"films": len(rows), "classes": dict(counts),
+           "models": [{"model": spec, **_figures(m.card, truth, p)} for spec, m, p in zip(specs, models, probs, strict=True)]}
+    rng = np.random.default_rng(0)
+    diffs: dict[str, list[float]] = {}
+    for _ in range(resamples):
+        pick = rng.integers(0, len(rows), len(rows))
+        if len(set(truth[pick])) < len(catalog.classes):
+            continue
+        a, b = (_figures(m.card, truth[pick], p[pick]) for m, p in zip(models, probs, strict=True))
+        for key in a:
+            diffs.setdefault(key, []).append(b[key] - a[key])
+    out["second_minus_first"] = {key: [float(np.mean(v)), *map(float, np.percentile(v, [2.5, 97.5]))]
+                                 for key, v in diffs.items()}
+    print(json.dumps(out, indent=1))
+    return out
+
+
+def installed(model: str, models_dir: Path | None, unseen_by: Path | None = None) -> dict:
+    from cxrviewer.runtime.registry import load_model
     from cxrviewer.training.kermany import period_parts
 
     loaded = load_model(model, models_dir, intra_op_threads=1)
@@ -141,24 +212,13 @@ def installed(model: str, models_dir: Path | None, unseen_by: Path | None = None
     out = {}
     for name in ("early", "middle", "late"):
         rows = [i for i, p in enumerate(period) if p == name and str(catalog.samples[i].path) not in trained]
-        probs = []
-        for start in range(0, len(rows), 32):
-            x = np.stack([model_input(loaded, read_pixels(catalog.samples[i].path))[0] for i in rows[start:start + 32]])
-            logits = loaded.backend.classify(x)[0].astype(np.float64)
-            e = np.exp(logits - logits.max(1, keepdims=True))
-            probs.append(e / e.sum(1, keepdims=True))
-        prob = np.concatenate(probs)
+        prob = _probabilities(loaded, [catalog.samples[i].path for i in rows])
         truth = np.array([catalog.samples[i].labels[0] for i in rows])
-        if len(card.labels) == 2:
-            called = prob[:, 1] >= card.thresholds[1]
-            sens, spec = called[truth == 1].mean(), (~called[truth == 0]).mean()
-            out[name] = {"n": len(rows), "accuracy": float((called == truth).mean()), "sensitivity": float(sens),
-                         "specificity": float(spec), "auc": float(roc_auc_score(truth, prob[:, 1]))}
-        else:
-            pred = prob.argmax(1)
-            out[name] = {"n": len(rows), "accuracy": float((pred == truth).mean()),
-                         "macro_f1": float(f1_score(truth, pred, average="macro")),
-                         "f1": dict(zip(card.labels, map(float, f1_score(truth, pred, average=None)), strict=True))}
+        out[name] = {"n": len(rows), **_figures(card, truth, prob)}
+        if len(card.labels) > 2:
+            from sklearn.metrics import f1_score
+
+            out[name]["f1"] = dict(zip(card.labels, map(float, f1_score(truth, prob.argmax(1), average=None)), strict=True))
         print(name, json.dumps(out[name]))
     return out
 
@@ -174,9 +234,13 @@ def main() -> int:
     inst.add_argument("--models", type=Path, default=None)
     inst.add_argument("--unseen-by", type=Path, default=None,
                       help="a config whose split's training films are left out (the model's own recipe)")
+    both = sub.add_parser("common")
+    both.add_argument("specs", nargs=2, metavar="MODEL:DIR:CONFIG")
     args = parser.parse_args()
     if args.command == "parts":
         parts()
+    elif args.command == "common":
+        common(args.specs)
     elif args.command == "ablation":
         ablation(args.runs)
     else:

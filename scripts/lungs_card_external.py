@@ -38,8 +38,16 @@ CHECKS = {  # consistency JSON key -> card metric name
 }
 
 
-def loso_metrics(run: Path) -> list[Metric]:
-    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+RECIPE_KEYS = ("input", "augment", "optim", "epochs", "batch_size")  # what makes two runs the same recipe
+
+
+def _run_config(run: Path) -> dict:
+    return json.loads((run / "config.json").read_text(encoding="utf-8"))
+
+
+def loso_metrics(run: Path, model_run: Path | None = None) -> list[Metric]:
+    """`model_run`: the shipped model's own run; when its recipe is the LOSO run's, the text says so."""
+    config = _run_config(run)
     metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     split = json.loads((run / "split.json").read_text(encoding="utf-8"))
     held = config["split"]["test_sources"][0]
@@ -48,9 +56,12 @@ def loso_metrics(run: Path) -> list[Metric]:
     n_train, n_val = len(split["train"]["index"]), len(split["val"]["index"])
     n_test = len(split["test"]["index"])
     size = f"{config['input']['height']}x{config['input']['width']}"
+    model = _run_config(model_run) if model_run else {}
+    same = bool(model) and all(config[key] == model[key] for key in RECIPE_KEYS)
+    length = "the same input, augmentation and length as this model's run" if same else "a shorter run than this model's"
     text = (f"leave-one-source-out, this card's recipe trained on {trained} only ({n_train} films, best epoch "
-            f"of {config['epochs']} chosen on {n_val} more {trained} films; {size} input, distances in its pixels, a shorter run than "
-            f"this model's), tested on all {n_test} {NAMES[held]} films; a figure of the recipe, not of "
+            f"of {config['epochs']} chosen on {n_val} more {trained} films; {size} input, distances in its pixels, {length}), "
+            f"tested on all {n_test} {NAMES[held]} films; a figure of the recipe, not of "
             "this model, which trained on both sources")
     return [Metric(name, float(scores[name]), text, scope="external")
             for name in ("dice", "iou", "hd95", "hausdorff") if name in scores]
@@ -86,11 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loso-jsrt", type=Path, required=True, help="run trained on JSRT only, tested on OpenIST")
     parser.add_argument("--loso-openist", type=Path, required=True, help="run trained on OpenIST only, tested on JSRT")
     parser.add_argument("--consistency", type=Path, required=True)
+    parser.add_argument("--model-run", type=Path, help="the model's own run folder (to say whether the LOSO runs share its recipe)")
     parser.add_argument("--limit", action="append", default=[], help="a limit replacing the generic one (repeatable)")
     args = parser.parse_args(argv)
     card = load_card(args.card)
     internal = [m for m in card.metrics if m.scope == "internal"]
-    added = loso_metrics(args.loso_jsrt) + loso_metrics(args.loso_openist) + check_metrics(args.consistency)
+    added = (loso_metrics(args.loso_jsrt, args.model_run) + loso_metrics(args.loso_openist, args.model_run)
+             + check_metrics(args.consistency))
     limits = tuple(lim for lim in card.limits if not lim.endswith("not validated on other sources")) + tuple(args.limit)
     write_card(dataclasses.replace(card, metrics=tuple(internal + added), limits=limits), args.card)
     for m in added:
