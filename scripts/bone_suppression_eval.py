@@ -31,11 +31,12 @@ CANDIDATES = ("bone-suppression-jsrt-dwres_bs", "bone-suppression-jsrt-dwres_bs-
               "bone-suppression-jsrt-resnet_bs")
 
 
-def test_images(run: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(source, harmonised target, lung mask) (H, W) for each test id of `run`, display polarity."""
+def test_images(run: Path, part: str = "test") -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(source, harmonised target, lung mask) (H, W) for each id of `run`'s `part` (test, or val: the
+    ids candidates are chosen on), display polarity."""
     _, catalog, split = load_run(run)
     out = []
-    for index in split.test:
+    for index in getattr(split, part):
         sample = catalog.samples[index]
         source = read_pixels(sample.path, inverted=sample.inverted)
         target = read_pixels(sample.target, inverted=sample.inverted)
@@ -46,9 +47,10 @@ def test_images(run: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return out
 
 
-def evaluate(names: list[str], run: Path, models: Path) -> tuple[int, dict[str, dict[str, dict[str, float]]]]:
-    """(how many test images, {candidate: image_metrics of it}) for the installed candidates among `names`."""
-    images = test_images(run)
+def evaluate(names: list[str], run: Path, models: Path,
+             part: str = "test") -> tuple[int, dict[str, dict[str, dict[str, float]]]]:
+    """(how many images, {candidate: image_metrics of it}) for the installed candidates among `names`."""
+    images = test_images(run, part)
     stack = [np.stack([item[k] for item in images])[:, None].astype(np.float32) for k in range(3)]
     results = {}
     for name in names:
@@ -61,8 +63,9 @@ def evaluate(names: list[str], run: Path, models: Path) -> tuple[int, dict[str, 
     return len(images), results
 
 
-def to_markdown(results: dict[str, dict[str, dict[str, float]]], images: int) -> str:
-    lines = [f"{images} held-out JSRT ids at 512², in-lung, through the viewer's path:", "",
+def to_markdown(results: dict[str, dict[str, dict[str, float]]], images: int, part: str = "test") -> str:
+    which = "held-out (test)" if part == "test" else "validation"
+    lines = [f"{images} {which} JSRT ids at 512², in-lung, through the viewer's path:", "",
              "| candidate | PSNR dB (identity) | gain dB | SSIM (identity) | MS-SSIM (identity) | MAE (identity) |",
              "| --- | --- | ---: | --- | --- | --- |"]
     for name, r in results.items():
@@ -78,11 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", default=list(CANDIDATES))
     parser.add_argument("--run", type=Path, default=paths.install_root() / "runs" / CANDIDATES[0])
     parser.add_argument("--models", type=Path, default=paths.install_root() / "runs" / "models")
+    parser.add_argument("--part", choices=("test", "val"), default="test",
+                        help="the split's ids to score: test (held out) or val (what candidates are chosen on)")
     args = parser.parse_args(argv)
-    images, results = evaluate(args.names, args.run, args.models)
-    (args.run.parent / "bone_suppression_512.json").write_text(
-        json.dumps({"images": images, "results": results}, indent=1), encoding="utf-8")
-    print(to_markdown(results, images))
+    images, results = evaluate(args.names, args.run, args.models, args.part)
+    suffix = "" if args.part == "test" else f"_{args.part}"
+    (args.run.parent / f"bone_suppression_512{suffix}.json").write_text(
+        json.dumps({"images": images, "part": args.part, "results": results}, indent=1), encoding="utf-8")
+    print(to_markdown(results, images, args.part))
     return 0
 
 

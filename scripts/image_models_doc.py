@@ -52,16 +52,17 @@ def footer(card: ModelCard) -> list[str]:
     return lines
 
 
-def lungs_body(card: ModelCard, runs: Path) -> list[str]:
-    lines = ["Held-out test images of each source, at the 256² working size (the card's figures):", "",
-             "| test images of | Dice | IoU | HD95 (px at 256²) | Hausdorff (px at 256²) |", "| --- | ---: | ---: | ---: | ---: |"]
+def lungs_body(card: ModelCard, run: Path) -> list[str]:
+    size = f"{card.input.height}²"
+    lines = [f"Held-out test images of each source, at the {size} working size (the card's figures):", "",
+             f"| test images of | Dice | IoU | HD95 (px at {size}) | Hausdorff (px at {size}) |", "| --- | ---: | ---: | ---: | ---: |"]
     splits = sorted({m.split for m in card.metrics if m.split.startswith("test")}, key=len)
     for split in splits:
         values = {m.name: m.value for m in card.metrics if m.split == split}
         who = split.split(":", 1)[0].replace("test, ", "").replace(" only", "") if "only" in split else "both sources"
         lines.append(f"| {who} | {values.get('dice', float('nan')):.4f} | {values.get('iou', float('nan')):.4f} | "
                      f"{values.get('hd95', float('nan')):.1f} | {values.get('hausdorff', float('nan')):.1f} |")
-    fullres = _json(runs / card.name / "fullres.json")
+    fullres = _json(run / "fullres.json")
     if fullres:
         from lung_fullres_eval import to_markdown
 
@@ -140,13 +141,14 @@ def lesions_body(card: ModelCard, runs: Path) -> list[str]:
             "test split; normal radiographs of other sources):", "", LesionFigures(**figures).to_markdown(), ""]
 
 
-def image_model_section(card: ModelCard, runs: Path) -> list[str]:
+def image_model_section(card: ModelCard, runs: Path, run_dir: Path | None = None) -> list[str]:
+    """run_dir: the model's run folder when it is not RUNS/NAME (a re-ship trained under another name)."""
     if card.task == "gate":
         body = gate_body(card)
     elif card.task == "bone_suppression":
         body = bone_body(card, runs)
     elif "lungs" in card.labels:
-        body = lungs_body(card, runs)
+        body = lungs_body(card, run_dir or runs / card.name)
     else:
         body = lesions_body(card, runs)
     return [*header(card), *body, *footer(card)]

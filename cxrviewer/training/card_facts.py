@@ -79,8 +79,8 @@ def describe(
         "confusion": card_confusion(results, split_method),
         "probability_meaning": probability_meaning(results, labels, threshold_rule),
         "limits": [
-            *([f"The external test is a named part of {data_description} that played no part in training or "
-               "selection (another acquisition period or hospital); the model is not validated on other "
+            *([f"The external test is a named part of the training data ({data_description}) that played no part "
+               "in training or selection (another acquisition period or hospital); the model is not validated on other "
                "sources, scanners, populations or ages."] if results.get("external") else
               [f"Trained and tested on {data_description} only; not validated on other sources, scanners, "
                "populations or ages."]),
