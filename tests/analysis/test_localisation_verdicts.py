@@ -105,10 +105,14 @@ TABLE = {"models": {
 }}
 
 
-def test_the_inside_lungs_rows_are_read_for_the_lung_model_they_were_measured_with(tmp_path):
+def _table_verdicts(tmp_path):
     path = tmp_path / "localisation.json"
     path.write_text(json.dumps(TABLE), encoding="utf-8")
-    verdicts = load_verdicts(path)
+    return load_verdicts(path)
+
+
+def test_the_inside_lungs_rows_are_read_for_the_lung_model_they_were_measured_with(tmp_path):
+    verdicts = _table_verdicts(tmp_path)
     whole = verdicts.lookup("m", "M", 1, "cam")
     assert (whole.status, whole.primary.pointing, whole.primary.chance) == ("localises", 0.3, 0.1)
     inside = verdicts.lookup("m", "M", 1, "cam", LungsVersion("lungs", "L"))
@@ -124,9 +128,7 @@ def test_the_inside_lungs_rows_are_read_for_the_lung_model_they_were_measured_wi
 
 
 def test_an_entry_written_before_the_inside_lungs_variant_still_loads(tmp_path):
-    path = tmp_path / "localisation.json"
-    path.write_text(json.dumps(TABLE), encoding="utf-8")
-    verdicts = load_verdicts(path)
+    verdicts = _table_verdicts(tmp_path)
     found = verdicts.lookup("old", "O", 1, "cam")
     assert (found.status, found.primary.pointing, found.primary.n) == ("localises", 0.3, 50)
     assert verdicts.lookup("old", "O", 1, "cam", LungsVersion("lungs", "L")).status == NO_LUNGS_VARIANT
