@@ -20,10 +20,21 @@ RSNA is one source (NIH ChestX-ray14 films), so the external figures are proxies
 The pointing game is `analysis.localisation.pointing_game` on the study grid, boxes in stored-image
 pixels, exactly as `cxrviewer evaluate --maps` scores a classifier's explanation maps.
 
+With --inside-lungs every figure is taken on the lung-masked map instead: the map times the study's
+P(lung) from the installed lung model (`analysis.pipeline.lung_probability`, `core.lung_mask.keep_inside_lungs`,
+the viewer's one rule for "Inside the lungs only") before its maximum and its image score are taken, so a
+peak below the diaphragm or outside the chest cannot win. The threshold is chosen again (Youden on
+validation) on the masked scores, and the pointing game is also set against a random point in the lungs
+("chance_in_lungs": the boxes' share of the lung probability, as the localisation table's chance for
+maps kept inside the lungs). It is a variant under study: the viewer scores a lesion model's
+unmasked map, so these figures are not written into a card.
+
     python -m cxrviewer.training.opacity_eval RUN_DIR --models-dir EXPORTED [--card EXPORTED/NAME.card.json]
+        [--inside-lungs [--lungs-dir models]]
         [--classifier opacity-rsna --classifier-dir models --classifier-card models/opacity-rsna.card.json]
 
-writes RUN_DIR/opacity.json and, with --card / --classifier-card, puts the figures into those cards.
+writes RUN_DIR/opacity.json (RUN_DIR/opacity-inside-lungs.json with --inside-lungs) and, with --card /
+--classifier-card, puts the figures into those cards.
 """
 
 from __future__ import annotations
@@ -41,9 +52,10 @@ import numpy as np
 import numpy.typing as npt
 
 from cxrviewer import paths
-from cxrviewer.analysis.localisation import pointing_game
+from cxrviewer.analysis.localisation import mass_share, pointing_game
 from cxrviewer.core.cards import Metric, load_card, write_card
 from cxrviewer.core.lesion_score import TOP_FRACTION, lesion_score
+from cxrviewer.core.lung_mask import keep_inside_lungs
 from cxrviewer.training.config import DataConfig
 from cxrviewer.training.data import boxes_mask, read_pixels
 from cxrviewer.training.lesion_data import normal_samples, source_of, tbx11k_lesions
@@ -72,18 +84,35 @@ def _pixels(path: Path, inverted: bool = False) -> npt.NDArray[np.float32]:
     return read_pixels(path, inverted=inverted)
 
 
-def lesion_scorer(model: str, models_dir: Path) -> Callable[[npt.NDArray[np.float32]], tuple[float, npt.NDArray[np.float32]]]:
-    """pixels -> (image score, (H, W) probability map on the study grid) of an exported lesion model,
-    as the viewer computes them (`pipeline.segmentation_channel`, `core.lesion_score`)."""
+LesionOutput = tuple[float, npt.NDArray[np.float32], npt.NDArray[np.float32] | None]
+
+
+def lesion_scorer(model: str, models_dir: Path, lungs_dir: Path | None = None,
+                  ) -> Callable[[npt.NDArray[np.float32]], LesionOutput]:
+    """pixels -> (image score, (H, W) probability map on the study grid, (H, W) P(lung) or None) of an
+    exported lesion model, as the viewer computes them (`pipeline.segmentation_channel`,
+    `core.lesion_score`). With `lungs_dir` the map is first kept inside the lungs of the lung model
+    installed there (module doc), and those lungs come back too (for the chance in the lungs)."""
     from cxrviewer.analysis import pipeline
     from cxrviewer.analysis.installed import installed_model
 
     loaded = installed_model(model, models_dir)
     label = loaded.card.labels[0]
+    lungs = None
+    if lungs_dir is not None:
+        lungs_model = pipeline.model_roles(lungs_dir).lungs
+        if lungs_model is None:
+            raise ValueError(f"no lung segmentation model is installed in {lungs_dir}")
+        lungs = installed_model(lungs_model, lungs_dir)
+        log.info("maps kept inside the lungs of %s (version %s)", lungs_model, lungs.card.version)
 
-    def score(pixels: npt.NDArray[np.float32]) -> tuple[float, npt.NDArray[np.float32]]:
+    def score(pixels: npt.NDArray[np.float32]) -> LesionOutput:
         probability = pipeline.segmentation_channel(loaded, pixels, label)
-        return lesion_score(probability), probability
+        lung = None
+        if lungs is not None:
+            lung = pipeline.lung_probability(lungs, pixels)
+            probability = keep_inside_lungs(probability, lung)
+        return lesion_score(probability), probability, lung
 
     return score
 
@@ -116,23 +145,32 @@ def _rate(hits: Iterable[bool]) -> dict[str, Any]:
             "count": sum(hits)}
 
 
-def _pointing(maps_and_boxes: Iterable[tuple[npt.NDArray[np.float32], tuple]]) -> dict[str, Any]:
-    hits, chance = [], []
-    for probability, boxes in maps_and_boxes:
+def _pointing(maps_and_boxes: Iterable[tuple]) -> dict[str, Any]:
+    """Items (map, boxes) or (map, boxes, P(lung) or None). With lungs, also the chance of a random
+    point in the lungs (the boxes' share of the lung probability, `localisation.mass_share`)."""
+    hits, chance, in_lungs = [], [], []
+    for probability, boxes, *lungs in maps_and_boxes:
         mask = boxes_mask(probability.shape, boxes)
         hits.append(pointing_game(probability, mask))
         chance.append(float(mask.mean()))
-    return {**_rate(hits), "chance": float(np.mean(chance))}
+        if lungs and lungs[0] is not None:
+            in_lungs.append(mass_share(lungs[0], mask))
+    figure = {**_rate(hits), "chance": float(np.mean(chance))}
+    if in_lungs:
+        figure["chance_in_lungs"] = float(np.mean(in_lungs))
+    return figure
 
 
-def evaluate_lesion_model(run_dir: Path, model: str, models_dir: Path, data_root: Path | None = None) -> dict[str, Any]:
-    """The lesion model's internal and external figures (module doc)."""
+def evaluate_lesion_model(run_dir: Path, model: str, models_dir: Path, data_root: Path | None = None,
+                          lungs_dir: Path | None = None) -> dict[str, Any]:
+    """The lesion model's internal and external figures (module doc); with `lungs_dir`, of its map kept
+    inside the lungs of the lung model installed there."""
     config, catalog, split = load_run(run_dir)
     root = Path(data_root) if data_root is not None else paths.shared_data_dir()
     cfg = DataConfig(source="opacity_lesions", root=str(root))
-    scorer = lesion_scorer(model, models_dir)
+    scorer = lesion_scorer(model, models_dir, lungs_dir)
 
-    def run(samples: list[Sample]) -> list[tuple[float, npt.NDArray[np.float32]]]:
+    def run(samples: list[Sample]) -> list[LesionOutput]:
         return [scorer(_pixels(s.path, s.inverted)) for s in samples]
 
     val = [catalog.samples[i] for i in split.val]
@@ -143,12 +181,13 @@ def evaluate_lesion_model(run_dir: Path, model: str, models_dir: Path, data_root
     log.info("image threshold %.4f (Youden on %d validation films)", threshold, len(val))
     test_out = run(test)
     test_truth = [int(bool(s.boxes)) for s in test]
-    figures: dict[str, Any] = {"model": model, "image_threshold": threshold, "top_fraction": TOP_FRACTION}
+    figures: dict[str, Any] = {"model": model, "image_threshold": threshold, "top_fraction": TOP_FRACTION,
+                               "inside_lungs": lungs_dir is not None}
     figures["validation"] = {"auc": _auc(val_truth, [o[0] for o in val_out]),
-                             "pointing_game": _pointing((o[1], s.boxes) for o, s in zip(val_out, val, strict=True) if s.boxes)}
+                             "pointing_game": _pointing((o[1], s.boxes, o[2]) for o, s in zip(val_out, val, strict=True) if s.boxes)}
     figures["internal"] = {
         "auc": _auc(test_truth, [o[0] for o in test_out]),
-        "pointing_game": _pointing((o[1], s.boxes) for o, s in zip(test_out, test, strict=True) if s.boxes),
+        "pointing_game": _pointing((o[1], s.boxes, o[2]) for o, s in zip(test_out, test, strict=True) if s.boxes),
         "sensitivity": _rate(o[0] >= threshold for o, t in zip(test_out, test_truth, strict=True) if t),
         "specificity": _rate(o[0] < threshold for o, t in zip(test_out, test_truth, strict=True) if not t),
         "scores": {"opacity": [o[0] for o, t in zip(test_out, test_truth, strict=True) if t],
@@ -157,7 +196,7 @@ def evaluate_lesion_model(run_dir: Path, model: str, models_dir: Path, data_root
     log.info("internal: %s", {k: v for k, v in figures["internal"].items() if k != "scores"})
     tbx = tbx11k_lesions(cfg)
     tbx_out = run(tbx)
-    figures["tbx11k"] = {"pointing_game": _pointing((o[1], s.boxes) for o, s in zip(tbx_out, tbx, strict=True)),
+    figures["tbx11k"] = {"pointing_game": _pointing((o[1], s.boxes, o[2]) for o, s in zip(tbx_out, tbx, strict=True)),
                          "above_threshold": _rate(o[0] >= threshold for o in tbx_out)}
     log.info("tbx11k: %s", figures["tbx11k"])
     figures.update(_external_images(lambda pixels: scorer(pixels)[0], threshold, root, cfg))
@@ -264,22 +303,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="opacity-lesions-rsna")
     parser.add_argument("--models-dir", type=Path, help="the folder of the exported lesion model")
     parser.add_argument("--card", type=Path, help="an exported lesion card to write the figures into")
+    parser.add_argument("--inside-lungs", action="store_true",
+                        help="measure the map kept inside the lungs (the installed lung model's P(lung) times the map)")
+    parser.add_argument("--lungs-dir", type=Path, default=None,
+                        help="the folder whose lung model masks the maps (default: the installed models)")
     parser.add_argument("--classifier", default="", help="also measure this classifier (e.g. opacity-rsna)")
     parser.add_argument("--classifier-dir", type=Path, default=None)
     parser.add_argument("--classifier-card", type=Path, help="the classifier's card to add its external figures to")
     parser.add_argument("--out", type=Path, help="the JSON file (default RUN_DIR/opacity.json)")
     args = parser.parse_args(argv)
+    if args.inside_lungs and args.card is not None:
+        parser.error("--inside-lungs figures are not the viewer's (it scores the whole map): not written into a card")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     results: dict[str, Any] = {}
     if args.run_dir is not None:
-        results["lesion_model"] = evaluate_lesion_model(args.run_dir, args.model, args.models_dir)
+        lungs_dir = (args.lungs_dir or paths.models_dir()) if args.inside_lungs else None
+        results["lesion_model"] = evaluate_lesion_model(args.run_dir, args.model, args.models_dir, lungs_dir=lungs_dir)
         if args.card is not None:
             apply_to_lesion_card(args.card, results["lesion_model"])
     if args.classifier:
         results["classifier"] = evaluate_classifier(args.classifier, args.classifier_dir or paths.models_dir())
         if args.classifier_card is not None:
             apply_to_classifier_card(args.classifier_card, results["classifier"])
-    out = args.out or (args.run_dir / "opacity.json")
+    out = args.out or (args.run_dir / ("opacity-inside-lungs.json" if args.inside_lungs else "opacity.json"))
     out.write_text(json.dumps(results, indent=1), encoding="utf-8")
     log.info("%s", json.dumps(_drop_scores(results), indent=1))
     return 0

@@ -51,7 +51,17 @@ def test_pointing_game_counts_the_maximum_inside_a_box_against_its_chance():
     miss[9, 9] = 1.0
     figure = _pointing([(hit, ((0.0, 0.0, 5.0, 5.0),)), (miss, ((0.0, 0.0, 5.0, 5.0),))])
     assert figure["value"] == 0.5 and figure["n"] == 2 and figure["chance"] == pytest.approx(0.25)
-    assert 0 < figure["ci95"][0] < 0.5 < figure["ci95"][1] < 1
+    assert 0 < figure["ci95"][0] < 0.5 < figure["ci95"][1] < 1 and "chance_in_lungs" not in figure
+
+
+def test_with_lungs_the_pointing_game_also_gives_the_chance_of_a_random_point_in_the_lungs():
+    peak = np.zeros((10, 10), np.float32)
+    peak[2, 3] = 1.0
+    lungs = np.zeros((10, 10), np.float32)
+    lungs[:, :4] = 1.0  # 40 lung pixels, 20 of them in the box
+    figure = _pointing([(peak, ((0.0, 0.0, 5.0, 5.0),), lungs)])
+    assert figure["value"] == 1.0 and figure["chance"] == pytest.approx(0.25)
+    assert figure["chance_in_lungs"] == pytest.approx(0.5)
 
 
 def _figure(value: float, n: int = 50, **more):
@@ -95,3 +105,36 @@ def test_the_classifier_card_keeps_its_internal_figures_and_gains_external_ones(
     metrics = load_card(card_file, verify_files=False).metrics
     assert list(metrics[:len(internal)]) == internal and len(metrics) == len(internal) + 3
     assert all(m.scope == "external" for m in metrics[len(internal):])
+
+
+@pytest.fixture(scope="module")
+def lungs_and_opacity_models(tmp_path_factory):
+    """A models folder with a tiny random "lungs" and "opacity-lesions" (tests/pipeline_models.py)."""
+    pytest.importorskip("torch", reason="exporting test models needs the `ml` extra (torch)")
+    from pipeline_models import export_pipeline_models
+
+    return export_pipeline_models(tmp_path_factory.mktemp("opacity-lungs"), tmp_path_factory.mktemp("opacity-lungs-work"),
+                                  names=("lungs", "opacity-lesions"))
+
+
+def test_the_lung_masked_score_is_taken_on_the_map_as_the_viewer_keeps_it_inside_the_lungs(lungs_and_opacity_models):
+    from cxrviewer.analysis import pipeline
+    from cxrviewer.analysis.installed import installed_model
+    from cxrviewer.core.lesion_score import lesion_score
+    from cxrviewer.core.lung_mask import keep_inside_lungs
+    from cxrviewer.training.opacity_eval import lesion_scorer
+
+    folder = lungs_and_opacity_models
+    pixels = np.random.default_rng(0).random((90, 70), dtype=np.float32)
+    whole = pipeline.segmentation_channel(installed_model("opacity-lesions", folder), pixels, "opacity_lesions")
+    lungs = pipeline.lung_probability(installed_model("lungs", folder), pixels)
+    drawn = keep_inside_lungs(whole, lungs)  # the viewer's "Inside the lungs only" rule
+
+    score, masked, lungs_given = lesion_scorer("opacity-lesions", folder, lungs_dir=folder)(pixels)
+    np.testing.assert_allclose(masked, drawn, rtol=0, atol=1e-6)
+    assert score == pytest.approx(lesion_score(drawn), abs=1e-6)
+    np.testing.assert_array_equal(lungs_given, lungs)
+    _, unmasked, no_lungs = lesion_scorer("opacity-lesions", folder)(pixels)
+    np.testing.assert_allclose(unmasked, whole, rtol=0, atol=1e-6)
+    assert no_lungs is None
+    assert not np.allclose(masked, unmasked)  # the random lungs do mask something
