@@ -215,7 +215,8 @@ def test_a_tampered_release_model_is_refused_in_the_panel_and_a_site_threshold_i
     card = json.loads(card_path(folder, "opacity-rsna").read_text())
     card["thresholds"] = [0.5, 0.5]
     card_path(folder, "opacity-rsna").write_text(json.dumps(card))
-    save_site_threshold(SiteThreshold("pneumonia-kermany", "pneumonia", 0.42, 0.5, "1", 212, "2026-12-10"))
+    version = json.loads(card_path(folder, "pneumonia-kermany").read_text())["version"]  # calibrated for this version
+    save_site_threshold(SiteThreshold("pneumonia-kermany", "pneumonia", 0.42, 0.5, version, 212, "2026-12-10"))
     panel = FindingsPanel(models_dir=folder)
     qtbot.addWidget(panel)
     panel.show_study(0, read_image(paths.demo_study()).pixels)
