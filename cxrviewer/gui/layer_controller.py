@@ -405,7 +405,7 @@ class LayerController(QObject):
         selected = self.stack.selector
         if selected is None:
             return default_heat_layer(None, lesions, None)
-        return default_heat_layer(selected.label, lesions, self.panel.trust.best_method(selected))
+        return default_heat_layer(selected.label, lesions, self.panel.trust.best_method(selected, self.lungs.model()))
 
     def _apply_default_map(self) -> None:
         """Once the study's findings are in: the heat maps the reader has not set show only the default one."""
@@ -421,6 +421,7 @@ class LayerController(QObject):
         self.panel.show_inside_lungs(self.inside_lungs)
         self._show_lungs_available()
         self._reshow(MAP_KINDS)
+        self._apply_default_map()  # the default map is the one that localises as now drawn
 
     def _show_lungs_available(self) -> None:
         """The panel's "Inside the lungs only" as it can be had now, and the map tooltips' figures for

@@ -87,14 +87,21 @@ class MapTrust:
         self.models_dir = models_dir
         self._sha_of = sha_of
 
-    def best_method(self, selector: ClassSelector) -> str | None:
+    def _lungs_version(self, lungs_model: str | None) -> LungsVersion | None:
+        """The lung model keeping the maps inside the lungs, with its installed weights; None: whole maps."""
+        return None if lungs_model is None else LungsVersion(lungs_model, self._sha_of(lungs_model, self.models_dir))
+
+    def best_method(self, selector: ClassSelector, lungs_model: str | None = None) -> str | None:
         """The map method that localises best for `selector` on held-out boxes (the highest lower
         bound of its pointing game's CI among those whose verdict is "localises"; ties go to the
-        earlier of `PREFERENCE`), or None when none is known to localise."""
+        earlier of `PREFERENCE`), or None when none is known to localise. With `lungs_model`, for the
+        maps as drawn kept inside that model's lungs (a method that localises on the whole film may
+        only be saying "somewhere in the lungs")."""
         sha = self._sha_of(selector.model, self.models_dir)
+        lungs = self._lungs_version(lungs_model)
         best: tuple[float, str] | None = None
         for kind in PREFERENCE:
-            verdict = self.verdicts.lookup(selector.model, sha, selector.class_index, kind)
+            verdict = self.verdicts.lookup(selector.model, sha, selector.class_index, kind, lungs)
             if verdict.status == LOCALISES and verdict.primary is not None:
                 lower = verdict.primary.pointing_ci[0]
                 if best is None or lower > best[0]:
@@ -107,6 +114,6 @@ class MapTrust:
         if selector is None:
             return NO_CLASS_TIP
         sha = self._sha_of(selector.model, self.models_dir)
-        lungs = None if lungs_model is None else LungsVersion(lungs_model, self._sha_of(lungs_model, self.models_dir))
+        lungs = self._lungs_version(lungs_model)
         verdict = self.verdicts.lookup(selector.model, sha, selector.class_index, kind, lungs)
         return tooltip_text(kind, selector, verdict, lungs_model)

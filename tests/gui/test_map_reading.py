@@ -227,6 +227,22 @@ def test_one_map_by_default_the_best_localising_one(harness):
     assert drawn_heat_maps(harness) == {"saliency"}
 
 
+def test_with_inside_the_lungs_ticked_the_default_map_is_the_one_that_localises_inside_them(qtbot, harness, tmp_path):
+    table = json.loads(json.dumps(VERDICTS))  # here, kept inside the lungs, pneumonia's CRM localises
+    table["models"][MODEL]["inside_lungs"]["rows"].append(verdict_row(1, "pneumonia", "crm", 0.40, True))
+    (tmp_path / "inside.json").write_text(json.dumps(table), encoding="utf-8")
+    shas = {MODEL: "p", TB_MODEL: "t", "lungs-unet": "l"}
+    harness.panel.trust = MapTrust(tmp_path / "inside.json", sha_of=lambda model, _folder: shas.get(model))
+    harness.show_study()
+    explain(harness, (0.02, 0.98))
+    harness.service.result_ready.emit(0, "lungs", "lungs-unet", lung_probability())
+    assert drawn_heat_maps(harness) == {"gradcam"}  # whole film: Grad-CAM localises best
+    qtbot.mouseClick(harness.panel.inside_lungs, Qt.MouseButton.LeftButton)
+    assert drawn_heat_maps(harness) == {"crm"}  # inside the lungs Grad-CAM does not localise; CRM does
+    qtbot.mouseClick(harness.panel.inside_lungs, Qt.MouseButton.LeftButton)
+    assert drawn_heat_maps(harness) == {"gradcam"}
+
+
 def test_the_explained_findings_own_lesion_map_is_the_one_shown_once_its_model_is_known(harness):
     harness.show_study()
     harness.service.result_ready.emit(0, "finding", TB_MODEL, finding(TB_MODEL, ("normal", "tb"), (0.1, 0.9)))

@@ -185,3 +185,23 @@ def test_an_unmeasured_model_and_a_missing_table_say_so(qtbot, tmp_path):
     assert missing.tooltip("cam", ClassSelector("opacity-rsna", 1, "opacity")) == \
         "CAM for opacity-rsna / opacity, drawn on the whole film: not measured (no localisation table installed)"
     assert missing.tooltip("cam", None) == NO_CLASS_TIP
+
+
+def test_the_best_method_is_the_one_that_localises_as_the_maps_are_drawn(tmp_path):
+    """Whole film, Grad-CAM localises and saliency does not; kept inside the lungs, the reverse: the
+    default map follows the variant drawn, and an unmeasured lung model gives no best method."""
+    saliency = {**OWN_ROW, "method": "saliency", "pointing": 0.15, "pointing_ci": [0.08, 0.22],
+                "verdict": "does not localise"}
+    table = {"models": {"opacity-rsna": {"weights_sha256": "W", "rows": [OWN_ROW, saliency], "inside_lungs": {
+        "lungs_model": "lungs-unet", "lungs_weights_sha256": "L",
+        "rows": [{**OWN_ROW, "pointing": 0.45, "pointing_ci": [0.34, 0.56], "chance": 0.41,
+                  "verdict": "does not localise"},
+                 {**saliency, "pointing": 0.60, "pointing_ci": [0.50, 0.70], "chance": 0.41, "verdict": "localises"}]}}}}
+    path = tmp_path / "localisation.json"
+    path.write_text(json.dumps(table), encoding="utf-8")
+    shas = {"opacity-rsna": "W", "lungs-unet": "L", "lungs-new": "N"}
+    trust = MapTrust(path, sha_of=lambda model, folder: shas.get(model))
+    opacity = ClassSelector("opacity-rsna", 1, "opacity")
+    assert trust.best_method(opacity) == "gradcam"
+    assert trust.best_method(opacity, "lungs-unet") == "saliency"
+    assert trust.best_method(opacity, "lungs-new") is None
