@@ -120,8 +120,8 @@ def ablation(run_dirs: list[Path]) -> None:
                   f"| {metrics['wall_time_s'] / 60:.0f} min |")
 
 
-def _held_out_paths(config_path: Path) -> set[str]:
-    """The films a config's split keeps out of training and selection: its test and external parts."""
+def _split_paths(config_path: Path, parts: tuple[str, ...]) -> set[str]:
+    """The films in `parts` of a config's split, rebuilt as its run built it (same catalog and seed)."""
     from cxrviewer.training.config import load_config
     from cxrviewer.training.run import make_split
     from cxrviewer.training.sources import load_catalog
@@ -129,7 +129,12 @@ def _held_out_paths(config_path: Path) -> set[str]:
     config = load_config(config_path)
     own = load_catalog(config.data)
     split = make_split(config, own)
-    return {str(own.samples[i].path) for i in (*split.test, *split.external)}
+    return {str(own.samples[i].path) for part in parts for i in getattr(split, part)}
+
+
+def _held_out_paths(config_path: Path) -> set[str]:
+    """The films a config's split keeps out of training and selection: its test and external parts."""
+    return _split_paths(config_path, ("test", "external"))
 
 
 def _probabilities(loaded, paths: list[Path]) -> np.ndarray:
@@ -201,13 +206,7 @@ def installed(model: str, models_dir: Path | None, unseen_by: Path | None = None
     period = period_parts(catalog.samples)
     trained: set[str] = set()
     if unseen_by is not None:  # the films the model's own run trained on, by its config's split
-        from cxrviewer.training.config import load_config
-        from cxrviewer.training.run import make_split
-        from cxrviewer.training.sources import load_catalog
-
-        config = load_config(unseen_by)
-        own = load_catalog(config.data)
-        trained = {str(own.samples[i].path) for i in make_split(config, own).train}
+        trained = _split_paths(unseen_by, ("train",))
         print(f"leaving out the {len(trained)} films {unseen_by} trained on")
     out = {}
     for name in ("early", "middle", "late"):
